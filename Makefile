@@ -1,0 +1,58 @@
+# FamilyLine: `make run` (the app on an embedded default) and `make test` (the whole suite).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+
+# The suite's services (override either on the command line or in the environment).
+DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/familyline
+REDIS_URL ?= redis://127.0.0.1:6379/15
+TEST_ENV := DATABASE_URL=$(DATABASE_URL) REDIS_URL=$(REDIS_URL)
+# `make run` and `make smoke` use the embedded default, whatever the environment says.
+LOCAL_ENV := env -u DATABASE_URL -u CELERY_BROKER_URL -u REDIS_URL DJANGO_SETTINGS_MODULE=config.settings.local
+
+.PHONY: run test smoke lint venv browser local-setup clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Debian's Chromium for the browser tests (Playwright's own browser download is not used).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Chromium for the browser tests..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+local-setup: venv
+	mkdir -p var/broker/out var/broker/processed
+	$(LOCAL_ENV) $(PY) manage.py migrate --noinput
+	$(LOCAL_ENV) $(PY) manage.py seed_demo
+
+run: local-setup
+	@echo ""
+	@echo "  FamilyLine is starting at http://127.0.0.1:$(PORT)/  (staff admin: http://127.0.0.1:$(PORT)/admin/)"
+	@echo "  Ctrl-C stops the web server, the Celery worker and beat, and localstripe."
+	@echo ""
+	$(LOCAL_ENV) WEB_PORT=$(PORT) $(VENV)/bin/honcho -f Procfile.dev start
+
+test: venv browser
+	@$(TEST_ENV) $(PY) scripts/check_services.py
+	$(PY) -m ruff check .
+	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run --settings=config.settings.test >/dev/null \
+	  || { echo "Models and migrations differ: run manage.py makemigrations."; exit 1; }
+	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+smoke: local-setup
+	$(LOCAL_ENV) WEB_PORT=$(PORT) bash scripts/smoke.sh
+
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+clean:
+	rm -rf var

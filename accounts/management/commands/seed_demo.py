@@ -1,0 +1,15 @@
+from django.core.management.base import BaseCommand
+
+from accounts import services
+
+DEMO_PASSWORD = "familyline-demo"  # noqa: S105 - printed for the local demo only
+
+
+class Command(BaseCommand):
+    help = "Load demo data for the local app: a staff user and a family user (safe to run again)."
+
+    def handle(self, *args, **options):
+        demo = services.demo_data_load(password=DEMO_PASSWORD)
+        self.stdout.write(self.style.SUCCESS("Demo data ready."))
+        self.stdout.write(f"  Staff (admin):  {demo.staff.email} / {DEMO_PASSWORD}")
+        self.stdout.write(f"  Family member:  {demo.family.email} / {DEMO_PASSWORD}")

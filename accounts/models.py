@@ -1,0 +1,217 @@
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.db import models
+from django.db.models import Q
+from phonenumber_field.modelfields import PhoneNumberField
+
+from .states import US_STATES
+
+
+class Language(models.TextChoices):
+    ENGLISH = "en", "English"
+    SPANISH = "es", "Español"
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra_fields):
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    """An account holder (family member) or a staff member. The email address is the login."""
+
+    username = None
+    email = models.EmailField("email address", unique=True)
+    preferred_language = models.CharField(max_length=2, choices=Language.choices, default=Language.ENGLISH)
+    address_line1 = models.CharField("address", max_length=200, blank=True)
+    address_line2 = models.CharField("address (line 2)", max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=2, choices=US_STATES, blank=True)
+    postal_code = models.CharField("ZIP code", max_length=10, blank=True)
+    stripe_customer_id = models.CharField(max_length=255, blank=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def display_name(self) -> str:
+        return self.get_full_name() or self.email
+
+
+class AccountKind(models.TextChoices):
+    ADVANCE_CONNECT = "advance_connect", "AdvanceConnect"
+    DIRECT_BILL = "direct_bill", "Direct Bill"
+
+
+class AccountStatus(models.TextChoices):
+    PENDING_FUNDING = "pending_funding", "Pending funding"
+    PENDING_ACTIVATION = "pending_activation", "Pending activation"
+    ACTIVE = "active", "Active"
+    SUSPENDED = "suspended", "Suspended"
+    CLOSED = "closed", "Closed"
+
+
+class SuspensionCode(models.TextChoices):
+    STAFF = "staff", "Suspended by staff"
+    STATEMENT_PAST_DUE = "statement_past_due", "Statement past due"
+
+
+class CallingAccount(models.Model):
+    """A prepaid AdvanceConnect or postpaid Direct Bill account. Its money lives in the ledger
+    (billing.LedgerAccount, one per calling account); never store a balance here."""
+
+    holder = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="calling_accounts")
+    kind = models.CharField(max_length=20, choices=AccountKind.choices)
+    status = models.CharField(max_length=20, choices=AccountStatus.choices, default=AccountStatus.PENDING_FUNDING)
+    activates_at = models.DateTimeField(null=True, blank=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    credit_limit_cents = models.BigIntegerField(default=0)
+    suspension_code = models.CharField(max_length=30, choices=SuspensionCode.choices, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(credit_limit_cents__gte=0), name="credit_limit_not_negative"),
+            models.CheckConstraint(
+                condition=Q(kind="direct_bill") | Q(credit_limit_cents=0), name="credit_limit_only_direct_bill"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_kind_display()} ({self.holder_id and self.holder.display_name})"
+
+    @property
+    def is_prepaid(self) -> bool:
+        return self.kind == AccountKind.ADVANCE_CONNECT
+
+
+class LineType(models.TextChoices):
+    LANDLINE = "landline", "Landline"
+    MOBILE = "mobile", "Mobile"
+    VOIP = "voip", "VoIP"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class PhoneNumber(models.Model):
+    """A number an inmate may call. Active on at most one open account, so a call has one payer."""
+
+    account = models.ForeignKey(CallingAccount, on_delete=models.PROTECT, related_name="phone_numbers")
+    number = PhoneNumberField()
+    label = models.CharField(max_length=60, blank=True)
+    line_type = models.CharField(max_length=10, choices=LineType.choices, default=LineType.UNKNOWN)
+    is_active = models.BooleanField(default=True)
+    added_at = models.DateTimeField(auto_now_add=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["account_id", "added_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["number"], condition=Q(is_active=True), name="number_active_on_one_account"
+            ),
+        ]
+        indexes = [models.Index(fields=["number"], name="phone_number_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.number.as_e164 if self.number else ''} ({self.label or self.get_line_type_display()})"
+
+
+class AccountEvent(models.Model):
+    """Audit trail of what happened to an account and who did it."""
+
+    class Action(models.TextChoices):
+        OPENED = "opened", "Opened"
+        FUNDED = "funded", "First funded"
+        ACTIVATED = "activated", "Activated"
+        SUSPENDED = "suspended", "Suspended"
+        REINSTATED = "reinstated", "Reinstated"
+        CLOSED = "closed", "Closed"
+        CREDIT_LIMIT_CHANGED = "credit_limit_changed", "Credit limit changed"
+        NUMBER_ADDED = "number_added", "Number added"
+        NUMBER_REMOVED = "number_removed", "Number removed"
+
+    account = models.ForeignKey(CallingAccount, on_delete=models.PROTECT, related_name="events")
+    action = models.CharField(max_length=30, choices=Action.choices)
+    reason = models.TextField(blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} #{self.account_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class DirectBillApplication(models.Model):
+    """An application for a Direct Bill account and its credit decision. Never holds a full SSN."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for review"
+        APPROVED = "approved", "Approved"
+        DECLINED = "declined", "Declined"
+
+    applicant = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="applications")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    legal_name = models.CharField(max_length=200)
+    date_of_birth = models.DateField()
+    address_line1 = models.CharField(max_length=200)
+    address_line2 = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100)
+    state = models.CharField(max_length=2, choices=US_STATES)
+    postal_code = models.CharField(max_length=10)
+    ssn_last4 = models.CharField(max_length=4, blank=True)
+    consented_at = models.DateTimeField()
+    provider = models.CharField(max_length=40, blank=True)
+    credit_limit_cents = models.BigIntegerField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    account = models.OneToOneField(
+        CallingAccount, on_delete=models.PROTECT, null=True, blank=True, related_name="application"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(credit_limit_cents__isnull=True) | Q(credit_limit_cents__gte=0),
+                name="application_limit_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Application #{self.pk} ({self.legal_name}, {self.get_status_display()})"

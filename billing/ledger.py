@@ -1,0 +1,177 @@
+"""The money kernel. Every balance change in FamilyLine is one call to `post()`.
+
+Callers may rely on:
+- an entry is a set of postings that sums to zero, with at least two postings, never edited;
+- the same idempotency key posts once, even when two transactions race with it;
+- the cached balance of a calling account changes in the same transaction as its postings,
+  by an atomic `UPDATE … SET balance = balance + x`, so concurrent posts never lose an update.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Sum
+from django.db.models.functions import Coalesce
+
+from .models import EntryKind, JournalEntry, LedgerAccount, Posting, SystemAccount
+
+
+class LedgerError(Exception):
+    """A posting that would break the ledger's rules. A programming error, never user input."""
+
+
+@dataclass(frozen=True)
+class PostResult:
+    entry: JournalEntry
+    created: bool
+
+
+def system_account(code: SystemAccount | str) -> LedgerAccount:
+    code = SystemAccount(code)
+    account, _ = LedgerAccount.objects.get_or_create(code=f"system:{code.value}", defaults={"name": code.label})
+    return account
+
+
+def account_ledger(calling_account) -> LedgerAccount:
+    """The ledger account of a calling account, created on first use."""
+    try:
+        return calling_account.ledger_account
+    except LedgerAccount.DoesNotExist:
+        pass
+    account, _ = LedgerAccount.objects.get_or_create(
+        code=f"account:{calling_account.pk}",
+        defaults={
+            "name": f"Calling account #{calling_account.pk}",
+            "calling_account": calling_account,
+            "balance_cents": 0,
+        },
+    )
+    return account
+
+
+def post(
+    *,
+    idempotency_key: str,
+    kind: EntryKind | str,
+    lines: Sequence[tuple[LedgerAccount, int]],
+    memo: str = "",
+    reverses: JournalEntry | None = None,
+    created_by=None,
+) -> PostResult:
+    """Post one balanced journal entry, or return the entry already posted under this key."""
+    _validate(idempotency_key, lines)
+    with transaction.atomic():
+        existing = JournalEntry.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return PostResult(existing, False)
+        try:
+            # A savepoint: when another transaction wins the race for this key, the unique index
+            # makes this insert wait for it and then fail, and we return the winner's entry.
+            with transaction.atomic():
+                entry = JournalEntry.objects.create(
+                    idempotency_key=idempotency_key,
+                    kind=kind,
+                    memo=memo[:300],
+                    reverses=reverses,
+                    created_by=created_by,
+                )
+        except IntegrityError:
+            existing = JournalEntry.objects.filter(idempotency_key=idempotency_key).first()
+            if existing is None:  # the conflict was on `reverses`: that entry is already reversed
+                raise LedgerError(f"entry #{reverses.pk} is already reversed") from None
+            return PostResult(existing, False)
+
+        Posting.objects.bulk_create(
+            Posting(entry=entry, ledger_account=account, amount_cents=amount) for account, amount in lines
+        )
+        per_account: dict[int, int] = defaultdict(int)
+        for account, amount in lines:
+            if account.balance_cents is not None:
+                per_account[account.pk] += amount
+        # Ascending id order, so two entries touching the same accounts cannot deadlock.
+        for account_id in sorted(per_account):
+            if per_account[account_id]:
+                LedgerAccount.objects.filter(pk=account_id).update(
+                    balance_cents=F("balance_cents") + per_account[account_id]
+                )
+        return PostResult(entry, True)
+
+
+def reverse(*, entry: JournalEntry, memo: str = "", created_by=None) -> PostResult:
+    """Post the mirror image of `entry`. An entry is reversed at most once."""
+    lines = [(p.ledger_account, -p.amount_cents) for p in entry.postings.select_related("ledger_account")]
+    return post(
+        idempotency_key=f"reversal:{entry.pk}",
+        kind=EntryKind.REVERSAL,
+        lines=lines,
+        memo=memo or f"Reversal of entry #{entry.pk}",
+        reverses=entry,
+        created_by=created_by,
+    )
+
+
+def balance(ledger_account: LedgerAccount) -> int:
+    """The balance from the postings themselves (the cached one is `balance_cents`)."""
+    return Posting.objects.filter(ledger_account=ledger_account).aggregate(total=Sum("amount_cents"))["total"] or 0
+
+
+def _validate(idempotency_key: str, lines: Sequence[tuple[LedgerAccount, int]]) -> None:
+    if not idempotency_key:
+        raise LedgerError("an entry needs an idempotency key")
+    if len(lines) < 2:
+        raise LedgerError("an entry needs at least two postings")
+    for account, amount in lines:
+        if not isinstance(amount, int) or isinstance(amount, bool):
+            raise LedgerError(f"amounts are integer cents, got {amount!r}")
+        if amount == 0:
+            raise LedgerError("a posting cannot be zero")
+        if account.pk is None:
+            raise LedgerError("post to saved ledger accounts only")
+    total = sum(amount for _, amount in lines)
+    if total != 0:
+        raise LedgerError(f"entry does not balance: postings sum to {total} cents")
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.rule}: {self.detail}"
+
+
+def check(extra_checks: Iterable = ()) -> list[Violation]:
+    """Verify the ledger's invariants; return every violation found (empty when all hold)."""
+    violations: list[Violation] = []
+    unbalanced = (
+        Posting.objects.values("entry_id").annotate(total=Sum("amount_cents")).exclude(total=0).order_by("entry_id")
+    )
+    for row in unbalanced:
+        violations.append(Violation("unbalanced_entry", f"entry #{row['entry_id']} sums to {row['total']} cents"))
+    thin = JournalEntry.objects.annotate(n=Count("postings")).filter(n__lt=2).order_by("id")
+    for entry in thin:
+        violations.append(Violation("entry_without_two_postings", f"entry #{entry.pk} has {entry.n} posting(s)"))
+    cached = (
+        LedgerAccount.objects.filter(balance_cents__isnull=False)
+        .annotate(posted=Coalesce(Sum("postings__amount_cents"), 0))
+        .exclude(balance_cents=F("posted"))
+        .order_by("id")
+    )
+    for account in cached:
+        violations.append(
+            Violation(
+                "cached_balance_mismatch",
+                f"{account.code} caches {account.balance_cents} cents but its postings sum to {account.posted}",
+            )
+        )
+    from accounts.models import CallingAccount
+
+    missing = CallingAccount.objects.filter(ledger_account__isnull=True).order_by("id")
+    for calling in missing:
+        violations.append(Violation("calling_account_without_ledger", f"calling account #{calling.pk}"))
+    for extra in extra_checks:
+        violations.extend(extra())
+    return violations

@@ -1,0 +1,23 @@
+"""The test suite: real PostgreSQL, real Redis, localstripe started by the suite itself."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+SECRET_KEY = "test-only-not-secret"
+DEBUG = False
+DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/familyline")}
+REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/15")
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+CELERY_BROKER_URL = REDIS_URL
+# Tests run tasks in-process unless a test asks for the real broker.
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+STRIPE_SECRET_KEY = "sk_test_suite"
+STRIPE_PUBLISHABLE_KEY = "pk_test_suite"
+STRIPE_WEBHOOK_SECRET = "whsec_test_suite"
+# The suite's localstripe fixture sets the real port; these are placeholders.
+STRIPE_API_BASE = env("STRIPE_API_BASE", default="http://localhost:8420")
+STRIPE_JS_URL = env("STRIPE_JS_URL", default="http://localhost:8420/js.stripe.com/v3/")

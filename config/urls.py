@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("accounts.urls")),
+    path("billing/", include("billing.urls")),
+    path("calls/", include("calls.urls")),
+    path("api/v1/", include("calls.api.urls")),
+    path("auth/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+]
+
+admin.site.site_header = "FamilyLine staff"
+admin.site.site_title = "FamilyLine staff"
