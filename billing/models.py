@@ -86,3 +86,156 @@ class Posting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ledger_account_id}: {self.amount_cents}"
+
+
+class Channel(models.TextChoices):
+    WEB = "web", "Online (web)"
+    PHONE_IVR = "phone_ivr", "Phone (automated)"
+    PHONE_AGENT = "phone_agent", "Phone (live agent)"
+    MAIL = "mail", "Mail (check or money order)"
+
+
+class FeeSchedule(models.Model):
+    """The payment processing fee per channel, editable by staff. Never above FEE_CAP_CENTS."""
+
+    channel = models.CharField(max_length=20, choices=Channel.choices, unique=True)
+    fee_cents = models.BigIntegerField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["channel"]
+        constraints = [
+            models.CheckConstraint(condition=Q(fee_cents__gte=0) & Q(fee_cents__lte=595), name="fee_within_cap"),
+            models.CheckConstraint(condition=~Q(channel="mail") | Q(fee_cents=0), name="mail_has_no_fee"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()}: {self.fee_cents} cents"
+
+
+class PaymentStatus(models.TextChoices):
+    CREATED = "created", "Created"
+    REQUIRES_ACTION = "requires_action", "Waiting for card authentication"
+    PROCESSING = "processing", "Processing"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+
+
+class PaymentMethod(models.TextChoices):
+    CARD = "card", "Card"
+    CHECK = "check", "Check"
+    MONEY_ORDER = "money_order", "Money order"
+
+
+class Payment(models.Model):
+    """Money a holder pays into a calling account. `amount_cents` reaches the balance; `fee_cents`
+    is revenue. Credited once, through the ledger, under the key `payment:<id>`."""
+
+    account = models.ForeignKey("accounts.CallingAccount", on_delete=models.PROTECT, related_name="payments")
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    method = models.CharField(max_length=20, choices=PaymentMethod.choices, default=PaymentMethod.CARD)
+    amount_cents = models.BigIntegerField()
+    fee_cents = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.CREATED)
+    stripe_payment_intent_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    reference = models.CharField("check / money order number", max_length=100, blank=True)
+    failure_message = models.CharField(max_length=500, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="payment")
+    created_at = models.DateTimeField(auto_now_add=True)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_cents__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(fee_cents__gte=0) & Q(fee_cents__lte=595), name="payment_fee_within_cap"
+            ),
+            models.CheckConstraint(condition=~Q(channel="mail") | Q(fee_cents=0), name="mail_payment_has_no_fee"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Payment #{self.pk} to account #{self.account_id} ({self.get_status_display()})"
+
+    @property
+    def total_cents(self) -> int:
+        return self.amount_cents + self.fee_cents
+
+
+class StripeEvent(models.Model):
+    """A verified Stripe webhook event, stored before it is processed (unique event id)."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    event_type = models.CharField(max_length=100)
+    payload = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["received_at"], condition=Q(processed_at__isnull=True), name="stripe_event_pending_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id}"
+
+
+class Statement(models.Model):
+    """A Direct Bill monthly statement. Written once; never changed after it is issued."""
+
+    account = models.ForeignKey("accounts.CallingAccount", on_delete=models.PROTECT, related_name="statements")
+    period_start_date = models.DateField()
+    period_end_date = models.DateField()
+    opening_balance_cents = models.BigIntegerField()
+    charges_cents = models.BigIntegerField(default=0)
+    tax_cents = models.BigIntegerField(default=0)
+    payments_cents = models.BigIntegerField(default=0)
+    adjustments_cents = models.BigIntegerField(default=0)
+    closing_balance_cents = models.BigIntegerField()
+    due_date = models.DateField()
+    issued_at = models.DateTimeField(auto_now_add=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-period_start_date", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "period_start_date"], name="one_statement_per_account_month"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Statement {self.period_start_date:%Y-%m} for account #{self.account_id}"
+
+
+class StatementLine(models.Model):
+    class Kind(models.TextChoices):
+        CALL = "call", "Call"
+        PAYMENT = "payment", "Payment"
+        ADJUSTMENT = "adjustment", "Adjustment"
+
+    statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="lines")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    occurred_at = models.DateTimeField()
+    description = models.CharField(max_length=300)
+    facility = models.CharField(max_length=200, blank=True)
+    inmate = models.CharField(max_length=200, blank=True)
+    number = models.CharField(max_length=20, blank=True)
+    minutes = models.PositiveIntegerField(null=True, blank=True)
+    charge_cents = models.BigIntegerField(default=0)
+    tax_cents = models.BigIntegerField(default=0)
+    amount_cents = models.BigIntegerField()
+    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["statement_id", "occurred_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.occurred_at:%Y-%m-%d}: {self.amount_cents}"
