@@ -111,6 +111,13 @@ class CallingAccount(models.Model):
     def is_prepaid(self) -> bool:
         return self.kind == AccountKind.ADVANCE_CONNECT
 
+    def status_at(self, now) -> str:
+        """The status in force at `now`: an account whose `activates_at` has passed is active even
+        if the periodic activation task has not run yet (so calls connect on time)."""
+        if self.status == AccountStatus.PENDING_ACTIVATION and self.activates_at and self.activates_at <= now:
+            return AccountStatus.ACTIVE
+        return self.status
+
 
 class LineType(models.TextChoices):
     LANDLINE = "landline", "Landline"
