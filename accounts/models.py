@@ -218,6 +218,17 @@ class DirectBillApplication(models.Model):
                 condition=Q(credit_limit_cents__isnull=True) | Q(credit_limit_cents__gte=0),
                 name="application_limit_not_negative",
             ),
+            # A double-clicked submit or two tabs cannot queue two applications for one person.
+            models.UniqueConstraint(
+                fields=["applicant"], condition=Q(status="pending"), name="one_pending_application_per_applicant"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="approved") | Q(credit_limit_cents__isnull=False, account__isnull=False),
+                name="approved_application_has_account_and_limit",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="declined") | ~Q(decision_reason=""), name="declined_application_has_reason"
+            ),
         ]
 
     def __str__(self) -> str:
