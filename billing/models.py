@@ -239,3 +239,29 @@ class StatementLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.occurred_at:%Y-%m-%d}: {self.amount_cents}"
+
+
+class Adjustment(models.Model):
+    """A manual correction by staff, always with a reason, posted through the ledger under
+    `adjustment:<id>`. `amount_cents` is signed from the holder's side: positive is a credit
+    (reduces what is owed), negative a debit."""
+
+    account = models.ForeignKey("accounts.CallingAccount", on_delete=models.PROTECT, related_name="adjustments")
+    amount_cents = models.BigIntegerField()
+    reason = models.TextField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # Set in the same transaction that creates the row (the key needs the row's id first).
+    entry = models.OneToOneField(
+        JournalEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="adjustment"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount_cents=0), name="adjustment_not_zero"),
+            models.CheckConstraint(condition=~Q(reason=""), name="adjustment_has_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Adjustment #{self.pk} on account #{self.account_id}: {self.amount_cents} cents"
