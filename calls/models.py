@@ -1,0 +1,316 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from phonenumber_field.modelfields import PhoneNumberField
+
+from accounts.states import US_STATES
+
+
+class FacilityType(models.TextChoices):
+    PRISON = "prison", "Prison"
+    JAIL = "jail", "Jail"
+
+
+class SizeTier(models.TextChoices):
+    """Jail sizes by average daily population, as the FCC rate caps distinguish them."""
+
+    NONE = "", "Not a jail"
+    LARGE = "large", "Large jail (1,000 or more)"
+    MEDIUM = "medium", "Medium jail (350 to 999)"
+    SMALL = "small", "Small jail (100 to 349)"
+    VERY_SMALL = "very_small", "Very small jail (under 100)"
+
+
+class TimeZone(models.TextChoices):
+    EASTERN = "America/New_York", "Eastern"
+    CENTRAL = "America/Chicago", "Central"
+    MOUNTAIN = "America/Denver", "Mountain"
+    ARIZONA = "America/Phoenix", "Mountain (Arizona)"
+    PACIFIC = "America/Los_Angeles", "Pacific"
+    ALASKA = "America/Anchorage", "Alaska"
+    HAWAII = "Pacific/Honolulu", "Hawaii"
+
+
+class Facility(models.Model):
+    """A prison or jail whose phone platform asks FamilyLine about calls. `code` is what the
+    platform sends."""
+
+    code = models.CharField(max_length=20, unique=True)
+    name = models.CharField(max_length=200)
+    town = models.CharField(max_length=100)
+    state = models.CharField(max_length=2, choices=US_STATES)
+    facility_type = models.CharField(max_length=10, choices=FacilityType.choices)
+    size_tier = models.CharField(max_length=12, choices=SizeTier.choices, blank=True)
+    time_zone = models.CharField(max_length=40, choices=TimeZone.choices, default=TimeZone.EASTERN)
+    cell_phones_allowed = models.BooleanField(default=True)
+    max_call_minutes = models.PositiveSmallIntegerField(default=15)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name_plural = "facilities"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_call_minutes__gte=1) & Q(max_call_minutes__lte=240), name="facility_call_length_sane"
+            ),
+            models.CheckConstraint(
+                condition=(Q(facility_type="prison") & Q(size_tier="")) | (Q(facility_type="jail") & ~Q(size_tier="")),
+                name="facility_size_tier_only_for_jails",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class RatePlan(models.Model):
+    """What a facility's calls cost from `effective_from_date` to `effective_to_date` (inclusive,
+    open-ended when empty), as dates in the facility's time zone. A call is rated at the plan in
+    force on the local date it started. A $0.00 plan makes calls free (no funds needed)."""
+
+    facility = models.ForeignKey(Facility, on_delete=models.PROTECT, related_name="rate_plans")
+    name = models.CharField(max_length=200)
+    rate_per_minute = models.DecimalField(max_digits=6, decimal_places=4, help_text="Dollars per started minute.")
+    tax_rate = models.DecimalField(max_digits=6, decimal_places=5, help_text="0.06350 for 6.35%.")
+    effective_from_date = models.DateField()
+    effective_to_date = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["facility_id", "-effective_from_date", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(rate_per_minute__gte=0), name="rate_not_negative"),
+            models.CheckConstraint(condition=Q(tax_rate__gte=0) & Q(tax_rate__lt=1), name="tax_rate_fraction"),
+            models.CheckConstraint(
+                condition=Q(effective_to_date__isnull=True) | Q(effective_to_date__gte=F("effective_from_date")),
+                name="rate_plan_dates_ordered",
+            ),
+            models.UniqueConstraint(fields=["facility", "effective_from_date"], name="one_rate_plan_per_start"),
+        ]
+
+    def __str__(self) -> str:
+        until = self.effective_to_date.isoformat() if self.effective_to_date else "onwards"
+        price = f"${self.rate_per_minute}/min + {self.tax_rate * 100:.2f}% tax"
+        return f"{self.facility_id and self.facility.code} {self.name}: {price}, {self.effective_from_date} to {until}"
+
+    @property
+    def is_free(self) -> bool:
+        return self.rate_per_minute == 0
+
+
+class Inmate(models.Model):
+    facility = models.ForeignKey(Facility, on_delete=models.PROTECT, related_name="inmates")
+    inmate_number = models.CharField(max_length=30)
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["facility", "inmate_number"], name="inmate_number_unique_per_facility"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} #{self.inmate_number} ({self.facility_id and self.facility.code})"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class InmateDebitSponsorship(models.Model):
+    """A holder pays, from an AdvanceConnect account, for an inmate's calls to any registered
+    number. One active sponsor per inmate, so every call has one payer."""
+
+    inmate = models.ForeignKey(Inmate, on_delete=models.PROTECT, related_name="sponsorships")
+    account = models.ForeignKey("accounts.CallingAccount", on_delete=models.PROTECT, related_name="sponsorships")
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    started_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["inmate"], condition=Q(ended_at__isnull=True), name="one_active_sponsor_per_inmate"
+            ),
+        ]
+        indexes = [models.Index(fields=["account", "ended_at"], name="sponsorship_account_idx")]
+
+    def __str__(self) -> str:
+        state = "active" if self.ended_at is None else "ended"
+        return f"Sponsorship #{self.pk} of inmate #{self.inmate_id} by account #{self.account_id} ({state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.ended_at is None
+
+
+class BlockedNumber(models.Model):
+    """A number inmates may not call (for example at a victim's request): at one facility, or at
+    every facility when `facility` is empty."""
+
+    number = PhoneNumberField()
+    facility = models.ForeignKey(
+        Facility, on_delete=models.PROTECT, null=True, blank=True, related_name="blocked_numbers"
+    )
+    reason = models.CharField(max_length=300)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["number", "facility"],
+                condition=Q(lifted_at__isnull=True, facility__isnull=False),
+                name="one_active_block_per_number_facility",
+            ),
+            models.UniqueConstraint(
+                fields=["number"],
+                condition=Q(lifted_at__isnull=True, facility__isnull=True),
+                name="one_active_block_everywhere",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["number"], condition=Q(lifted_at__isnull=True), name="blocked_number_active_idx")
+        ]
+
+    def __str__(self) -> str:
+        where = f"at facility #{self.facility_id}" if self.facility_id else "everywhere"
+        return f"{self.number.as_e164 if self.number else ''} blocked {where}"
+
+
+class PlatformToken(models.Model):
+    """A bearer token for a phone platform. Only its SHA-256 is stored; the raw token is shown
+    once, when staff create it."""
+
+    name = models.CharField(max_length=100)
+    token_prefix = models.CharField(max_length=12, help_text="The first characters, to recognise a token.")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        state = "revoked" if self.revoked_at else "active"
+        return f"{self.name} ({self.token_prefix}…, {state})"
+
+    @property
+    def is_authenticated(self) -> bool:
+        """DRF treats `request.user` as a principal; a token acting for a platform is one."""
+        return self.revoked_at is None
+
+
+class Billing(models.TextChoices):
+    COLLECT = "collect", "Collect (AdvanceConnect)"
+    INMATE_DEBIT = "inmate_debit", "Inmate debit"
+    DIRECT_BILL = "direct_bill", "Direct Bill"
+    FREE = "free", "Free"
+
+
+class CallHold(models.Model):
+    """Funds set aside by an allowed authorization, so two calls at once cannot spend the same
+    dollars. Released when the call completes, or when it expires (`expires_at`)."""
+
+    call_id = models.CharField(max_length=100, unique=True)
+    account = models.ForeignKey("accounts.CallingAccount", on_delete=models.PROTECT, related_name="call_holds")
+    facility = models.ForeignKey(Facility, on_delete=models.PROTECT, related_name="+")
+    inmate = models.ForeignKey(Inmate, on_delete=models.PROTECT, related_name="+")
+    dialed_number = PhoneNumberField()
+    billing = models.CharField(max_length=20, choices=Billing.choices)
+    amount_cents = models.BigIntegerField()
+    max_seconds = models.PositiveIntegerField()
+    response = models.JSONField(help_text="The authorization answer, returned again for a repeated call id.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(amount_cents__gte=0), name="hold_not_negative")]
+        indexes = [
+            models.Index(
+                fields=["account", "expires_at"], condition=Q(released_at__isnull=True), name="hold_open_account_idx"
+            ),
+            models.Index(fields=["expires_at"], condition=Q(released_at__isnull=True), name="hold_open_expiry_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Hold {self.call_id} on account #{self.account_id}: {self.amount_cents} cents"
+
+
+class Disconnect(models.TextChoices):
+    NORMAL = "normal", "Normal"
+    DROPPED = "dropped", "Dropped"
+
+
+class CallSource(models.TextChoices):
+    API = "api", "Platform API"
+    IMPORT = "import", "Bulk import"
+
+
+class CallRecord(models.Model):
+    """A finished call and what it cost. One per platform call id; its charge is the journal entry
+    keyed `call:<call_id>` (none for a call that costs nothing)."""
+
+    call_id = models.CharField(max_length=100, unique=True)
+    account = models.ForeignKey(
+        "accounts.CallingAccount", on_delete=models.PROTECT, null=True, blank=True, related_name="call_records"
+    )
+    facility = models.ForeignKey(Facility, on_delete=models.PROTECT, related_name="call_records")
+    inmate = models.ForeignKey(Inmate, on_delete=models.PROTECT, related_name="call_records")
+    dialed_number = PhoneNumberField()
+    started_at = models.DateTimeField()
+    duration_seconds = models.PositiveIntegerField()
+    disconnect = models.CharField(max_length=10, choices=Disconnect.choices, default=Disconnect.NORMAL)
+    billing = models.CharField(max_length=20, choices=Billing.choices)
+    rate_plan = models.ForeignKey(RatePlan, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    rate_per_minute = models.DecimalField(max_digits=6, decimal_places=4)
+    tax_rate = models.DecimalField(max_digits=6, decimal_places=5)
+    billable_minutes = models.PositiveIntegerField()
+    charge_cents = models.BigIntegerField()
+    tax_cents = models.BigIntegerField()
+    balance_after_cents = models.BigIntegerField(null=True, blank=True)
+    entry = models.OneToOneField(
+        "billing.JournalEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="call_record"
+    )
+    source = models.CharField(max_length=10, choices=CallSource.choices, default=CallSource.API)
+    completed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(charge_cents__gte=0) & Q(tax_cents__gte=0), name="call_charge_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(entry__isnull=True) | Q(account__isnull=False), name="charged_call_has_account"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["account", "-started_at", "-id"], name="call_account_started_idx"),
+            models.Index(fields=["facility", "-started_at"], name="call_facility_started_idx"),
+            models.Index(fields=["started_at"], name="call_started_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Call {self.call_id} ({self.billable_minutes} min, {self.charge_cents + self.tax_cents} cents)"
+
+    @property
+    def total_cents(self) -> int:
+        return self.charge_cents + self.tax_cents
