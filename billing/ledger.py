@@ -11,9 +11,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Sum
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from .models import EntryKind, JournalEntry, LedgerAccount, Posting, SystemAccount
 
@@ -63,25 +64,9 @@ def post(
     """Post one balanced journal entry, or return the entry already posted under this key."""
     _validate(idempotency_key, lines)
     with transaction.atomic():
-        existing = JournalEntry.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return PostResult(existing, False)
-        try:
-            # A savepoint: when another transaction wins the race for this key, the unique index
-            # makes this insert wait for it and then fail, and we return the winner's entry.
-            with transaction.atomic():
-                entry = JournalEntry.objects.create(
-                    idempotency_key=idempotency_key,
-                    kind=kind,
-                    memo=memo[:300],
-                    reverses=reverses,
-                    created_by=created_by,
-                )
-        except IntegrityError:
-            existing = JournalEntry.objects.filter(idempotency_key=idempotency_key).first()
-            if existing is None:  # the conflict was on `reverses`: that entry is already reversed
-                raise LedgerError(f"entry #{reverses.pk} is already reversed") from None
-            return PostResult(existing, False)
+        entry = _insert_entry(idempotency_key, kind, memo[:300], reverses, created_by)
+        if entry is None:
+            return PostResult(JournalEntry.objects.get(idempotency_key=idempotency_key), False)
 
         Posting.objects.bulk_create(
             Posting(entry=entry, ledger_account=account, amount_cents=amount) for account, amount in lines
@@ -97,6 +82,37 @@ def post(
                     balance_cents=F("balance_cents") + per_account[account_id]
                 )
         return PostResult(entry, True)
+
+
+def _insert_entry(idempotency_key, kind, memo, reverses, created_by) -> JournalEntry | None:
+    """Insert the entry, or return None when its key is taken. One statement, no savepoint: when
+    another transaction is inserting the same key, PostgreSQL makes this one wait for it and then
+    skip the row, and the caller reads the winner's entry."""
+    entry = JournalEntry(
+        idempotency_key=idempotency_key,
+        kind=kind,
+        memo=memo,
+        reverses=reverses,
+        created_by=created_by,
+        created_at=timezone.now(),
+    )
+    table = connection.ops.quote_name(JournalEntry._meta.db_table)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (idempotency_key, kind, memo, reverses_id, created_by_id, created_at) "  # noqa: S608
+                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+                [entry.idempotency_key, str(kind), memo, entry.reverses_id, entry.created_by_id, entry.created_at],
+            )
+            row = cursor.fetchone()
+    except IntegrityError as exc:  # the only other unique column: `reverses`
+        raise LedgerError(f"entry #{reverses and reverses.pk} is already reversed") from exc
+    if row is None:
+        return None
+    entry.pk = row[0]
+    entry._state.adding = False
+    entry._state.db = connection.alias
+    return entry
 
 
 def reverse(*, entry: JournalEntry, memo: str = "", created_by=None) -> PostResult:
