@@ -139,6 +139,9 @@ class Payment(models.Model):
     fee_cents = models.BigIntegerField(default=0)
     status = models.CharField(max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.CREATED)
     stripe_payment_intent_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    # The confirmed card (SetupIntent) a web payment charges: unique, so a double submit charges once.
+    stripe_setup_intent_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    card_last4 = models.CharField(max_length=4, blank=True)
     reference = models.CharField("check / money order number", max_length=100, blank=True)
     failure_message = models.CharField(max_length=500, blank=True)
     recorded_by = models.ForeignKey(
