@@ -1,0 +1,61 @@
+from django import forms
+
+from billing.money import MoneyError, parse_amount
+
+from .states import US_STATES
+
+
+class CentsField(forms.CharField):
+    """An amount typed in dollars ("25", "25.00", "$1,250.00"), cleaned to integer cents."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value in self.empty_values:
+            return None
+        try:
+            return parse_amount(value)
+        except MoneyError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+class DirectBillApplicationForm(forms.Form):
+    legal_name = forms.CharField(label="Full legal name", max_length=200)
+    date_of_birth = forms.DateField(
+        label="Date of birth", widget=forms.DateInput(attrs={"type": "date"}), help_text="You must be 18 or older."
+    )
+    address_line1 = forms.CharField(label="Address", max_length=200)
+    address_line2 = forms.CharField(label="Address (line 2)", max_length=200, required=False)
+    city = forms.CharField(max_length=100)
+    state = forms.ChoiceField(choices=[("", "Choose a state")] + list(US_STATES))
+    postal_code = forms.RegexField(label="ZIP code", regex=r"^[0-9]{5}(-[0-9]{4})?$", max_length=10)
+    ssn = forms.CharField(
+        label="Social Security number (optional)",
+        required=False,
+        max_length=11,
+        strip=True,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
+        help_text="Sent to the credit check only. We keep the last four digits and nothing more.",
+    )
+    consent = forms.BooleanField(
+        label="I agree that FamilyLine may check my credit to decide on this application.", required=True
+    )
+
+
+class ApplicationApproveForm(forms.Form):
+    credit_limit = CentsField(label="Credit limit", help_text="In dollars, for example 100.00.")
+
+    def clean_credit_limit(self) -> int:
+        if self.cleaned_data["credit_limit"] <= 0:
+            raise forms.ValidationError("Approve with a credit limit of more than $0.00.")
+        return self.cleaned_data["credit_limit"]
+
+
+class ApplicationDeclineForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason (shown to the applicant)", widget=forms.Textarea(attrs={"rows": 3}), max_length=1000
+    )
+
+
+class CreditLimitChangeForm(forms.Form):
+    credit_limit = CentsField(label="New credit limit", help_text="In dollars; 0.00 stops new calls.")
+    reason = forms.CharField(label="Reason", widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)
