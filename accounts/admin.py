@@ -17,3 +17,6 @@ class UserAdmin(BaseUserAdmin):
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+
+
+from . import direct_bill_admin  # noqa: E402, F401  (Direct Bill application queue)
