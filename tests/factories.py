@@ -15,3 +15,39 @@ class UserFactory(factory.django.DjangoModelFactory):
     state = "CT"
     postal_code = "06103"
     password = factory.django.Password("correct horse battery")
+
+
+class FacilityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "calls.Facility"
+
+    code = factory.Sequence(lambda n: f"TST-{n}")
+    name = factory.Sequence(lambda n: f"Test County Jail {n}")
+    town = "Springfield"
+    state = "IL"
+    facility_type = "jail"
+    size_tier = "medium"
+    time_zone = "America/Chicago"
+    cell_phones_allowed = True
+    max_call_minutes = 15
+
+
+class RatePlanFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "calls.RatePlan"
+
+    facility = factory.SubFactory(FacilityFactory)
+    name = "Standard"
+    rate_per_minute = factory.LazyFunction(lambda: __import__("decimal").Decimal("0.21"))
+    tax_rate = factory.LazyFunction(lambda: __import__("decimal").Decimal("0.0635"))
+    effective_from_date = factory.LazyFunction(lambda: __import__("datetime").date(2020, 1, 1))
+
+
+class InmateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "calls.Inmate"
+
+    facility = factory.SubFactory(FacilityFactory)
+    inmate_number = factory.Sequence(lambda n: f"{100000 + n}")
+    first_name = "John"
+    last_name = factory.Sequence(lambda n: f"Roe{n}")
