@@ -38,9 +38,10 @@ class RatePlanFactory(factory.django.DjangoModelFactory):
 
     facility = factory.SubFactory(FacilityFactory)
     name = "Standard"
-    rate_per_minute = factory.LazyFunction(lambda: __import__("decimal").Decimal("0.21"))
-    tax_rate = factory.LazyFunction(lambda: __import__("decimal").Decimal("0.0635"))
-    effective_from_date = factory.LazyFunction(lambda: __import__("datetime").date(2020, 1, 1))
+    # Strings, so this appended block needs no imports; the database stores a Decimal and a date.
+    rate_per_minute = "0.21"
+    tax_rate = "0.0635"
+    effective_from_date = "2020-01-01"
 
 
 class InmateFactory(factory.django.DjangoModelFactory):
