@@ -1,5 +1,12 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+
+from .views import AuthorizeView, CompleteView
 
 app_name = "api"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("calls/authorize", AuthorizeView.as_view(), name="calls-authorize"),
+    path("calls/complete", CompleteView.as_view(), name="calls-complete"),
+    path("schema", SpectacularAPIView.as_view(), name="schema"),
+]

@@ -1,0 +1,54 @@
+from rest_framework import serializers
+
+from calls.models import Billing, Disconnect
+from calls.services import CallInputError, DenyReason, normalize_number
+
+# Visible ASCII only: a call id becomes part of a ledger key (`call:<call_id>`).
+CALL_ID_PATTERN = r"^[\x21-\x7e]+$"
+MAX_CALL_SECONDS = 24 * 60 * 60
+
+
+class CallRequestSerializer(serializers.Serializer):
+    call_id = serializers.RegexField(
+        CALL_ID_PATTERN, max_length=100, error_messages={"invalid": "Use visible ASCII characters, no spaces."}
+    )
+    facility = serializers.CharField(max_length=20, help_text="The facility code.")
+    inmate = serializers.CharField(max_length=30, help_text="The inmate number at that facility.")
+    dialed_number = serializers.CharField(max_length=32, help_text="E.164 (+18605550123) or US national form.")
+
+    def validate_dialed_number(self, value: str) -> str:
+        try:
+            return normalize_number(value)
+        except CallInputError as exc:
+            raise serializers.ValidationError(exc.message) from None
+
+
+class AuthorizeRequestSerializer(CallRequestSerializer):
+    pass
+
+
+class CompleteRequestSerializer(CallRequestSerializer):
+    started_at = serializers.DateTimeField(help_text="ISO-8601 with a UTC offset.")
+    duration_seconds = serializers.IntegerField(min_value=0, max_value=MAX_CALL_SECONDS)
+    disconnect = serializers.ChoiceField(choices=Disconnect.choices)
+
+
+class AuthorizeResponseSerializer(serializers.Serializer):
+    call_id = serializers.CharField()
+    decision = serializers.ChoiceField(choices=[("allow", "allow"), ("deny", "deny")])
+    reason = serializers.ChoiceField(choices=[(r, r) for r in DenyReason.ALL], allow_null=True)
+    max_seconds = serializers.IntegerField()
+    billing = serializers.ChoiceField(choices=Billing.choices, allow_null=True)
+    rate_per_minute = serializers.DecimalField(max_digits=6, decimal_places=4, coerce_to_string=True)
+    announcement = serializers.CharField(allow_blank=True)
+
+
+class CompleteResponseSerializer(serializers.Serializer):
+    call_id = serializers.CharField()
+    billable_minutes = serializers.IntegerField()
+    charge = serializers.DecimalField(max_digits=12, decimal_places=2)
+    tax = serializers.DecimalField(max_digits=12, decimal_places=2)
+    total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    balance_after = serializers.DecimalField(
+        max_digits=12, decimal_places=2, allow_null=True, help_text="Null for a free call to no account."
+    )

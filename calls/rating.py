@@ -1,0 +1,84 @@
+"""Pure arithmetic of call prices: no database. Money is integer cents; rates are Decimal dollars per
+minute; every rounding goes through billing.money.round_half_up."""
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from billing.money import round_half_up
+
+from .models import Disconnect, FacilityType, SizeTier
+
+# FCC per-minute caps for calls from prisons and jails (2024 order, 47 CFR 64.6010), in dollars.
+FCC_RATE_CAPS = {
+    (FacilityType.PRISON, SizeTier.NONE): Decimal("0.06"),
+    (FacilityType.JAIL, SizeTier.LARGE): Decimal("0.06"),
+    (FacilityType.JAIL, SizeTier.MEDIUM): Decimal("0.07"),
+    (FacilityType.JAIL, SizeTier.SMALL): Decimal("0.09"),
+    (FacilityType.JAIL, SizeTier.VERY_SMALL): Decimal("0.12"),
+}
+
+# A dropped call shorter than this is not charged at all.
+DROPPED_GRACE_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Price:
+    charge_cents: int
+    tax_cents: int
+
+    @property
+    def total_cents(self) -> int:
+        return self.charge_cents + self.tax_cents
+
+
+def price(*, minutes: int, rate_per_minute: Decimal, tax_rate: Decimal) -> Price:
+    """The charge for `minutes` started minutes, and the tax on that charge, each rounded half-up."""
+    charge = round_half_up(Decimal(minutes) * rate_per_minute * 100)
+    tax = round_half_up(Decimal(charge) * tax_rate)
+    return Price(charge, tax)
+
+
+def minutes_covered(*, available_cents: int, rate_per_minute: Decimal, tax_rate: Decimal, cap_minutes: int) -> int:
+    """The most whole minutes (at most `cap_minutes`) whose price with tax fits in `available_cents`.
+    A free rate covers the cap."""
+    if rate_per_minute <= 0:
+        return cap_minutes
+    if available_cents <= 0:
+        return 0
+    per_minute = rate_per_minute * 100 * (1 + tax_rate)
+    minutes = min(cap_minutes, int(Decimal(available_cents) / per_minute) + 2)
+    # Rounding moves a price by about a cent either way: start above the estimate and walk down.
+    while minutes > 0 and price(minutes=minutes, rate_per_minute=rate_per_minute, tax_rate=tax_rate).total_cents > (
+        available_cents
+    ):
+        minutes -= 1
+    return minutes
+
+
+def billable_minutes(*, duration_seconds: int, disconnect: str, cap_minutes: int) -> int:
+    """Per started minute; a dropped call under a minute is free; never more than the facility's
+    maximum call length (a platform that overruns the cap does not bill the family for it)."""
+    if duration_seconds <= 0:
+        return 0
+    if disconnect == Disconnect.DROPPED and duration_seconds < DROPPED_GRACE_SECONDS:
+        return 0
+    return min(-(-duration_seconds // 60), cap_minutes)
+
+
+def local_date(moment: datetime.datetime, time_zone: str) -> datetime.date:
+    """The calendar date at the facility, which decides the rate plan in force."""
+    return moment.astimezone(ZoneInfo(time_zone)).date()
+
+
+def rate_cap_for(*, facility_type: str, size_tier: str) -> Decimal | None:
+    return FCC_RATE_CAPS.get((facility_type, size_tier or SizeTier.NONE))
+
+
+def format_rate(rate: Decimal) -> str:
+    """Decimal("0.2100") -> "0.21"; Decimal("0.0725") -> "0.0725": at least two decimals."""
+    cents = rate.quantize(Decimal("0.01"))
+    if cents == rate:
+        return str(cents)
+    return str(rate.normalize())

@@ -1,0 +1,132 @@
+import datetime
+import hashlib
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.cache import cache
+from django.db.models import QuerySet
+
+from accounts.models import CallingAccount, User
+
+from .models import CallRecord, Facility, Inmate, InmateDebitSponsorship, PlatformToken, RatePlan
+from .rating import local_date
+
+logger = logging.getLogger(__name__)
+
+FACILITY_CACHE_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class PlanInfo:
+    id: int
+    effective_from_date: datetime.date
+    effective_to_date: datetime.date | None
+    rate_per_minute: Decimal
+    tax_rate: Decimal
+
+    @property
+    def is_free(self) -> bool:
+        return self.rate_per_minute == 0
+
+
+@dataclass(frozen=True)
+class FacilityInfo:
+    """What the call path needs to know about a facility, cheap to cache."""
+
+    id: int
+    code: str
+    name: str
+    time_zone: str
+    cell_phones_allowed: bool
+    max_call_minutes: int
+    plans: tuple[PlanInfo, ...]
+
+    def plan_at(self, moment: datetime.datetime) -> PlanInfo | None:
+        """The plan in force on the facility's local date of `moment`."""
+        day = local_date(moment, self.time_zone)
+        for plan in self.plans:  # newest first
+            if plan.effective_from_date <= day and (plan.effective_to_date is None or day <= plan.effective_to_date):
+                return plan
+        return None
+
+
+def _facility_cache_key(code: str) -> str:
+    return f"calls:facility:v1:{code}"
+
+
+def facility_info_get(*, code: str) -> FacilityInfo | None:
+    """An active facility by its platform code with its rate plans, from the cache when it can
+    (staff edits clear it; it also expires after a few minutes). None when there is no such
+    active facility. Works, only slower, when the cache is down."""
+    key = _facility_cache_key(code)
+    try:
+        info = cache.get(key)
+    except Exception:  # noqa: BLE001 - a cache outage must not stop calls
+        logger.warning("facility cache unavailable", exc_info=True)
+        info = None
+    if info is not None:
+        return info
+    facility = Facility.objects.filter(code=code, is_active=True).first()
+    if facility is None:
+        return None
+    plans = tuple(
+        PlanInfo(p.id, p.effective_from_date, p.effective_to_date, p.rate_per_minute, p.tax_rate)
+        for p in RatePlan.objects.filter(facility=facility).order_by("-effective_from_date", "-id")
+    )
+    info = FacilityInfo(
+        id=facility.id,
+        code=facility.code,
+        name=facility.name,
+        time_zone=facility.time_zone,
+        cell_phones_allowed=facility.cell_phones_allowed,
+        max_call_minutes=facility.max_call_minutes,
+        plans=plans,
+    )
+    try:
+        cache.set(key, info, FACILITY_CACHE_SECONDS)
+    except Exception:  # noqa: BLE001
+        logger.warning("facility cache unavailable", exc_info=True)
+    return info
+
+
+def facility_cache_clear(*, codes: list[str]) -> None:
+    try:
+        cache.delete_many([_facility_cache_key(code) for code in codes])
+    except Exception:  # noqa: BLE001
+        logger.warning("facility cache unavailable; entries expire by themselves", exc_info=True)
+
+
+def call_history_for_account(*, account: CallingAccount) -> QuerySet[CallRecord]:
+    return (
+        CallRecord.objects.filter(account=account).select_related("facility", "inmate").order_by("-started_at", "-id")
+    )
+
+
+def account_get_for_holder(*, holder: User, pk: int) -> CallingAccount | None:
+    return CallingAccount.objects.filter(holder=holder, pk=pk).select_related("ledger_account").first()
+
+
+def sponsorship_list_for_account(*, account: CallingAccount) -> QuerySet[InmateDebitSponsorship]:
+    return (
+        InmateDebitSponsorship.objects.filter(account=account, ended_at__isnull=True)
+        .select_related("inmate__facility")
+        .order_by("-started_at", "-id")
+    )
+
+
+def facility_list_active() -> QuerySet[Facility]:
+    return Facility.objects.filter(is_active=True).order_by("name", "id")
+
+
+def inmate_find(*, facility: Facility, inmate_number: str) -> Inmate | None:
+    return Inmate.objects.filter(facility=facility, inmate_number=inmate_number.strip(), is_active=True).first()
+
+
+def token_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def platform_token_authenticate(*, raw: str) -> PlatformToken | None:
+    """The active token with this raw value, if any (looked up by its hash, never by the raw value)."""
+    return PlatformToken.objects.filter(token_hash=token_hash(raw), revoked_at__isnull=True).first()

@@ -1,0 +1,522 @@
+"""Writes of the calls app: the real-time call path (authorize, complete), holds, inmate-debit
+sponsorships, blocked numbers and platform tokens."""
+
+import datetime
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal
+
+import phonenumbers
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from accounts.models import AccountKind, AccountStatus, CallingAccount, LineType, PhoneNumber, SuspensionCode, User
+from billing import ledger
+from billing.models import EntryKind, LedgerAccount, SystemAccount
+from billing.money import to_decimal
+
+from .announcements import announcement
+from .models import (
+    Billing,
+    BlockedNumber,
+    CallHold,
+    CallRecord,
+    CallSource,
+    Facility,
+    Inmate,
+    InmateDebitSponsorship,
+    PlatformToken,
+)
+from .rating import billable_minutes, format_rate, minutes_covered, price
+from .selectors import FacilityInfo, facility_cache_clear, facility_info_get, token_hash
+
+# A call record may say it started slightly in the future (clock skew between systems), not more.
+CLOCK_SKEW = datetime.timedelta(minutes=5)
+
+
+class DenyReason:
+    """The reason codes of DESIGN.md §7 (other systems are written against these strings)."""
+
+    UNKNOWN_FACILITY = "unknown_facility"
+    UNKNOWN_INMATE = "unknown_inmate"
+    NUMBER_NOT_REGISTERED = "number_not_registered"
+    ACCOUNT_PENDING_ACTIVATION = "account_pending_activation"
+    ACCOUNT_SUSPENDED = "account_suspended"
+    ACCOUNT_CLOSED = "account_closed"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    NEGATIVE_BALANCE = "negative_balance"
+    CREDIT_LIMIT_REACHED = "credit_limit_reached"
+    STATEMENT_PAST_DUE = "statement_past_due"
+    CELL_PHONE_NOT_ALLOWED = "cell_phone_not_allowed"
+    NUMBER_BLOCKED = "number_blocked"
+
+    ALL = (
+        UNKNOWN_FACILITY,
+        UNKNOWN_INMATE,
+        NUMBER_NOT_REGISTERED,
+        ACCOUNT_PENDING_ACTIVATION,
+        ACCOUNT_SUSPENDED,
+        ACCOUNT_CLOSED,
+        INSUFFICIENT_FUNDS,
+        NEGATIVE_BALANCE,
+        CREDIT_LIMIT_REACHED,
+        STATEMENT_PAST_DUE,
+        CELL_PHONE_NOT_ALLOWED,
+        NUMBER_BLOCKED,
+    )
+
+
+class CallInputError(Exception):
+    """A call report that cannot be charged as sent. `field` names the request field at fault."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class SponsorshipError(Exception):
+    """A sponsorship request a holder can correct; the message is fit to show."""
+
+
+class BlockError(Exception):
+    """A block request staff can correct; the message is fit to show."""
+
+
+def normalize_number(text: str) -> str:
+    """E.164 for a number given in E.164 or US national form. Raises CallInputError otherwise."""
+    try:
+        parsed = phonenumbers.parse(str(text), "US")
+    except phonenumbers.NumberParseException:
+        raise CallInputError("dialed_number", "Enter a phone number in E.164 (+18605550123) or US form.") from None
+    if not phonenumbers.is_possible_number(parsed):
+        raise CallInputError("dialed_number", "This is not a possible phone number.")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+# --- authorize -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Authorization:
+    call_id: str
+    decision: str
+    reason: str | None
+    max_seconds: int
+    billing: str | None
+    rate_per_minute: str
+    announcement: str
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision == "allow"
+
+    def as_dict(self) -> dict:
+        return {
+            "call_id": self.call_id,
+            "decision": self.decision,
+            "reason": self.reason,
+            "max_seconds": self.max_seconds,
+            "billing": self.billing,
+            "rate_per_minute": self.rate_per_minute,
+            "announcement": self.announcement,
+        }
+
+
+def _deny(call_id: str, reason: str, rate: Decimal | None = None) -> Authorization:
+    return Authorization(call_id, "deny", reason, 0, None, format_rate(rate or Decimal("0")), "")
+
+
+@dataclass(frozen=True)
+class _Payer:
+    account: CallingAccount | None
+    billing: str | None
+    number: PhoneNumber | None
+    reason: str | None = None
+
+
+def _resolve_payer(*, inmate_id: int, e164: str, for_charge: bool = False) -> _Payer:
+    """Inmate-debit sponsor first (to connect, the number must still be registered on an open
+    account), else the account holding the number. Two indexed lookups. `for_charge` resolves a
+    call that already happened: the sponsor pays whatever became of the number since."""
+    number = (
+        PhoneNumber.objects.filter(number=e164, is_active=True)
+        .select_related("account__holder", "account__ledger_account")
+        .first()
+    )
+    sponsorship = (
+        InmateDebitSponsorship.objects.filter(inmate_id=inmate_id, ended_at__isnull=True)
+        .select_related("account__ledger_account")
+        .first()
+    )
+    if for_charge and sponsorship is not None:
+        return _Payer(sponsorship.account, Billing.INMATE_DEBIT, number)
+    if number is None:
+        return _Payer(None, None, None, DenyReason.NUMBER_NOT_REGISTERED)
+    if sponsorship is not None:
+        if number.account.status == AccountStatus.CLOSED:
+            return _Payer(None, None, number, DenyReason.NUMBER_NOT_REGISTERED)
+        return _Payer(sponsorship.account, Billing.INMATE_DEBIT, number)
+    kind = Billing.DIRECT_BILL if number.account.kind == AccountKind.DIRECT_BILL else Billing.COLLECT
+    return _Payer(number.account, kind, number)
+
+
+def _status_reason(account: CallingAccount, now: datetime.datetime, *, free: bool) -> str | None:
+    """Why the account cannot take a call now, if it cannot. A free call costs the account nothing,
+    so only a closed account or a staff suspension stops it; paid calls need an active account."""
+    status = account.status_at(now)
+    if status == AccountStatus.CLOSED:
+        return DenyReason.ACCOUNT_CLOSED
+    if status == AccountStatus.SUSPENDED:
+        if account.suspension_code == SuspensionCode.STATEMENT_PAST_DUE:
+            return None if free else DenyReason.STATEMENT_PAST_DUE
+        return DenyReason.ACCOUNT_SUSPENDED
+    if status in (AccountStatus.PENDING_FUNDING, AccountStatus.PENDING_ACTIVATION) and not free:
+        return DenyReason.ACCOUNT_PENDING_ACTIVATION
+    return None
+
+
+def _is_blocked(*, facility_id: int, e164: str) -> bool:
+    return (
+        BlockedNumber.objects.filter(number=e164, lifted_at__isnull=True)
+        .filter(Q(facility_id=facility_id) | Q(facility__isnull=True))
+        .exists()
+    )
+
+
+def call_authorize(
+    *, call_id: str, facility_code: str, inmate_number: str, dialed_number: str, now: datetime.datetime | None = None
+) -> Authorization:
+    """Decide whether a call may connect and for how long.
+
+    Callers may rely on: a deny changes nothing; an allow of a paid call places a hold for the
+    price of `max_seconds` on the payer's account, decided under a row lock on that account's
+    ledger row, so two authorizations at once never spend the same dollars; the same `call_id`
+    authorized again returns the first answer and places no second hold. Raises CallInputError
+    only for a dialed number that cannot be a phone number."""
+    now = now or timezone.now()
+    e164 = normalize_number(dialed_number)
+    info = facility_info_get(code=facility_code)
+    plan = info.plan_at(now) if info else None
+    if info is None or plan is None:
+        # A facility without a rate plan in force is not open for calls.
+        return _deny(call_id, DenyReason.UNKNOWN_FACILITY)
+    inmate = (
+        Inmate.objects.filter(facility_id=info.id, inmate_number=inmate_number, is_active=True)
+        .only("id", "first_name", "last_name")
+        .first()
+    )
+    if inmate is None:
+        return _deny(call_id, DenyReason.UNKNOWN_INMATE, plan.rate_per_minute)
+    if _is_blocked(facility_id=info.id, e164=e164):
+        return _deny(call_id, DenyReason.NUMBER_BLOCKED, plan.rate_per_minute)
+    payer = _resolve_payer(inmate_id=inmate.id, e164=e164)
+    if payer.reason:
+        return _deny(call_id, payer.reason, plan.rate_per_minute)
+    if payer.number.line_type == LineType.MOBILE and not info.cell_phones_allowed:
+        return _deny(call_id, DenyReason.CELL_PHONE_NOT_ALLOWED, plan.rate_per_minute)
+    reason = _status_reason(payer.account, now, free=plan.is_free)
+    if reason:
+        return _deny(call_id, reason, plan.rate_per_minute)
+
+    billing = Billing.FREE if plan.is_free else payer.billing
+    text = announcement(
+        billing=billing,
+        inmate_name=inmate.full_name,
+        facility_name=info.name,
+        language=payer.number.account.holder.preferred_language,
+    )
+    if plan.is_free:
+        return Authorization(
+            call_id, "allow", None, info.max_call_minutes * 60, billing, format_rate(plan.rate_per_minute), text
+        )
+    return _authorize_paid(call_id=call_id, info=info, plan=plan, inmate=inmate, e164=e164, payer=payer,
+                           billing=billing, text=text, now=now)  # fmt: skip
+
+
+def _authorize_paid(*, call_id, info: FacilityInfo, plan, inmate, e164, payer: _Payer, billing, text, now):
+    account = payer.account
+    ledger_id = ledger.account_ledger(account).pk
+    try:
+        with transaction.atomic():
+            # The lock that serializes every authorization (and charge) on this account: the
+            # second of two concurrent calls waits here and then sees the first one's hold.
+            balance = (
+                LedgerAccount.objects.select_for_update().filter(pk=ledger_id).values_list("balance_cents", flat=True)
+            )[0]
+            held = (
+                CallHold.objects.filter(account_id=account.id, released_at__isnull=True, expires_at__gt=now).aggregate(
+                    total=Sum("amount_cents")
+                )["total"]
+                or 0
+            )
+            if account.kind == AccountKind.DIRECT_BILL:
+                available = account.credit_limit_cents + balance - held
+                short_reason = DenyReason.CREDIT_LIMIT_REACHED
+            else:
+                if balance < 0:
+                    return _deny(call_id, DenyReason.NEGATIVE_BALANCE, plan.rate_per_minute)
+                available = balance - held
+                short_reason = DenyReason.INSUFFICIENT_FUNDS
+            minutes = minutes_covered(
+                available_cents=available,
+                rate_per_minute=plan.rate_per_minute,
+                tax_rate=plan.tax_rate,
+                cap_minutes=info.max_call_minutes,
+            )
+            if minutes < 1:
+                return _deny(call_id, short_reason, plan.rate_per_minute)
+            result = Authorization(
+                call_id, "allow", None, minutes * 60, billing, format_rate(plan.rate_per_minute), text
+            )
+            CallHold.objects.create(
+                call_id=call_id,
+                account=account,
+                facility_id=info.id,
+                inmate=inmate,
+                dialed_number=e164,
+                billing=billing,
+                amount_cents=price(
+                    minutes=minutes, rate_per_minute=plan.rate_per_minute, tax_rate=plan.tax_rate
+                ).total_cents,
+                max_seconds=minutes * 60,
+                response=result.as_dict(),
+                created_at=now,
+                expires_at=now + settings.CALL_HOLD_TTL,
+            )
+            return result
+    except IntegrityError:
+        existing = CallHold.objects.filter(call_id=call_id).first()
+        if existing is None:
+            raise
+        return Authorization(**existing.response)
+
+
+# --- complete ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Completion:
+    call_id: str
+    billable_minutes: int
+    charge_cents: int
+    tax_cents: int
+    balance_after_cents: int | None
+
+    @classmethod
+    def of(cls, record: CallRecord) -> "Completion":
+        return cls(
+            record.call_id, record.billable_minutes, record.charge_cents, record.tax_cents, record.balance_after_cents
+        )
+
+    def as_dict(self) -> dict:
+        balance = self.balance_after_cents
+        return {
+            "call_id": self.call_id,
+            "billable_minutes": self.billable_minutes,
+            "charge": str(to_decimal(self.charge_cents)),
+            "tax": str(to_decimal(self.tax_cents)),
+            "total": str(to_decimal(self.charge_cents + self.tax_cents)),
+            "balance_after": None if balance is None else str(to_decimal(balance)),
+        }
+
+
+def call_complete(
+    *,
+    call_id: str,
+    facility_code: str,
+    inmate_number: str,
+    dialed_number: str,
+    started_at: datetime.datetime,
+    duration_seconds: int,
+    disconnect: str,
+    source: str = CallSource.API,
+    now: datetime.datetime | None = None,
+) -> Completion:
+    """Charge a finished call: per started minute at the plan in force on the facility's local date
+    when it started, plus tax, posted through the ledger under `call:<call_id>`; release its hold.
+
+    Callers may rely on: the same `call_id` is charged once and answered with the same body, even
+    when reported many times at once; a call without a prior authorization is charged to the payer
+    the authorization would have found, even into a negative balance; the payer found at
+    authorization (its hold) is charged when there was one; a call that costs nothing posts no
+    entry. Raises CallInputError (and changes nothing) when the call cannot be rated or has no payer."""
+    now = now or timezone.now()
+    existing = CallRecord.objects.filter(call_id=call_id).first()
+    if existing is not None:
+        return Completion.of(existing)
+    e164 = normalize_number(dialed_number)
+    info = facility_info_get(code=facility_code)
+    if info is None:
+        raise CallInputError("facility", "No facility has this code.")
+    if started_at > now + CLOCK_SKEW:
+        raise CallInputError("started_at", "The call cannot start in the future.")
+    plan = info.plan_at(started_at)
+    if plan is None:
+        raise CallInputError("started_at", "No rate plan is in force at this facility on that date.")
+    # A late record may name an inmate released since: inactive inmates are still charged for.
+    inmate = Inmate.objects.filter(facility_id=info.id, inmate_number=inmate_number).only("id").first()
+    if inmate is None:
+        raise CallInputError("inmate", "No inmate has this number at this facility.")
+
+    hold = CallHold.objects.filter(call_id=call_id).select_related("account__ledger_account").first()
+    if hold is not None:
+        account, billing = hold.account, hold.billing
+    else:
+        payer = _resolve_payer(inmate_id=inmate.id, e164=e164, for_charge=True)
+        account, billing = payer.account, payer.billing
+    minutes = billable_minutes(
+        duration_seconds=duration_seconds, disconnect=disconnect, cap_minutes=info.max_call_minutes
+    )
+    cost = price(minutes=minutes, rate_per_minute=plan.rate_per_minute, tax_rate=plan.tax_rate)
+    if plan.is_free:
+        billing = Billing.FREE
+    if account is None and cost.total_cents:
+        raise CallInputError(
+            "dialed_number", "No FamilyLine account has this number registered; the call has no payer."
+        )
+
+    with transaction.atomic():
+        entry = None
+        account_ledger = ledger.account_ledger(account) if account is not None else None
+        if cost.total_cents:
+            lines = [
+                (account_ledger, -cost.total_cents),
+                (ledger.system_account(SystemAccount.CALL_REVENUE), cost.charge_cents),
+            ]
+            if cost.tax_cents:
+                lines.append((ledger.system_account(SystemAccount.TAX_PAYABLE), cost.tax_cents))
+            posted = ledger.post(
+                idempotency_key=f"call:{call_id}",
+                kind=EntryKind.CALL,
+                lines=lines,
+                memo=f"Call {call_id}: {minutes} min from {info.code}",
+            )
+            if not posted.created:
+                # Another report of this call won the race and committed its record with its entry.
+                winner = CallRecord.objects.filter(call_id=call_id).first()
+                if winner is not None:
+                    return Completion.of(winner)
+            entry = posted.entry
+        balance_after = None
+        if account_ledger is not None:
+            balance_after = LedgerAccount.objects.filter(pk=account_ledger.pk).values_list("balance_cents", flat=True)[
+                0
+            ]
+        fields = {
+            "call_id": call_id,
+            "account": account,
+            "facility_id": info.id,
+            "inmate": inmate,
+            "dialed_number": e164,
+            "started_at": started_at,
+            "duration_seconds": duration_seconds,
+            "disconnect": disconnect,
+            "billing": billing,
+            "rate_plan_id": plan.id,
+            "rate_per_minute": plan.rate_per_minute,
+            "tax_rate": plan.tax_rate,
+            "billable_minutes": minutes,
+            "charge_cents": cost.charge_cents,
+            "tax_cents": cost.tax_cents,
+            "balance_after_cents": balance_after,
+            "entry": entry,
+            "source": source,
+        }
+        if entry is not None:
+            # This transaction created the entry `call:<call_id>`, so no other can hold this call id.
+            record = CallRecord.objects.create(**fields)
+        else:
+            try:
+                with transaction.atomic():
+                    record = CallRecord.objects.create(**fields)
+            except IntegrityError:
+                # A free call reported twice at once: the unique call_id decided the winner.
+                return Completion.of(CallRecord.objects.get(call_id=call_id))
+        if hold is not None and hold.released_at is None:
+            CallHold.objects.filter(pk=hold.pk, released_at__isnull=True).update(released_at=now)
+    return Completion.of(record)
+
+
+def call_holds_expire(*, now: datetime.datetime | None = None) -> int:
+    """Release the holds of calls authorized but never completed. Returns how many were released.
+    (Availability already ignores expired holds; this keeps the table of open holds small.)"""
+    now = now or timezone.now()
+    return CallHold.objects.filter(released_at__isnull=True, expires_at__lte=now).update(released_at=now)
+
+
+# --- inmate debit --------------------------------------------------------------------------------
+
+
+def sponsorship_start(
+    *, account: CallingAccount, facility: Facility, inmate_number: str, actor: User
+) -> InmateDebitSponsorship:
+    """Start paying for an inmate's calls from an AdvanceConnect account. Raises SponsorshipError
+    with a message fit to show when the account cannot, the inmate is unknown or already sponsored."""
+    if account.kind != AccountKind.ADVANCE_CONNECT:
+        raise SponsorshipError("Only an AdvanceConnect (prepaid) account can pay for an inmate's calls.")
+    if account.status == AccountStatus.CLOSED:
+        raise SponsorshipError("This account is closed.")
+    inmate = Inmate.objects.filter(facility=facility, inmate_number=inmate_number.strip(), is_active=True).first()
+    if inmate is None:
+        raise SponsorshipError(f"No inmate with number {inmate_number.strip()} is at {facility.name}.")
+    try:
+        with transaction.atomic():
+            return InmateDebitSponsorship.objects.create(inmate=inmate, account=account, started_by=actor)
+    except IntegrityError:
+        same = InmateDebitSponsorship.objects.filter(inmate=inmate, account=account, ended_at__isnull=True).first()
+        if same is not None:
+            return same
+        raise SponsorshipError(
+            f"{inmate.full_name}'s calls are already paid for from another FamilyLine account."
+        ) from None
+
+
+def sponsorship_end(*, sponsorship: InmateDebitSponsorship, actor: User) -> InmateDebitSponsorship:
+    """Stop paying for an inmate's calls. Ending an ended sponsorship changes nothing."""
+    with transaction.atomic():
+        InmateDebitSponsorship.objects.filter(pk=sponsorship.pk, ended_at__isnull=True).update(
+            ended_at=timezone.now(), ended_by=actor
+        )
+    sponsorship.refresh_from_db()
+    return sponsorship
+
+
+# --- staff: blocked numbers, platform tokens, facilities -----------------------------------------
+
+
+def number_block(*, number: str, facility: Facility | None, reason: str, actor: User | None) -> BlockedNumber:
+    """Stop inmates (at one facility, or everywhere) from calling a number."""
+    try:
+        e164 = normalize_number(number)
+    except CallInputError as exc:
+        raise BlockError(exc.message) from None
+    if not reason.strip():
+        raise BlockError("Say why the number is blocked.")
+    try:
+        with transaction.atomic():
+            return BlockedNumber.objects.create(number=e164, facility=facility, reason=reason.strip(), created_by=actor)
+    except IntegrityError:
+        raise BlockError("This number is already blocked there.") from None
+
+
+def number_unblock(*, block: BlockedNumber) -> None:
+    BlockedNumber.objects.filter(pk=block.pk, lifted_at__isnull=True).update(lifted_at=timezone.now())
+
+
+def platform_token_create(*, name: str, actor: User | None) -> tuple[PlatformToken, str]:
+    """A new bearer token. The raw token is returned once and never stored."""
+    raw = "flp_" + secrets.token_urlsafe(32)
+    token = PlatformToken.objects.create(name=name, token_prefix=raw[:10], token_hash=token_hash(raw), created_by=actor)
+    return token, raw
+
+
+def platform_token_revoke(*, token: PlatformToken) -> None:
+    PlatformToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def facility_changed(*, facility: Facility, previous_code: str | None = None) -> None:
+    """Staff changed a facility or its rate plans: the call path must see it at once."""
+    facility_cache_clear(codes=[c for c in {facility.code, previous_code} if c])
