@@ -1,7 +1,17 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db.models import QuerySet
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 
-from .models import User
+from billing.models import Payment
+from billing.money import format_cents
+
+from . import services
+from .forms import ReasonForm
+from .models import AccountEvent, CallingAccount, PhoneNumber, User
 
 
 @admin.register(User)
@@ -17,6 +27,159 @@ class UserAdmin(BaseUserAdmin):
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+
+
+class PhoneNumberInline(admin.TabularInline):
+    model = PhoneNumber
+    fields = ["number", "label", "line_type", "is_active", "added_at", "removed_at"]
+    readonly_fields = ["number", "is_active", "added_at", "removed_at"]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        # Adding goes through the service (one active number per open account, audit row).
+        return False
+
+
+class PaymentInline(admin.TabularInline):
+    model = Payment
+    fields = ["link", "created_at", "channel", "method", "amount_cents", "fee_cents", "status", "reference"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["-created_at", "-id"]
+
+    @admin.display(description="payment")
+    def link(self, obj):
+        return format_html('<a href="{}">#{}</a>', reverse("admin:billing_payment_change", args=[obj.pk]), obj.pk)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class AccountEventInline(admin.TabularInline):
+    model = AccountEvent
+    fields = ["created_at", "action", "actor", "reason", "data"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["-created_at", "-id"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+def _with_reason(
+    modeladmin, request, queryset: QuerySet, *, title: str, action: str, service
+) -> TemplateResponse | None:
+    """An action that asks staff for a reason first (an intermediate page), then calls `service`."""
+    form = ReasonForm(request.POST if "apply" in request.POST else None)
+    if form.is_bound and form.is_valid():
+        done = 0
+        for account in queryset.order_by("id"):
+            try:
+                service(account=account, actor=request.user, reason=form.cleaned_data["reason"])
+                done += 1
+            except services.AccountError as exc:
+                modeladmin.message_user(request, exc.message, messages.WARNING)
+        modeladmin.message_user(request, f"{title}: {done} account(s).", messages.SUCCESS)
+        return None
+    return TemplateResponse(
+        request,
+        "accounts/admin_reason.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "title": title,
+            "action": action,
+            "form": form,
+            "accounts": queryset.order_by("id"),
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "opts": modeladmin.model._meta,
+        },
+    )
+
+
+@admin.register(CallingAccount)
+class CallingAccountAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "holder", "kind", "status", "activates_at", "balance"]
+    list_filter = ["status", "kind"]
+    search_fields = ["holder__email", "holder__first_name", "holder__last_name", "phone_numbers__number", "=id"]
+    list_select_related = ["holder", "ledger_account"]
+    ordering = ["-created_at", "-id"]
+    fields = [
+        "holder",
+        "kind",
+        "status",
+        "suspension_code",
+        "activates_at",
+        "activated_at",
+        "credit_limit_cents",
+        "balance",
+        "ledger",
+        "created_at",
+        "closed_at",
+    ]
+    readonly_fields = fields
+    inlines = [PhoneNumberInline, PaymentInline, AccountEventInline]
+    actions = ["activate_now", "suspend", "reinstate"]
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        # Staff type numbers as they hear them: "(860) 555-0134" finds +18605550134.
+        digits = "".join(ch for ch in search_term if ch.isdigit())
+        if len(digits) >= 7:
+            queryset |= self.model.objects.filter(phone_numbers__number__contains=digits[-10:])
+            may_have_duplicates = True
+        return queryset, may_have_duplicates
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="balance")
+    def balance(self, obj):
+        ledger_account = getattr(obj, "ledger_account", None)
+        return format_cents(ledger_account.balance_cents) if ledger_account else "-"
+
+    @admin.display(description="ledger")
+    def ledger(self, obj):
+        ledger_account = getattr(obj, "ledger_account", None)
+        if not ledger_account:
+            return "-"
+        url = reverse("admin:billing_ledgeraccount_change", args=[ledger_account.pk])
+        record = reverse("admin:billing_payment_add") + f"?account={obj.pk}"
+        return format_html('<a href="{}">Read-only ledger</a> · <a href="{}">Record a payment</a>', url, record)
+
+    @admin.action(description="Activate now (skip the rest of the activation delay)")
+    def activate_now(self, request, queryset):
+        done = sum(
+            services.account_activate(account=account, actor=request.user, reason="Activated early by staff")
+            for account in queryset.order_by("id")
+        )
+        skipped = queryset.count() - done
+        self.message_user(request, f"Activated {done} account(s).", messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"{skipped} account(s) were not pending activation.", messages.WARNING)
+
+    @admin.action(description="Suspend (with a reason)")
+    def suspend(self, request, queryset):
+        return _with_reason(
+            self, request, queryset, title="Suspend", action="suspend", service=services.account_suspend
+        )
+
+    @admin.action(description="Reinstate (with a reason)")
+    def reinstate(self, request, queryset):
+        return _with_reason(
+            self, request, queryset, title="Reinstate", action="reinstate", service=services.account_reinstate
+        )
 
 
 from . import direct_bill_admin  # noqa: E402, F401  (Direct Bill application queue)

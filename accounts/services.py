@@ -1,8 +1,36 @@
-from django.db import transaction
+from datetime import datetime
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from phonenumber_field.phonenumber import PhoneNumber as ParsedNumber
 
 from billing import ledger
 
-from .models import AccountEvent, AccountKind, AccountStatus, CallingAccount, User
+from .models import (
+    AccountEvent,
+    AccountKind,
+    AccountStatus,
+    CallingAccount,
+    LineType,
+    PhoneNumber,
+    SuspensionCode,
+    User,
+)
+
+
+class AccountError(Exception):
+    """Something a holder or staff member asked for that cannot be done. The message is fit to show."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _emails_on_commit(send, **kwargs) -> None:
+    from . import emails
+
+    transaction.on_commit(lambda: getattr(emails, send)(**kwargs))
 
 
 def account_open(
@@ -20,6 +48,189 @@ def account_open(
         )
         ledger.account_ledger(account)
         AccountEvent.objects.create(account=account, action=AccountEvent.Action.OPENED, actor=actor or holder)
+    return account
+
+
+def profile_update(
+    *,
+    user: User,
+    first_name: str,
+    last_name: str,
+    preferred_language: str,
+    address_line1: str,
+    address_line2: str,
+    city: str,
+    state: str,
+    postal_code: str,
+) -> User:
+    """Save the holder's name, language and postal address (the state decides Direct Bill rules)."""
+    user.first_name, user.last_name = first_name.strip(), last_name.strip()
+    user.preferred_language = preferred_language
+    user.address_line1, user.address_line2 = address_line1.strip(), address_line2.strip()
+    user.city, user.state, user.postal_code = city.strip(), state, postal_code.strip()
+    user.save(
+        update_fields=[
+            "first_name",
+            "last_name",
+            "preferred_language",
+            "address_line1",
+            "address_line2",
+            "city",
+            "state",
+            "postal_code",
+        ]
+    )
+    return user
+
+
+def _locked(account: CallingAccount) -> CallingAccount:
+    return CallingAccount.objects.select_for_update().get(pk=account.pk)
+
+
+def phone_number_add(
+    *, account: CallingAccount, number: ParsedNumber | str, label: str, line_type: str, actor: User
+) -> PhoneNumber:
+    """Register a number on an open account. Raises AccountError when the account is closed or the
+    number is already active on an open account (the database constraint decides races)."""
+    with transaction.atomic():
+        account = _locked(account)
+        if account.status == AccountStatus.CLOSED:
+            raise AccountError("This account is closed; numbers cannot be added to it.")
+        try:
+            with transaction.atomic():
+                phone = PhoneNumber.objects.create(
+                    account=account, number=number, label=label.strip(), line_type=line_type or LineType.UNKNOWN
+                )
+        except IntegrityError:
+            raise AccountError(
+                "This number is already registered on a FamilyLine account. A number can be on one open "
+                "account at a time; ask the other account holder to remove it, or contact us."
+            ) from None
+        AccountEvent.objects.create(
+            account=account,
+            action=AccountEvent.Action.NUMBER_ADDED,
+            actor=actor,
+            data={"number": phone.number.as_e164, "label": phone.label, "line_type": phone.line_type},
+        )
+    return phone
+
+
+def phone_number_update(*, phone: PhoneNumber, label: str, line_type: str, actor: User) -> PhoneNumber:
+    """Change the label or line type of an active number (the number itself never changes)."""
+    if not phone.is_active:
+        raise AccountError("This number was removed; add it again instead.")
+    phone.label, phone.line_type = label.strip(), line_type
+    phone.save(update_fields=["label", "line_type"])
+    return phone
+
+
+def phone_number_remove(*, phone: PhoneNumber, actor: User, now: datetime | None = None) -> PhoneNumber:
+    """Deactivate a number (kept for the call history); it may then be registered elsewhere."""
+    with transaction.atomic():
+        phone = PhoneNumber.objects.select_for_update().get(pk=phone.pk)
+        if not phone.is_active:
+            return phone
+        phone.is_active, phone.removed_at = False, now or timezone.now()
+        phone.save(update_fields=["is_active", "removed_at"])
+        AccountEvent.objects.create(
+            account_id=phone.account_id,
+            action=AccountEvent.Action.NUMBER_REMOVED,
+            actor=actor,
+            data={"number": phone.number.as_e164},
+        )
+    return phone
+
+
+def account_mark_funded(*, account: CallingAccount, now: datetime, actor: User | None = None) -> bool:
+    """Called inside the transaction that credits a payment. On the first funding of an account
+    still pending funding, start the activation clock (`activates_at` = now + ACTIVATION_DELAY).
+    Returns True when this call started it. The caller holds the transaction."""
+    account = _locked(account)
+    if account.status != AccountStatus.PENDING_FUNDING:
+        return False
+    account.status = AccountStatus.PENDING_ACTIVATION
+    account.activates_at = now + settings.ACTIVATION_DELAY
+    account.save(update_fields=["status", "activates_at"])
+    AccountEvent.objects.create(
+        account=account,
+        action=AccountEvent.Action.FUNDED,
+        actor=actor,
+        data={"activates_at": account.activates_at.isoformat()},
+    )
+    return True
+
+
+def account_activate(
+    *, account: CallingAccount, actor: User | None = None, now: datetime | None = None, reason: str = ""
+) -> bool:
+    """Activate an account pending activation (staff may do it before `activates_at`) and email the
+    holder after commit. Returns False, changing nothing, for an account in any other status."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        account = _locked(account)
+        if account.status != AccountStatus.PENDING_ACTIVATION:
+            return False
+        account.status = AccountStatus.ACTIVE
+        account.activated_at = now
+        account.save(update_fields=["status", "activated_at"])
+        AccountEvent.objects.create(account=account, action=AccountEvent.Action.ACTIVATED, actor=actor, reason=reason)
+        _emails_on_commit("send_account_activated", account_id=account.pk)
+    return True
+
+
+def accounts_activate_due(*, now: datetime | None = None) -> int:
+    """Activate every account whose `activates_at` has passed (any kind). Safe to run at any time and
+    more than once; returns how many accounts it activated."""
+    now = now or timezone.now()
+    due = CallingAccount.objects.filter(
+        status=AccountStatus.PENDING_ACTIVATION, activates_at__isnull=False, activates_at__lte=now
+    ).order_by("id")
+    return sum(account_activate(account=account, now=now) for account in due)
+
+
+def account_suspend(*, account: CallingAccount, actor: User, reason: str) -> CallingAccount:
+    """Staff suspension with a reason kept in the audit trail. Calls stop at once."""
+    if not reason.strip():
+        raise AccountError("Give a reason for the suspension.")
+    with transaction.atomic():
+        account = _locked(account)
+        if account.status in (AccountStatus.SUSPENDED, AccountStatus.CLOSED):
+            raise AccountError(f"Account #{account.pk} is {account.get_status_display().lower()}.")
+        previous = account.status_at(timezone.now())
+        account.status, account.suspension_code = AccountStatus.SUSPENDED, SuspensionCode.STAFF
+        account.save(update_fields=["status", "suspension_code"])
+        AccountEvent.objects.create(
+            account=account,
+            action=AccountEvent.Action.SUSPENDED,
+            actor=actor,
+            reason=reason.strip(),
+            data={"previous_status": previous},
+        )
+    return account
+
+
+def account_reinstate(*, account: CallingAccount, actor: User, reason: str) -> CallingAccount:
+    """Lift a suspension. The account goes back to where its lifecycle stands: active once funded
+    and past activation, otherwise pending activation or pending funding."""
+    if not reason.strip():
+        raise AccountError("Give a reason for reinstating the account.")
+    now = timezone.now()
+    with transaction.atomic():
+        account = _locked(account)
+        if account.status != AccountStatus.SUSPENDED:
+            raise AccountError(f"Account #{account.pk} is not suspended.")
+        if account.activated_at or (account.activates_at and account.activates_at <= now):
+            account.status = AccountStatus.ACTIVE
+            account.activated_at = account.activated_at or now
+        elif account.activates_at:
+            account.status = AccountStatus.PENDING_ACTIVATION
+        else:
+            account.status = AccountStatus.PENDING_FUNDING
+        account.suspension_code = ""
+        account.save(update_fields=["status", "suspension_code", "activated_at"])
+        AccountEvent.objects.create(
+            account=account, action=AccountEvent.Action.REINSTATED, actor=actor, reason=reason.strip()
+        )
     return account
 
 

@@ -1,7 +1,13 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
 
-from . import selectors
+from billing import selectors as billing_selectors
+
+from . import selectors, services
+from .forms import PhoneNumberEditForm, PhoneNumberForm, ProfileForm
+from .models import AccountKind
 
 
 def home(request):
@@ -12,6 +18,84 @@ def home(request):
 
 @login_required
 def dashboard(request):
-    return render(
-        request, "accounts/dashboard.html", {"accounts": selectors.account_list_for_holder(holder=request.user)}
+    views = [
+        {
+            "view": selectors.account_view(account=account),
+            "payments": billing_selectors.payment_list_for_account(account=account)[:5],
+            "postings": billing_selectors.posting_list_for_account(account=account)[:5],
+        }
+        for account in selectors.account_list_for_holder(holder=request.user)
+    ]
+    return render(request, "accounts/dashboard.html", {"accounts": views})
+
+
+@login_required
+@require_POST
+def account_open(request):
+    account = services.account_open(holder=request.user, kind=AccountKind.ADVANCE_CONNECT)
+    messages.success(
+        request, f"AdvanceConnect account #{account.pk} is open. Add the numbers you want to be called on."
     )
+    return redirect("accounts:account_detail", pk=account.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_detail(request, pk: int):
+    account = selectors.account_get_for_holder(holder=request.user, pk=pk)
+    form = PhoneNumberForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            phone = services.phone_number_add(account=account, actor=request.user, **form.cleaned_data)
+        except services.AccountError as exc:
+            form.add_error("number", exc.message)
+        else:
+            messages.success(request, f"{phone.number.as_national} was added.")
+            return redirect("accounts:account_detail", pk=account.pk)
+    return render(
+        request,
+        "accounts/account_detail.html",
+        {
+            "view": selectors.account_view(account=account),
+            "form": form,
+            "payments": billing_selectors.payment_list_for_account(account=account)[:50],
+            "postings": billing_selectors.posting_list_for_account(account=account)[:50],
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def number_edit(request, pk: int):
+    phone = selectors.phone_number_get_for_holder(holder=request.user, pk=pk)
+    form = PhoneNumberEditForm(request.POST or None, initial={"label": phone.label, "line_type": phone.line_type})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.phone_number_update(phone=phone, actor=request.user, **form.cleaned_data)
+        except services.AccountError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"{phone.number.as_national} was updated.")
+            return redirect("accounts:account_detail", pk=phone.account_id)
+    return render(request, "accounts/number_edit.html", {"phone": phone, "form": form})
+
+
+@login_required
+@require_POST
+def number_remove(request, pk: int):
+    phone = selectors.phone_number_get_for_holder(holder=request.user, pk=pk)
+    services.phone_number_remove(phone=phone, actor=request.user)
+    messages.success(request, f"{phone.number.as_national} was removed from account #{phone.account_id}.")
+    return redirect("accounts:account_detail", pk=phone.account_id)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request):
+    form = ProfileForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        services.profile_update(user=request.user, **form.cleaned_data)
+        messages.success(request, "Your profile was saved.")
+        return redirect("accounts:dashboard")
+    return render(request, "accounts/profile.html", {"form": form})

@@ -1,6 +1,14 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
 
-from .models import JournalEntry, LedgerAccount, Posting
+from accounts.models import AccountStatus, CallingAccount
+
+from . import services
+from .forms import FeeScheduleForm, OfflinePaymentForm
+from .models import FeeSchedule, JournalEntry, LedgerAccount, Payment, Posting, StripeEvent
+from .money import format_cents
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -42,3 +50,122 @@ class JournalEntryAdmin(ReadOnlyAdmin):
 class LedgerAccountAdmin(ReadOnlyAdmin):
     list_display = ["code", "name", "balance_cents"]
     search_fields = ["code", "name"]
+
+
+@admin.register(Payment)
+class PaymentAdmin(admin.ModelAdmin):
+    """Payments are read-only; "Add payment" records a mail or live-agent payment through the
+    payment service, which posts it to the ledger."""
+
+    list_display = ["id", "created_at", "account", "channel", "method", "amount", "fee", "status", "reference"]
+    list_filter = ["status", "channel", "method"]
+    search_fields = ["=id", "account__holder__email", "reference", "stripe_payment_intent_id", "=account__id"]
+    list_select_related = ["account__holder"]
+    ordering = ["-created_at", "-id"]
+    readonly_fields = [
+        "account",
+        "channel",
+        "method",
+        "amount",
+        "fee",
+        "status",
+        "reference",
+        "card_last4",
+        "stripe_payment_intent_id",
+        "stripe_setup_intent_id",
+        "failure_message",
+        "recorded_by",
+        "entry",
+        "created_at",
+        "succeeded_at",
+    ]
+    fields = readonly_fields
+
+    @admin.display(description="amount")
+    def amount(self, obj):
+        return format_cents(obj.amount_cents)
+
+    @admin.display(description="fee")
+    def fee(self, obj):
+        return format_cents(obj.fee_cents)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def add_view(self, request, form_url="", extra_context=None):
+        accounts = CallingAccount.objects.exclude(status=AccountStatus.CLOSED).select_related("holder").order_by("id")
+        initial = {"account": request.GET.get("account")} if request.GET.get("account", "").isdigit() else {}
+        form = OfflinePaymentForm(request.POST or None, accounts=accounts, initial=initial)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                payment = services.payment_record_offline(
+                    account=data["account"],
+                    channel=data["channel"],
+                    method=data["method"],
+                    amount_cents=data["amount"],
+                    reference=data["reference"],
+                    recorded_by=request.user,
+                )
+            except services.PaymentError as exc:
+                form.add_error(None, exc.message)
+            else:
+                self.message_user(
+                    request,
+                    f"Recorded payment #{payment.pk}: {format_cents(payment.amount_cents)} to account "
+                    f"#{payment.account_id} (fee {format_cents(payment.fee_cents)}).",
+                    messages.SUCCESS,
+                )
+                return redirect("admin:billing_payment_change", payment.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Record a mail or live-agent phone payment",
+            "form": form,
+            "opts": self.model._meta,
+            "fees": FeeSchedule.objects.order_by("channel"),
+        }
+        return TemplateResponse(request, "billing/admin_record_payment.html", context)
+
+
+@admin.register(FeeSchedule)
+class FeeScheduleAdmin(admin.ModelAdmin):
+    form = FeeScheduleForm
+    list_display = ["channel", "fee", "updated_at"]
+    ordering = ["channel"]
+
+    @admin.display(description="fee")
+    def fee(self, obj):
+        return format_cents(obj.fee_cents)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        services.fee_schedule_update(row=obj, fee_cents=form.cleaned_data["fee"])
+
+
+@admin.register(StripeEvent)
+class StripeEventAdmin(ReadOnlyAdmin):
+    list_display = ["event_id", "event_type", "received_at", "processed_at", "attempts", "error"]
+    list_filter = ["event_type", ("processed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["event_id"]
+    ordering = ["-received_at", "-id"]
+    actions = ["process_now"]
+
+    @admin.display(description="last error")
+    def error(self, obj):
+        return format_html("<span>{}</span>", obj.last_error[:80]) if obj.last_error else ""
+
+    @admin.action(description="Process now")
+    def process_now(self, request, queryset):
+        done = sum(services.stripe_event_process(event_pk=pk) for pk in queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{done} event(s) processed.", messages.SUCCESS)
+
+
+from . import statement_admin  # noqa: E402, F401  (statements, past-due list, adjustments)

@@ -90,6 +90,9 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", default="mandatory")
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.SignupForm"
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 
 LANGUAGE_CODE = "en-us"
 LANGUAGES = [("en", "English"), ("es", "Español")]
@@ -121,6 +124,11 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Periodic work. The database scheduler reads this on start-up; staff can tune it in the admin.
 CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE["accounts-activate-due"] = {"task": "accounts.tasks.accounts_activate_due", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["billing-stripe-events-pending"] = {
+    "task": "billing.tasks.stripe_events_process_pending",
+    "schedule": 60.0,
+}
 
 # REST framework (phone-platform API) and its OpenAPI schema
 REST_FRAMEWORK = {

@@ -1,0 +1,67 @@
+from django import forms
+from phonenumber_field.formfields import PhoneNumberField
+
+from .models import Language, LineType, User
+
+
+class SignupForm(forms.Form):
+    """Extra fields on allauth's sign-up form (ACCOUNT_SIGNUP_FORM_CLASS)."""
+
+    first_name = forms.CharField(max_length=150)
+    last_name = forms.CharField(max_length=150)
+    preferred_language = forms.ChoiceField(choices=Language.choices, initial=Language.ENGLISH)
+
+    def signup(self, request, user):
+        user.first_name = self.cleaned_data["first_name"].strip()
+        user.last_name = self.cleaned_data["last_name"].strip()
+        user.preferred_language = self.cleaned_data["preferred_language"]
+        user.save(update_fields=["first_name", "last_name", "preferred_language"])
+
+
+class ProfileForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = [
+            "first_name",
+            "last_name",
+            "preferred_language",
+            "address_line1",
+            "address_line2",
+            "city",
+            "state",
+            "postal_code",
+        ]
+        help_texts = {"state": "Your state decides which accounts you can open (Alaska residents are pre-approved)."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("first_name", "last_name", "address_line1", "city", "state", "postal_code"):
+            self.fields[name].required = True
+
+    def clean_postal_code(self):
+        value = self.cleaned_data["postal_code"].strip()
+        digits = value.replace("-", "")
+        if not digits.isdigit() or len(digits) not in (5, 9):
+            raise forms.ValidationError("Enter a 5-digit ZIP code (or ZIP+4).")
+        return value
+
+
+class PhoneNumberForm(forms.Form):
+    number = PhoneNumberField(
+        region="US",
+        help_text="A US number like (860) 555-0134, or an international number starting with +.",
+        error_messages={"invalid": "Enter a valid phone number, like (860) 555-0134."},
+    )
+    label = forms.CharField(max_length=60, required=False, help_text="Home, work, Grandma…")
+    line_type = forms.ChoiceField(choices=LineType.choices, initial=LineType.LANDLINE)
+
+
+class PhoneNumberEditForm(forms.Form):
+    label = forms.CharField(max_length=60, required=False)
+    line_type = forms.ChoiceField(choices=LineType.choices)
+
+
+class ReasonForm(forms.Form):
+    """Staff give a reason for a suspension or reinstatement; it is kept in the audit trail."""
+
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)

@@ -1,0 +1,21 @@
+"""Payment emails, sent after the payment's transaction commits."""
+
+from django.urls import reverse
+
+from accounts.emails import send_templated
+
+from .models import Payment
+
+
+def send_payment_receipt(*, payment_id: int) -> None:
+    payment = Payment.objects.select_related("account__holder", "account__ledger_account").get(pk=payment_id)
+    send_templated(
+        to=payment.account.holder.email,
+        template="payment_receipt",
+        context={
+            "payment": payment,
+            "account": payment.account,
+            "balance_cents": payment.account.ledger_account.balance_cents,
+            "receipt_url": reverse("billing:receipt", args=[payment.pk]),
+        },
+    )

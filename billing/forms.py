@@ -1,0 +1,90 @@
+from django import forms
+from django.conf import settings
+
+from .models import Channel, FeeSchedule, PaymentMethod
+from .money import MoneyError, format_cents, parse_amount
+
+
+class AmountField(forms.CharField):
+    """Dollars and cents as typed ("25", "$25.00"); cleans to integer cents."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("error_messages", {"required": "Enter an amount."})
+        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}))
+        super().__init__(max_length=20, **kwargs)
+
+    def clean(self, value):
+        text = super().clean(value)
+        try:
+            return parse_amount(text)
+        except MoneyError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+
+class FundForm(forms.Form):
+    """Step one: which account and how much. The account list holds the holder's open accounts only,
+    so another holder's account id is refused with a clear message."""
+
+    account = forms.ModelChoiceField(
+        queryset=None,
+        empty_label=None,
+        error_messages={"invalid_choice": "Choose one of your own open accounts."},
+    )
+    amount = AmountField(label="Amount to add", help_text="For example 25.00")
+
+    def __init__(self, *args, accounts, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["account"].queryset = accounts
+        self.fields["account"].label_from_instance = lambda a: f"{a.get_kind_display()} #{a.pk}"
+
+
+class PayForm(FundForm):
+    """Step two: the same account and amount plus the SetupIntent the card element confirmed."""
+
+    setup_intent = forms.CharField(max_length=255, required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["account"].widget = forms.HiddenInput()
+        self.fields["amount"].widget = forms.HiddenInput()
+
+
+class OfflinePaymentForm(forms.Form):
+    """Staff record a mail payment (check or money order) or a live-agent phone payment."""
+
+    account = forms.ModelChoiceField(queryset=None, help_text="The calling account to credit.")
+    channel = forms.ChoiceField(
+        choices=[(Channel.MAIL, Channel.MAIL.label), (Channel.PHONE_AGENT, Channel.PHONE_AGENT.label)]
+    )
+    method = forms.ChoiceField(choices=PaymentMethod.choices)
+    amount = AmountField(
+        label="Amount to add", help_text="Mail payments carry no fee; live-agent payments carry the phone_agent fee."
+    )
+    reference = forms.CharField(
+        max_length=100, label="Check / money order number, or card terminal confirmation number"
+    )
+
+    def __init__(self, *args, accounts, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["account"].queryset = accounts
+
+
+class FeeScheduleForm(forms.ModelForm):
+    fee = AmountField(label="Fee")
+
+    class Meta:
+        model = FeeSchedule
+        fields = ["fee"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["fee"] = f"{self.instance.fee_cents / 100:.2f}"
+
+    def clean_fee(self):
+        cents = self.cleaned_data["fee"]
+        if cents > settings.FEE_CAP_CENTS:
+            raise forms.ValidationError(f"No fee may exceed {format_cents(settings.FEE_CAP_CENTS)}.")
+        if self.instance.channel == Channel.MAIL and cents:
+            raise forms.ValidationError("Mail payments never carry a fee.")
+        return cents

@@ -1,0 +1,416 @@
+"""Payments: fees, card payments through Stripe, staff-recorded mail and phone payments, and the
+Stripe webhook intake. Every credit goes through `billing.ledger.post` under `payment:<id>`."""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import AccountKind, AccountStatus, CallingAccount, User
+from accounts.services import account_mark_funded
+
+from . import ledger, stripe_gateway
+from .models import Channel, EntryKind, FeeSchedule, Payment, PaymentMethod, PaymentStatus, StripeEvent, SystemAccount
+from .money import format_cents
+
+logger = logging.getLogger(__name__)
+
+CARD_CHANNELS = (Channel.WEB, Channel.PHONE_IVR, Channel.PHONE_AGENT)
+OFFLINE_CHANNELS = (Channel.MAIL, Channel.PHONE_AGENT)
+HANDLED_EVENT_TYPES = (
+    "payment_intent.succeeded",
+    "payment_intent.payment_failed",
+    "payment_intent.canceled",
+    "payment_intent.processing",
+    "payment_intent.requires_action",
+)
+
+
+class PaymentError(Exception):
+    """A payment that cannot be made as asked. `message` is fit to show; nothing was charged."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class PaymentMismatchError(Exception):
+    """Stripe reports a charge that does not match our payment row. Never credited; left for staff."""
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What a payment will do, shown to the payer before the card is charged."""
+
+    amount_cents: int
+    fee_cents: int
+    balance_before_cents: int
+    deficit_covered_cents: int
+
+    @property
+    def total_cents(self) -> int:
+        return self.amount_cents + self.fee_cents
+
+    @property
+    def balance_after_cents(self) -> int:
+        return self.balance_before_cents + self.amount_cents
+
+
+def fee_for_channel(*, channel: Channel | str) -> int:
+    """The processing fee for one payment on `channel`: the staff-edited schedule, never above
+    FEE_CAP_CENTS, always 0 for mail and when PAYMENT_FEES_WAIVED is set."""
+    if settings.PAYMENT_FEES_WAIVED or channel == Channel.MAIL:
+        return 0
+    row = FeeSchedule.objects.filter(channel=channel).first()
+    fee = row.fee_cents if row else 0
+    return max(0, min(fee, settings.FEE_CAP_CENTS))
+
+
+def payment_limits(*, account: CallingAccount, channel: Channel | str) -> tuple[int, int | None]:
+    """(minimum, maximum or None) cents one payment may add. AdvanceConnect card payments follow
+    MIN_DEPOSIT_CENTS..MAX_DEPOSIT_CENTS; other cases only need a positive amount unless the caller
+    passes limits of its own (a Direct Bill payment is capped by what is owed)."""
+    if account.kind == AccountKind.ADVANCE_CONNECT and channel in CARD_CHANNELS:
+        return settings.MIN_DEPOSIT_CENTS, settings.MAX_DEPOSIT_CENTS
+    return 1, None
+
+
+def payment_quote(
+    *,
+    account: CallingAccount,
+    amount_cents: int,
+    channel: Channel | str,
+    limits: tuple[int, int | None] | None = None,
+) -> Quote:
+    """Validate an amount for `account` and say what it costs and does. Raises PaymentError with a
+    message fit to show for an amount outside `limits` (default: `payment_limits`) or a closed account."""
+    if account.status == AccountStatus.CLOSED:
+        raise PaymentError("This account is closed and cannot take payments.")
+    low, high = limits or payment_limits(account=account, channel=channel)
+    if amount_cents <= 0:
+        raise PaymentError("Enter an amount greater than zero.")
+    if amount_cents < low:
+        raise PaymentError(f"The smallest payment is {format_cents(low)}.")
+    if high is not None and amount_cents > high:
+        raise PaymentError(f"One payment can add at most {format_cents(high)}.")
+    balance = ledger.account_ledger(account).balance_cents or 0
+    return Quote(
+        amount_cents=amount_cents,
+        fee_cents=fee_for_channel(channel=channel),
+        balance_before_cents=balance,
+        deficit_covered_cents=min(amount_cents, -balance) if balance < 0 else 0,
+    )
+
+
+def card_setup_start(*, holder: User) -> tuple[str, str]:
+    """A Stripe SetupIntent for the holder's Stripe customer (created on first use), which the
+    browser confirms with the card element. Returns (setup_intent_id, client_secret)."""
+    if not holder.stripe_customer_id:
+        customer_id = stripe_gateway.customer_create(email=holder.email, name=holder.display_name)
+        # Only fill an empty id: two tabs racing here must not overwrite each other's customer.
+        User.objects.filter(pk=holder.pk, stripe_customer_id="").update(stripe_customer_id=customer_id)
+        holder.refresh_from_db(fields=["stripe_customer_id"])
+    try:
+        return stripe_gateway.setup_intent_create(customer_id=holder.stripe_customer_id)
+    except stripe_gateway.GatewayError as exc:
+        raise PaymentError(exc.message) from exc
+
+
+def card_payment_create(
+    *,
+    holder: User,
+    account: CallingAccount,
+    amount_cents: int,
+    setup_intent_id: str,
+    channel: Channel | str = Channel.WEB,
+    limits: tuple[int, int | None] | None = None,
+) -> Payment:
+    """Charge the card the holder confirmed in SetupIntent `setup_intent_id` for `amount_cents` plus
+    the channel's fee, and credit `amount_cents` to `account` once Stripe says it succeeded.
+
+    Callers may rely on: bad input (amount, someone else's account, an unconfirmed card) raises
+    PaymentError before anything is charged or stored; a decline raises PaymentError after marking
+    the payment failed, with nothing posted; the returned payment is `succeeded` (credited) or
+    `requires_action` (the browser must run 3-D Secure on `payment_client_secret`, then call
+    `card_payment_refresh`). Submitting the same SetupIntent twice charges once."""
+    if account.holder_id != holder.pk:
+        raise PaymentError("Choose one of your own accounts.")
+    quote = payment_quote(account=account, amount_cents=amount_cents, channel=channel, limits=limits)
+    setup = _confirmed_setup(holder=holder, setup_intent_id=setup_intent_id)
+    try:
+        with transaction.atomic():
+            payment = Payment.objects.create(
+                account=account,
+                channel=channel,
+                method=PaymentMethod.CARD,
+                amount_cents=quote.amount_cents,
+                fee_cents=quote.fee_cents,
+                stripe_setup_intent_id=setup.id,
+                card_last4=stripe_gateway.payment_method_last4(payment_method_id=setup.payment_method),
+            )
+    except IntegrityError:
+        # The same confirmed card submitted twice (a double click, a reload): one charge only.
+        return Payment.objects.get(stripe_setup_intent_id=setup.id, account__holder=holder)
+    try:
+        intent = stripe_gateway.payment_intent_create(
+            amount_cents=payment.total_cents,
+            customer_id=holder.stripe_customer_id,
+            payment_method_id=setup.payment_method,
+            idempotency_key=f"familyline-payment-{payment.pk}",
+            metadata={"payment_id": str(payment.pk), "account_id": str(account.pk)},
+        )
+    except stripe_gateway.GatewayError as exc:
+        _payment_fail(payment=payment, message=exc.message)
+        raise PaymentError(exc.message) from exc
+    payment = payment_intent_apply(intent=intent) or payment
+    if payment.status == PaymentStatus.FAILED:
+        raise PaymentError(payment.failure_message or "Your card was declined.")
+    return payment
+
+
+def card_payment_refresh(*, payment: Payment) -> Payment:
+    """Ask Stripe how a card payment stands (after 3-D Secure in the browser) and apply it. Safe to
+    call any number of times; credits at most once."""
+    if not payment.stripe_payment_intent_id or payment.status == PaymentStatus.SUCCEEDED:
+        return payment
+    try:
+        intent = stripe_gateway.payment_intent_retrieve(payment_intent_id=payment.stripe_payment_intent_id)
+    except stripe_gateway.GatewayError as exc:
+        raise PaymentError(exc.message) from exc
+    return payment_intent_apply(intent=intent) or payment
+
+
+def payment_client_secret(*, payment: Payment) -> str:
+    """The PaymentIntent's client secret, for the browser's 3-D Secure step."""
+    try:
+        intent = stripe_gateway.payment_intent_retrieve(payment_intent_id=payment.stripe_payment_intent_id)
+    except stripe_gateway.GatewayError as exc:
+        raise PaymentError(exc.message) from exc
+    return intent.client_secret
+
+
+def payment_intent_apply(*, intent: stripe_gateway.Intent) -> Payment | None:
+    """Bring our payment in line with a PaymentIntent, from whichever path saw it first: the server's
+    own check or a webhook. Credits the account exactly once (row lock on the payment plus the ledger
+    key `payment:<id>`). Returns None for an intent that is not one of ours."""
+    now = timezone.now()
+    with transaction.atomic():
+        payment = _payment_for_intent_locked(intent)
+        if payment is None:
+            return None
+        if payment.stripe_payment_intent_id is None:
+            payment.stripe_payment_intent_id = intent.id
+            payment.save(update_fields=["stripe_payment_intent_id"])
+        elif payment.stripe_payment_intent_id != intent.id:
+            logger.error("payment #%s is tied to %s, not %s", payment.pk, payment.stripe_payment_intent_id, intent.id)
+            return payment
+        if payment.status == PaymentStatus.SUCCEEDED:
+            return payment
+        if intent.status == "succeeded":
+            if intent.amount_cents != payment.total_cents or intent.currency != "usd":
+                raise PaymentMismatchError(
+                    f"payment #{payment.pk}: Stripe charged {intent.amount_cents} {intent.currency}, "
+                    f"expected {payment.total_cents} usd"
+                )
+            _credit(payment=payment, now=now)
+        elif intent.status in ("requires_action", "processing"):
+            payment.status = PaymentStatus(intent.status)
+            payment.save(update_fields=["status"])
+        elif intent.status == "canceled":
+            payment.status = PaymentStatus.CANCELED
+            payment.save(update_fields=["status"])
+        elif intent.status == "requires_payment_method":
+            payment.status = PaymentStatus.FAILED
+            payment.failure_message = (intent.error_message or "Your card was declined.")[:500]
+            payment.save(update_fields=["status", "failure_message"])
+    return payment
+
+
+def payment_record_offline(
+    *,
+    account: CallingAccount,
+    channel: Channel | str,
+    method: PaymentMethod | str,
+    amount_cents: int,
+    reference: str,
+    recorded_by: User,
+    limits: tuple[int, int | None] | None = None,
+) -> Payment:
+    """Staff record a mail payment (check or money order, never a fee) or a live-agent phone payment
+    (card, the phone_agent fee). Validated like any payment, then credited at once through the ledger.
+    Raises PaymentError with a message fit to show; nothing is stored then."""
+    if channel not in OFFLINE_CHANNELS:
+        raise PaymentError("Staff record mail and live-agent phone payments only.")
+    if channel == Channel.MAIL and method not in (PaymentMethod.CHECK, PaymentMethod.MONEY_ORDER):
+        raise PaymentError("A mail payment is a check or a money order.")
+    if channel == Channel.PHONE_AGENT and method != PaymentMethod.CARD:
+        raise PaymentError("A live-agent phone payment is a card payment.")
+    if not reference.strip():
+        raise PaymentError("Enter the check or money order number, or the card terminal confirmation number.")
+    now = timezone.now()
+    with transaction.atomic():
+        account = CallingAccount.objects.select_for_update().get(pk=account.pk)
+        quote = payment_quote(account=account, amount_cents=amount_cents, channel=channel, limits=limits)
+        payment = Payment.objects.create(
+            account=account,
+            channel=channel,
+            method=method,
+            amount_cents=quote.amount_cents,
+            fee_cents=quote.fee_cents,
+            reference=reference.strip(),
+            recorded_by=recorded_by,
+        )
+        _credit(payment=payment, now=now)
+    return payment
+
+
+def _confirmed_setup(*, holder: User, setup_intent_id: str) -> stripe_gateway.SetupResult:
+    if not setup_intent_id or not holder.stripe_customer_id:
+        raise PaymentError("Enter your card details first.")
+    try:
+        setup = stripe_gateway.setup_intent_retrieve(setup_intent_id=setup_intent_id)
+    except stripe_gateway.GatewayError as exc:
+        raise PaymentError(exc.message) from exc
+    if setup.customer != holder.stripe_customer_id:
+        raise PaymentError("These card details were not entered on your account. Please enter your card again.")
+    if setup.status != "succeeded" or not setup.payment_method:
+        raise PaymentError("Your card details were not confirmed. Please enter your card again.")
+    return setup
+
+
+def _payment_for_intent_locked(intent: stripe_gateway.Intent) -> Payment | None:
+    payments = Payment.objects.select_for_update().select_related("account")
+    payment = payments.filter(stripe_payment_intent_id=intent.id).first()
+    if payment is None and str(intent.metadata.get("payment_id", "")).isdigit():
+        payment = payments.filter(pk=int(intent.metadata["payment_id"]), method=PaymentMethod.CARD).first()
+    return payment
+
+
+def _payment_fail(*, payment: Payment, message: str) -> None:
+    Payment.objects.filter(pk=payment.pk).exclude(status=PaymentStatus.SUCCEEDED).update(
+        status=PaymentStatus.FAILED, failure_message=message[:500]
+    )
+    payment.refresh_from_db()
+
+
+def _credit(*, payment: Payment, now: datetime) -> None:
+    """Post the payment (caller holds the transaction and the payment row lock)."""
+    clearing = SystemAccount.MAIL_CLEARING if payment.channel == Channel.MAIL else SystemAccount.CARD_CLEARING
+    lines = [
+        (ledger.system_account(clearing), -payment.total_cents),
+        (ledger.account_ledger(payment.account), payment.amount_cents),
+    ]
+    if payment.fee_cents:
+        lines.append((ledger.system_account(SystemAccount.FEE_REVENUE), payment.fee_cents))
+    # Lock the calling account before the ledger row, the same order as every other writer.
+    account_mark_funded(account=payment.account, now=now, actor=payment.recorded_by)
+    result = ledger.post(
+        idempotency_key=f"payment:{payment.pk}",
+        kind=EntryKind.PAYMENT,
+        lines=lines,
+        memo=f"{payment.get_channel_display()} payment #{payment.pk}",
+        created_by=payment.recorded_by,
+    )
+    payment.entry = result.entry
+    payment.status = PaymentStatus.SUCCEEDED
+    payment.succeeded_at = now
+    payment.failure_message = ""
+    payment.save(update_fields=["entry", "status", "succeeded_at", "failure_message"])
+    payment_id = payment.pk
+    transaction.on_commit(lambda: _send_receipt(payment_id))
+
+
+def _send_receipt(payment_id: int) -> None:
+    from . import emails
+
+    try:
+        emails.send_payment_receipt(payment_id=payment_id)
+    except Exception:  # the money is credited; a mail outage must not turn that into an error page
+        logger.exception("receipt email for payment #%s failed", payment_id)
+
+
+# Stripe webhooks: stored first, processed by a task, retried by a periodic task.
+
+
+def stripe_event_store(*, payload: bytes, signature_header: str) -> StripeEvent:
+    """Verify a webhook on its raw body and store it once per event id, then enqueue its processing
+    after commit. Raises stripe_gateway.SignatureError (nothing stored) for a bad signature. If the
+    broker is down the event stays stored and the periodic task processes it later."""
+    data = stripe_gateway.webhook_event_verify(payload=payload, signature_header=signature_header)
+    with transaction.atomic():
+        event, created = StripeEvent.objects.get_or_create(
+            event_id=str(data["id"])[:255], defaults={"event_type": str(data["type"])[:100], "payload": data}
+        )
+        if created:
+            transaction.on_commit(lambda: _enqueue_event(event.pk))
+    return event
+
+
+def _enqueue_event(event_pk: int) -> None:
+    from . import tasks
+
+    try:
+        tasks.stripe_event_process.apply_async(args=[event_pk], retry=False)
+    except Exception:  # broker down: the event is stored and the periodic task will pick it up
+        logger.warning("could not enqueue Stripe event #%s; the periodic task will process it", event_pk)
+
+
+def stripe_event_process(*, event_pk: int) -> bool:
+    """Process one stored event once. A failure is recorded on the event (attempts, last_error) and
+    left for the periodic retry. Returns True when the event is (now or already) processed."""
+    with transaction.atomic():
+        event = StripeEvent.objects.select_for_update().filter(pk=event_pk).first()
+        if event is None:
+            return False
+        if event.processed_at:
+            return True
+        event.attempts += 1
+        try:
+            with transaction.atomic():
+                _event_handle(event.event_type, event.payload)
+        except Exception as exc:  # recorded for staff and retried; one bad event must not block others
+            logger.exception("Stripe event %s failed", event.event_id)
+            event.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            event.save(update_fields=["attempts", "last_error"])
+            return False
+        event.processed_at = timezone.now()
+        event.last_error = ""
+        event.save(update_fields=["attempts", "last_error", "processed_at"])
+    return True
+
+
+def stripe_events_process_pending(*, older_than: timedelta = timedelta(seconds=30), limit: int = 500) -> int:
+    """Process stored events still unprocessed after `older_than` (their task never ran or failed).
+    Returns how many were processed."""
+    cutoff = timezone.now() - older_than
+    pending = (
+        StripeEvent.objects.filter(processed_at__isnull=True, received_at__lte=cutoff)
+        .order_by("received_at", "id")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return sum(stripe_event_process(event_pk=pk) for pk in list(pending))
+
+
+def _event_handle(event_type: str, payload: dict) -> None:
+    if event_type not in HANDLED_EVENT_TYPES:
+        return
+    obj = (payload.get("data") or {}).get("object") or {}
+    if obj.get("object") != "payment_intent":
+        return
+    payment_intent_apply(intent=stripe_gateway.Intent.from_stripe(obj))
+
+
+def fee_schedule_update(*, row: FeeSchedule, fee_cents: int) -> FeeSchedule:
+    """Staff change a channel's fee. Refused above FEE_CAP_CENTS and for mail (the database checks
+    both too). The fee applies to payments quoted from now on."""
+    if not 0 <= fee_cents <= settings.FEE_CAP_CENTS:
+        raise PaymentError(f"No fee may exceed {format_cents(settings.FEE_CAP_CENTS)}.")
+    if row.channel == Channel.MAIL and fee_cents:
+        raise PaymentError("Mail payments never carry a fee.")
+    row.fee_cents = fee_cents
+    row.save(update_fields=["fee_cents", "updated_at"])
+    return row

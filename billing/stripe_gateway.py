@@ -1,0 +1,160 @@
+"""The one place FamilyLine talks to Stripe. Card data never passes through here: the browser gives
+the card to Stripe (a SetupIntent) and we only ever see ids and statuses.
+
+The API base is a setting, so the same code talks to Stripe or to the local stand-in."""
+
+import json
+from dataclasses import dataclass
+
+import stripe
+from django.conf import settings
+
+
+class GatewayError(Exception):
+    """Stripe refused or could not be reached. `message` is fit to show to the payer."""
+
+    def __init__(self, message: str, *, declined: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.declined = declined
+
+
+class SignatureError(Exception):
+    """A webhook whose signature does not verify against the raw body."""
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What FamilyLine needs to know about a PaymentIntent."""
+
+    id: str
+    status: str
+    amount_cents: int
+    currency: str
+    client_secret: str
+    customer: str
+    metadata: dict
+    error_message: str = ""
+    last4: str = ""
+
+    @classmethod
+    def from_stripe(cls, data) -> "Intent":
+        data = data if isinstance(data, dict) else data.to_dict()
+        error = data.get("last_payment_error") or {}
+        return cls(
+            id=data["id"],
+            status=data.get("status") or "",
+            amount_cents=int(data.get("amount") or 0),
+            currency=(data.get("currency") or "").lower(),
+            client_secret=data.get("client_secret") or "",
+            customer=data.get("customer") or "",
+            metadata=dict(data.get("metadata") or {}),
+            error_message=(error.get("message") or "") if isinstance(error, dict) else "",
+        )
+
+
+@dataclass(frozen=True)
+class SetupResult:
+    id: str
+    status: str
+    customer: str
+    payment_method: str
+
+
+def _client() -> stripe.StripeClient:
+    return stripe.StripeClient(
+        api_key=settings.STRIPE_SECRET_KEY,
+        base_addresses={"api": settings.STRIPE_API_BASE},
+        max_network_retries=2,
+    )
+
+
+def _unreachable(exc: Exception) -> GatewayError:
+    return GatewayError("We could not reach our card processor. Nothing was charged; please try again shortly.")
+
+
+def customer_create(*, email: str, name: str) -> str:
+    try:
+        customer = _client().v1.customers.create(params={"email": email, "name": name})
+    except stripe.StripeError as exc:
+        raise _unreachable(exc) from exc
+    return customer.id
+
+
+def setup_intent_create(*, customer_id: str) -> tuple[str, str]:
+    """A SetupIntent the browser confirms with the card element. Returns (id, client_secret)."""
+    try:
+        intent = _client().v1.setup_intents.create(params={"customer": customer_id, "usage": "on_session"})
+    except stripe.StripeError as exc:
+        raise _unreachable(exc) from exc
+    return intent.id, intent.client_secret
+
+
+def setup_intent_retrieve(*, setup_intent_id: str) -> SetupResult:
+    try:
+        intent = _client().v1.setup_intents.retrieve(setup_intent_id)
+    except stripe.InvalidRequestError as exc:
+        raise GatewayError("The card details could not be found. Please enter your card again.") from exc
+    except stripe.StripeError as exc:
+        raise _unreachable(exc) from exc
+    payment_method = intent.payment_method
+    if payment_method is not None and not isinstance(payment_method, str):
+        payment_method = payment_method.id
+    return SetupResult(
+        id=intent.id, status=intent.status, customer=intent.customer or "", payment_method=payment_method or ""
+    )
+
+
+def payment_intent_create(
+    *, amount_cents: int, customer_id: str, payment_method_id: str, idempotency_key: str, metadata: dict
+) -> Intent:
+    """Create and confirm a PaymentIntent. A decline comes back as an Intent whose status is not
+    `succeeded` and whose `error_message` says why, or as GatewayError(declined=True)."""
+    try:
+        intent = _client().v1.payment_intents.create(
+            params={
+                "amount": amount_cents,
+                "currency": "usd",
+                "customer": customer_id,
+                "payment_method": payment_method_id,
+                "confirm": True,
+                "metadata": metadata,
+            },
+            options={"idempotency_key": idempotency_key},
+        )
+    except stripe.CardError as exc:
+        raise GatewayError(exc.user_message or "Your card was declined.", declined=True) from exc
+    except stripe.StripeError as exc:
+        raise _unreachable(exc) from exc
+    return Intent.from_stripe(intent)
+
+
+def payment_intent_retrieve(*, payment_intent_id: str) -> Intent:
+    try:
+        intent = _client().v1.payment_intents.retrieve(payment_intent_id)
+    except stripe.StripeError as exc:
+        raise _unreachable(exc) from exc
+    return Intent.from_stripe(intent)
+
+
+def payment_method_last4(*, payment_method_id: str) -> str:
+    try:
+        method = _client().v1.payment_methods.retrieve(payment_method_id)
+    except stripe.StripeError:
+        return ""
+    card = method.to_dict().get("card") or {}
+    return str(card.get("last4") or "")[:4]
+
+
+def webhook_event_verify(*, payload: bytes, signature_header: str) -> dict:
+    """Verify a webhook on its raw body and return the event as plain JSON data."""
+    try:
+        stripe.WebhookSignature.verify_header(
+            payload, signature_header, settings.STRIPE_WEBHOOK_SECRET, tolerance=stripe.Webhook.DEFAULT_TOLERANCE
+        )
+        data = json.loads(payload)
+    except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as exc:
+        raise SignatureError(str(exc)) from exc
+    if not isinstance(data, dict) or not data.get("id") or not data.get("type"):
+        raise SignatureError("not an event")
+    return data

@@ -1,0 +1,17 @@
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(acks_late=True)
+def stripe_event_process(event_pk: int) -> bool:
+    return services.stripe_event_process(event_pk=event_pk)
+
+
+@shared_task
+def stripe_events_process_pending() -> int:
+    """Periodic: stored webhook events whose task never ran (broker down) or failed."""
+    return services.stripe_events_process_pending()
+
+
+from .statement_tasks import dunning_daily_run, statement_email_send_task, statements_monthly_run  # noqa: E402, F401

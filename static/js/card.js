@@ -1,0 +1,58 @@
+// The card field (Stripe Elements) and the bank's 3-D Secure check. Card data goes to Stripe only.
+(function () {
+  "use strict";
+
+  function show(errors, message) {
+    errors.textContent = message || "";
+  }
+
+  var payForm = document.getElementById("pay-form");
+  if (payForm) {
+    var stripe = Stripe(payForm.dataset.publishableKey);
+    var card = stripe.elements().create("card");
+    card.mount("#card-element");
+    var errors = document.getElementById("card-errors");
+    var button = document.getElementById("pay-button");
+    payForm.addEventListener("submit", function (event) {
+      if (payForm.elements.setup_intent.value) {
+        return;
+      }
+      event.preventDefault();
+      button.disabled = true;
+      show(errors, "");
+      stripe
+        .confirmCardSetup(payForm.dataset.clientSecret, { payment_method: { card: card } })
+        .then(function (result) {
+          if (result.error) {
+            show(errors, result.error.message || "Your card could not be used. Please check the details.");
+            button.disabled = false;
+            return;
+          }
+          payForm.elements.setup_intent.value = result.setupIntent.id;
+          payForm.submit();
+        });
+    });
+  }
+
+  var authForm = document.getElementById("auth-form");
+  if (authForm) {
+    var authStripe = Stripe(authForm.dataset.publishableKey);
+    var authButton = document.getElementById("auth-button");
+    var authErrors = document.getElementById("card-errors");
+    authForm.addEventListener("submit", function (event) {
+      if (authForm.dataset.done) {
+        return;
+      }
+      event.preventDefault();
+      authButton.disabled = true;
+      authStripe.confirmCardPayment(authForm.dataset.clientSecret).then(function (result) {
+        if (result.error) {
+          show(authErrors, result.error.message || "Your bank did not confirm the payment.");
+        }
+        // Either way the server asks Stripe how the payment stands.
+        authForm.dataset.done = "1";
+        authForm.submit();
+      });
+    });
+  }
+})();
