@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from billing.money import format_cents
 
@@ -101,8 +101,7 @@ class DirectBillApplicationAdmin(admin.ModelAdmin):
             account_id=obj.account_id, action=AccountEvent.Action.CREDIT_LIMIT_CHANGED
         ).select_related("actor")
         rows = [
-            format_html(
-                "<li>{}: {} → {} by {} ({})</li>",
+            (
                 event.created_at.strftime("%Y-%m-%d %H:%M"),
                 "none" if event.data.get("from") is None else format_cents(event.data["from"]),
                 format_cents(event.data.get("to") or 0),
@@ -111,7 +110,9 @@ class DirectBillApplicationAdmin(admin.ModelAdmin):
             )
             for event in events.order_by("created_at", "id")
         ]
-        return format_html("<ul>{}</ul>", format_html("".join(rows))) if rows else "-"
+        if not rows:
+            return "-"
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}: {} → {} by {} ({})</li>", rows))
 
     def get_urls(self):
         wrap = self.admin_site.admin_view

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import statement_views, views
 
 app_name = "billing"
 
@@ -10,4 +10,9 @@ urlpatterns = [
     path("payments/<int:pk>/", views.receipt, name="receipt"),
     path("payments/<int:pk>/authenticate/", views.authenticate, name="authenticate"),
     path("stripe/webhook/", views.stripe_webhook, name="stripe_webhook"),
+    path("statements/", statement_views.statement_list, name="statement_list"),
+    path("statements/<int:pk>/", statement_views.statement_detail, name="statement_detail"),
+    path("statements/<int:pk>/pdf/", statement_views.statement_pdf, name="statement_pdf"),
+    path("statements/<int:pk>/pay/", statement_views.statement_pay, name="statement_pay"),
+    path("statements/<int:pk>/pay/confirm/", statement_views.statement_pay_confirm, name="statement_pay_confirm"),
 ]

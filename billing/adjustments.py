@@ -1,0 +1,47 @@
+"""Manual adjustments by staff: a reason is required, and the money moves through the ledger."""
+
+from django.db import transaction
+
+from accounts.models import AccountKind, CallingAccount, User
+
+from . import dunning, ledger
+from .models import Adjustment, EntryKind, SystemAccount
+
+
+class AdjustmentError(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def adjustment_create(*, account: CallingAccount, amount_cents: int, reason: str, actor: User) -> Adjustment:
+    """Post a correction of `amount_cents` (from the holder's side: positive is a credit, negative a
+    debit) against the adjustments account, under the key `adjustment:<id>`, with the staff member and
+    reason recorded. A credit that clears a past-due Direct Bill statement restores service at once.
+    Raises AdjustmentError (nothing posted) without a reason or for a zero amount."""
+    reason = reason.strip()
+    if not reason:
+        raise AdjustmentError("Give a reason for the adjustment.")
+    if not isinstance(amount_cents, int) or isinstance(amount_cents, bool) or amount_cents == 0:
+        raise AdjustmentError("Enter an amount other than $0.00.")
+    with transaction.atomic():
+        # The calling account first, then the ledger row: the lock order every money writer uses.
+        account = CallingAccount.objects.select_for_update().get(pk=account.pk)
+        adjustment = Adjustment.objects.create(
+            account=account, amount_cents=amount_cents, reason=reason, created_by=actor
+        )
+        result = ledger.post(
+            idempotency_key=f"adjustment:{adjustment.pk}",
+            kind=EntryKind.ADJUSTMENT,
+            lines=[
+                (ledger.account_ledger(account), amount_cents),
+                (ledger.system_account(SystemAccount.ADJUSTMENTS), -amount_cents),
+            ],
+            memo=f"Adjustment #{adjustment.pk}: {reason}",
+            created_by=actor,
+        )
+        adjustment.entry = result.entry
+        adjustment.save(update_fields=["entry"])
+        if account.kind == AccountKind.DIRECT_BILL and amount_cents > 0:
+            dunning.account_payment_received(account=account)
+    return adjustment

@@ -1,0 +1,101 @@
+"""Dunning for Direct Bill: a statement unpaid past its due date stops calls; paying restores them.
+
+Callers may rely on:
+- `dunning_run` suspends (suspension_code `statement_past_due`) every Direct Bill account whose
+  latest past-due statement is not fully paid, with an AccountEvent and an email after commit; it
+  also restores any account whose past-due balance has since been paid. Safe to run any number of
+  times a day: each account changes state at most once per cause;
+- `account_payment_received` restores service at once when nothing past due remains. Call it
+  (inside or after the transaction that credited a payment) wherever money reaches a Direct Bill
+  account; it does nothing for other accounts or other suspensions (a staff suspension stays).
+"""
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import AccountEvent, AccountKind, AccountStatus, CallingAccount, SuspensionCode
+
+from .money import format_cents
+from .statements import account_past_due_cents
+
+
+def _email_on_commit(*, template: str, account_id: int, past_due_cents: int = 0) -> None:
+    def send():
+        from accounts.emails import send_templated
+
+        account = CallingAccount.objects.select_related("holder").get(pk=account_id)
+        send_templated(
+            to=account.holder.email,
+            template=template,
+            context={"account": account, "past_due_cents": past_due_cents},
+        )
+
+    transaction.on_commit(send)
+
+
+def account_suspend_past_due(*, account: CallingAccount, now: datetime | None = None) -> bool:
+    """Suspend a Direct Bill account whose past-due statement is unpaid. Returns True when this call
+    suspended it; False (changing nothing) if nothing is past due or the account is already
+    suspended or closed."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        account = CallingAccount.objects.select_for_update().get(pk=account.pk)
+        if account.kind != AccountKind.DIRECT_BILL or account.status in (AccountStatus.SUSPENDED, AccountStatus.CLOSED):
+            return False
+        past_due = account_past_due_cents(account=account, now=now)
+        if past_due <= 0:
+            return False
+        previous = account.status_at(now)
+        account.status, account.suspension_code = AccountStatus.SUSPENDED, SuspensionCode.STATEMENT_PAST_DUE
+        account.save(update_fields=["status", "suspension_code"])
+        AccountEvent.objects.create(
+            account=account,
+            action=AccountEvent.Action.SUSPENDED,
+            reason=f"Statement past due: {format_cents(past_due)} unpaid",
+            data={"code": SuspensionCode.STATEMENT_PAST_DUE, "past_due_cents": past_due, "previous_status": previous},
+        )
+        _email_on_commit(template="statement_past_due", account_id=account.pk, past_due_cents=past_due)
+    return True
+
+
+def account_payment_received(*, account: CallingAccount, now: datetime | None = None) -> bool:
+    """Restore an account suspended for a past-due statement once nothing past due remains. Returns
+    True when this call restored it."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        account = CallingAccount.objects.select_for_update().get(pk=account.pk)
+        if account.status != AccountStatus.SUSPENDED or account.suspension_code != SuspensionCode.STATEMENT_PAST_DUE:
+            return False
+        if account_past_due_cents(account=account, now=now) > 0:
+            return False
+        if account.activated_at or (account.activates_at and account.activates_at <= now):
+            account.status = AccountStatus.ACTIVE
+            account.activated_at = account.activated_at or now
+        else:
+            account.status = AccountStatus.PENDING_ACTIVATION
+        account.suspension_code = ""
+        account.save(update_fields=["status", "suspension_code", "activated_at"])
+        AccountEvent.objects.create(
+            account=account,
+            action=AccountEvent.Action.REINSTATED,
+            reason="Past-due statement paid",
+            data={"code": SuspensionCode.STATEMENT_PAST_DUE},
+        )
+        _email_on_commit(template="statement_service_restored", account_id=account.pk)
+    return True
+
+
+def dunning_run(*, now: datetime | None = None) -> tuple[int, int]:
+    """The daily pass: suspend accounts with an unpaid past-due statement and restore suspended ones
+    whose past-due balance was paid. Returns (suspended, restored)."""
+    now = now or timezone.now()
+    direct_bill = CallingAccount.objects.filter(kind=AccountKind.DIRECT_BILL, statements__isnull=False).distinct()
+    candidates = direct_bill.exclude(status__in=[AccountStatus.SUSPENDED, AccountStatus.CLOSED]).order_by("id")
+    suspended = sum(account_suspend_past_due(account=account, now=now) for account in candidates)
+    held = direct_bill.filter(
+        status=AccountStatus.SUSPENDED, suspension_code=SuspensionCode.STATEMENT_PAST_DUE
+    ).order_by("id")
+    restored = sum(account_payment_received(account=account, now=now) for account in held)
+    return suspended, restored

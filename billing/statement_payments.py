@@ -1,0 +1,66 @@
+"""Paying a Direct Bill balance: by card (the web channel's fee applies) or by mail, recorded by staff
+(no fee). Partial payments are allowed, up to what is owed; paying off the past-due balance restores
+service at once."""
+
+from accounts.models import AccountKind, CallingAccount, User
+
+from . import dunning, ledger, services
+from .models import Channel, Payment, PaymentStatus
+
+
+def amount_owed_cents(*, account: CallingAccount) -> int:
+    """What the holder owes now (a Direct Bill ledger balance is negative when money is owed)."""
+    return max(0, -(ledger.account_ledger(account).balance_cents or 0))
+
+
+def _limits(account: CallingAccount) -> tuple[int, int]:
+    if account.kind != AccountKind.DIRECT_BILL:
+        raise services.PaymentError("Only Direct Bill balances are paid here.")
+    owed = amount_owed_cents(account=account)
+    if owed <= 0:
+        raise services.PaymentError("Nothing is owed on this account.")
+    return 1, owed
+
+
+def direct_bill_payment_quote(*, account: CallingAccount, amount_cents: int) -> services.Quote:
+    """Validate an amount (one cent up to what is owed) and show amount + fee = total before paying."""
+    return services.payment_quote(
+        account=account, amount_cents=amount_cents, channel=Channel.WEB, limits=_limits(account)
+    )
+
+
+def direct_bill_card_payment_create(
+    *, holder: User, account: CallingAccount, amount_cents: int, setup_intent_id: str
+) -> Payment:
+    """A card payment toward a Direct Bill balance, through the card payment service (see
+    `billing.services.card_payment_create` for what it guarantees). Restores service at once when it
+    clears the past-due balance."""
+    payment = services.card_payment_create(
+        holder=holder,
+        account=account,
+        amount_cents=amount_cents,
+        setup_intent_id=setup_intent_id,
+        channel=Channel.WEB,
+        limits=_limits(account),
+    )
+    if payment.status == PaymentStatus.SUCCEEDED:
+        dunning.account_payment_received(account=account)
+    return payment
+
+
+def direct_bill_mail_payment_record(
+    *, account: CallingAccount, method: str, amount_cents: int, reference: str, recorded_by: User
+) -> Payment:
+    """Staff record a check or money order toward a Direct Bill balance (no fee). Restores service at
+    once when it clears the past-due balance."""
+    payment = services.payment_record_offline(
+        account=account,
+        channel=Channel.MAIL,
+        method=method,
+        amount_cents=amount_cents,
+        reference=reference,
+        recorded_by=recorded_by,
+        limits=_limits(account),
+    )
+    dunning.account_payment_received(account=account)
+    return payment
