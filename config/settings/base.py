@@ -4,6 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -128,6 +129,15 @@ CELERY_BEAT_SCHEDULE["accounts-activate-due"] = {"task": "accounts.tasks.account
 CELERY_BEAT_SCHEDULE["billing-stripe-events-pending"] = {
     "task": "billing.tasks.stripe_events_process_pending",
     "schedule": 60.0,
+}
+# Direct Bill: statements for the month before on the 1st, dunning daily (CELERY_TIMEZONE is New York).
+CELERY_BEAT_SCHEDULE["billing-statements-monthly"] = {
+    "task": "billing.statement_tasks.statements_monthly_run",
+    "schedule": crontab(minute=0, hour=2, day_of_month=1),
+}
+CELERY_BEAT_SCHEDULE["billing-dunning-daily"] = {
+    "task": "billing.statement_tasks.dunning_daily_run",
+    "schedule": crontab(minute=0, hour=6),
 }
 
 # REST framework (phone-platform API) and its OpenAPI schema
