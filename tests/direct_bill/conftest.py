@@ -48,10 +48,12 @@ def add_number(account, number=None, line_type=LineType.LANDLINE) -> str:
 
 
 class Calls:
-    """A facility at $0.21/min + 6.35 % tax and an inmate, for charging real calls."""
+    """A facility at $0.21/min + 6.35 % tax (calls up to 30 minutes) and an inmate, for real calls."""
 
     def __init__(self):
-        self.plan = RatePlanFactory(rate_per_minute="0.21", tax_rate="0.0635", effective_from_date="2020-01-01")
+        self.plan = RatePlanFactory(
+            rate_per_minute="0.21", tax_rate="0.0635", effective_from_date="2020-01-01", facility__max_call_minutes=30
+        )
         self.facility = self.plan.facility
         self.inmate = InmateFactory(facility=self.facility)
 
