@@ -1,0 +1,139 @@
+import datetime
+from decimal import Decimal
+
+import pytest
+
+from billing import ledger
+from billing.models import JournalEntry, SystemAccount
+from calls.models import CallHold, CallRecord
+from calls.rating import billable_minutes, minutes_covered, price
+from calls.services import CallInputError
+from tests.factories import InmateFactory
+
+from .conftest import authorize, balance, complete, make_account
+
+pytestmark = pytest.mark.django_db
+EASTERN = datetime.timezone(datetime.timedelta(hours=-4))  # EDT, as in late September
+
+
+@pytest.mark.parametrize(
+    ("seconds", "disconnect", "minutes"),
+    [
+        (0, "normal", 0),
+        (1, "normal", 1),
+        (59, "dropped", 0),
+        (60, "dropped", 1),
+        (61, "normal", 2),
+        (900, "normal", 15),
+    ],
+)
+def test_billing_is_per_started_minute(seconds, disconnect, minutes):
+    assert billable_minutes(duration_seconds=seconds, disconnect=disconnect, cap_minutes=15) == minutes
+
+
+def test_price_rounds_tax_half_up_on_the_charge():
+    assert price(minutes=4, rate_per_minute=Decimal("0.21"), tax_rate=Decimal("0.0635")).total_cents == 89
+    assert price(minutes=5, rate_per_minute=Decimal("0.21"), tax_rate=Decimal("0.0635")).total_cents == 112
+    # 0.0725 * 3 = 21.75 cents -> 22; tax 22 * 0.0635 = 1.397 -> 1
+    assert price(minutes=3, rate_per_minute=Decimal("0.0725"), tax_rate=Decimal("0.0635")).charge_cents == 22
+    assert price(minutes=10, rate_per_minute=Decimal("0.21"), tax_rate=Decimal("0.0635")).tax_cents == 13
+
+
+@pytest.mark.parametrize("available", [0, 1, 21, 22, 88, 89, 100, 111, 112, 335, 336, 10_000])
+def test_minutes_covered_is_the_largest_affordable_whole_minute(available):
+    rate, tax = Decimal("0.21"), Decimal("0.0635")
+    minutes = minutes_covered(available_cents=available, rate_per_minute=rate, tax_rate=tax, cap_minutes=15)
+    assert minutes == 0 or price(minutes=minutes, rate_per_minute=rate, tax_rate=tax).total_cents <= available
+    assert minutes == 15 or price(minutes=minutes + 1, rate_per_minute=rate, tax_rate=tax).total_cents > available
+
+
+def test_complete_posts_a_balanced_entry_and_releases_the_hold(facility, inmate):
+    account = make_account(balance_cents=1000)
+    auth = authorize(facility, inmate, account.test_number)
+    done = complete(facility, inmate, account.test_number, seconds=181, cid=auth.call_id)
+    assert (done.billable_minutes, done.charge_cents, done.tax_cents) == (4, 84, 5)
+    assert balance(account) == 911 == done.balance_after_cents
+    entry = JournalEntry.objects.get(idempotency_key=f"call:{auth.call_id}")
+    amounts = {p.ledger_account.code: p.amount_cents for p in entry.postings.select_related("ledger_account")}
+    assert amounts == {
+        f"account:{account.pk}": -89,
+        f"system:{SystemAccount.CALL_REVENUE.value}": 84,
+        f"system:{SystemAccount.TAX_PAYABLE.value}": 5,
+    }
+    assert CallHold.objects.get(call_id=auth.call_id).released_at is not None
+    record = CallRecord.objects.get(call_id=auth.call_id)
+    assert (record.account_id, record.entry_id, record.billing) == (account.pk, entry.pk, "collect")
+    assert ledger.check() == []
+
+
+def test_complete_without_authorization_may_drive_the_balance_negative(facility, inmate):
+    account = make_account(balance_cents=200)
+    done = complete(facility, inmate, account.test_number, seconds=15 * 60, cid="never-authorized")
+    assert done.balance_after_cents == 200 - 335 == balance(account)
+    assert done.as_dict()["balance_after"] == "-1.35"
+
+
+def test_dropped_call_under_a_minute_is_not_charged(facility, inmate):
+    account = make_account(balance_cents=500)
+    auth = authorize(facility, inmate, account.test_number)
+    done = complete(facility, inmate, account.test_number, seconds=45, cid=auth.call_id, disconnect="dropped")
+    assert (done.billable_minutes, done.charge_cents, done.tax_cents) == (0, 0, 0)
+    assert balance(account) == 500
+    assert not JournalEntry.objects.filter(idempotency_key=f"call:{auth.call_id}").exists()
+    assert CallHold.objects.get(call_id=auth.call_id).released_at is not None
+    normal = complete(facility, inmate, account.test_number, seconds=45, disconnect="normal")
+    assert (normal.billable_minutes, normal.charge_cents) == (1, 21)
+
+
+def test_call_longer_than_the_facility_allows_is_billed_up_to_the_cap(facility, inmate):
+    account = make_account(balance_cents=1000)
+    done = complete(facility, inmate, account.test_number, seconds=40 * 60)
+    assert done.billable_minutes == 15
+
+
+def test_connecticut_rate_follows_the_local_date_the_call_started(connecticut):
+    inmate = InmateFactory(facility=connecticut)
+    account = make_account(balance_cents=1000)
+    free = complete(
+        connecticut,
+        inmate,
+        account.test_number,
+        seconds=600,
+        started_at=datetime.datetime(2022, 10, 1, 0, 0, 5, tzinfo=EASTERN),
+    )
+    assert (free.charge_cents, free.tax_cents, free.balance_after_cents) == (0, 0, 1000)
+    # 23:50 on 30 September in Hartford is already 1 October in UTC: still the paid plan.
+    paid = complete(
+        connecticut,
+        inmate,
+        account.test_number,
+        seconds=600,
+        started_at=datetime.datetime(2022, 9, 30, 23, 50, tzinfo=EASTERN),
+    )
+    assert (paid.billable_minutes, paid.charge_cents, paid.tax_cents) == (10, 210, 13)
+    assert balance(account) == 1000 - 223
+    record = CallRecord.objects.get(call_id=paid.call_id)
+    assert (record.billing, record.rate_per_minute, record.tax_rate) == ("collect", Decimal("0.21"), Decimal("0.0635"))
+    assert CallRecord.objects.get(call_id=free.call_id).billing == "free"
+
+
+def test_free_call_to_a_number_nobody_registered_is_recorded_without_a_payer(connecticut):
+    inmate = InmateFactory(facility=connecticut)
+    done = complete(connecticut, inmate, "+18605550199", seconds=120)
+    assert done.as_dict()["balance_after"] is None
+    assert CallRecord.objects.get(call_id=done.call_id).account is None
+
+
+def test_paid_call_to_a_number_nobody_registered_is_refused(facility, inmate):
+    with pytest.raises(CallInputError) as refused:
+        complete(facility, inmate, "+18605550199", seconds=120)
+    assert refused.value.field == "dialed_number"
+    assert not CallRecord.objects.exists()
+
+
+def test_late_record_is_charged_to_the_payer_of_its_authorization(facility, inmate):
+    account = make_account(balance_cents=1000)
+    auth = authorize(facility, inmate, account.test_number)
+    account.phone_numbers.update(is_active=False)  # the family removed the number meanwhile
+    done = complete(facility, inmate, account.test_number, seconds=60, cid=auth.call_id)
+    assert done.balance_after_cents == 1000 - 22 == balance(account)

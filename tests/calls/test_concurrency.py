@@ -1,0 +1,99 @@
+"""Real threads on PostgreSQL: concurrent reports of calls must neither lose nor double a charge,
+and concurrent authorizations must not spend the same dollars."""
+
+import datetime
+import queue
+import random
+import threading
+
+import pytest
+from django.db import connections
+
+from billing import ledger
+from calls.models import CallHold, CallRecord
+from calls.rating import price
+
+from .conftest import authorize, balance, complete, make_account
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _run_threads(targets, workers=None):
+    """Run every target on real threads (one database connection each), all released at once.
+    With `workers`, that many threads share the targets, so the run stays within the server's
+    connection limit."""
+    workers = workers or len(targets)
+    pending = queue.SimpleQueue()
+    for i, target in enumerate(targets):
+        pending.put((i, target))
+    barrier = threading.Barrier(workers)
+    results, errors = [None] * len(targets), []
+
+    def run():
+        try:
+            barrier.wait()
+            while True:
+                try:
+                    i, target = pending.get_nowait()
+                except queue.Empty:
+                    return
+                results[i] = target()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    return results
+
+
+def test_fifty_concurrent_completes_with_five_repeats_each_charge_each_call_once(facility, inmate):
+    account = make_account(balance_cents=5000)
+    started = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1)
+    durations = {f"conc-{i}": 30 + i * 17 for i in range(50)}  # 1 to 15 minutes
+    targets = [
+        lambda cid=cid, seconds=seconds: complete(
+            facility, inmate, account.test_number, seconds=seconds, cid=cid, started_at=started
+        )
+        for cid, seconds in durations.items()
+        for _ in range(6)  # the report and five repeats
+    ]
+    random.Random(7).shuffle(targets)  # repeats race the first report and other calls
+    results = _run_threads(targets, workers=50)
+
+    plan = facility.rate_plans.get()
+    expected = {
+        cid: price(minutes=-(-s // 60), rate_per_minute=plan.rate_per_minute, tax_rate=plan.tax_rate).total_cents
+        for cid, s in durations.items()
+    }
+    assert CallRecord.objects.count() == 50
+    assert balance(account) == 5000 - sum(expected.values())
+    assert balance(account) < 0  # the calls ran past the funds: a negative balance, owed
+    for result in results:
+        assert result.charge_cents + result.tax_cents == expected[result.call_id]
+    by_call = {}
+    for result in results:
+        by_call.setdefault(result.call_id, set()).add(result)
+    assert all(len(answers) == 1 for answers in by_call.values())  # every repeat got the same body
+    assert ledger.check() == []
+
+
+def test_two_concurrent_authorizations_cannot_both_spend_the_same_dollar(facility, inmate):
+    account = make_account(balance_cents=100)
+    results = _run_threads([lambda: authorize(facility, inmate, account.test_number) for _ in range(2)])
+    decisions = sorted((r.decision, r.max_seconds, r.reason) for r in results)
+    assert decisions == [("allow", 240, None), ("deny", 0, "insufficient_funds")]
+    assert CallHold.objects.filter(account=account, released_at__isnull=True).count() == 1
+
+
+def test_concurrent_authorizations_never_hold_more_than_the_balance(facility, inmate):
+    account = make_account(balance_cents=500)
+    results = _run_threads([lambda: authorize(facility, inmate, account.test_number) for _ in range(8)])
+    held = sum(h.amount_cents for h in CallHold.objects.filter(account=account))
+    assert held <= 500
+    assert sum(r.decision == "allow" for r in results) == CallHold.objects.filter(account=account).count() >= 2
