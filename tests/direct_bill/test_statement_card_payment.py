@@ -1,0 +1,97 @@
+"""Paying a Direct Bill statement by card against a real localstripe process."""
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from accounts.models import AccountStatus
+from billing import dunning, ledger
+from billing.adjustments import adjustment_create
+from billing.models import Payment, PaymentStatus, Statement
+from billing.statement_tasks import statements_monthly_run
+from tests.billing.test_payments import confirmed_setup_intent
+
+from .conftest import ny, open_direct_bill
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def past_due(staff):
+    """$80.00 owed on an October statement, unpaid and past due on Nov 23 (limit raised to $200)."""
+    from accounts.applications import credit_limit_change
+
+    with time_machine.travel(ny(2026, 10, 1, 9, 0), tick=False):
+        account = open_direct_bill(state="AK")
+        credit_limit_change(account=account, credit_limit_cents=20000, actor=staff, reason="Good history")
+        adjustment_create(account=account, amount_cents=-8000, reason="Calls carried over", actor=staff)
+    with time_machine.travel(ny(2026, 11, 1, 2, 0), tick=False):
+        statements_monthly_run()
+    with time_machine.travel(ny(2026, 11, 23, 6, 0), tick=False):
+        dunning.dunning_run()
+    account.refresh_from_db()
+    assert account.status == AccountStatus.SUSPENDED
+    return Statement.objects.get(account=account)
+
+
+def test_pay_a_statement_by_card_over_fifty_dollars_with_the_fee_and_service_returns(past_due, stripe_server, client):
+    account = past_due.account
+    holder = account.holder
+    client.force_login(holder)
+    pay_url = reverse("billing:statement_pay", args=[past_due.pk])
+    form = client.get(pay_url).content.decode()
+    assert 'value="80.00"' in form  # the balance due is suggested
+
+    too_much = client.post(pay_url, {"amount": "80.01"})
+    assert too_much.status_code == 400
+    assert "at most $80.00" in too_much.content.decode()
+
+    review = client.post(pay_url, {"amount": "80.00"})
+    assert review.status_code == 200
+    html = review.content.decode()
+    assert 'id="quote-amount">$80.00<' in html
+    assert 'id="quote-fee">$3.00<' in html
+    assert 'id="quote-total"><strong>$83.00</strong>' in html
+
+    setup_id = confirmed_setup_intent(stripe_server, holder)
+    done = client.post(
+        reverse("billing:statement_pay_confirm", args=[past_due.pk]), {"amount": "80.00", "setup_intent": setup_id}
+    )
+    assert done.status_code == 302
+    assert done["Location"] == reverse("billing:statement_detail", args=[past_due.pk])
+    payment = Payment.objects.get(account=account)
+    assert (payment.status, payment.amount_cents, payment.fee_cents) == (PaymentStatus.SUCCEEDED, 8000, 300)
+    account.refresh_from_db()
+    assert account.status == AccountStatus.ACTIVE  # at once, no dunning run needed
+    assert account.ledger_account.balance_cents == 0
+    page = client.get(done["Location"]).content.decode()
+    assert 'data-total="paid">$80.00<' in page and 'data-total="due" class="">$0.00<' in page
+    assert "Pay by card" not in page
+    assert ledger.check() == []
+
+
+def test_a_partial_card_payment_keeps_service_off_and_shows_what_is_left(past_due, stripe_server, client):
+    holder = past_due.account.holder
+    client.force_login(holder)
+    setup_id = confirmed_setup_intent(stripe_server, holder)
+    client.post(
+        reverse("billing:statement_pay_confirm", args=[past_due.pk]), {"amount": "30.00", "setup_intent": setup_id}
+    )
+    past_due.account.refresh_from_db()
+    assert past_due.account.status == AccountStatus.SUSPENDED
+    page = client.get(reverse("billing:statement_detail", args=[past_due.pk])).content.decode()
+    assert 'data-total="paid">$30.00<' in page
+    assert 'data-total="due" class="owed">$50.00<' in page
+
+
+def test_a_declined_card_changes_nothing(past_due, stripe_server, client):
+    holder = past_due.account.holder
+    client.force_login(holder)
+    setup_id = confirmed_setup_intent(stripe_server, holder, "4000000000000341")
+    response = client.post(
+        reverse("billing:statement_pay_confirm", args=[past_due.pk]), {"amount": "80.00", "setup_intent": setup_id}
+    )
+    assert response.status_code == 400
+    past_due.account.refresh_from_db()
+    assert past_due.account.ledger_account.balance_cents == -8000
+    assert past_due.account.status == AccountStatus.SUSPENDED

@@ -1,0 +1,147 @@
+import io
+import re
+
+import pytest
+import time_machine
+from django.urls import reverse
+from pypdf import PdfReader
+
+from billing.adjustments import adjustment_create
+from billing.models import Adjustment, JournalEntry, Payment, PaymentMethod, Statement
+from billing.statement_payments import direct_bill_mail_payment_record
+from billing.statement_tasks import statements_monthly_run
+from tests.factories import UserFactory
+
+from .conftest import add_number, ny, open_direct_bill
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def statement(calls, staff):
+    with time_machine.travel(ny(2026, 9, 2, 9, 0), tick=False):
+        account = open_direct_bill(state="AK")
+        number = add_number(account)
+    with time_machine.travel(ny(2026, 9, 20, 9, 0), tick=False):
+        calls.complete(number=number, minutes=4)  # 84 + 5
+    with time_machine.travel(ny(2026, 10, 1, 3, 0), tick=False):
+        statements_monthly_run()
+    with time_machine.travel(ny(2026, 10, 6, 20, 0), tick=False):
+        calls.complete(number=number, minutes=12)  # 252 + 16
+        calls.complete(number=number, minutes=7)  # 147 + 9
+    with time_machine.travel(ny(2026, 10, 15, 9, 0), tick=False):
+        direct_bill_mail_payment_record(
+            account=account, method=PaymentMethod.CHECK, amount_cents=89, reference="chk 55", recorded_by=staff
+        )
+        adjustment_create(account=account, amount_cents=16, reason="Poor line quality", actor=staff)
+    with time_machine.travel(ny(2026, 11, 1, 2, 0), tick=False):
+        statements_monthly_run()
+    return Statement.objects.get(account=account, period_start_date="2026-10-01")
+
+
+def _page_totals(html: str) -> dict:
+    return dict(re.findall(r'data-summary="([a-z-]+)">(-?\$[0-9,]+\.[0-9]{2})<', html))
+
+
+def test_the_pdf_opens_and_shows_the_same_totals_as_the_page(statement, client):
+    client.force_login(statement.account.holder)
+    with time_machine.travel(ny(2026, 11, 2, 9, 0), tick=False):
+        page = client.get(reverse("billing:statement_detail", args=[statement.pk]))
+        pdf = client.get(reverse("billing:statement_pdf", args=[statement.pk]))
+    assert page.status_code == 200 and pdf.status_code == 200
+    assert pdf["Content-Type"] == "application/pdf"
+    assert "attachment" in pdf["Content-Disposition"]
+
+    totals = _page_totals(page.content.decode())
+    assert totals == {
+        "opening-balance": "$0.89",
+        "calls": "$3.99",
+        "taxes-on-calls": "$0.25",
+        "payments": "-$0.89",
+        "adjustments": "-$0.16",
+        "closing-balance": "$4.08",
+    }
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    pdf_lines = text.splitlines()
+    for label, amount in [
+        ("Opening balance", totals["opening-balance"]),
+        ("Calls", totals["calls"]),
+        ("Taxes on calls", totals["taxes-on-calls"]),
+        ("Payments", totals["payments"]),
+        ("Adjustments", totals["adjustments"]),
+        ("Closing balance", totals["closing-balance"]),
+        ("Balance due", "$4.08"),
+    ]:
+        # Each summary row reads back as its label followed by its amount.
+        assert pdf_lines[pdf_lines.index(label) + 1] == amount, (label, amount, pdf_lines)
+    assert "November 22, 2026" in text
+    assert "Adjustment: Poor line quality" in " ".join(text.split())  # wrapped in its cell
+    assert text.count("10/06/2026") == 2  # both October 6 calls are itemized
+
+
+def test_opening_balance_carries_the_month_before(statement):
+    september = Statement.objects.get(account=statement.account, period_start_date="2026-09-01")
+    assert september.closing_balance_cents == 89
+    assert statement.opening_balance_cents == september.closing_balance_cents
+    assert statement.payments_cents == -89  # the check that paid September, received in October
+
+
+def test_statements_are_the_holders_own(statement, client):
+    client.force_login(UserFactory())
+    for name in ("billing:statement_detail", "billing:statement_pdf", "billing:statement_pay"):
+        assert client.get(reverse(name, args=[statement.pk])).status_code == 404
+    client.force_login(statement.account.holder)
+    listing = client.get(reverse("billing:statement_list")).content.decode()
+    assert "October 2026" in listing and "September 2026" in listing
+
+
+def test_staff_see_statements_read_only_with_a_past_due_list(statement, staff, client):
+    client.force_login(staff)
+    change = client.get(reverse("admin:billing_statement_change", args=[statement.pk]))
+    assert change.status_code == 200
+    assert 'name="closing_balance_cents"' not in change.content.decode()  # no editable fields
+    assert client.post(reverse("admin:billing_statement_delete", args=[statement.pk])).status_code == 403
+    changelist = reverse("admin:billing_statement_changelist")
+    with time_machine.travel(ny(2026, 11, 22, 12, 0), tick=False):
+        before_due = client.get(changelist, {"standing": "past_due"}).content.decode()
+    with time_machine.travel(ny(2026, 11, 23, 12, 0), tick=False):
+        past_due = client.get(changelist, {"standing": "past_due"}).content.decode()
+    link = reverse("admin:billing_statement_change", args=[statement.pk])
+    assert link not in before_due
+    assert link in past_due
+    assert staff.email and client.get(reverse("billing:statement_pdf", args=[statement.pk])).status_code == 200
+
+
+def test_staff_record_a_mail_payment_against_a_statement_without_a_fee(statement, staff, client):
+    client.force_login(staff)
+    url = reverse("admin:billing_statement_mail_payment", args=[statement.pk])
+    too_much = client.post(url, {"method": "check", "amount": "50.00", "reference": "chk 1"})
+    assert too_much.status_code == 200
+    assert "at most $4.08" in too_much.content.decode()
+    response = client.post(url, {"method": "money_order", "amount": "1.19", "reference": "MO-77"})
+    assert response.status_code == 302
+    payment = Payment.objects.get(reference="MO-77")
+    assert (payment.amount_cents, payment.fee_cents, payment.channel) == (119, 0, "mail")
+    assert payment.recorded_by == staff
+
+
+def test_staff_adjustment_needs_a_reason_and_posts_through_the_ledger(statement, staff, client):
+    account = statement.account
+    client.force_login(staff)
+    url = reverse("admin:billing_adjustment_add")
+    no_reason = client.post(url, {"account": account.pk, "direction": "credit", "amount": "2.00", "reason": ""})
+    assert no_reason.status_code == 200
+    assert Adjustment.objects.count() == 1  # the fixture's
+
+    before = account.ledger_account.balance_cents
+    response = client.post(
+        url, {"account": account.pk, "direction": "debit", "amount": "2.00", "reason": "Call rerated"}
+    )
+    assert response.status_code == 302
+    adjustment = Adjustment.objects.latest("id")
+    assert (adjustment.amount_cents, adjustment.created_by, adjustment.reason) == (-200, staff, "Call rerated")
+    entry = JournalEntry.objects.get(idempotency_key=f"adjustment:{adjustment.pk}")
+    assert adjustment.entry == entry
+    assert sorted(p.amount_cents for p in entry.postings.all()) == [-200, 200]
+    account.ledger_account.refresh_from_db()
+    assert account.ledger_account.balance_cents == before - 200
