@@ -19,6 +19,9 @@ FCC_RATE_CAPS = {
     (FacilityType.JAIL, SizeTier.VERY_SMALL): Decimal("0.12"),
 }
 
+# Rate plans starting on or after this date must respect the caps above (earlier plans are history).
+FCC_CAPS_EFFECTIVE_DATE = datetime.date(2025, 4, 1)
+
 # A dropped call shorter than this is not charged at all.
 DROPPED_GRACE_SECONDS = 60
 

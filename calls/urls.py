@@ -1,5 +1,11 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "calls"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("accounts/<int:pk>/history/", views.history, name="history"),
+    path("accounts/<int:pk>/sponsorships/", views.sponsorships, name="sponsorships"),
+    path("sponsorships/<int:pk>/end/", views.sponsorship_end, name="sponsorship_end"),
+]

@@ -1,0 +1,244 @@
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import DateFieldListFilter, RelatedOnlyFieldListFilter
+from django.utils.html import format_html
+
+from billing.money import format_cents
+
+from . import services
+from .models import (
+    BlockedNumber,
+    CallHold,
+    CallRecord,
+    Facility,
+    Inmate,
+    InmateDebitSponsorship,
+    PlatformToken,
+    RatePlan,
+)
+from .rating import FCC_CAPS_EFFECTIVE_DATE, rate_cap_for
+
+
+class ReadOnlyMixin:
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class RatePlanForm(forms.ModelForm):
+    class Meta:
+        model = RatePlan
+        fields = ["name", "rate_per_minute", "tax_rate", "effective_from_date", "effective_to_date"]
+
+    def clean(self):
+        data = super().clean()
+        facility = getattr(self, "parent_facility", None)  # set by the inline; None on a new facility
+        rate, start = data.get("rate_per_minute"), data.get("effective_from_date")
+        if facility and rate is not None and start and start >= FCC_CAPS_EFFECTIVE_DATE:
+            cap = rate_cap_for(facility_type=facility.facility_type, size_tier=facility.size_tier)
+            if cap is not None and rate > cap:
+                self.add_error("rate_per_minute", f"Above the FCC cap of ${cap} per minute for this facility.")
+        return data
+
+
+class RatePlanInline(admin.TabularInline):
+    model = RatePlan
+    form = RatePlanForm
+    extra = 0
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form = type("BoundRatePlanForm", (RatePlanForm,), {"parent_facility": obj})
+        return formset
+
+
+@admin.register(Facility)
+class FacilityAdmin(admin.ModelAdmin):
+    list_display = [
+        "code",
+        "name",
+        "town",
+        "state",
+        "facility_type",
+        "cell_phones_allowed",
+        "max_call_minutes",
+        "is_active",
+    ]
+    list_filter = ["state", "facility_type", "is_active", "cell_phones_allowed"]
+    search_fields = ["code", "name", "town"]
+    inlines = [RatePlanInline]
+
+    def save_model(self, request, obj, form, change):
+        # Renaming a code must also drop the cache entry under the old code.
+        obj._previous_code = form.initial.get("code") if change else None
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        services.facility_changed(facility=form.instance, previous_code=getattr(form.instance, "_previous_code", None))
+
+
+@admin.register(Inmate)
+class InmateAdmin(admin.ModelAdmin):
+    list_display = ["inmate_number", "last_name", "first_name", "facility", "is_active"]
+    list_filter = ["is_active", "facility"]
+    search_fields = ["inmate_number", "last_name", "first_name"]
+    list_select_related = ["facility"]
+
+
+@admin.register(InmateDebitSponsorship)
+class InmateDebitSponsorshipAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["id", "inmate", "account", "started_at", "ended_at"]
+    list_filter = [("ended_at", admin.EmptyFieldListFilter)]
+    search_fields = ["inmate__inmate_number", "inmate__last_name", "account__holder__email"]
+    list_select_related = ["inmate__facility", "account__holder"]
+    actions = ["end_sponsorships"]
+
+    def has_change_permission(self, request, obj=None):
+        # The action needs change permission; the form itself stays read-only (no editable fields).
+        return request.user.has_perm("calls.change_inmatedebitsponsorship")
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    @admin.action(description="End the selected sponsorships")
+    def end_sponsorships(self, request, queryset):
+        for sponsorship in queryset.filter(ended_at__isnull=True):
+            services.sponsorship_end(sponsorship=sponsorship, actor=request.user)
+        messages.success(request, "Sponsorships ended.")
+
+
+class BlockedNumberForm(forms.ModelForm):
+    number = forms.CharField(help_text="E.164 (+18605550123) or US form.")
+
+    class Meta:
+        model = BlockedNumber
+        fields = ["number", "facility", "reason"]
+
+
+@admin.register(BlockedNumber)
+class BlockedNumberAdmin(admin.ModelAdmin):
+    form = BlockedNumberForm
+    list_display = ["number", "facility", "reason", "created_at", "lifted_at"]
+    list_filter = [("lifted_at", admin.EmptyFieldListFilter), "facility"]
+    search_fields = ["number", "reason"]
+    actions = ["lift_blocks"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["number", "facility", "reason", "created_by", "created_at", "lifted_at"] if obj else []
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # lifted, never deleted: the block history stays
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        try:
+            created = services.number_block(
+                number=form.cleaned_data["number"],
+                facility=form.cleaned_data["facility"],
+                reason=form.cleaned_data["reason"],
+                actor=request.user,
+            )
+        except services.BlockError as exc:
+            messages.error(request, str(exc))
+            return
+        obj.pk, obj.number, obj.created_at = created.pk, created.number, created.created_at
+
+    @admin.action(description="Lift the selected blocks")
+    def lift_blocks(self, request, queryset):
+        for block in queryset.filter(lifted_at__isnull=True):
+            services.number_unblock(block=block)
+        messages.success(request, "Blocks lifted.")
+
+
+class PlatformTokenForm(forms.ModelForm):
+    class Meta:
+        model = PlatformToken
+        fields = ["name"]
+
+
+@admin.register(PlatformToken)
+class PlatformTokenAdmin(admin.ModelAdmin):
+    """Staff create a token here and copy it once; only its hash is kept."""
+
+    form = PlatformTokenForm
+    list_display = ["name", "token_prefix", "created_at", "revoked_at"]
+    actions = ["revoke_tokens"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["name", "token_prefix", "created_by", "created_at", "revoked_at"] if obj else []
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        token, raw = services.platform_token_create(name=form.cleaned_data["name"], actor=request.user)
+        obj.pk, obj.token_prefix, obj.token_hash, obj.created_at = (
+            token.pk,
+            token.token_prefix,
+            token.token_hash,
+            token.created_at,
+        )
+        messages.warning(
+            request,
+            format_html(
+                "Copy this token now, it will not be shown again: <code>{}</code> "
+                "(the platform sends it as <code>Authorization: Bearer …</code>).",
+                raw,
+            ),
+        )
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke_tokens(self, request, queryset):
+        for token in queryset.filter(revoked_at__isnull=True):
+            services.platform_token_revoke(token=token)
+        messages.success(request, "Tokens revoked.")
+
+
+@admin.register(CallRecord)
+class CallRecordAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = [
+        "call_id",
+        "started_at",
+        "facility",
+        "inmate",
+        "dialed_number",
+        "account",
+        "billing",
+        "billable_minutes",
+        "charge",
+        "tax",
+    ]
+    list_filter = [
+        ("started_at", DateFieldListFilter),
+        "billing",
+        ("facility", RelatedOnlyFieldListFilter),
+        ("account", RelatedOnlyFieldListFilter),
+    ]
+    date_hierarchy = "started_at"
+    search_fields = ["=call_id", "dialed_number", "=account__id", "account__holder__email", "inmate__inmate_number"]
+    list_select_related = ["facility", "inmate__facility", "account__holder"]
+    ordering = ["-started_at", "-id"]
+
+    @admin.display(description="charge")
+    def charge(self, obj):
+        return format_cents(obj.charge_cents)
+
+    @admin.display(description="tax")
+    def tax(self, obj):
+        return format_cents(obj.tax_cents)
+
+
+@admin.register(CallHold)
+class CallHoldAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["call_id", "account", "amount_cents", "created_at", "expires_at", "released_at"]
+    list_filter = [("released_at", admin.EmptyFieldListFilter)]
+    search_fields = ["=call_id", "=account__id"]

@@ -1,0 +1,131 @@
+import datetime
+import re
+
+import pytest
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from calls.models import BlockedNumber, PlatformToken
+from calls.services import DenyReason
+
+from .conftest import authorize, complete, make_account
+
+pytestmark = pytest.mark.django_db
+
+
+def test_staff_create_a_token_see_it_once_and_revoke_it(admin_client):
+    response = admin_client.post(reverse("admin:calls_platformtoken_add"), {"name": "Acme platform"}, follow=True)
+    page = response.content.decode()
+    raw = re.search(r"<code>(flp_[A-Za-z0-9_\-]+)</code>", page).group(1)
+    token = PlatformToken.objects.get(name="Acme platform")
+    assert raw not in token.token_hash
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert api.post("/api/v1/calls/authorize", {}, format="json").status_code == 400
+    detail = admin_client.get(reverse("admin:calls_platformtoken_change", args=[token.pk])).content.decode()
+    assert raw not in detail
+    admin_client.post(
+        reverse("admin:calls_platformtoken_changelist"), {"action": "revoke_tokens", "_selected_action": [token.pk]}
+    )
+    assert api.post("/api/v1/calls/authorize", {}, format="json").status_code == 401
+
+
+def test_staff_block_a_number_and_calls_are_refused(admin_client, facility, inmate):
+    account = make_account(balance_cents=1000, number="+18605550111")
+    admin_client.post(
+        reverse("admin:calls_blockednumber_add"),
+        {"number": "(860) 555-0111", "facility": facility.pk, "reason": "Victim request"},
+    )
+    block = BlockedNumber.objects.get()
+    assert block.number == "+18605550111"
+    assert authorize(facility, inmate, account.test_number).reason == DenyReason.NUMBER_BLOCKED
+    admin_client.post(
+        reverse("admin:calls_blockednumber_changelist"), {"action": "lift_blocks", "_selected_action": [block.pk]}
+    )
+    assert authorize(facility, inmate, account.test_number).decision == "allow"
+
+
+def test_facility_change_in_admin_reaches_the_call_path_at_once(admin_client, facility, inmate):
+    account = make_account(balance_cents=1000, line_type="mobile")
+    assert authorize(facility, inmate, account.test_number).decision == "allow"  # cached now
+    plan = facility.rate_plans.get()
+    data = {
+        "code": facility.code,
+        "name": facility.name,
+        "town": facility.town,
+        "state": facility.state,
+        "facility_type": facility.facility_type,
+        "size_tier": facility.size_tier,
+        "time_zone": facility.time_zone,
+        "max_call_minutes": 10,
+        "is_active": "on",
+        "rate_plans-TOTAL_FORMS": 1,
+        "rate_plans-INITIAL_FORMS": 1,
+        "rate_plans-0-id": plan.pk,
+        "rate_plans-0-facility": facility.pk,
+        "rate_plans-0-name": plan.name,
+        "rate_plans-0-rate_per_minute": "0.21",
+        "rate_plans-0-tax_rate": "0.0635",
+        "rate_plans-0-effective_from_date": "2020-01-01",
+    }
+    response = admin_client.post(reverse("admin:calls_facility_change", args=[facility.pk]), data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert authorize(facility, inmate, account.test_number).reason == DenyReason.CELL_PHONE_NOT_ALLOWED
+
+
+def test_new_rate_plan_above_the_fcc_cap_is_refused(admin_client, facility):
+    plan = facility.rate_plans.get()
+    data = {
+        "code": facility.code,
+        "name": facility.name,
+        "town": facility.town,
+        "state": facility.state,
+        "facility_type": facility.facility_type,
+        "size_tier": facility.size_tier,
+        "time_zone": facility.time_zone,
+        "cell_phones_allowed": "on",
+        "max_call_minutes": 15,
+        "is_active": "on",
+        "rate_plans-TOTAL_FORMS": 2,
+        "rate_plans-INITIAL_FORMS": 1,
+        "rate_plans-0-id": plan.pk,
+        "rate_plans-0-facility": facility.pk,
+        "rate_plans-0-name": plan.name,
+        "rate_plans-0-rate_per_minute": "0.21",
+        "rate_plans-0-tax_rate": "0.0635",
+        "rate_plans-0-effective_from_date": "2020-01-01",
+        "rate_plans-0-effective_to_date": "2026-06-30",
+        "rate_plans-1-facility": facility.pk,
+        "rate_plans-1-name": "2026",
+        "rate_plans-1-rate_per_minute": "0.21",
+        "rate_plans-1-tax_rate": "0.0635",
+        "rate_plans-1-effective_from_date": "2026-07-01",
+    }
+    response = admin_client.post(reverse("admin:calls_facility_change", args=[facility.pk]), data)
+    assert response.status_code == 200
+    assert "Above the FCC cap of $0.07 per minute" in response.content.decode()
+    assert facility.rate_plans.count() == 1
+
+
+def test_call_records_in_admin_filter_by_facility_account_and_date(admin_client, facility, inmate):
+    account = make_account(balance_cents=5000)
+    done = complete(
+        facility,
+        inmate,
+        account.test_number,
+        seconds=60,
+        started_at=datetime.datetime(2026, 3, 2, 15, tzinfo=datetime.UTC),
+    )
+    url = reverse("admin:calls_callrecord_changelist")
+    for query in (
+        {},
+        {"facility__id__exact": facility.pk},
+        {"account__id__exact": account.pk},
+        {"started_at__year": 2026, "started_at__month": 3},
+        {"q": done.call_id},
+    ):
+        response = admin_client.get(url, query)
+        assert response.status_code == 200
+        assert done.call_id in response.content.decode(), query
+    for model in ("facility", "inmate", "inmatedebitsponsorship", "blockednumber", "callhold", "platformtoken"):
+        assert admin_client.get(reverse(f"admin:calls_{model}_changelist")).status_code == 200
