@@ -139,6 +139,7 @@ CELERY_BEAT_SCHEDULE["billing-dunning-daily"] = {
     "task": "billing.statement_tasks.dunning_daily_run",
     "schedule": crontab(minute=0, hour=6),
 }
+CELERY_BEAT_SCHEDULE["calls-expire-holds"] = {"task": "calls.tasks.expire_call_holds", "schedule": 300.0}
 
 # REST framework (phone-platform API) and its OpenAPI schema
 REST_FRAMEWORK = {
