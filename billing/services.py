@@ -37,7 +37,6 @@ class PaymentError(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
 class PaymentMismatchError(Exception):
     """Stripe reports a charge that does not match our payment row. Never credited; left for staff."""
 
