@@ -3,7 +3,7 @@ sponsorships, blocked numbers and platform tokens."""
 
 import datetime
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import phonenumbers
@@ -304,11 +304,17 @@ class Completion:
     charge_cents: int
     tax_cents: int
     balance_after_cents: int | None
+    created: bool = field(default=False, compare=False)  # False when the call was already recorded
 
     @classmethod
-    def of(cls, record: CallRecord) -> "Completion":
+    def of(cls, record: CallRecord, *, created: bool = False) -> "Completion":
         return cls(
-            record.call_id, record.billable_minutes, record.charge_cents, record.tax_cents, record.balance_after_cents
+            record.call_id,
+            record.billable_minutes,
+            record.charge_cents,
+            record.tax_cents,
+            record.balance_after_cents,
+            created,
         )
 
     def as_dict(self) -> dict:
@@ -437,7 +443,7 @@ def call_complete(
                 return Completion.of(CallRecord.objects.get(call_id=call_id))
         if hold is not None and hold.released_at is None:
             CallHold.objects.filter(pk=hold.pk, released_at__isnull=True).update(released_at=now)
-    return Completion.of(record)
+    return Completion.of(record, created=True)
 
 
 def call_holds_expire(*, now: datetime.datetime | None = None) -> int:
