@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from accounts import services
+from calls.services import demo_calls_load
 
 DEMO_PASSWORD = "familyline-demo"  # noqa: S105 - printed for the local demo only
 
@@ -13,3 +14,4 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"  Staff (admin):  {demo.staff.email} / {DEMO_PASSWORD}")
         self.stdout.write(f"  Family member:  {demo.family.email} / {DEMO_PASSWORD}")
+        self.stdout.write(demo_calls_load(family=demo.family))
