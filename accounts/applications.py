@@ -60,7 +60,8 @@ def _email_on_commit(*, template: str, application_id: int | None = None, accoun
             to, context = account.holder.email, {"account": account}
         send_templated(to=to, template=template, context=context)
 
-    transaction.on_commit(send)
+    # robust: the decision is committed; a mail outage is logged, never turned into an error page.
+    transaction.on_commit(send, robust=True)
 
 
 def application_submit(

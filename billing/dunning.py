@@ -32,7 +32,8 @@ def _email_on_commit(*, template: str, account_id: int, past_due_cents: int = 0)
             context={"account": account, "past_due_cents": past_due_cents},
         )
 
-    transaction.on_commit(send)
+    # robust: the suspension or restore is committed; a mail outage is logged, not raised.
+    transaction.on_commit(send, robust=True)
 
 
 def account_suspend_past_due(*, account: CallingAccount, now: datetime | None = None) -> bool:

@@ -282,7 +282,8 @@ def statements_generate_for_month(*, period: Period | None = None, now: datetime
 def _email_on_commit(statement_id: int) -> None:
     from .statement_tasks import statement_email_send_task
 
-    transaction.on_commit(lambda: statement_email_send_task.delay(statement_id))
+    # robust: a broker outage is logged; the next run of the month emails what is still unsent.
+    transaction.on_commit(lambda: statement_email_send_task.delay(statement_id), robust=True)
 
 
 def statement_email_send(*, statement_id: int, now: datetime | None = None) -> bool:

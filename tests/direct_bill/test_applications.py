@@ -276,3 +276,22 @@ def test_apply_in_the_browser_form(client, django_capture_on_commit_callbacks):
     assert application.ssn_last4 == "6789"
     home = client.get(reverse("accounts:direct_bill")).content.decode()
     assert "Apply for Direct Bill" not in home
+
+
+def test_a_mail_outage_after_approval_is_not_an_error(client, staff, settings, django_capture_on_commit_callbacks):
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on: the mail server is down
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", closed_port, 2
+    application = _submit(UserFactory(state="NY"), state="NY")
+    client.force_login(staff)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:accounts_directbillapplication_approve", args=[application.pk]), {"credit_limit": "75.00"}
+        )
+    assert response.status_code == 302
+    application.refresh_from_db()
+    assert application.status == DirectBillApplication.Status.APPROVED
