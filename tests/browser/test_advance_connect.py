@@ -1,0 +1,111 @@
+"""A family member's first visit, in a real Chromium: sign up, verify the email address, open an
+AdvanceConnect account, add two numbers, fund $25.00 with the (fake) Stripe card element, and see
+amount + fee + total before paying and the new balance and receipt after."""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from django.core import mail
+from playwright.sync_api import expect, sync_playwright
+
+from accounts.models import User
+from billing.models import Payment
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # sync Playwright runs an event loop in this thread
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def browser():
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def test_sign_up_open_account_add_numbers_and_fund_by_card(browser, live_server, stripe_server):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page.set_default_timeout(15000)
+    base = live_server.url
+
+    page.goto(f"{base}/auth/signup/")
+    page.fill("#id_email", "maria@example.com")
+    page.fill("#id_password1", "a long family password")
+    page.fill("#id_password2", "a long family password")
+    page.fill("#id_first_name", "Maria")
+    page.fill("#id_last_name", "Lopez")
+    page.select_option("#id_preferred_language", "en")
+    page.click("button:has-text('Sign up')")
+    expect(page.locator("h1")).to_have_text("Check your email")
+
+    link = re.search(r"https?://\S+", mail.outbox[-1].body).group(0)
+    page.goto(link)
+    page.click("button[type=submit]:has-text('Confirm')")
+    expect(page.locator("h1")).to_have_text("My accounts")
+
+    page.click("button:has-text('Open an AdvanceConnect account')")
+    expect(page.locator("h1")).to_contain_text("AdvanceConnect #")
+    for number, label, line_type in [("(860) 555-0134", "Home", "landline"), ("203-555-0188", "Cell", "mobile")]:
+        page.fill("#id_number", number)
+        page.fill("#id_label", label)
+        page.select_option("#id_line_type", line_type)
+        page.click("button:has-text('Add number')")
+        expect(page.locator(".messages")).to_contain_text("was added")
+    expect(page.locator("table").first).to_contain_text("(860) 555-0134")
+    expect(page.locator("table").first).to_contain_text("(203) 555-0188")
+
+    page.click("a.button:has-text('Add money')")
+    page.fill("#id_amount", "25.00")
+    page.click("button:has-text('Review payment')")
+    expect(page.locator("#quote-amount")).to_have_text("$25.00")
+    expect(page.locator("#quote-fee")).to_have_text("$3.00")
+    expect(page.locator("#quote-total")).to_have_text("$28.00")
+    assert not Payment.objects.exists()  # nothing charged before the holder says so
+    page.screenshot(path=str(ARTIFACTS / "advance-connect-review.png"), full_page=True)
+
+    page.fill("#card-element input[placeholder=number]", "4242424242424242")
+    page.fill("#card-element input[placeholder=exp_month]", "12")
+    page.fill("#card-element input[placeholder=exp_year]", "34")
+    page.fill("#card-element input[placeholder=cvc]", "123")
+    page.fill("#card-element input[placeholder=postal_code]", "06103")
+    page.click("#pay-button")
+
+    expect(page.locator("h1")).to_contain_text("Receipt #")
+    expect(page.locator("#receipt-amount")).to_have_text("$25.00")
+    expect(page.locator("#receipt-fee")).to_have_text("$3.00")
+    expect(page.locator("#receipt-total")).to_have_text("$28.00")
+    expect(page.locator("#receipt-balance")).to_have_text("$25.00")
+    expect(page.locator("body")).to_contain_text("card ending 4242")
+    expect(page.locator("body")).to_contain_text("Calls to your numbers can connect from")
+    page.screenshot(path=str(ARTIFACTS / "advance-connect-receipt.png"), full_page=True)
+
+    page.click("a:has-text('Back to my accounts')")
+    account_card = page.locator("article.card").first
+    expect(account_card).to_contain_text("Pending activation")
+    expect(account_card).to_contain_text("$25.00")
+    expect(account_card).to_contain_text("(860) 555-0134 (Home)")
+
+    phone = browser.new_page(viewport={"width": 375, "height": 740}, is_mobile=True)
+    phone.context.add_cookies(page.context.cookies())
+    phone.goto(f"{base}/dashboard/")
+    phone.screenshot(path=str(ARTIFACTS / "advance-connect-dashboard-phone.png"), full_page=True)
+
+    user = User.objects.get(email="maria@example.com")
+    payment = Payment.objects.get(account__holder=user)
+    assert (payment.status, payment.amount_cents, payment.fee_cents) == ("succeeded", 2500, 300)
+    receipts = [m for m in mail.outbox if "receipt" in m.subject.lower()]
+    assert [m.to for m in receipts] == [["maria@example.com"]]
