@@ -5,9 +5,9 @@ from django.urls import reverse
 
 from accounts.models import AccountEvent, AccountStatus, SuspensionCode
 from accounts.services import account_suspend
-from billing import dunning, ledger
+from billing import dunning, ledger, services
 from billing.adjustments import adjustment_create
-from billing.models import Channel, EntryKind, Payment, PaymentMethod, PaymentStatus, Statement, SystemAccount
+from billing.models import Channel, PaymentMethod, Statement
 from billing.statement_payments import direct_bill_mail_payment_record
 from billing.statement_tasks import dunning_daily_run, statements_monthly_run
 
@@ -81,24 +81,25 @@ def test_unpaid_statement_suspends_the_day_after_the_due_date_and_payment_restor
     assert ledger.check() == []
 
 
-def test_a_payment_credited_elsewhere_is_picked_up_by_the_daily_run(billed):
+def test_a_payment_credited_by_another_path_restores_service_by_the_daily_run_at_the_latest(billed, staff):
     with time_machine.travel(ny(2026, 11, 23, 6, 0), tick=False):
         dunning.dunning_run()
     assert _reload(billed).status == AccountStatus.SUSPENDED
     with time_machine.travel(ny(2026, 11, 23, 12, 0), tick=False):
-        # Money that reaches the account through a path that does not call the dunning hook.
-        payment = Payment.objects.create(
-            account=billed, channel=Channel.WEB, amount_cents=335, status=PaymentStatus.SUCCEEDED
+        # The general staff payment service, not the statement one.
+        services.payment_record_offline(
+            account=billed,
+            channel=Channel.MAIL,
+            method=PaymentMethod.CHECK,
+            amount_cents=335,
+            reference="chk 12",
+            recorded_by=staff,
         )
-        ledger.post(
-            idempotency_key=f"payment:{payment.pk}",
-            kind=EntryKind.PAYMENT,
-            lines=[(ledger.system_account(SystemAccount.CARD_CLEARING), -335), (ledger.account_ledger(billed), 335)],
-        )
-        assert _reload(billed).status == AccountStatus.SUSPENDED
     with time_machine.travel(ny(2026, 11, 24, 6, 0), tick=False):
-        assert dunning.dunning_run() == (0, 1)
+        dunning.dunning_run()
     assert _reload(billed).status == AccountStatus.ACTIVE
+    assert billed.events.filter(action=AccountEvent.Action.REINSTATED).count() == 1
+    assert ledger.check() == []
 
 
 def test_a_credit_adjustment_that_clears_the_past_due_balance_restores_service(billed, staff):
