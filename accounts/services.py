@@ -269,4 +269,36 @@ def demo_data_load(*, password: str) -> DemoData:
             EmailAddress.objects.get_or_create(
                 user=user, email=user.email, defaults={"verified": True, "primary": True}
             )
+        _demo_advance_connect_load(family=family, staff=staff)
     return DemoData(staff=staff, family=family)
+
+
+DEMO_NUMBERS = [("+18605550134", "Home", LineType.LANDLINE), ("+18605550188", "Maria's cell", LineType.MOBILE)]
+
+
+def _demo_advance_connect_load(*, family: User, staff: User) -> CallingAccount:
+    """The family's funded, active AdvanceConnect account with two numbers (once)."""
+    from billing.models import Channel, PaymentMethod
+    from billing.services import payment_record_offline
+
+    account = (
+        CallingAccount.objects.filter(holder=family, kind=AccountKind.ADVANCE_CONNECT)
+        .exclude(status=AccountStatus.CLOSED)
+        .order_by("id")
+        .first()
+    )
+    if account is None:
+        account = account_open(holder=family)
+        payment_record_offline(
+            account=account,
+            channel=Channel.MAIL,
+            method=PaymentMethod.MONEY_ORDER,
+            amount_cents=4000,
+            reference="Demo money order 0001",
+            recorded_by=staff,
+        )
+        account_activate(account=account, actor=staff, reason="Demo data")
+    for number, label, line_type in DEMO_NUMBERS:
+        if not PhoneNumber.objects.filter(number=number, is_active=True).exists():
+            phone_number_add(account=account, number=number, label=label, line_type=line_type, actor=family)
+    return account
