@@ -1,0 +1,155 @@
+"""How many calls per second the real-time call path handles (authorize, then complete), next to
+pgbench's built-in tpcb-like debit/credit on the same server in the same run.
+
+Run: `.venv/bin/python bench/call_path.py [--seconds 10] [--threads 4] [--accounts 200]`
+Uses scratch databases on DATABASE_URL's server and drops them afterwards; bounded by --seconds
+per phase. Prints figures and a ratio; asserts nothing about speed.
+"""
+
+import argparse
+import datetime
+import os
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+from ledger_post import SERVER_URL, _psql, pgbench_tps
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BENCH_DB = "familyline_bench_calls"
+
+
+def call_pairs_per_second(seconds: int, threads: int, accounts: int) -> dict:
+    url = urlparse(SERVER_URL)
+    os.environ["DATABASE_URL"] = url._replace(path=f"/{BENCH_DB}").geturl()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+    _psql(f"DROP DATABASE IF EXISTS {BENCH_DB}")
+    _psql(f"CREATE DATABASE {BENCH_DB}")
+    try:
+        return _run(seconds, threads, accounts)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        _psql(f"DROP DATABASE IF EXISTS {BENCH_DB}")
+
+
+def _run(seconds: int, threads: int, accounts: int) -> dict:
+    import django
+
+    django.setup()
+    from decimal import Decimal
+
+    from django.core.management import call_command
+    from django.db import connections
+
+    from accounts.models import AccountStatus, PhoneNumber, User
+    from accounts.services import account_open
+    from billing import ledger
+    from billing.models import EntryKind, SystemAccount
+    from calls import services
+    from calls.models import Facility, Inmate, RatePlan
+    from calls.selectors import facility_cache_clear
+
+    call_command("migrate", verbosity=0)
+    code = f"BENCH-{os.getpid()}"
+    facility = Facility.objects.create(
+        code=code, name="Bench County Jail", town="Bench", state="TX", facility_type="jail", size_tier="large"
+    )
+    RatePlan.objects.create(
+        facility=facility,
+        name="Bench",
+        rate_per_minute=Decimal("0.06"),
+        tax_rate=Decimal("0.0625"),
+        effective_from_date=datetime.date(2020, 1, 1),
+    )
+    Inmate.objects.create(facility=facility, inmate_number="1", first_name="Bench", last_name="Inmate")
+    holder = User.objects.create_user(email="bench@example.com")
+    card = ledger.system_account(SystemAccount.CARD_CLEARING)
+    numbers = []
+    for n in range(accounts):
+        account = account_open(holder=holder, status=AccountStatus.ACTIVE)
+        ledger.post(
+            idempotency_key=f"bench-deposit:{n}",
+            kind=EntryKind.PAYMENT,
+            lines=[(card, -1_000_000), (ledger.account_ledger(account), 1_000_000)],
+        )
+        number = f"+1512{5_000_000 + n:07d}"
+        PhoneNumber.objects.create(account=account, number=number, line_type="landline")
+        numbers.append(number)
+    services.facility_changed(facility=facility)
+
+    counts, latencies, denials = [0] * threads, [[] for _ in range(threads)], [0] * threads
+    stop_at = time.monotonic() + seconds
+
+    def work(t: int) -> None:
+        i = 0
+        while time.monotonic() < stop_at:
+            call_id = f"bench-{t}-{i}"
+            number = numbers[(t + i * threads) % accounts]
+            began = time.perf_counter()
+            answer = services.call_authorize(
+                call_id=call_id, facility_code=code, inmate_number="1", dialed_number=number
+            )
+            if answer.allowed:
+                services.call_complete(
+                    call_id=call_id,
+                    facility_code=code,
+                    inmate_number="1",
+                    dialed_number=number,
+                    started_at=datetime.datetime.now(datetime.UTC),
+                    duration_seconds=185,
+                    disconnect="normal",
+                )
+            else:
+                denials[t] += 1
+            latencies[t].append(time.perf_counter() - began)
+            i += 1
+        counts[t] = i
+        connections.close_all()
+
+    workers = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+    started = time.monotonic()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    elapsed = time.monotonic() - started
+    violations = ledger.check()
+    facility_cache_clear(codes=[code])
+    if violations:
+        raise SystemExit(f"ledger invariants broken during the benchmark: {violations[:3]}")
+    if sum(denials):
+        raise SystemExit(f"{sum(denials)} calls were denied: the bench accounts ran out of funds")
+    flat = sorted(x for per_thread in latencies for x in per_thread)
+    return {
+        "pairs": sum(counts),
+        "per_second": sum(counts) / elapsed,
+        "p50_ms": statistics.median(flat) * 1000,
+        "p99_ms": flat[int(len(flat) * 0.99) - 1] * 1000,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--accounts", type=int, default=200, help="funded accounts the calls spread over")
+    args = parser.parse_args()
+    calls = call_pairs_per_second(args.seconds, args.threads, args.accounts)
+    tps = pgbench_tps(args.seconds, args.threads)
+    print(
+        f"call path (authorize + complete): {calls['per_second']:,.0f} calls/s ({calls['pairs']:,} in "
+        f"{args.seconds}s, {args.threads} threads, {args.accounts} accounts; "
+        f"p50 {calls['p50_ms']:.1f} ms, p99 {calls['p99_ms']:.1f} ms per call)"
+    )
+    print(f"pgbench tpcb-like:                {tps:,.0f} transactions/s ({args.threads} clients)")
+    print(f"ratio calls/pgbench:              {calls['per_second'] / tps:.2f}")
+
+
+if __name__ == "__main__":
+    main()
