@@ -16,7 +16,7 @@ from .models import (
     PlatformToken,
     RatePlan,
 )
-from .rating import FCC_CAPS_EFFECTIVE_DATE, rate_cap_for
+from .rating import FCC_CAPS_EFFECTIVE_DATE, first_overlap, rate_cap_for
 
 
 class ReadOnlyMixin:
@@ -46,9 +46,27 @@ class RatePlanForm(forms.ModelForm):
         return data
 
 
+class RatePlanFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        spans = [
+            (form.cleaned_data["effective_from_date"], form.cleaned_data.get("effective_to_date"))
+            for form in self.forms
+            if getattr(form, "cleaned_data", None)
+            and not form.cleaned_data.get("DELETE")
+            and form.cleaned_data.get("effective_from_date")
+        ]
+        overlap = first_overlap(spans)
+        if overlap:
+            raise forms.ValidationError(
+                f"The plans starting {overlap[0]} and {overlap[1]} overlap: end the earlier one first."
+            )
+
+
 class RatePlanInline(admin.TabularInline):
     model = RatePlan
     form = RatePlanForm
+    formset = RatePlanFormSet
     extra = 0
 
     def get_formset(self, request, obj=None, **kwargs):

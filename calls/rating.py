@@ -85,3 +85,15 @@ def format_rate(rate: Decimal) -> str:
     if cents == rate:
         return str(cents)
     return str(rate.normalize())
+
+
+def first_overlap(
+    spans: list[tuple[datetime.date, datetime.date | None]],
+) -> tuple[datetime.date, datetime.date] | None:
+    """The start dates of the first two plans whose date ranges (inclusive; None = open-ended)
+    overlap, or None: a facility has one plan in force on any day."""
+    ordered = sorted((start, end or datetime.date.max) for start, end in spans)
+    for (start, end), (next_start, _) in zip(ordered, ordered[1:], strict=False):
+        if next_start <= end:
+            return start, next_start
+    return None

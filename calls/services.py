@@ -380,7 +380,7 @@ def call_complete(
     cost = price(minutes=minutes, rate_per_minute=plan.rate_per_minute, tax_rate=plan.tax_rate)
     if plan.is_free:
         billing = Billing.FREE
-    if account is None and cost.total_cents:
+    if account is None and not plan.is_free:
         raise CallInputError(
             "dialed_number", "No FamilyLine account has this number registered; the call has no payer."
         )

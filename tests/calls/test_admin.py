@@ -129,3 +129,58 @@ def test_call_records_in_admin_filter_by_facility_account_and_date(admin_client,
         assert done.call_id in response.content.decode(), query
     for model in ("facility", "inmate", "inmatedebitsponsorship", "blockednumber", "callhold", "platformtoken"):
         assert admin_client.get(reverse(f"admin:calls_{model}_changelist")).status_code == 200
+
+
+def test_overlapping_rate_plans_are_refused(admin_client, facility):
+    plan = facility.rate_plans.get()
+    data = {
+        "code": facility.code,
+        "name": facility.name,
+        "town": facility.town,
+        "state": facility.state,
+        "facility_type": facility.facility_type,
+        "size_tier": facility.size_tier,
+        "time_zone": facility.time_zone,
+        "max_call_minutes": 15,
+        "is_active": "on",
+        "rate_plans-TOTAL_FORMS": 2,
+        "rate_plans-INITIAL_FORMS": 1,
+        "rate_plans-0-id": plan.pk,
+        "rate_plans-0-facility": facility.pk,
+        "rate_plans-0-name": plan.name,
+        "rate_plans-0-rate_per_minute": "0.21",
+        "rate_plans-0-tax_rate": "0.0635",
+        "rate_plans-0-effective_from_date": "2020-01-01",
+        "rate_plans-1-facility": facility.pk,
+        "rate_plans-1-name": "Cheaper",
+        "rate_plans-1-rate_per_minute": "0.05",
+        "rate_plans-1-tax_rate": "0.0635",
+        "rate_plans-1-effective_from_date": "2026-07-01",
+    }
+    response = admin_client.post(reverse("admin:calls_facility_change", args=[facility.pk]), data)
+    assert response.status_code == 200
+    assert "The plans starting 2020-01-01 and 2026-07-01 overlap" in response.content.decode()
+    assert facility.rate_plans.count() == 1
+    data["rate_plans-0-effective_to_date"] = "2026-06-30"
+    response = admin_client.post(reverse("admin:calls_facility_change", args=[facility.pk]), data)
+    assert response.status_code == 302
+    assert facility.rate_plans.count() == 2
+
+
+def test_prison_with_a_jail_size_is_a_form_error_not_a_crash(admin_client):
+    data = {
+        "code": "NEW-1",
+        "name": "New Prison",
+        "town": "Town",
+        "state": "NY",
+        "facility_type": "prison",
+        "size_tier": "large",
+        "time_zone": "America/New_York",
+        "max_call_minutes": 15,
+        "is_active": "on",
+        "rate_plans-TOTAL_FORMS": 0,
+        "rate_plans-INITIAL_FORMS": 0,
+    }
+    response = admin_client.post(reverse("admin:calls_facility_add"), data)
+    assert response.status_code == 200
+    assert "facility_size_tier_only_for_jails" in response.content.decode()

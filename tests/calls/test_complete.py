@@ -124,9 +124,10 @@ def test_free_call_to_a_number_nobody_registered_is_recorded_without_a_payer(con
     assert CallRecord.objects.get(call_id=done.call_id).account is None
 
 
-def test_paid_call_to_a_number_nobody_registered_is_refused(facility, inmate):
+@pytest.mark.parametrize(("seconds", "disconnect"), [(120, "normal"), (30, "dropped")])
+def test_paid_call_to_a_number_nobody_registered_is_refused(facility, inmate, seconds, disconnect):
     with pytest.raises(CallInputError) as refused:
-        complete(facility, inmate, "+18605550199", seconds=120)
+        complete(facility, inmate, "+18605550199", seconds=seconds, disconnect=disconnect)
     assert refused.value.field == "dialed_number"
     assert not CallRecord.objects.exists()
 
