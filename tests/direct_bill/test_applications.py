@@ -295,3 +295,12 @@ def test_a_mail_outage_after_approval_is_not_an_error(client, staff, settings, d
     assert response.status_code == 302
     application.refresh_from_db()
     assert application.status == DirectBillApplication.Status.APPROVED
+
+
+def test_numbers_on_a_direct_bill_account_are_managed_like_any_account(client):
+    application = _submit(UserFactory(state="AK"), state="AK")
+    client.force_login(application.applicant)
+    url = reverse("accounts:account_detail", args=[application.account.pk])
+    response = client.post(url, {"number": "(860) 555-0142", "label": "Home", "line_type": "landline"})
+    assert response.status_code == 302
+    assert application.account.phone_numbers.get().number.as_e164 == "+18605550142"
