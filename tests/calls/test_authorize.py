@@ -299,3 +299,12 @@ def test_sponsor_language_does_not_change_the_callee_announcement(facility, inma
     InmateDebitSponsorship.objects.create(inmate=inmate, account=sponsor, started_by=sponsor.holder)
     result = authorize(facility, inmate, callee.test_number)
     assert result.announcement.startswith("Esta es una llamada prepagada de John Roe")
+
+
+def test_calls_still_connect_when_the_cache_is_down(facility, inmate, settings, caplog):
+    account = make_account(balance_cents=100)
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+    assert authorize(facility, inmate, account.test_number).max_seconds == 240
+    assert "facility cache unavailable" in caplog.text
