@@ -67,7 +67,9 @@ def _payment_violations() -> list[ledger.Violation]:
     stray = Payment.objects.exclude(status=PaymentStatus.SUCCEEDED).filter(entry__isnull=False).order_by("id")
     for pk, status in stray.values_list("pk", "status"):
         violations.append(ledger.Violation("payment_entry_without_success", f"payment #{pk} is {status}"))
-    orphans = JournalEntry.objects.filter(idempotency_key__startswith="payment:", payment__isnull=True).order_by("id")
+    orphans = JournalEntry.objects.filter(idempotency_key__regex=r"^payment:[0-9]+$", payment__isnull=True).order_by(
+        "id"
+    )
     for pk, key in orphans.values_list("pk", "idempotency_key"):
         violations.append(ledger.Violation("payment_entry_without_payment", f"entry #{pk} ({key})"))
     return violations
