@@ -2,6 +2,8 @@
 (no fee). Partial payments are allowed, up to what is owed; paying off the past-due balance restores
 service at once."""
 
+from django.db import transaction
+
 from accounts.models import AccountKind, CallingAccount, User
 
 from . import dunning, ledger, services
@@ -51,16 +53,19 @@ def direct_bill_card_payment_create(
 def direct_bill_mail_payment_record(
     *, account: CallingAccount, method: str, amount_cents: int, reference: str, recorded_by: User
 ) -> Payment:
-    """Staff record a check or money order toward a Direct Bill balance (no fee). Restores service at
-    once when it clears the past-due balance."""
-    payment = services.payment_record_offline(
-        account=account,
-        channel=Channel.MAIL,
-        method=method,
-        amount_cents=amount_cents,
-        reference=reference,
-        recorded_by=recorded_by,
-        limits=_limits(account),
-    )
-    dunning.account_payment_received(account=account)
+    """Staff record a check or money order toward a Direct Bill balance (no fee), in one transaction
+    with the restore of service when it clears the past-due balance."""
+    with transaction.atomic():
+        # Locked before reading what is owed, so two staff recording at once cannot both overpay.
+        account = CallingAccount.objects.select_for_update().get(pk=account.pk)
+        payment = services.payment_record_offline(
+            account=account,
+            channel=Channel.MAIL,
+            method=method,
+            amount_cents=amount_cents,
+            reference=reference,
+            recorded_by=recorded_by,
+            limits=_limits(account),
+        )
+        dunning.account_payment_received(account=account)
     return payment

@@ -1,0 +1,42 @@
+import threading
+
+import pytest
+from django.db import connections
+
+from billing import ledger, services
+from billing.adjustments import adjustment_create
+from billing.models import Payment, PaymentMethod
+from billing.statement_payments import direct_bill_mail_payment_record
+
+from .conftest import open_direct_bill
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_staff_recording_the_same_check_at_once_cannot_overpay(staff):
+    account = open_direct_bill(state="AK")
+    adjustment_create(account=account, amount_cents=-335, reason="Calls carried over", actor=staff)
+    barrier, refused, errors = threading.Barrier(4), [], []
+
+    def record(i):
+        try:
+            barrier.wait()
+            direct_bill_mail_payment_record(
+                account=account, method=PaymentMethod.CHECK, amount_cents=335, reference=f"chk {i}", recorded_by=staff
+            )
+        except services.PaymentError as exc:
+            refused.append(exc.message)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=record, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert Payment.objects.filter(account=account).count() == 1
+    assert refused == ["Nothing is owed on this account."] * 3
+    assert ledger.account_ledger(account).balance_cents == 0
+    assert ledger.check() == []
