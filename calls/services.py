@@ -233,8 +233,17 @@ def call_authorize(
         return Authorization(
             call_id, "allow", None, info.max_call_minutes * 60, billing, format_rate(plan.rate_per_minute), text
         )
-    return _authorize_paid(call_id=call_id, info=info, plan=plan, inmate=inmate, e164=e164, payer=payer,
-                           billing=billing, text=text, now=now)  # fmt: skip
+    return _authorize_paid(
+        call_id=call_id,
+        info=info,
+        plan=plan,
+        inmate=inmate,
+        e164=e164,
+        payer=payer,
+        billing=billing,
+        text=text,
+        now=now,
+    )
 
 
 def _authorize_paid(*, call_id, info: FacilityInfo, plan, inmate, e164, payer: _Payer, billing, text, now):
