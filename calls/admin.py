@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import DateFieldListFilter, RelatedOnlyFieldListFilter
 from django.utils.html import format_html
 
+from billing.admin import ReadOnlyAdmin
 from billing.money import format_cents
 
 from . import services
@@ -17,17 +18,6 @@ from .models import (
     RatePlan,
 )
 from .rating import FCC_CAPS_EFFECTIVE_DATE, first_overlap, rate_cap_for
-
-
-class ReadOnlyMixin:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class RatePlanForm(forms.ModelForm):
@@ -110,7 +100,7 @@ class InmateAdmin(admin.ModelAdmin):
 
 
 @admin.register(InmateDebitSponsorship)
-class InmateDebitSponsorshipAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class InmateDebitSponsorshipAdmin(ReadOnlyAdmin):
     list_display = ["id", "inmate", "account", "started_at", "ended_at"]
     list_filter = [("ended_at", admin.EmptyFieldListFilter)]
     search_fields = ["inmate__inmate_number", "inmate__last_name", "account__holder__email"]
@@ -222,7 +212,7 @@ class PlatformTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(CallRecord)
-class CallRecordAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class CallRecordAdmin(ReadOnlyAdmin):
     list_display = [
         "call_id",
         "started_at",
@@ -256,7 +246,7 @@ class CallRecordAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(CallHold)
-class CallHoldAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class CallHoldAdmin(ReadOnlyAdmin):
     list_display = ["call_id", "account", "amount_cents", "created_at", "expires_at", "released_at"]
     list_filter = [("released_at", admin.EmptyFieldListFilter)]
     search_fields = ["=call_id", "=account__id"]

@@ -13,6 +13,38 @@ from .conftest import authorize, complete, make_account
 pytestmark = pytest.mark.django_db
 
 
+def _facility_form(facility, *plans, **fields) -> dict:
+    """The admin change form of `facility` as a browser posts it: its fields (overridden by
+    `fields`), its existing plan, then each of `plans` as (name, rate, from, to) rows."""
+    existing = facility.rate_plans.get()
+    rows = [(existing.name, str(existing.rate_per_minute), str(existing.effective_from_date), None, existing.pk)]
+    rows += [(*plan, None) for plan in plans]
+    data = {
+        "code": facility.code,
+        "name": facility.name,
+        "town": facility.town,
+        "state": facility.state,
+        "facility_type": facility.facility_type,
+        "size_tier": facility.size_tier,
+        "time_zone": facility.time_zone,
+        "cell_phones_allowed": "on",
+        "max_call_minutes": facility.max_call_minutes,
+        "is_active": "on",
+        "rate_plans-TOTAL_FORMS": len(rows),
+        "rate_plans-INITIAL_FORMS": 1,
+    }
+    for i, (name, rate, start, end, pk) in enumerate(rows):
+        row = {"facility": facility.pk, "name": name, "rate_per_minute": rate, "tax_rate": "0.0635"}
+        row |= {"effective_from_date": start, "effective_to_date": end or "", "id": pk or ""}
+        data |= {f"rate_plans-{i}-{key}": value for key, value in row.items()}
+    data |= fields
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def _post_facility(admin_client, facility, data):
+    return admin_client.post(reverse("admin:calls_facility_change", args=[facility.pk]), data)
+
+
 def test_staff_create_a_token_see_it_once_and_revoke_it(admin_client):
     response = admin_client.post(reverse("admin:calls_platformtoken_add"), {"name": "Acme platform"}, follow=True)
     page = response.content.decode()
@@ -48,60 +80,18 @@ def test_staff_block_a_number_and_calls_are_refused(admin_client, facility, inma
 def test_facility_change_in_admin_reaches_the_call_path_at_once(admin_client, facility, inmate):
     account = make_account(balance_cents=1000, line_type="mobile")
     assert authorize(facility, inmate, account.test_number).decision == "allow"  # cached now
-    plan = facility.rate_plans.get()
-    data = {
-        "code": facility.code,
-        "name": facility.name,
-        "town": facility.town,
-        "state": facility.state,
-        "facility_type": facility.facility_type,
-        "size_tier": facility.size_tier,
-        "time_zone": facility.time_zone,
-        "max_call_minutes": 10,
-        "is_active": "on",
-        "rate_plans-TOTAL_FORMS": 1,
-        "rate_plans-INITIAL_FORMS": 1,
-        "rate_plans-0-id": plan.pk,
-        "rate_plans-0-facility": facility.pk,
-        "rate_plans-0-name": plan.name,
-        "rate_plans-0-rate_per_minute": "0.21",
-        "rate_plans-0-tax_rate": "0.0635",
-        "rate_plans-0-effective_from_date": "2020-01-01",
-    }
-    response = admin_client.post(reverse("admin:calls_facility_change", args=[facility.pk]), data)
+    response = _post_facility(
+        admin_client, facility, _facility_form(facility, max_call_minutes=10, cell_phones_allowed=None)
+    )
     assert response.status_code == 302, response.content.decode()[:3000]
     assert authorize(facility, inmate, account.test_number).reason == DenyReason.CELL_PHONE_NOT_ALLOWED
 
 
 def test_new_rate_plan_above_the_fcc_cap_is_refused(admin_client, facility):
-    plan = facility.rate_plans.get()
-    data = {
-        "code": facility.code,
-        "name": facility.name,
-        "town": facility.town,
-        "state": facility.state,
-        "facility_type": facility.facility_type,
-        "size_tier": facility.size_tier,
-        "time_zone": facility.time_zone,
-        "cell_phones_allowed": "on",
-        "max_call_minutes": 15,
-        "is_active": "on",
-        "rate_plans-TOTAL_FORMS": 2,
-        "rate_plans-INITIAL_FORMS": 1,
-        "rate_plans-0-id": plan.pk,
-        "rate_plans-0-facility": facility.pk,
-        "rate_plans-0-name": plan.name,
-        "rate_plans-0-rate_per_minute": "0.21",
-        "rate_plans-0-tax_rate": "0.0635",
-        "rate_plans-0-effective_from_date": "2020-01-01",
-        "rate_plans-0-effective_to_date": "2026-06-30",
-        "rate_plans-1-facility": facility.pk,
-        "rate_plans-1-name": "2026",
-        "rate_plans-1-rate_per_minute": "0.21",
-        "rate_plans-1-tax_rate": "0.0635",
-        "rate_plans-1-effective_from_date": "2026-07-01",
-    }
-    response = admin_client.post(reverse("admin:calls_facility_change", args=[facility.pk]), data)
+    data = _facility_form(
+        facility, ("2026", "0.21", "2026-07-01", None), **{"rate_plans-0-effective_to_date": "2026-06-30"}
+    )
+    response = _post_facility(admin_client, facility, data)
     assert response.status_code == 200
     assert "Above the FCC cap of $0.07 per minute" in response.content.decode()
     assert facility.rate_plans.count() == 1
@@ -132,37 +122,13 @@ def test_call_records_in_admin_filter_by_facility_account_and_date(admin_client,
 
 
 def test_overlapping_rate_plans_are_refused(admin_client, facility):
-    plan = facility.rate_plans.get()
-    data = {
-        "code": facility.code,
-        "name": facility.name,
-        "town": facility.town,
-        "state": facility.state,
-        "facility_type": facility.facility_type,
-        "size_tier": facility.size_tier,
-        "time_zone": facility.time_zone,
-        "max_call_minutes": 15,
-        "is_active": "on",
-        "rate_plans-TOTAL_FORMS": 2,
-        "rate_plans-INITIAL_FORMS": 1,
-        "rate_plans-0-id": plan.pk,
-        "rate_plans-0-facility": facility.pk,
-        "rate_plans-0-name": plan.name,
-        "rate_plans-0-rate_per_minute": "0.21",
-        "rate_plans-0-tax_rate": "0.0635",
-        "rate_plans-0-effective_from_date": "2020-01-01",
-        "rate_plans-1-facility": facility.pk,
-        "rate_plans-1-name": "Cheaper",
-        "rate_plans-1-rate_per_minute": "0.05",
-        "rate_plans-1-tax_rate": "0.0635",
-        "rate_plans-1-effective_from_date": "2026-07-01",
-    }
-    response = admin_client.post(reverse("admin:calls_facility_change", args=[facility.pk]), data)
+    data = _facility_form(facility, ("Cheaper", "0.05", "2026-07-01", None))
+    response = _post_facility(admin_client, facility, data)
     assert response.status_code == 200
     assert "The plans starting 2020-01-01 and 2026-07-01 overlap" in response.content.decode()
     assert facility.rate_plans.count() == 1
     data["rate_plans-0-effective_to_date"] = "2026-06-30"
-    response = admin_client.post(reverse("admin:calls_facility_change", args=[facility.pk]), data)
+    response = _post_facility(admin_client, facility, data)
     assert response.status_code == 302
     assert facility.rate_plans.count() == 2
 
