@@ -28,8 +28,9 @@ def account_get_for_holder(*, holder: User, pk: int) -> CallingAccount:
     return get_object_or_404(account_list_for_holder(holder=holder), pk=pk)
 
 
-def account_open_list_for_holder(*, holder: User) -> QuerySet[CallingAccount]:
-    return account_list_for_holder(holder=holder).exclude(status=AccountStatus.CLOSED)
+def account_open_list_for_holder(*, holder: User, kind: str | None = None) -> QuerySet[CallingAccount]:
+    accounts = account_list_for_holder(holder=holder).exclude(status=AccountStatus.CLOSED)
+    return accounts.filter(kind=kind) if kind else accounts
 
 
 def phone_number_get_for_holder(*, holder: User, pk: int) -> PhoneNumber:

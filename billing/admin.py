@@ -46,10 +46,34 @@ class JournalEntryAdmin(ReadOnlyAdmin):
     inlines = [PostingInline]
 
 
+class AccountPostingInline(PostingInline):
+    """A ledger account's lines, newest first, each with its entry (read-only)."""
+
+    fields = ["entry", "entry_memo", "entry_created_at", "amount_cents"]
+    readonly_fields = fields
+    ordering = ["-entry__created_at", "-id"]
+
+    @admin.display(description="memo")
+    def entry_memo(self, obj):
+        return obj.entry.memo
+
+    @admin.display(description="at")
+    def entry_created_at(self, obj):
+        return obj.entry.created_at
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("entry")
+
+
 @admin.register(LedgerAccount)
 class LedgerAccountAdmin(ReadOnlyAdmin):
     list_display = ["code", "name", "balance_cents"]
     search_fields = ["code", "name"]
+    inlines = [AccountPostingInline]
+
+    def get_inlines(self, request, obj):
+        # System accounts take a posting from nearly every entry: too many lines for one page.
+        return self.inlines if obj is not None and obj.calling_account_id else []
 
 
 @admin.register(Payment)

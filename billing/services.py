@@ -165,7 +165,17 @@ def card_payment_create(
     except stripe_gateway.GatewayError as exc:
         _payment_fail(payment=payment, message=exc.message)
         raise PaymentError(exc.message) from exc
-    payment = payment_intent_apply(intent=intent) or payment
+    try:
+        payment = payment_intent_apply(intent=intent) or payment
+    except PaymentMismatchError:
+        # Stripe took a different sum than we asked for: never credited by guesswork. The payment
+        # stays `processing` for staff (the webhook's stored event carries the same error).
+        logger.exception("payment #%s does not match its PaymentIntent %s", payment.pk, intent.id)
+        Payment.objects.filter(pk=payment.pk, status=PaymentStatus.CREATED).update(
+            status=PaymentStatus.PROCESSING, stripe_payment_intent_id=intent.id
+        )
+        payment.refresh_from_db()
+        return payment
     if payment.status == PaymentStatus.FAILED:
         raise PaymentError(payment.failure_message or "Your card was declined.")
     return payment

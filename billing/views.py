@@ -8,10 +8,16 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors as account_selectors
+from accounts.models import AccountKind
 
 from . import selectors, services, stripe_gateway
 from .forms import FundForm, PayForm
 from .models import Channel, PaymentStatus
+
+
+def _fundable(request):
+    # Direct Bill balances are paid against their statements (billing.statement_views).
+    return account_selectors.account_open_list_for_holder(holder=request.user, kind=AccountKind.ADVANCE_CONNECT)
 
 
 def _stripe_context() -> dict:
@@ -20,7 +26,7 @@ def _stripe_context() -> dict:
 
 def _review(request, *, account, amount_cents: int, error: str = ""):
     """The confirmation step: amount, fee and total before the card is charged, and the card field."""
-    accounts = account_selectors.account_open_list_for_holder(holder=request.user)
+    accounts = _fundable(request)
     try:
         quote = services.payment_quote(account=account, amount_cents=amount_cents, channel=Channel.WEB)
         setup_id, client_secret = services.card_setup_start(holder=request.user)
@@ -44,7 +50,7 @@ def _review(request, *, account, amount_cents: int, error: str = ""):
 @require_http_methods(["GET", "POST"])
 def fund(request):
     """Step one (choose account and amount); a valid POST shows the review step."""
-    accounts = account_selectors.account_open_list_for_holder(holder=request.user)
+    accounts = _fundable(request)
     if request.method == "POST":
         form = FundForm(request.POST, accounts=accounts)
         if form.is_valid():
@@ -58,7 +64,7 @@ def fund(request):
 @require_POST
 def fund_pay(request):
     """Step two: the browser confirmed the card with Stripe; charge it and credit the account."""
-    accounts = account_selectors.account_open_list_for_holder(holder=request.user)
+    accounts = _fundable(request)
     form = PayForm(request.POST, accounts=accounts)
     if not form.is_valid():
         return render(request, "billing/fund.html", {"form": FundForm(request.POST, accounts=accounts)}, status=400)
@@ -78,7 +84,7 @@ def _after_charge(request, payment):
         return redirect("billing:receipt", pk=payment.pk)
     if payment.status == PaymentStatus.REQUIRES_ACTION:
         return redirect("billing:authenticate", pk=payment.pk)
-    if payment.status == PaymentStatus.PROCESSING:
+    if payment.status in (PaymentStatus.PROCESSING, PaymentStatus.CREATED):
         messages.info(request, "Your bank is still processing this payment. We will email your receipt.")
         return redirect("billing:receipt", pk=payment.pk)
     messages.error(request, payment.failure_message or "The payment did not go through. Nothing was charged.")

@@ -143,3 +143,13 @@ def test_ledger_and_payments_are_read_only_in_the_admin(staff_client, account):
     assert page.status_code == 200 and b'name="amount_cents"' not in page.content
     assert staff_client.get(reverse("admin:billing_journalentry_add")).status_code == 403
     assert staff_client.get(reverse("admin:billing_stripeevent_changelist")).status_code == 200
+
+
+def test_an_accounts_ledger_lines_are_listed_read_only(staff_client, account):
+    staff_client.post(
+        ADD_PAYMENT, {"account": account.pk, "channel": "mail", "method": "check", "amount": "12", "reference": "5"}
+    )
+    page = staff_client.get(reverse("admin:billing_ledgeraccount_change", args=[account.ledger_account.pk]))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "Mail (check or money order) payment #" in html and "1200" in html

@@ -4,6 +4,7 @@ by the periodic task; a PaymentIntent is credited once whichever path reports it
 import hashlib
 import hmac
 import json
+import threading
 import time
 import uuid
 from datetime import timedelta
@@ -12,6 +13,7 @@ import pytest
 import requests
 import time_machine
 from django.conf import settings
+from django.db import connections
 from django.urls import reverse
 from django.utils import timezone
 
@@ -298,4 +300,39 @@ def test_real_deliveries_from_stripe_after_the_server_check_credit_once(stripe_s
         ).count()
         == 1
     )
+    assert selectors.ledger_violations() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_server_check_and_five_webhooks_racing_in_threads_credit_once(stripe_server, holder):
+    account = account_open(holder=holder)
+    payment = charge_without_server_check(stripe_server, holder, account)
+    payload = json.dumps(stripe_event_for(stripe_server, "payment_intent.succeeded", payment.intent_id)).encode()
+    intent = stripe_gateway.payment_intent_retrieve(payment_intent_id=payment.intent_id)
+    barrier = threading.Barrier(6)
+    errors = []
+
+    def work(i):
+        try:
+            barrier.wait()
+            if i == 0:
+                services.payment_intent_apply(intent=intent)
+            else:
+                services.stripe_event_store(payload=payload, signature_header=signed(payload))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert balance_of(account) == 2500
+    assert JournalEntry.objects.count() == 1
+    stored = StripeEvent.objects.get()
+    assert stored.processed_at is not None
     assert selectors.ledger_violations() == []
