@@ -5,8 +5,10 @@ import datetime
 import queue
 import random
 import threading
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import connections
 
 from billing import ledger
@@ -81,6 +83,7 @@ def test_fifty_concurrent_completes_with_five_repeats_each_charge_each_call_once
         by_call.setdefault(result.call_id, set()).add(result)
     assert all(len(answers) == 1 for answers in by_call.values())  # every repeat got the same body
     assert ledger.check() == []
+    call_command("ledger_check", stdout=StringIO())  # exits non-zero (CommandError) on any violation
 
 
 def test_two_concurrent_authorizations_cannot_both_spend_the_same_dollar(facility, inmate):
