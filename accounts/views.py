@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
@@ -26,7 +27,14 @@ def dashboard(request):
         }
         for account in selectors.account_list_for_holder(holder=request.user)
     ]
-    return render(request, "accounts/dashboard.html", {"accounts": views})
+    return render(request, "accounts/dashboard.html", {"accounts": views, **_rules()})
+
+
+def _rules() -> dict:
+    return {
+        "activation_hours": int(settings.ACTIVATION_DELAY.total_seconds() // 3600),
+        "max_deposit_cents": settings.MAX_DEPOSIT_CENTS,
+    }
 
 
 @login_required
@@ -60,6 +68,7 @@ def account_detail(request, pk: int):
             "form": form,
             "payments": billing_selectors.payment_list_for_account(account=account)[:50],
             "postings": billing_selectors.posting_list_for_account(account=account)[:50],
+            **_rules(),
         },
         status=400 if form.errors else 200,
     )

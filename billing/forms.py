@@ -42,6 +42,8 @@ class PayForm(FundForm):
     """Step two: the same account and amount plus the SetupIntent the card element confirmed."""
 
     setup_intent = forms.CharField(max_length=255, required=False, widget=forms.HiddenInput)
+    # The total the holder saw on the review page: if the fee changed since, they review again.
+    total_cents = forms.IntegerField(min_value=0, required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

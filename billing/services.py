@@ -127,6 +127,7 @@ def card_payment_create(
     setup_intent_id: str,
     channel: Channel | str = Channel.WEB,
     limits: tuple[int, int | None] | None = None,
+    expected_total_cents: int | None = None,
 ) -> Payment:
     """Charge the card the holder confirmed in SetupIntent `setup_intent_id` for `amount_cents` plus
     the channel's fee, and credit `amount_cents` to `account` once Stripe says it succeeded.
@@ -135,10 +136,13 @@ def card_payment_create(
     PaymentError before anything is charged or stored; a decline raises PaymentError after marking
     the payment failed, with nothing posted; the returned payment is `succeeded` (credited) or
     `requires_action` (the browser must run 3-D Secure on `payment_client_secret`, then call
-    `card_payment_refresh`). Submitting the same SetupIntent twice charges once."""
+    `card_payment_refresh`). Submitting the same SetupIntent twice charges once. Pass
+    `expected_total_cents` (the total the payer saw) to refuse a charge if the fee changed since."""
     if account.holder_id != holder.pk:
         raise PaymentError("Choose one of your own accounts.")
     quote = payment_quote(account=account, amount_cents=amount_cents, channel=channel, limits=limits)
+    if expected_total_cents is not None and expected_total_cents != quote.total_cents:
+        raise PaymentError("The processing fee changed since you reviewed this payment. Please check the new total.")
     setup = _confirmed_setup(holder=holder, setup_intent_id=setup_intent_id)
     try:
         with transaction.atomic():

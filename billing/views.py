@@ -33,7 +33,10 @@ def _review(request, *, account, amount_cents: int, error: str = ""):
     except services.PaymentError as exc:
         form = FundForm(initial={"account": account.pk, "amount": f"{amount_cents / 100:.2f}"}, accounts=accounts)
         return render(request, "billing/fund.html", {"form": form, "error": exc.message}, status=400)
-    pay_form = PayForm(initial={"account": account.pk, "amount": f"{amount_cents / 100:.2f}"}, accounts=accounts)
+    pay_form = PayForm(
+        initial={"account": account.pk, "amount": f"{amount_cents / 100:.2f}", "total_cents": quote.total_cents},
+        accounts=accounts,
+    )
     context = {
         "account": account,
         "quote": quote,
@@ -71,7 +74,11 @@ def fund_pay(request):
     account, amount = form.cleaned_data["account"], form.cleaned_data["amount"]
     try:
         payment = services.card_payment_create(
-            holder=request.user, account=account, amount_cents=amount, setup_intent_id=form.cleaned_data["setup_intent"]
+            holder=request.user,
+            account=account,
+            amount_cents=amount,
+            setup_intent_id=form.cleaned_data["setup_intent"],
+            expected_total_cents=form.cleaned_data["total_cents"],
         )
     except services.PaymentError as exc:
         return _review(request, account=account, amount_cents=amount, error=exc.message)

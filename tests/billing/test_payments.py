@@ -14,7 +14,16 @@ from django.utils import timezone
 from accounts.models import AccountEvent, AccountStatus
 from accounts.services import account_open
 from billing import ledger, selectors, services
-from billing.models import Channel, EntryKind, JournalEntry, LedgerAccount, Payment, PaymentStatus, SystemAccount
+from billing.models import (
+    Channel,
+    EntryKind,
+    FeeSchedule,
+    JournalEntry,
+    LedgerAccount,
+    Payment,
+    PaymentStatus,
+    SystemAccount,
+)
 from tests.factories import UserFactory
 
 OK_CARD = "4242424242424242"
@@ -361,3 +370,21 @@ def test_pending_payment_left_unconfirmed_is_not_credited(stripe_server, holder,
     assert later.status == PaymentStatus.REQUIRES_ACTION
     assert later.created_at > timezone.now() - timedelta(minutes=5)
     assert balance_of(account) == 0
+
+
+def test_fee_changed_after_review_shows_the_new_total_and_charges_nothing(stripe_server, client, holder, account):
+    client.force_login(holder)
+    review = client.post(reverse("billing:fund"), {"account": account.pk, "amount": "25.00"})
+    assert review.context["form"].initial["total_cents"] == 2800
+    FeeSchedule.objects.filter(channel="web").update(fee_cents=350)
+
+    setup_id = confirmed_setup_intent(stripe_server, holder)
+    response = client.post(
+        reverse("billing:fund_pay"),
+        {"account": account.pk, "amount": "25.00", "setup_intent": setup_id, "total_cents": 2800},
+    )
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "The processing fee changed" in html and "Pay $28.50" in html
+    assert not Payment.objects.exists()
