@@ -1,17 +1,17 @@
 """How many calls per second the real-time call path handles (authorize, then complete), next to
 pgbench's built-in tpcb-like debit/credit on the same server in the same run.
 
-Run: `.venv/bin/python bench/call_path.py [--seconds 10] [--threads 4] [--accounts 200]`
+Run: `.venv/bin/python bench/call_path.py [--seconds 10] [--workers 4] [--accounts 200]`
 Uses scratch databases on DATABASE_URL's server and drops them afterwards; bounded by --seconds
 per phase. Prints figures and a ratio; asserts nothing about speed.
 """
 
 import argparse
 import datetime
+import multiprocessing
 import os
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -23,14 +23,14 @@ sys.path.insert(0, str(ROOT))
 BENCH_DB = "familyline_bench_calls"
 
 
-def call_pairs_per_second(seconds: int, threads: int, accounts: int) -> dict:
+def call_pairs_per_second(seconds: int, workers: int, accounts: int) -> dict:
     url = urlparse(SERVER_URL)
     os.environ["DATABASE_URL"] = url._replace(path=f"/{BENCH_DB}").geturl()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
     _psql(f"DROP DATABASE IF EXISTS {BENCH_DB}")
     _psql(f"CREATE DATABASE {BENCH_DB}")
     try:
-        return _run(seconds, threads, accounts)
+        return _run(seconds, workers, accounts)
     finally:
         from django.db import connections
 
@@ -38,7 +38,7 @@ def call_pairs_per_second(seconds: int, threads: int, accounts: int) -> dict:
         _psql(f"DROP DATABASE IF EXISTS {BENCH_DB}")
 
 
-def _run(seconds: int, threads: int, accounts: int) -> dict:
+def _run(seconds: int, workers: int, accounts: int) -> dict:
     import django
 
     django.setup()
@@ -83,14 +83,14 @@ def _run(seconds: int, threads: int, accounts: int) -> dict:
         numbers.append(number)
     services.facility_changed(facility=facility)
 
-    counts, latencies, denials = [0] * threads, [[] for _ in range(threads)], [0] * threads
     stop_at = time.monotonic() + seconds
 
-    def work(t: int) -> None:
-        i = 0
+    def work(t: int, results) -> None:
+        # Each worker is a process, as gunicorn workers are: the GIL does not serialize them.
+        i, denied, latencies = 0, 0, []
         while time.monotonic() < stop_at:
             call_id = f"bench-{t}-{i}"
-            number = numbers[(t + i * threads) % accounts]
+            number = numbers[(t + i * workers) % accounts]
             began = time.perf_counter()
             answer = services.call_authorize(
                 call_id=call_id, facility_code=code, inmate_number="1", dialed_number=number
@@ -106,19 +106,26 @@ def _run(seconds: int, threads: int, accounts: int) -> dict:
                     disconnect="normal",
                 )
             else:
-                denials[t] += 1
-            latencies[t].append(time.perf_counter() - began)
+                denied += 1
+            latencies.append(time.perf_counter() - began)
             i += 1
-        counts[t] = i
         connections.close_all()
+        results.put((i, denied, latencies))
 
-    workers = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+    connections.close_all()  # a forked child must open its own connection
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    processes = [context.Process(target=work, args=(t, results)) for t in range(workers)]
     started = time.monotonic()
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    for process in processes:
+        process.start()
+    outcomes = [results.get(timeout=seconds + 60) for _ in processes]
+    for process in processes:
+        process.join()
     elapsed = time.monotonic() - started
+    counts = [count for count, _, _ in outcomes]
+    denials = [denied for _, denied, _ in outcomes]
+    latencies = [per_worker for _, _, per_worker in outcomes]
     violations = ledger.check()
     facility_cache_clear(codes=[code])
     if violations:
@@ -137,17 +144,17 @@ def _run(seconds: int, threads: int, accounts: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=4, help="processes (and pgbench clients)")
     parser.add_argument("--accounts", type=int, default=200, help="funded accounts the calls spread over")
     args = parser.parse_args()
-    calls = call_pairs_per_second(args.seconds, args.threads, args.accounts)
-    tps = pgbench_tps(args.seconds, args.threads)
+    calls = call_pairs_per_second(args.seconds, args.workers, args.accounts)
+    tps = pgbench_tps(args.seconds, args.workers)
     print(
         f"call path (authorize + complete): {calls['per_second']:,.0f} calls/s ({calls['pairs']:,} in "
-        f"{args.seconds}s, {args.threads} threads, {args.accounts} accounts; "
+        f"{args.seconds}s, {args.workers} processes, {args.accounts} accounts; "
         f"p50 {calls['p50_ms']:.1f} ms, p99 {calls['p99_ms']:.1f} ms per call)"
     )
-    print(f"pgbench tpcb-like:                {tps:,.0f} transactions/s ({args.threads} clients)")
+    print(f"pgbench tpcb-like:                {tps:,.0f} transactions/s ({args.workers} clients)")
     print(f"ratio calls/pgbench:              {calls['per_second'] / tps:.2f}")
 
 
