@@ -108,12 +108,12 @@ def payment_quote(
 def card_setup_start(*, holder: User) -> tuple[str, str]:
     """A Stripe SetupIntent for the holder's Stripe customer (created on first use), which the
     browser confirms with the card element. Returns (setup_intent_id, client_secret)."""
-    if not holder.stripe_customer_id:
-        customer_id = stripe_gateway.customer_create(email=holder.email, name=holder.display_name)
-        # Only fill an empty id: two tabs racing here must not overwrite each other's customer.
-        User.objects.filter(pk=holder.pk, stripe_customer_id="").update(stripe_customer_id=customer_id)
-        holder.refresh_from_db(fields=["stripe_customer_id"])
     try:
+        if not holder.stripe_customer_id:
+            customer_id = stripe_gateway.customer_create(email=holder.email, name=holder.display_name)
+            # Only fill an empty id: two tabs racing here must not overwrite each other's customer.
+            User.objects.filter(pk=holder.pk, stripe_customer_id="").update(stripe_customer_id=customer_id)
+            holder.refresh_from_db(fields=["stripe_customer_id"])
         return stripe_gateway.setup_intent_create(customer_id=holder.stripe_customer_id)
     except stripe_gateway.GatewayError as exc:
         raise PaymentError(exc.message) from exc
@@ -167,8 +167,16 @@ def card_payment_create(
             metadata={"payment_id": str(payment.pk), "account_id": str(account.pk)},
         )
     except stripe_gateway.GatewayError as exc:
-        _payment_fail(payment=payment, message=exc.message)
-        raise PaymentError(exc.message) from exc
+        message = exc.message
+        if not exc.declined:
+            # The request may have reached Stripe: if it charged the card, its webhook credits this
+            # payment (found by the payment id in the intent's metadata).
+            message = (
+                "We could not confirm your payment with our card processor. If your card was charged, "
+                "the amount will be added to your balance automatically; otherwise please try again."
+            )
+        _payment_fail(payment=payment, message=message)
+        raise PaymentError(message) from exc
     try:
         payment = payment_intent_apply(intent=intent) or payment
     except PaymentMismatchError:

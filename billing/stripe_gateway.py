@@ -66,6 +66,8 @@ def _client() -> stripe.StripeClient:
         api_key=settings.STRIPE_SECRET_KEY,
         base_addresses={"api": settings.STRIPE_API_BASE},
         max_network_retries=2,
+        # (connect, read) seconds: a payer waits on this page, so a hung connection must not hold it.
+        http_client=stripe.RequestsClient(timeout=(5, 30)),
     )
 
 

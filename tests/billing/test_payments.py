@@ -388,3 +388,12 @@ def test_fee_changed_after_review_shows_the_new_total_and_charges_nothing(stripe
     html = response.content.decode()
     assert "The processing fee changed" in html and "Pay $28.50" in html
     assert not Payment.objects.exists()
+
+
+def test_card_processor_unreachable_is_a_clear_error_not_a_500(settings, client, holder, account):
+    settings.STRIPE_API_BASE = "http://127.0.0.1:9"  # nothing listens there
+    client.force_login(holder)
+    response = client.post(reverse("billing:fund"), {"account": account.pk, "amount": "25.00"})
+    assert response.status_code == 400
+    assert "could not reach our card processor" in response.content.decode()
+    assert not Payment.objects.exists()
