@@ -336,3 +336,17 @@ def test_server_check_and_five_webhooks_racing_in_threads_credit_once(stripe_ser
     stored = StripeEvent.objects.get()
     assert stored.processed_at is not None
     assert selectors.ledger_violations() == []
+
+
+def test_webhook_credits_a_payment_whose_charge_response_was_lost(stripe_server, deliver, holder, account):
+    """The server gave up on Stripe's answer (and told the payer so) but the card was charged."""
+    payment = charge_without_server_check(stripe_server, holder, account)
+    Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.FAILED, failure_message="timeout")
+    event = stripe_event_for(stripe_server, "payment_intent.succeeded", payment.intent_id)
+
+    assert deliver(json.dumps(event).encode()).status_code == 200
+
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.SUCCEEDED and payment.failure_message == ""
+    assert balance_of(account) == 2500
+    assert selectors.ledger_violations() == []
