@@ -48,11 +48,12 @@ def minutes_covered(*, available_cents: int, rate_per_minute: Decimal, tax_rate:
     A free rate covers the cap."""
     if rate_per_minute <= 0:
         return cap_minutes
-    if available_cents <= 0:
+    if available_cents < 0:
         return 0
     per_minute = rate_per_minute * 100 * (1 + tax_rate)
-    minutes = min(cap_minutes, int(Decimal(available_cents) / per_minute) + 2)
-    # Rounding moves a price by about a cent either way: start above the estimate and walk down.
+    # Rounding moves a price by at most 1.5 cents, so no affordable minute lies above this bound;
+    # walk down from it (a step or two at real rates, never more than the cap).
+    minutes = min(cap_minutes, int((Decimal(available_cents) + 2) / per_minute))
     while minutes > 0 and price(minutes=minutes, rate_per_minute=rate_per_minute, tax_rate=tax_rate).total_cents > (
         available_cents
     ):

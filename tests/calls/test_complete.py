@@ -2,6 +2,8 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from billing import ledger
 from billing.models import JournalEntry, SystemAccount
@@ -138,3 +140,16 @@ def test_late_record_is_charged_to_the_payer_of_its_authorization(facility, inma
     account.phone_numbers.update(is_active=False)  # the family removed the number meanwhile
     done = complete(facility, inmate, account.test_number, seconds=60, cid=auth.call_id)
     assert done.balance_after_cents == 1000 - 22 == balance(account)
+
+
+@given(
+    available=st.integers(min_value=-1000, max_value=100_000),
+    rate=st.decimals(min_value="0.0001", max_value="1.0000", places=4),
+    tax=st.decimals(min_value="0", max_value="0.20000", places=5),
+    cap=st.integers(min_value=1, max_value=60),
+)
+def test_minutes_covered_property(available, rate, tax, cap):
+    minutes = minutes_covered(available_cents=available, rate_per_minute=rate, tax_rate=tax, cap_minutes=cap)
+    assert 0 <= minutes <= cap
+    assert minutes == 0 or price(minutes=minutes, rate_per_minute=rate, tax_rate=tax).total_cents <= available
+    assert minutes == cap or price(minutes=minutes + 1, rate_per_minute=rate, tax_rate=tax).total_cents > available
