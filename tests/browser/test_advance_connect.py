@@ -7,12 +7,16 @@ import re
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.db import connections
+from django.test import Client
 from playwright.sync_api import expect, sync_playwright
 
 from accounts.models import User
+from accounts.services import account_open
 from billing.models import FeeSchedule, Payment
+from tests.factories import UserFactory
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # sync Playwright runs an event loop in this thread
 
@@ -120,3 +124,68 @@ def test_sign_up_open_account_add_numbers_and_fund_by_card(browser, live_server,
     assert (payment.status, payment.amount_cents, payment.fee_cents) == ("succeeded", 2500, 300)
     receipts = [m for m in mail.outbox if "receipt" in m.subject.lower()]
     assert [m.to for m in receipts] == [["maria@example.com"]]
+
+
+def _logged_in_page(browser, live_server, user):
+    client = Client()
+    client.force_login(user)
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.set_default_timeout(15000)
+    page.context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
+    return page
+
+
+def _review_and_enter_card(page, live_server, account, number):
+    page.goto(f"{live_server.url}/billing/fund/?account={account.pk}")
+    page.fill("#id_amount", "20")
+    page.click("button:has-text('Review payment')")
+    expect(page.locator("#quote-total")).to_have_text("$23.00")
+    page.fill("#card-element input[placeholder=number]", number)
+    page.fill("#card-element input[placeholder=exp_month]", "12")
+    page.fill("#card-element input[placeholder=exp_year]", "34")
+    page.fill("#card-element input[placeholder=cvc]", "123")
+    page.fill("#card-element input[placeholder=postal_code]", "06103")
+    page.click("#pay-button")
+
+
+def test_three_d_secure_card_in_the_browser(browser, live_server, stripe_server, default_fees):
+    user = UserFactory()
+    account = account_open(holder=user)
+    page = _logged_in_page(browser, live_server, user)
+
+    _review_and_enter_card(page, live_server, account, "4000002500003155")
+    # The bank's check when the card is saved, then again for the payment itself.
+    page.click("button:has-text('Complete authentication')")
+    expect(page.locator("h1")).to_have_text("Confirm with your bank")
+    page.click("#auth-button")
+    page.click("button:has-text('Complete authentication')")
+
+    expect(page.locator("h1")).to_contain_text("Receipt #")
+    expect(page.locator("#receipt-balance")).to_have_text("$20.00")
+    page.screenshot(path=str(ARTIFACTS / "advance-connect-3ds-receipt-phone.png"), full_page=True)
+    assert Payment.objects.get(account=account).status == "succeeded"
+
+
+def test_declined_card_in_the_browser_shows_the_decline_and_changes_nothing(
+    browser, live_server, stripe_server, default_fees
+):
+    user = UserFactory()
+    account = account_open(holder=user)
+    page = _logged_in_page(browser, live_server, user)
+
+    _review_and_enter_card(page, live_server, account, "4000000000000341")
+
+    expect(page.locator(".errorlist").first).to_contain_text("Your card was declined.")
+    expect(page.locator("h1")).to_have_text("Review and pay")
+    page.screenshot(path=str(ARTIFACTS / "advance-connect-declined-phone.png"), full_page=True)
+    account.ledger_account.refresh_from_db()
+    assert account.ledger_account.balance_cents == 0
+    assert Payment.objects.get(account=account).status == "failed"
