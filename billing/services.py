@@ -71,10 +71,15 @@ def fee_for_channel(*, channel: Channel | str) -> int:
 
 def payment_limits(*, account: CallingAccount, channel: Channel | str) -> tuple[int, int | None]:
     """(minimum, maximum or None) cents one payment may add. AdvanceConnect card payments follow
-    MIN_DEPOSIT_CENTS..MAX_DEPOSIT_CENTS; other cases only need a positive amount unless the caller
-    passes limits of its own (a Direct Bill payment is capped by what is owed)."""
+    MIN_DEPOSIT_CENTS..MAX_DEPOSIT_CENTS; a Direct Bill payment is capped by what is owed; other
+    cases only need a positive amount unless the caller passes limits of its own."""
     if account.kind == AccountKind.ADVANCE_CONNECT and channel in CARD_CHANNELS:
         return settings.MIN_DEPOSIT_CENTS, settings.MAX_DEPOSIT_CENTS
+    if account.kind == AccountKind.DIRECT_BILL:
+        owed = max(0, -(ledger.account_ledger(account).balance_cents or 0))
+        if owed <= 0:
+            raise PaymentError("Nothing is owed on this account.")
+        return 1, owed
     return 1, None
 
 
@@ -341,6 +346,12 @@ def _credit(*, payment: Payment, now: datetime) -> None:
     payment.succeeded_at = now
     payment.failure_message = ""
     payment.save(update_fields=["entry", "status", "succeeded_at", "failure_message"])
+    if payment.account.kind == AccountKind.DIRECT_BILL:
+        # Whichever path credits it (page, 3-D Secure return, webhook, staff), paying off a
+        # past-due statement restores service in the same transaction.
+        from . import dunning
+
+        dunning.account_payment_received(account=payment.account, now=now)
     payment_id = payment.pk
     transaction.on_commit(lambda: _send_receipt(payment_id))
 

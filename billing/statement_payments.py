@@ -6,8 +6,8 @@ from django.db import transaction
 
 from accounts.models import AccountKind, CallingAccount, User
 
-from . import dunning, ledger, services
-from .models import Channel, Payment, PaymentStatus
+from . import ledger, services
+from .models import Channel, Payment
 
 
 def amount_owed_cents(*, account: CallingAccount) -> int:
@@ -15,13 +15,10 @@ def amount_owed_cents(*, account: CallingAccount) -> int:
     return max(0, -(ledger.account_ledger(account).balance_cents or 0))
 
 
-def _limits(account: CallingAccount) -> tuple[int, int]:
+def _limits(account: CallingAccount) -> tuple[int, int | None]:
     if account.kind != AccountKind.DIRECT_BILL:
         raise services.PaymentError("Only Direct Bill balances are paid here.")
-    owed = amount_owed_cents(account=account)
-    if owed <= 0:
-        raise services.PaymentError("Nothing is owed on this account.")
-    return 1, owed
+    return services.payment_limits(account=account, channel=Channel.WEB)
 
 
 def direct_bill_payment_quote(*, account: CallingAccount, amount_cents: int) -> services.Quote:
@@ -37,7 +34,7 @@ def direct_bill_card_payment_create(
     """A card payment toward a Direct Bill balance, through the card payment service (see
     `billing.services.card_payment_create` for what it guarantees). Restores service at once when it
     clears the past-due balance."""
-    payment = services.card_payment_create(
+    return services.card_payment_create(
         holder=holder,
         account=account,
         amount_cents=amount_cents,
@@ -45,20 +42,18 @@ def direct_bill_card_payment_create(
         channel=Channel.WEB,
         limits=_limits(account),
     )
-    if payment.status == PaymentStatus.SUCCEEDED:
-        dunning.account_payment_received(account=account)
-    return payment
 
 
 def direct_bill_mail_payment_record(
     *, account: CallingAccount, method: str, amount_cents: int, reference: str, recorded_by: User
 ) -> Payment:
     """Staff record a check or money order toward a Direct Bill balance (no fee), in one transaction
-    with the restore of service when it clears the past-due balance."""
+    with the restore of service when it clears the past-due balance (done where every payment is
+    credited)."""
     with transaction.atomic():
         # Locked before reading what is owed, so two staff recording at once cannot both overpay.
         account = CallingAccount.objects.select_for_update().get(pk=account.pk)
-        payment = services.payment_record_offline(
+        return services.payment_record_offline(
             account=account,
             channel=Channel.MAIL,
             method=method,
@@ -67,5 +62,3 @@ def direct_bill_mail_payment_record(
             recorded_by=recorded_by,
             limits=_limits(account),
         )
-        dunning.account_payment_received(account=account)
-    return payment

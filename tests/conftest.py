@@ -1,4 +1,5 @@
 import contextlib
+import os
 import socket
 import subprocess
 import sys
@@ -7,10 +8,21 @@ from pathlib import Path
 
 import pytest
 import stripe
+from django.db import connections
 
 from tests.factories import UserFactory
 
 VENV_BIN = Path(sys.executable).parent
+# Screenshots the browser tests keep for a person to look at (not committed).
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def _free_port() -> int:
@@ -64,3 +76,23 @@ def _clear_cache():
     yield
     with contextlib.suppress(Exception):  # a test may have stopped Redis on purpose
         cache.clear()
+
+
+@pytest.fixture
+def chromium():
+    """Debian's Chromium driven by Playwright (its own browser download is never used)."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls stay synchronous.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        # Queries made while Playwright ran used a connection of their own; close it so the test
+        # database can be dropped at the end of the session.
+        connections.close_all()

@@ -2,35 +2,21 @@
 AdvanceConnect account, add two numbers, fund $25.00 with the (fake) Stripe card element, and see
 amount + fee + total before paying and the new balance and receipt after."""
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core import mail
-from django.db import connections
 from django.test import Client
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from accounts.models import User
 from accounts.services import account_open
 from billing.models import FeeSchedule, Payment
+from tests.conftest import ARTIFACTS
 from tests.factories import UserFactory
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # sync Playwright runs an event loop in this thread
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture
@@ -41,14 +27,8 @@ def default_fees(transactional_db):
 
 
 @pytest.fixture
-def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-        # Queries made while Playwright runs use a connection of their own; close it so the test
-        # database can be dropped at the end of the session.
-        connections.close_all()
+def browser(chromium):
+    return chromium
 
 
 def test_sign_up_open_account_add_numbers_and_fund_by_card(browser, live_server, stripe_server, default_fees):

@@ -2,43 +2,25 @@
 inmate's calls, without JavaScript on these pages."""
 
 import datetime
-import os
-from pathlib import Path
 
 import pytest
 from django.test import Client
 
 from calls.models import InmateDebitSponsorship
+from tests.conftest import ARTIFACTS
 
 from .conftest import complete, make_account
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+SHOTS = ARTIFACTS
 
 
 @pytest.fixture
-def browser_context(live_server):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the test's ORM calls stay synchronous.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 390, "height": 844}, java_script_enabled=False)
-        yield context
-        context.close()
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+def browser_context(chromium, live_server):
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, java_script_enabled=False)
+    yield context
+    context.close()
 
 
 def test_family_sees_call_history_and_sponsors_an_inmate(browser_context, live_server, facility, inmate):

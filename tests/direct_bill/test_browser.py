@@ -1,9 +1,6 @@
 """Direct Bill in a real Chromium: apply (Alaska, approved at once), then pay a past-due statement
 by card in the fake Stripe element and see service return."""
 
-import os
-from pathlib import Path
-
 import pytest
 import time_machine
 from django.test import Client
@@ -13,37 +10,21 @@ from billing import dunning
 from billing.adjustments import adjustment_create
 from billing.models import Channel, FeeSchedule, Statement
 from billing.statement_tasks import statements_monthly_run
+from tests.conftest import ARTIFACTS
 from tests.factories import UserFactory
 
 from .conftest import ny
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+SHOTS = ARTIFACTS
 
 
 @pytest.fixture
-def page(live_server, stripe_server):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still synchronous.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 412, "height": 900})
-        yield context
-        context.close()
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+def page(chromium, live_server, stripe_server):
+    context = chromium.new_context(viewport={"width": 412, "height": 900})
+    yield context
+    context.close()
 
 
 def _login(context, live_server, user):

@@ -81,12 +81,13 @@ def test_unpaid_statement_suspends_the_day_after_the_due_date_and_payment_restor
     assert ledger.check() == []
 
 
-def test_a_payment_credited_by_another_path_restores_service_by_the_daily_run_at_the_latest(billed, staff):
+def test_a_payment_credited_by_any_path_restores_service_at_once(billed, staff):
     with time_machine.travel(ny(2026, 11, 23, 6, 0), tick=False):
         dunning.dunning_run()
     assert _reload(billed).status == AccountStatus.SUSPENDED
     with time_machine.travel(ny(2026, 11, 23, 12, 0), tick=False):
-        # The general staff payment service, not the statement one.
+        # The general staff payment service, not the statement one: restoring happens where every
+        # payment is credited, so the 3-D Secure return and the webhook restore service too.
         services.payment_record_offline(
             account=billed,
             channel=Channel.MAIL,
@@ -95,8 +96,9 @@ def test_a_payment_credited_by_another_path_restores_service_by_the_daily_run_at
             reference="chk 12",
             recorded_by=staff,
         )
+    assert _reload(billed).status == AccountStatus.ACTIVE
     with time_machine.travel(ny(2026, 11, 24, 6, 0), tick=False):
-        dunning.dunning_run()
+        assert dunning.dunning_run() == (0, 0)
     assert _reload(billed).status == AccountStatus.ACTIVE
     assert billed.events.filter(action=AccountEvent.Action.REINSTATED).count() == 1
     assert ledger.check() == []
