@@ -21,16 +21,7 @@ class SignupForm(forms.Form):
 class ProfileForm(forms.ModelForm):
     class Meta:
         model = User
-        fields = [
-            "first_name",
-            "last_name",
-            "preferred_language",
-            "address_line1",
-            "address_line2",
-            "city",
-            "state",
-            "postal_code",
-        ]
+        fields = list(User.PROFILE_FIELDS)
         help_texts = {"state": "Your state decides which accounts you can open (Alaska residents are pre-approved)."}
 
     def __init__(self, *args, **kwargs):

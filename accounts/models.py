@@ -49,6 +49,17 @@ class User(AbstractUser):
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
+    # What the holder edits on the profile page.
+    PROFILE_FIELDS = (
+        "first_name",
+        "last_name",
+        "preferred_language",
+        "address_line1",
+        "address_line2",
+        "city",
+        "state",
+        "postal_code",
+    )
 
     objects = UserManager()
 

@@ -68,18 +68,7 @@ def profile_update(
     user.preferred_language = preferred_language
     user.address_line1, user.address_line2 = address_line1.strip(), address_line2.strip()
     user.city, user.state, user.postal_code = city.strip(), state, postal_code.strip()
-    user.save(
-        update_fields=[
-            "first_name",
-            "last_name",
-            "preferred_language",
-            "address_line1",
-            "address_line2",
-            "city",
-            "state",
-            "postal_code",
-        ]
-    )
+    user.save(update_fields=list(User.PROFILE_FIELDS))
     return user
 
 

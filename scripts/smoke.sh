@@ -24,5 +24,6 @@ stripe=$(status_of "http://127.0.0.1:8420/js.stripe.com/v3/")
 echo "GET localstripe Stripe.js -> $stripe"
 [ "$stripe" = "200" ] || fail=1
 grep -q "celery@.* ready" "$log" || { sleep 5; grep -q "celery@.* ready" "$log"; } || { echo "Celery worker did not start"; fail=1; }
+grep -q "Webhook registered" "$log" || { echo "Stripe webhook was not registered"; fail=1; }
 if [ $fail -ne 0 ]; then echo "Smoke test FAILED"; tail -n 60 "$log"; exit 1; fi
 echo "Smoke test passed"
