@@ -9,7 +9,7 @@ Callers may rely on:
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Sum
@@ -27,12 +27,21 @@ class LedgerError(Exception):
 class PostResult:
     entry: JournalEntry
     created: bool
+    # The new cached balance of each calling account's ledger account this post changed, by id.
+    balances: dict[int, int] = field(default_factory=dict)
 
 
 def system_account(code: SystemAccount | str) -> LedgerAccount:
     code = SystemAccount(code)
     account, _ = LedgerAccount.objects.get_or_create(code=f"system:{code.value}", defaults={"name": code.label})
     return account
+
+
+def system_accounts(*codes: SystemAccount | str) -> list[LedgerAccount]:
+    """Several system accounts in one query (the call path needs two for every charge)."""
+    wanted = [f"system:{SystemAccount(code).value}" for code in codes]
+    found = {account.code: account for account in LedgerAccount.objects.filter(code__in=wanted)}
+    return [found.get(key) or system_account(code) for key, code in zip(wanted, codes, strict=True)]
 
 
 def account_ledger(calling_account) -> LedgerAccount:
@@ -75,13 +84,19 @@ def post(
         for account, amount in lines:
             if account.balance_cents is not None:
                 per_account[account.pk] += amount
-        # Ascending id order, so two entries touching the same accounts cannot deadlock.
-        for account_id in sorted(per_account):
-            if per_account[account_id]:
-                LedgerAccount.objects.filter(pk=account_id).update(
-                    balance_cents=F("balance_cents") + per_account[account_id]
-                )
-        return PostResult(entry, True)
+        balances: dict[int, int] = {}
+        table = connection.ops.quote_name(LedgerAccount._meta.db_table)
+        with connection.cursor() as cursor:
+            # Ascending id order, so two entries touching the same accounts cannot deadlock.
+            for account_id in sorted(per_account):
+                if per_account[account_id]:
+                    cursor.execute(
+                        f"UPDATE {table} SET balance_cents = balance_cents + %s WHERE id = %s "  # noqa: S608
+                        "RETURNING balance_cents",
+                        [per_account[account_id], account_id],
+                    )
+                    balances[account_id] = cursor.fetchone()[0]
+        return PostResult(entry, True, balances)
 
 
 def _insert_entry(idempotency_key, kind, memo, reverses, created_by) -> JournalEntry | None:

@@ -398,12 +398,10 @@ def call_complete(
         entry = None
         account_ledger = ledger.account_ledger(account) if account is not None else None
         if cost.total_cents:
-            lines = [
-                (account_ledger, -cost.total_cents),
-                (ledger.system_account(SystemAccount.CALL_REVENUE), cost.charge_cents),
-            ]
+            revenue, tax = ledger.system_accounts(SystemAccount.CALL_REVENUE, SystemAccount.TAX_PAYABLE)
+            lines = [(account_ledger, -cost.total_cents), (revenue, cost.charge_cents)]
             if cost.tax_cents:
-                lines.append((ledger.system_account(SystemAccount.TAX_PAYABLE), cost.tax_cents))
+                lines.append((tax, cost.tax_cents))
             posted = ledger.post(
                 idempotency_key=f"call:{call_id}",
                 kind=EntryKind.CALL,
@@ -416,8 +414,10 @@ def call_complete(
                 if winner is not None:
                     return Completion.of(winner)
             entry = posted.entry
-        balance_after = None
-        if account_ledger is not None:
+            balance_after = posted.balances.get(account_ledger.pk)
+        else:
+            balance_after = None
+        if account_ledger is not None and balance_after is None:
             balance_after = LedgerAccount.objects.filter(pk=account_ledger.pk).values_list("balance_cents", flat=True)[
                 0
             ]
