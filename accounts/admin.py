@@ -158,7 +158,7 @@ class CallingAccountAdmin(admin.ModelAdmin):
         record = reverse("admin:billing_payment_add") + f"?account={obj.pk}"
         return format_html('<a href="{}">Read-only ledger</a> · <a href="{}">Record a payment</a>', url, record)
 
-    @admin.action(description="Activate now (skip the rest of the activation delay)")
+    @admin.action(permissions=["change"], description="Activate now (skip the rest of the activation delay)")
     def activate_now(self, request, queryset):
         done = sum(
             services.account_activate(account=account, actor=request.user, reason="Activated early by staff")
@@ -169,13 +169,13 @@ class CallingAccountAdmin(admin.ModelAdmin):
         if skipped:
             self.message_user(request, f"{skipped} account(s) were not pending activation.", messages.WARNING)
 
-    @admin.action(description="Suspend (with a reason)")
+    @admin.action(permissions=["change"], description="Suspend (with a reason)")
     def suspend(self, request, queryset):
         return _with_reason(
             self, request, queryset, title="Suspend", action="suspend", service=services.account_suspend
         )
 
-    @admin.action(description="Reinstate (with a reason)")
+    @admin.action(permissions=["change"], description="Reinstate (with a reason)")
     def reinstate(self, request, queryset):
         return _with_reason(
             self, request, queryset, title="Reinstate", action="reinstate", service=services.account_reinstate

@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
@@ -120,6 +121,9 @@ class PaymentAdmin(admin.ModelAdmin):
         return False
 
     def add_view(self, request, form_url="", extra_context=None):
+        # This view replaces Django's add view, so it must check the permission Django would have.
+        if not self.has_add_permission(request):
+            raise PermissionDenied
         accounts = CallingAccount.objects.exclude(status=AccountStatus.CLOSED).select_related("holder").order_by("id")
         initial = {"account": request.GET.get("account")} if request.GET.get("account", "").isdigit() else {}
         form = OfflinePaymentForm(request.POST or None, accounts=accounts, initial=initial)

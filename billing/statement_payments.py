@@ -29,7 +29,12 @@ def direct_bill_payment_quote(*, account: CallingAccount, amount_cents: int) -> 
 
 
 def direct_bill_card_payment_create(
-    *, holder: User, account: CallingAccount, amount_cents: int, setup_intent_id: str
+    *,
+    holder: User,
+    account: CallingAccount,
+    amount_cents: int,
+    setup_intent_id: str,
+    expected_total_cents: int | None = None,
 ) -> Payment:
     """A card payment toward a Direct Bill balance, through the card payment service (see
     `billing.services.card_payment_create` for what it guarantees). Restores service at once when it
@@ -41,6 +46,7 @@ def direct_bill_card_payment_create(
         setup_intent_id=setup_intent_id,
         channel=Channel.WEB,
         limits=_limits(account),
+        expected_total_cents=expected_total_cents,
     )
 
 

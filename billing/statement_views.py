@@ -62,6 +62,8 @@ class StatementCardForm(StatementPayForm):
 
     amount = CentsField(widget=forms.HiddenInput)
     setup_intent = forms.CharField(max_length=255, required=False, widget=forms.HiddenInput)
+    # The total the holder saw on the review page: if the fee changed since, they review again.
+    total_cents = forms.IntegerField(min_value=0, required=False, widget=forms.HiddenInput)
 
 
 def _pay_context(statement) -> dict:
@@ -82,7 +84,7 @@ def _pay_review(request, statement, *, amount_cents: int, error: str = ""):
         form = StatementPayForm(initial={"amount": to_decimal(amount_cents)})
         return render(request, "statements/pay.html", {**context, "form": form, "error": exc.message}, status=400)
     context.update(
-        form=StatementCardForm(initial={"amount": to_decimal(amount_cents)}),
+        form=StatementCardForm(initial={"amount": to_decimal(amount_cents), "total_cents": quote.total_cents}),
         quote=quote,
         error=error,
         setup_intent_id=setup_id,
@@ -124,6 +126,7 @@ def statement_pay_confirm(request, pk: int):
             account=statement.account,
             amount_cents=amount,
             setup_intent_id=form.cleaned_data["setup_intent"],
+            expected_total_cents=form.cleaned_data["total_cents"],
         )
     except services.PaymentError as exc:
         return _pay_review(request, statement, amount_cents=amount, error=exc.message)

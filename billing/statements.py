@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.models import AccountKind, CallingAccount, User
@@ -95,20 +95,22 @@ class Standing:
 
 def statement_standing(*, statement: Statement, now: datetime | None = None) -> Standing:
     """Payments and credits posted after the period count toward the statement (its closing balance
-    already carries every earlier month). Partial payments reduce what is due."""
+    already carries every earlier month). Partial payments reduce what is due. Charges and debit
+    adjustments after the period belong to the next statement, so they never make this one due
+    again; a reversed payment does. What is due is never more than what is owed now."""
     now = now or timezone.now()
     period = Period(statement.period_start_date, statement.period_end_date)
-    credits = (
-        Posting.objects.filter(
-            ledger_account__calling_account_id=statement.account_id,
-            entry__kind__in=CREDIT_KINDS,
-            entry__created_at__gte=period.ends_at,
-        ).aggregate(total=Sum("amount_cents"))["total"]
-        or 0
+    after_period = Posting.objects.filter(
+        ledger_account__calling_account_id=statement.account_id, entry__created_at__gte=period.ends_at
+    )
+    totals = after_period.aggregate(
+        credits=Sum("amount_cents", filter=Q(entry__kind__in=CREDIT_KINDS, amount_cents__gt=0)),
+        reversals=Sum("amount_cents", filter=Q(entry__kind=EntryKind.REVERSAL, amount_cents__lt=0)),
     )
     billed = max(0, statement.closing_balance_cents)
-    paid = max(0, credits)
-    due = max(0, billed - paid)
+    paid = max(0, (totals["credits"] or 0) + (totals["reversals"] or 0))
+    owed_now = max(0, -(ledger.account_ledger(statement.account).balance_cents or 0))
+    due = max(0, min(billed - paid, owed_now))
     return Standing(
         billed_cents=billed,
         paid_cents=paid,

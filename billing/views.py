@@ -13,6 +13,7 @@ from accounts.models import AccountKind
 from . import selectors, services, stripe_gateway
 from .forms import FundForm, PayForm
 from .models import Channel, PaymentStatus
+from .money import to_decimal
 
 
 def _fundable(request):
@@ -31,10 +32,10 @@ def _review(request, *, account, amount_cents: int, error: str = ""):
         quote = services.payment_quote(account=account, amount_cents=amount_cents, channel=Channel.WEB)
         setup_id, client_secret = services.card_setup_start(holder=request.user)
     except services.PaymentError as exc:
-        form = FundForm(initial={"account": account.pk, "amount": f"{amount_cents / 100:.2f}"}, accounts=accounts)
+        form = FundForm(initial={"account": account.pk, "amount": to_decimal(amount_cents)}, accounts=accounts)
         return render(request, "billing/fund.html", {"form": form, "error": exc.message}, status=400)
     pay_form = PayForm(
-        initial={"account": account.pk, "amount": f"{amount_cents / 100:.2f}", "total_cents": quote.total_cents},
+        initial={"account": account.pk, "amount": to_decimal(amount_cents), "total_cents": quote.total_cents},
         accounts=accounts,
     )
     context = {

@@ -10,7 +10,7 @@ from decimal import Decimal
 import phonenumbers
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from accounts.models import AccountKind, AccountStatus, CallingAccount, LineType, PhoneNumber, SuspensionCode, User
@@ -138,20 +138,25 @@ class _Payer:
     reason: str | None = None
 
 
-def _resolve_payer(*, inmate_id: int, e164: str, for_charge: bool = False) -> _Payer:
+def _resolve_payer(*, inmate_id: int, e164: str, started_at: datetime.datetime | None = None) -> _Payer:
     """Inmate-debit sponsor first (to connect, the number must still be registered on an open
-    account), else the account holding the number. Two indexed lookups. `for_charge` resolves a
-    call that already happened: the sponsor pays whatever became of the number since."""
+    account), else the account holding the number. Two indexed lookups. With `started_at`, resolves
+    a call that already happened: the sponsorship in force when it started pays, whatever became of
+    the number since."""
     number = (
         PhoneNumber.objects.filter(number=e164, is_active=True)
         .select_related("account__holder", "account__ledger_account")
         .first()
     )
-    sponsorship = (
-        InmateDebitSponsorship.objects.filter(inmate_id=inmate_id, ended_at__isnull=True)
-        .select_related("account__ledger_account")
-        .first()
-    )
+    sponsorships = InmateDebitSponsorship.objects.filter(inmate_id=inmate_id)
+    if started_at is None:
+        sponsorships = sponsorships.filter(ended_at__isnull=True)
+    else:
+        sponsorships = sponsorships.filter(started_at__lte=started_at).filter(
+            Q(ended_at__isnull=True) | Q(ended_at__gt=started_at)
+        )
+    sponsorship = sponsorships.select_related("account__ledger_account").order_by("-started_at", "-id").first()
+    for_charge = started_at is not None
     if for_charge and sponsorship is not None:
         return _Payer(sponsorship.account, Billing.INMATE_DEBIT, number)
     if number is None:
@@ -256,12 +261,14 @@ def _authorize_paid(*, call_id, info: FacilityInfo, plan, inmate, e164, payer: _
             balance = (
                 LedgerAccount.objects.select_for_update().filter(pk=ledger_id).values_list("balance_cents", flat=True)
             )[0]
-            held = (
-                CallHold.objects.filter(account_id=account.id, released_at__isnull=True, expires_at__gt=now).aggregate(
-                    total=Sum("amount_cents")
-                )["total"]
-                or 0
-            )
+            holds = CallHold.objects.filter(
+                account_id=account.id, released_at__isnull=True, expires_at__gt=now
+            ).aggregate(total=Sum("amount_cents"), mine=Count("id", filter=Q(call_id=call_id)))
+            if holds["mine"]:
+                # A platform retrying an authorization gets its first answer, not a second look
+                # at funds that its own hold now ties up.
+                return Authorization(**CallHold.objects.get(call_id=call_id).response)
+            held = holds["total"] or 0
             if account.kind == AccountKind.DIRECT_BILL:
                 available = account.credit_limit_cents + balance - held
                 short_reason = DenyReason.CREDIT_LIMIT_REACHED
@@ -381,7 +388,7 @@ def call_complete(
     if hold is not None:
         account, billing = hold.account, hold.billing
     else:
-        payer = _resolve_payer(inmate_id=inmate.id, e164=e164, for_charge=True)
+        payer = _resolve_payer(inmate_id=inmate.id, e164=e164, started_at=started_at)
         account, billing = payer.account, payer.billing
     minutes = billable_minutes(
         duration_seconds=duration_seconds, disconnect=disconnect, cap_minutes=info.max_call_minutes
@@ -547,6 +554,7 @@ DEMO_FACILITIES = [
     ("AZ-YCJ", "Yavapai County Jail", "Camp Verde", "AZ", "jail", "small", "America/Phoenix", False, "0.09", "0.056"),
 ]
 # (facility code, inmate number, first name, last name)
+DEMO_HISTORY = datetime.timedelta(days=7)
 DEMO_INMATES = [
     ("CT-HFD", "412345", "Luis", "Lopez"),
     ("CT-YCI", "398811", "Ana", "Lopez"),
@@ -620,9 +628,12 @@ def demo_calls_load(*, family: User) -> str:
     if "GA-MSP" in inmates:
         # Already sponsored from another account: the demo goes on without it.
         with contextlib.suppress(SponsorshipError):
-            sponsorship_start(
+            sponsorship = sponsorship_start(
                 account=number.account, facility=inmates["GA-MSP"].facility, inmate_number="1001456", actor=family
             )
+            # The demo story: the family has paid for Marcus's calls since before the demo calls.
+            since = timezone.now() - DEMO_HISTORY
+            InmateDebitSponsorship.objects.filter(pk=sponsorship.pk, started_at__gt=since).update(started_at=since)
     now = timezone.now()
     demo_calls = [
         ("demo-call-1", "CT-HFD", 12 * 60 + 5, datetime.timedelta(days=6)),

@@ -90,9 +90,10 @@ def chromium():
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             yield browser
+            # Queries the test made while Playwright's loop ran used connections of their own:
+            # close them here, in the same context, so the test database can be dropped at the end.
+            connections.close_all()
             browser.close()
     finally:
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        # Queries made while Playwright ran used a connection of their own; close it so the test
-        # database can be dropped at the end of the session.
         connections.close_all()

@@ -153,3 +153,21 @@ def test_an_accounts_ledger_lines_are_listed_read_only(staff_client, account):
     html = page.content.decode()
     assert page.status_code == 200
     assert "Mail (check or money order) payment #" in html and "1200" in html
+
+
+def test_staff_who_may_only_view_cannot_record_payments_or_change_accounts(client, account):
+    from django.contrib.auth.models import Permission
+
+    viewer = UserFactory(is_staff=True)
+    viewer.user_permissions.add(*Permission.objects.filter(codename__in=["view_payment", "view_callingaccount"]))
+    client.force_login(viewer)
+    response = client.post(
+        reverse("admin:billing_payment_add"),
+        {"account": account.pk, "channel": "mail", "method": "check", "amount": "500.00", "reference": "123"},
+    )
+    assert response.status_code == 403
+    assert not Payment.objects.filter(account=account).exists()
+    changelist = client.get(reverse("admin:accounts_callingaccount_changelist"))
+    assert changelist.status_code == 200
+    for action in ("activate_now", "suspend", "reinstate"):
+        assert f'value="{action}"' not in changelist.content.decode()

@@ -76,6 +76,14 @@ def test_repeated_authorization_returns_the_first_answer_and_one_hold(facility, 
     assert CallHold.objects.filter(account=account).count() == 1
 
 
+def test_retried_authorization_is_not_denied_by_its_own_hold(facility, inmate):
+    account = make_account(balance_cents=200)  # $2.00: the first answer holds almost all of it
+    first = authorize(facility, inmate, account.test_number, cid="retry")
+    assert (first.decision, first.max_seconds) == ("allow", 480)
+    assert authorize(facility, inmate, account.test_number, cid="retry") == first
+    assert CallHold.objects.filter(account=account).count() == 1
+
+
 # --- every deny reason of DESIGN.md §7, each with the state that causes it -------------------------
 
 

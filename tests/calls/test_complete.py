@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from billing import ledger
 from billing.models import JournalEntry, SystemAccount
-from calls.models import CallHold, CallRecord
+from calls.models import CallHold, CallRecord, InmateDebitSponsorship
 from calls.rating import billable_minutes, minutes_covered, price
 from calls.services import CallInputError
 from tests.factories import InmateFactory
@@ -153,3 +153,30 @@ def test_minutes_covered_property(available, rate, tax, cap):
     assert 0 <= minutes <= cap
     assert minutes == 0 or price(minutes=minutes, rate_per_minute=rate, tax_rate=tax).total_cents <= available
     assert minutes == cap or price(minutes=minutes + 1, rate_per_minute=rate, tax_rate=tax).total_cents > available
+
+
+def test_late_record_is_charged_to_the_sponsorship_in_force_when_the_call_started(facility, inmate):
+    callee = make_account(balance_cents=1000)
+    sponsor = make_account(balance_cents=1000)
+    started = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=2)
+    # The sponsorship began after the call: the sponsor never agreed to pay for it.
+    InmateDebitSponsorship.objects.create(inmate=inmate, account=sponsor, started_by=sponsor.holder)
+    complete(facility, inmate, callee.test_number, seconds=300, cid="late-after", started_at=started)
+    assert balance(sponsor) == 1000
+    assert balance(callee) < 1000
+    # A call made while a sponsorship was in force is the sponsor's, even reported after it ended.
+    now = datetime.datetime.now(datetime.UTC)
+    InmateDebitSponsorship.objects.filter(account=sponsor).update(
+        started_at=now - datetime.timedelta(hours=1), ended_at=now - datetime.timedelta(minutes=5)
+    )
+    callee_before = balance(callee)
+    complete(
+        facility,
+        inmate,
+        callee.test_number,
+        seconds=300,
+        cid="late-during",
+        started_at=now - datetime.timedelta(minutes=30),
+    )
+    assert balance(sponsor) < 1000
+    assert balance(callee) == callee_before

@@ -165,3 +165,15 @@ def test_the_statement_page_shows_what_is_paid_and_due(billed, staff, client):
     with time_machine.travel(ny(2026, 11, 23, 11, 0), tick=False):
         page = client.get(reverse("billing:statement_detail", args=[statement.pk])).content.decode()
     assert "Past due" in page
+
+
+def test_a_later_debit_adjustment_does_not_make_a_paid_statement_past_due(billed, staff):
+    with time_machine.travel(ny(2026, 11, 10, 9, 0), tick=False):
+        direct_bill_mail_payment_record(
+            account=billed, method=PaymentMethod.CHECK, amount_cents=335, reference="chk 20", recorded_by=staff
+        )
+    with time_machine.travel(ny(2026, 11, 15, 9, 0), tick=False):
+        adjustment_create(account=billed, amount_cents=-100, reason="November correction", actor=staff)
+    with time_machine.travel(ny(2026, 11, 23, 6, 0), tick=False):
+        dunning_daily_run()
+    assert _reload(billed).status == AccountStatus.ACTIVE

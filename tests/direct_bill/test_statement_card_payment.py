@@ -95,3 +95,24 @@ def test_a_declined_card_changes_nothing(past_due, stripe_server, client):
     past_due.account.refresh_from_db()
     assert past_due.account.ledger_account.balance_cents == -8000
     assert past_due.account.status == AccountStatus.SUSPENDED
+
+
+def test_fee_changed_after_review_charges_nothing_and_shows_the_new_total(past_due, stripe_server, client):
+    from billing.models import FeeSchedule
+
+    account = past_due.account
+    client.force_login(account.holder)
+    FeeSchedule.objects.update_or_create(channel="web", defaults={"fee_cents": 300})
+    review = client.post(reverse("billing:statement_pay", args=[past_due.pk]), {"amount": "80.00"})
+    assert 'name="total_cents" value="8300"' in review.content.decode()
+    FeeSchedule.objects.filter(channel="web").update(fee_cents=450)
+    setup_id = confirmed_setup_intent(stripe_server, account.holder)
+    again = client.post(
+        reverse("billing:statement_pay_confirm", args=[past_due.pk]),
+        {"amount": "80.00", "setup_intent": setup_id, "total_cents": "8300"},
+    )
+    assert again.status_code == 400
+    assert "fee changed" in again.content.decode()
+    assert 'id="quote-total"><strong>$84.50</strong>' in again.content.decode()
+    assert not Payment.objects.filter(account=account).exists()
+    assert ledger.account_ledger(account).balance_cents == -8000
