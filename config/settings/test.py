@@ -21,3 +21,6 @@ STRIPE_WEBHOOK_SECRET = "whsec_test_suite"
 # The suite's localstripe fixture sets the real port; these are placeholders.
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="http://localhost:8420")
 STRIPE_JS_URL = env("STRIPE_JS_URL", default="http://localhost:8420/js.stripe.com/v3/")
+# Static files straight from the app folders (no collectstatic in the suite).
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True
