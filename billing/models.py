@@ -268,3 +268,58 @@ class Adjustment(models.Model):
 
     def __str__(self) -> str:
         return f"Adjustment #{self.pk} on account #{self.account_id}: {self.amount_cents} cents"
+
+
+class RefundMethod(models.TextChoices):
+    CARD = "card", "Back to the card"
+    CHECK = "check", "By check"
+
+
+class RefundStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class Refund(models.Model):
+    """Money given back to the holder when an account closes, never with a fee.
+
+    A card refund goes back to the card of one payment (`payment`) through Stripe and is posted
+    under `refund:<id>` (account to card clearing) once Stripe accepts it. A check refund is posted
+    at close under `refund:<id>` (account to refunds payable: FamilyLine now owes the holder) and
+    settled under `refund:<id>:sent` (refunds payable to mail clearing) when staff mail the check."""
+
+    account = models.ForeignKey("accounts.CallingAccount", on_delete=models.PROTECT, related_name="refunds")
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="refunds")
+    method = models.CharField(max_length=10, choices=RefundMethod.choices)
+    amount_cents = models.BigIntegerField()
+    status = models.CharField(max_length=10, choices=RefundStatus.choices, default=RefundStatus.PENDING)
+    stripe_refund_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    check_number = models.CharField(max_length=100, blank=True)
+    failure_message = models.CharField(max_length=500, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="refund")
+    sent_entry = models.OneToOneField(
+        JournalEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="refund_sent"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_cents__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(
+                condition=~Q(method="card") | Q(payment__isnull=False), name="card_refund_has_payment"
+            ),
+            models.CheckConstraint(
+                condition=~Q(method="check", status="succeeded") | ~Q(check_number=""),
+                name="sent_check_refund_has_number",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "method"], name="refund_status_method_idx")]
+
+    def __str__(self) -> str:
+        return f"Refund #{self.pk} {self.get_method_display().lower()} to account #{self.account_id}"
