@@ -139,6 +139,29 @@ def payment_intent_retrieve(*, payment_intent_id: str) -> Intent:
     return Intent.from_stripe(intent)
 
 
+@dataclass(frozen=True)
+class RefundResult:
+    id: str
+    status: str
+    amount_cents: int
+
+
+def refund_create(*, payment_intent_id: str, amount_cents: int, idempotency_key: str, metadata: dict) -> RefundResult:
+    """Refund `amount_cents` of a PaymentIntent to its card. Stripe refusing the refund raises
+    GatewayError(declined=True) (nothing was refunded); any other GatewayError means the request may
+    have reached Stripe, so retry with the same idempotency key rather than pay the money another way."""
+    try:
+        refund = _client().v1.refunds.create(
+            params={"payment_intent": payment_intent_id, "amount": amount_cents, "metadata": metadata},
+            options={"idempotency_key": idempotency_key},
+        )
+    except (stripe.InvalidRequestError, stripe.CardError) as exc:
+        raise GatewayError(exc.user_message or "The card processor refused the refund.", declined=True) from exc
+    except stripe.StripeError as exc:
+        raise GatewayError("We could not reach our card processor.") from exc
+    return RefundResult(id=refund.id, status=refund.status or "", amount_cents=int(refund.amount or 0))
+
+
 def payment_method_last4(*, payment_method_id: str) -> str:
     try:
         method = _client().v1.payment_methods.retrieve(payment_method_id)
