@@ -3,7 +3,7 @@ from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
 from . import ledger
-from .models import JournalEntry, Payment, PaymentStatus, Posting, SystemAccount
+from .models import JournalEntry, Payment, PaymentStatus, Posting, Refund, SystemAccount
 
 
 def payment_list_for_account(*, account) -> QuerySet[Payment]:
@@ -15,6 +15,10 @@ def payment_get_for_holder(*, holder, pk: int) -> Payment:
     return get_object_or_404(
         Payment.objects.select_related("account__ledger_account", "account__holder"), pk=pk, account__holder=holder
     )
+
+
+def refund_list_for_account(*, account) -> QuerySet[Refund]:
+    return Refund.objects.filter(account=account).select_related("payment").order_by("created_at", "id")
 
 
 def posting_list_for_account(*, account) -> QuerySet[Posting]:
@@ -75,8 +79,39 @@ def _payment_violations() -> list[ledger.Violation]:
     return violations
 
 
+def _refund_violations() -> list[ledger.Violation]:
+    """A check refund is posted (`refund:<id>`) from its creation and settled (`refund:<id>:sent`)
+    once mailed; a card refund is posted only once sent; each takes its amount off its account;
+    no refund entry lacks its refund."""
+    violations = []
+    refunds = Refund.objects.annotate(
+        to_account=Coalesce(
+            Sum(
+                "entry__postings__amount_cents",
+                filter=Q(entry__postings__ledger_account__calling_account=F("account")),
+            ),
+            0,
+        )
+    ).order_by("id")
+    for refund in refunds.select_related("entry", "sent_entry"):
+        posted = refund.method == "check" or refund.status == "succeeded"
+        sent = refund.method == "check" and refund.status == "succeeded"
+        if posted != (refund.entry_id is not None) or sent != (refund.sent_entry_id is not None):
+            violations.append(ledger.Violation("refund_posting_state", f"refund #{refund.pk} is {refund.status}"))
+        elif posted and (
+            refund.entry.idempotency_key != f"refund:{refund.pk}" or refund.to_account != -refund.amount_cents
+        ):
+            violations.append(ledger.Violation("refund_wrong_entry", f"refund #{refund.pk}"))
+        elif sent and refund.sent_entry.idempotency_key != f"refund:{refund.pk}:sent":
+            violations.append(ledger.Violation("refund_wrong_entry", f"refund #{refund.pk} (sent)"))
+    orphans = JournalEntry.objects.filter(idempotency_key__regex=r"^refund:[0-9]+$", refund__isnull=True).order_by("id")
+    for pk, key in orphans.values_list("pk", "idempotency_key"):
+        violations.append(ledger.Violation("refund_entry_without_refund", f"entry #{pk} ({key})"))
+    return violations
+
+
 # Other apps register invariants of their own here (e.g. "each external payment id applied once").
-EXTRA_LEDGER_CHECKS: list = [_payment_violations]
+EXTRA_LEDGER_CHECKS: list = [_payment_violations, _refund_violations]
 
 
 def ledger_violations() -> list[ledger.Violation]:

@@ -14,4 +14,12 @@ def stripe_events_process_pending() -> int:
     return services.stripe_events_process_pending()
 
 
+@shared_task
+def refunds_card_retry_pending() -> int:
+    """Periodic: card refunds left pending (processor unreachable, a crash after closing)."""
+    from . import refunds
+
+    return refunds.refunds_card_retry_pending()
+
+
 from .statement_tasks import dunning_daily_run, statement_email_send_task, statements_monthly_run  # noqa: E402, F401

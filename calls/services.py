@@ -160,13 +160,29 @@ def _resolve_payer(*, inmate_id: int, e164: str, started_at: datetime.datetime |
     if for_charge and sponsorship is not None:
         return _Payer(sponsorship.account, Billing.INMATE_DEBIT, number)
     if number is None:
-        return _Payer(None, None, None, DenyReason.NUMBER_NOT_REGISTERED)
+        return _Payer(None, None, None, _unregistered_reason(e164))
     if sponsorship is not None:
         if number.account.status == AccountStatus.CLOSED:
             return _Payer(None, None, number, DenyReason.NUMBER_NOT_REGISTERED)
         return _Payer(sponsorship.account, Billing.INMATE_DEBIT, number)
     kind = Billing.DIRECT_BILL if number.account.kind == AccountKind.DIRECT_BILL else Billing.COLLECT
     return _Payer(number.account, kind, number)
+
+
+def _unregistered_reason(e164: str) -> str:
+    """A number no open account holds. When closing its account freed it (and nobody registered
+    it since), the platform hears `account_closed`, which is what happened; otherwise the number
+    is simply not registered. Only reached on a deny, so the call path pays nothing for it."""
+    last = (
+        PhoneNumber.objects.filter(number=e164, is_active=False)
+        .select_related("account")
+        .only("removed_at", "account__status", "account__closed_at")
+        .order_by("-removed_at", "-id")
+        .first()
+    )
+    if last is not None and last.account.status == AccountStatus.CLOSED and last.removed_at == last.account.closed_at:
+        return DenyReason.ACCOUNT_CLOSED
+    return DenyReason.NUMBER_NOT_REGISTERED
 
 
 def _status_reason(account: CallingAccount, now: datetime.datetime, *, free: bool) -> str | None:

@@ -130,6 +130,10 @@ CELERY_BEAT_SCHEDULE["billing-stripe-events-pending"] = {
     "task": "billing.tasks.stripe_events_process_pending",
     "schedule": 60.0,
 }
+CELERY_BEAT_SCHEDULE["billing-refunds-card-retry"] = {
+    "task": "billing.tasks.refunds_card_retry_pending",
+    "schedule": 600.0,
+}
 # Direct Bill: statements for the month before on the 1st, dunning daily (CELERY_TIMEZONE is New York).
 CELERY_BEAT_SCHEDULE["billing-statements-monthly"] = {
     "task": "billing.statement_tasks.statements_monthly_run",

@@ -1,0 +1,332 @@
+"""Closing an account and refunding what is left on it, without fee (DESIGN §1).
+
+Card-funded money goes back to the cards it came from, newest payment first, each payment up to
+what it added (its fee was revenue for a service given and is never refunded); whatever is left
+(mail-funded money, staff-entered card payments, card refunds Stripe refuses) becomes one check
+refund that staff mail and record.
+
+Ledger: a check refund is posted at close (`refund:<id>`: account to refunds payable), so the
+closed account's balance is zero at once and what FamilyLine owes the holder is visible; mailing
+the check settles it (`refund:<id>:sent`: refunds payable to mail clearing). A card refund is
+posted (`refund:<id>`: account to card clearing) only once Stripe has accepted it, so the ledger
+never shows money going back to a card that did not.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from accounts.models import AccountEvent, AccountKind, AccountStatus, CallingAccount, PhoneNumber, User
+from accounts.services import AccountError
+
+from . import ledger, stripe_gateway
+from .models import (
+    EntryKind,
+    LedgerAccount,
+    Payment,
+    PaymentMethod,
+    PaymentStatus,
+    Refund,
+    RefundMethod,
+    RefundStatus,
+    Statement,
+    SystemAccount,
+)
+from .statements import statement_standing
+
+logger = logging.getLogger(__name__)
+
+IN_FLIGHT_PAYMENT_STATUSES = (PaymentStatus.CREATED, PaymentStatus.REQUIRES_ACTION, PaymentStatus.PROCESSING)
+# A card payment still unsettled after this long was abandoned (3-D Secure never finished); it no
+# longer stops the account from closing (staff reconcile it if Stripe ever settles it).
+IN_FLIGHT_WINDOW = timedelta(days=1)
+
+
+class CloseError(AccountError):
+    """The account cannot be closed now. `message` is fit to show; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class CardRefundPlan:
+    payment: Payment
+    amount_cents: int
+
+
+@dataclass(frozen=True)
+class ClosePlan:
+    """How closing would refund the balance, shown to the holder before anything happens."""
+
+    balance_cents: int
+    card: list[CardRefundPlan] = field(default_factory=list)
+    check_cents: int = 0
+    refusal: str = ""
+
+    @property
+    def refund_cents(self) -> int:
+        return sum(line.amount_cents for line in self.card) + self.check_cents
+
+
+def account_close_plan(*, account: CallingAccount, now: datetime | None = None) -> ClosePlan:
+    """What `account_close` would do right now (it plans again under its lock). `refusal` says why
+    the account cannot be closed, if it cannot."""
+    balance = LedgerAccount.objects.filter(calling_account=account).values_list("balance_cents", flat=True).first()
+    return _plan(account=account, balance_cents=balance or 0, now=now or timezone.now())
+
+
+def _plan(*, account: CallingAccount, balance_cents: int, now: datetime) -> ClosePlan:
+    refusal = _refusal(account=account, balance_cents=balance_cents, now=now)
+    if refusal:
+        return ClosePlan(balance_cents=balance_cents, refusal=refusal)
+    left = max(0, balance_cents)
+    card: list[CardRefundPlan] = []
+    for payment in _refundable_card_payments(account):
+        if left <= 0:
+            break
+        amount = min(left, payment.refundable_cents)
+        if amount > 0:
+            card.append(CardRefundPlan(payment=payment, amount_cents=amount))
+            left -= amount
+    return ClosePlan(balance_cents=balance_cents, card=card, check_cents=left)
+
+
+def _refusal(*, account: CallingAccount, balance_cents: int, now: datetime) -> str:
+    if account.status == AccountStatus.CLOSED:
+        return "This account is already closed."
+    if balance_cents < 0:
+        return "This account owes money. Please pay what you owe first, then close it."
+    if account.kind == AccountKind.DIRECT_BILL:
+        for statement in Statement.objects.filter(account=account).order_by("-period_start_date", "-id"):
+            if statement_standing(statement=statement, now=now).due_cents > 0:
+                return "A statement on this account is unpaid. Please pay it first, then close the account."
+    in_flight = Payment.objects.filter(
+        account=account, status__in=IN_FLIGHT_PAYMENT_STATUSES, created_at__gte=now - IN_FLIGHT_WINDOW
+    )
+    if in_flight.exists():
+        return "A payment to this account is still being processed. Please try again in a few minutes."
+    return ""
+
+
+def _refundable_card_payments(account: CallingAccount) -> list[Payment]:
+    """Succeeded Stripe card payments, newest first, each with what is not yet refunded of it
+    (`refundable_cents`; pending card refunds count, they may still go through)."""
+    payments = (
+        Payment.objects.filter(
+            account=account,
+            method=PaymentMethod.CARD,
+            status=PaymentStatus.SUCCEEDED,
+            stripe_payment_intent_id__isnull=False,
+        )
+        .annotate(
+            refunded=Sum(
+                "refunds__amount_cents",
+                filter=Q(refunds__method=RefundMethod.CARD)
+                & Q(refunds__status__in=[RefundStatus.PENDING, RefundStatus.SUCCEEDED]),
+                default=0,
+            )
+        )
+        .order_by("-created_at", "-id")
+    )
+    result = []
+    for payment in payments:
+        payment.refundable_cents = payment.amount_cents - payment.refunded
+        result.append(payment)
+    return result
+
+
+def account_close(*, account: CallingAccount, actor: User | None, reason: str = "") -> list[Refund]:
+    """Close an account and refund its positive balance without fee.
+
+    Callers may rely on: a refusal raises CloseError (a message fit to show) and changes nothing:
+    a negative balance, for Direct Bill anything owed or an unpaid statement, a payment still in
+    flight, or an account already closed (so closing twice, even at once, refunds once). Otherwise,
+    in one transaction under a row lock on the account: it is closed (`closed_at`, a `closed`
+    AccountEvent with the reason), its numbers are freed for other accounts, its inmate-debit
+    sponsorships end, its open call holds are released, and one refund row per card payment
+    (newest first, up to what each added) plus one check refund for the rest are created, the
+    check posted at once. Then each card refund is sent to Stripe (`refund_card_send`); one Stripe
+    refuses becomes a check refund. The holder is emailed the list after commit. Returns the
+    account's refunds from this closing."""
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        account = CallingAccount.objects.select_for_update(of=("self",)).select_related("holder").get(pk=account.pk)
+        # Lock the balance too: an authorization waiting on it sees the closed account's zero
+        # balance afterwards, never a hold placed on money already being refunded.
+        balance = (
+            LedgerAccount.objects.select_for_update()
+            .filter(pk=ledger.account_ledger(account).pk)
+            .values_list("balance_cents", flat=True)[0]
+        )
+        plan = _plan(account=account, balance_cents=balance, now=now)
+        if plan.refusal:
+            raise CloseError(plan.refusal)
+        previous = account.status
+        account.status, account.closed_at = AccountStatus.CLOSED, now
+        account.save(update_fields=["status", "closed_at"])
+        numbers = PhoneNumber.objects.filter(account=account, is_active=True)
+        freed = [phone.number.as_e164 for phone in numbers.order_by("id")]
+        numbers.update(is_active=False, removed_at=now)
+        _sponsorships_end(account=account, actor=actor, now=now)
+        _holds_release(account=account, now=now)
+        refunds = [
+            Refund.objects.create(
+                account=account, payment=line.payment, method=RefundMethod.CARD, amount_cents=line.amount_cents
+            )
+            for line in plan.card
+        ]
+        if plan.check_cents:
+            refunds.append(_check_refund_create(account=account, amount_cents=plan.check_cents, actor=actor))
+        AccountEvent.objects.create(
+            account=account,
+            action=AccountEvent.Action.CLOSED,
+            actor=actor,
+            reason=reason.strip(),
+            data={
+                "previous_status": previous,
+                "balance_cents": balance,
+                "numbers_freed": freed,
+                "refunds": [refund.pk for refund in refunds],
+            },
+        )
+    for refund in refunds:
+        if refund.method == RefundMethod.CARD:
+            refund_card_send(refund=refund)
+    account_id = account.pk
+    transaction.on_commit(lambda: _send_closed_email(account_id), robust=True)
+    # An account closes once, so every refund it has comes from this closing.
+    return list(Refund.objects.filter(account=account).order_by("id"))
+
+
+def _sponsorships_end(*, account: CallingAccount, actor: User | None, now: datetime) -> None:
+    from calls.models import InmateDebitSponsorship
+
+    InmateDebitSponsorship.objects.filter(account=account, ended_at__isnull=True).update(ended_at=now, ended_by=actor)
+
+
+def _holds_release(*, account: CallingAccount, now: datetime) -> None:
+    from calls.models import CallHold
+
+    CallHold.objects.filter(account=account, released_at__isnull=True).update(released_at=now)
+
+
+def _check_refund_create(*, account: CallingAccount, amount_cents: int, actor: User | None) -> Refund:
+    """A pending check refund, posted at once: the money leaves the account for refunds payable."""
+    refund = Refund.objects.create(account=account, method=RefundMethod.CHECK, amount_cents=amount_cents)
+    result = ledger.post(
+        idempotency_key=f"refund:{refund.pk}",
+        kind=EntryKind.REFUND,
+        lines=[
+            (ledger.account_ledger(account), -amount_cents),
+            (ledger.system_account(SystemAccount.REFUNDS_PAYABLE), amount_cents),
+        ],
+        memo=f"Refund #{refund.pk} by check",
+        created_by=actor,
+    )
+    refund.entry = result.entry
+    refund.save(update_fields=["entry"])
+    return refund
+
+
+def refund_card_send(*, refund: Refund) -> Refund:
+    """Send a pending card refund to Stripe (idempotency key from the refund row) and post it.
+
+    Callers may rely on: safe to call again (a refund not pending is returned as it is, and the row
+    lock makes a second caller wait); Stripe accepting it posts `refund:<id>` and marks it sent;
+    Stripe refusing it marks it failed and moves its amount to a new check refund; an unclear
+    answer (the processor unreachable) leaves it pending, with the reason, to be retried."""
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update(of=("self",)).select_related("payment", "account").get(pk=refund.pk)
+        if refund.status != RefundStatus.PENDING or refund.method != RefundMethod.CARD:
+            return refund
+        try:
+            result = stripe_gateway.refund_create(
+                payment_intent_id=refund.payment.stripe_payment_intent_id,
+                amount_cents=refund.amount_cents,
+                idempotency_key=f"familyline-refund-{refund.pk}",
+                metadata={"refund_id": str(refund.pk), "account_id": str(refund.account_id)},
+            )
+        except stripe_gateway.GatewayError as exc:
+            if not exc.declined:
+                logger.warning("card refund #%s not confirmed; left pending for a retry", refund.pk)
+                refund.failure_message = exc.message[:500]
+                refund.save(update_fields=["failure_message"])
+                return refund
+            _card_refund_fail(refund=refund, message=exc.message)
+            return refund
+        if result.status not in ("succeeded", "pending"):
+            _card_refund_fail(refund=refund, message=f"The card processor answered {result.status}.")
+            return refund
+        posted = ledger.post(
+            idempotency_key=f"refund:{refund.pk}",
+            kind=EntryKind.REFUND,
+            lines=[
+                (ledger.account_ledger(refund.account), -refund.amount_cents),
+                (ledger.system_account(SystemAccount.CARD_CLEARING), refund.amount_cents),
+            ],
+            memo=f"Refund #{refund.pk} to card ending {refund.payment.card_last4 or '—'}",
+        )
+        refund.entry = posted.entry
+        refund.stripe_refund_id = result.id
+        refund.status = RefundStatus.SUCCEEDED
+        refund.succeeded_at = timezone.now()
+        refund.failure_message = ""
+        refund.save(update_fields=["entry", "stripe_refund_id", "status", "succeeded_at", "failure_message"])
+    return refund
+
+
+def _card_refund_fail(*, refund: Refund, message: str) -> None:
+    refund.status = RefundStatus.FAILED
+    refund.failure_message = message[:500]
+    refund.save(update_fields=["status", "failure_message"])
+    _check_refund_create(account=refund.account, amount_cents=refund.amount_cents, actor=None)
+
+
+def refund_check_mark_sent(*, refund: Refund, check_number: str, actor: User) -> Refund:
+    """Staff record that a pending check refund was mailed. Posts `refund:<id>:sent` (refunds
+    payable to mail clearing) once. Raises CloseError with a message fit to show otherwise."""
+    check_number = check_number.strip()
+    if not check_number:
+        raise CloseError("Enter the check number.")
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update().get(pk=refund.pk)
+        if refund.method != RefundMethod.CHECK or refund.status != RefundStatus.PENDING:
+            raise CloseError(f"Refund #{refund.pk} is not a pending check refund.")
+        posted = ledger.post(
+            idempotency_key=f"refund:{refund.pk}:sent",
+            kind=EntryKind.REFUND,
+            lines=[
+                (ledger.system_account(SystemAccount.REFUNDS_PAYABLE), -refund.amount_cents),
+                (ledger.system_account(SystemAccount.MAIL_CLEARING), refund.amount_cents),
+            ],
+            memo=f"Refund #{refund.pk}: check {check_number} mailed",
+            created_by=actor,
+        )
+        refund.sent_entry = posted.entry
+        refund.check_number = check_number[:100]
+        refund.recorded_by = actor
+        refund.status = RefundStatus.SUCCEEDED
+        refund.succeeded_at = timezone.now()
+        refund.save(update_fields=["sent_entry", "check_number", "recorded_by", "status", "succeeded_at"])
+    return refund
+
+
+def refunds_card_retry_pending() -> int:
+    """Send again every card refund left pending (Stripe unreachable, a crash after close).
+    Returns how many were sent or moved to a check."""
+    pending = Refund.objects.filter(method=RefundMethod.CARD, status=RefundStatus.PENDING).order_by("id")
+    return sum(refund_card_send(refund=refund).status != RefundStatus.PENDING for refund in pending)
+
+
+def _send_closed_email(account_id: int) -> None:
+    from accounts.emails import send_templated
+
+    account = CallingAccount.objects.select_related("holder").get(pk=account_id)
+    refunds = list(Refund.objects.filter(account_id=account_id).select_related("payment").order_by("id"))
+    send_templated(
+        to=account.holder.email,
+        template="account_closed",
+        context={"account": account, "refunds": refunds},
+    )
