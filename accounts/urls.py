@@ -10,6 +10,7 @@ urlpatterns = [
     path("profile/", views.profile, name="profile"),
     path("accounts/open/", views.account_open, name="account_open"),
     path("accounts/<int:pk>/", views.account_detail, name="account_detail"),
+    path("accounts/<int:pk>/close/", views.account_close, name="account_close"),
     path("numbers/<int:pk>/edit/", views.number_edit, name="number_edit"),
     path("numbers/<int:pk>/remove/", views.number_remove, name="number_remove"),
     path("direct-bill/", direct_bill_views.direct_bill_home, name="direct_bill"),

@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from billing import refunds
 from billing import selectors as billing_selectors
 
 from . import selectors, services
@@ -68,9 +69,34 @@ def account_detail(request, pk: int):
             "form": form,
             "payments": billing_selectors.payment_list_for_account(account=account)[:50],
             "postings": billing_selectors.posting_list_for_account(account=account)[:50],
+            "refunds": billing_selectors.refund_list_for_account(account=account),
             **_rules(),
         },
         status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_close(request, pk: int):
+    """The plan first (balance, which card payments get what back, how much by check); a POST
+    from this page closes the account."""
+    account = selectors.account_get_for_holder(holder=request.user, pk=pk)
+    error = ""
+    if request.method == "POST":
+        try:
+            refunds.account_close(account=account, actor=request.user, reason=request.POST.get("reason", "")[:1000])
+        except refunds.CloseError as exc:
+            error = exc.message
+        else:
+            messages.success(request, f"Account #{account.pk} is closed. Your refund is on its way.")
+            return redirect("accounts:account_detail", pk=account.pk)
+    plan = refunds.account_close_plan(account=account)
+    return render(
+        request,
+        "accounts/account_close.html",
+        {"account": account, "plan": plan, "error": error},
+        status=400 if error else 200,
     )
 
 
