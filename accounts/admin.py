@@ -6,6 +6,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from billing import refunds
 from billing.models import Payment
 from billing.money import format_cents
 
@@ -127,7 +128,7 @@ class CallingAccountAdmin(admin.ModelAdmin):
     ]
     readonly_fields = fields
     inlines = [PhoneNumberInline, PaymentInline, AccountEventInline]
-    actions = ["activate_now", "suspend", "reinstate"]
+    actions = ["activate_now", "suspend", "reinstate", "close"]
 
     def get_search_results(self, request, queryset, search_term):
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
@@ -180,6 +181,10 @@ class CallingAccountAdmin(admin.ModelAdmin):
         return _with_reason(
             self, request, queryset, title="Reinstate", action="reinstate", service=services.account_reinstate
         )
+
+    @admin.action(permissions=["change"], description="Close and refund the balance (with a reason)")
+    def close(self, request, queryset):
+        return _with_reason(self, request, queryset, title="Close", action="close", service=refunds.account_close)
 
 
 from . import direct_bill_admin  # noqa: E402, F401  (Direct Bill application queue)

@@ -53,6 +53,6 @@ class PhoneNumberEditForm(forms.Form):
 
 
 class ReasonForm(forms.Form):
-    """Staff give a reason for a suspension or reinstatement; it is kept in the audit trail."""
+    """Staff give a reason for a suspension, reinstatement or closing; it is kept in the audit trail."""
 
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)

@@ -6,9 +6,9 @@ from django.utils.html import format_html
 
 from accounts.models import AccountStatus, CallingAccount
 
-from . import services
+from . import refunds, services
 from .forms import FeeScheduleForm, OfflinePaymentForm
-from .models import FeeSchedule, JournalEntry, LedgerAccount, Payment, Posting, StripeEvent
+from .models import FeeSchedule, JournalEntry, LedgerAccount, Payment, Posting, Refund, RefundMethod, StripeEvent
 from .money import format_cents
 
 
@@ -194,6 +194,79 @@ class StripeEventAdmin(ReadOnlyAdmin):
     def process_now(self, request, queryset):
         done = sum(services.stripe_event_process(event_pk=pk) for pk in queryset.values_list("pk", flat=True))
         self.message_user(request, f"{done} event(s) processed.", messages.SUCCESS)
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdmin):
+    """Refunds are created by closing an account. Staff mark a pending check refund sent here (with
+    its check number), which posts refunds payable to mail clearing."""
+
+    list_display = ["id", "created_at", "account", "method", "amount", "status", "payment", "check_number"]
+    list_filter = ["status", "method", "created_at"]
+    search_fields = ["=id", "=account__id", "account__holder__email", "check_number", "stripe_refund_id"]
+    list_select_related = ["account__holder", "payment"]
+    ordering = ["-created_at", "-id"]
+    fields = [
+        "account",
+        "payment",
+        "method",
+        "amount",
+        "status",
+        "stripe_refund_id",
+        "check_number",
+        "failure_message",
+        "recorded_by",
+        "entry",
+        "sent_entry",
+        "created_at",
+        "succeeded_at",
+    ]
+    readonly_fields = fields
+    actions = ["mark_check_sent", "retry_card_refund"]
+
+    @admin.display(description="amount")
+    def amount(self, obj):
+        return format_cents(obj.amount_cents)
+
+    def has_change_permission(self, request, obj=None):
+        # The list's actions need it; the form itself stays read-only (every field is).
+        return obj is None and request.user.has_perm("billing.change_refund")
+
+    @admin.action(permissions=["change"], description="Mark check sent (enter check numbers)")
+    def mark_check_sent(self, request, queryset):
+        pending = list(queryset.filter(method=RefundMethod.CHECK, status="pending").select_related("account"))
+        if not pending:
+            self.message_user(request, "Select pending check refunds.", messages.WARNING)
+            return None
+        if "apply" in request.POST:
+            done = 0
+            for refund in pending:
+                number = request.POST.get(f"check_number_{refund.pk}", "")
+                try:
+                    refunds.refund_check_mark_sent(refund=refund, check_number=number, actor=request.user)
+                    done += 1
+                except refunds.CloseError as exc:
+                    self.message_user(request, f"Refund #{refund.pk}: {exc.message}", messages.WARNING)
+            self.message_user(request, f"Marked {done} check refund(s) sent.", messages.SUCCESS)
+            return None
+        return TemplateResponse(
+            request,
+            "billing/admin_check_sent.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Mark check refunds sent",
+                "refunds": pending,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "opts": self.model._meta,
+            },
+        )
+
+    @admin.action(permissions=["change"], description="Send pending card refunds to Stripe again")
+    def retry_card_refund(self, request, queryset):
+        done = 0
+        for refund in queryset.filter(method=RefundMethod.CARD, status="pending").order_by("id"):
+            done += refunds.refund_card_send(refund=refund).status != "pending"
+        self.message_user(request, f"{done} card refund(s) sent or moved to a check.", messages.SUCCESS)
 
 
 from . import statement_admin  # noqa: E402, F401  (statements, past-due list, adjustments)
