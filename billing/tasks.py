@@ -22,4 +22,12 @@ def refunds_card_retry_pending() -> int:
     return refunds.refunds_card_retry_pending()
 
 
+@shared_task
+def inactive_balances_daily_run() -> dict[str, int]:
+    """Periodic (daily): notice, then refund, prepaid balances left unused (never forfeited)."""
+    from . import inactivity
+
+    return inactivity.inactive_balances_review()
+
+
 from .statement_tasks import dunning_daily_run, statement_email_send_task, statements_monthly_run  # noqa: E402, F401

@@ -144,6 +144,11 @@ CELERY_BEAT_SCHEDULE["billing-dunning-daily"] = {
     "schedule": crontab(minute=0, hour=6),
 }
 CELERY_BEAT_SCHEDULE["calls-expire-holds"] = {"task": "calls.tasks.expire_call_holds", "schedule": 300.0}
+# Inactive prepaid balances: notice, then refund (never forfeit), daily.
+CELERY_BEAT_SCHEDULE["billing-inactive-balances-daily"] = {
+    "task": "billing.tasks.inactive_balances_daily_run",
+    "schedule": crontab(minute=0, hour=7),
+}
 
 # REST framework (phone-platform API) and its OpenAPI schema
 REST_FRAMEWORK = {
@@ -177,6 +182,12 @@ ACTIVATION_DELAY = timedelta(hours=env.int("ACTIVATION_DELAY_HOURS", default=24)
 ALASKA_PREAPPROVED_LIMIT_CENTS = 5000
 STATEMENT_DUE_DAYS = env.int("STATEMENT_DUE_DAYS", default=21)
 CALL_HOLD_TTL = timedelta(hours=2)
+# Unused prepaid balances (47 CFR 64.6130): a notice after this many days without a payment or a
+# call, the refund after INACTIVITY_REFUND_DAYS and never sooner than INACTIVITY_NOTICE_MIN_DAYS
+# after the notice went out.
+INACTIVITY_NOTICE_DAYS = env.int("INACTIVITY_NOTICE_DAYS", default=150)
+INACTIVITY_REFUND_DAYS = env.int("INACTIVITY_REFUND_DAYS", default=180)
+INACTIVITY_NOTICE_MIN_DAYS = env.int("INACTIVITY_NOTICE_MIN_DAYS", default=30)
 
 LOGGING = {
     "version": 1,
