@@ -4,10 +4,12 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import QuerySet
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 
-from billing import refunds
-from billing.models import Payment
+from billing import inactivity, refunds
+from billing.models import InactivityNotice, Payment
 from billing.money import format_cents
 
 from . import services
@@ -53,6 +55,26 @@ class PaymentInline(admin.TabularInline):
     @admin.display(description="payment")
     def link(self, obj):
         return format_html('<a href="{}">#{}</a>', reverse("admin:billing_payment_change", args=[obj.pk]), obj.pk)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class InactivityNoticeInline(admin.TabularInline):
+    model = InactivityNotice
+    fields = ["for_last_activity_date", "sent_at", "balance", "refund_date", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["-for_last_activity_date", "-id"]
+    verbose_name_plural = "inactivity notices"
+
+    @admin.display(description="balance told")
+    def balance(self, obj):
+        return "-" if obj.balance_cents is None else format_cents(obj.balance_cents)
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -122,12 +144,13 @@ class CallingAccountAdmin(admin.ModelAdmin):
         "activated_at",
         "credit_limit_cents",
         "balance",
+        "last_activity",
         "ledger",
         "created_at",
         "closed_at",
     ]
     readonly_fields = fields
-    inlines = [PhoneNumberInline, PaymentInline, AccountEventInline]
+    inlines = [PhoneNumberInline, PaymentInline, InactivityNoticeInline, AccountEventInline]
     actions = ["activate_now", "suspend", "reinstate", "close"]
 
     def get_search_results(self, request, queryset, search_term):
@@ -149,6 +172,14 @@ class CallingAccountAdmin(admin.ModelAdmin):
     def balance(self, obj):
         ledger_account = getattr(obj, "ledger_account", None)
         return format_cents(ledger_account.balance_cents) if ledger_account else "-"
+
+    @admin.display(description="last activity")
+    def last_activity(self, obj):
+        # A payment credited or a call (a login is not activity): what the inactivity refund counts from.
+        if obj.pk is None or not obj.is_prepaid:
+            return "-"
+        last = inactivity.account_last_activity_date(account=obj)
+        return f"{date_format(last)} ({(timezone.localdate() - last).days} days ago)"
 
     @admin.display(description="ledger")
     def ledger(self, obj):

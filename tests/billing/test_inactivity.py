@@ -10,7 +10,9 @@ import pytest
 import time_machine
 from django.core import mail
 from django.db import connections
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from accounts.models import AccountEvent, AccountStatus, CallingAccount
 from accounts.services import account_activate, account_open, phone_number_add
@@ -316,3 +318,18 @@ def test_an_unsent_notice_does_not_start_the_refund_clock(funded_by_mail, monkey
     assert notices(account)[0].refund_date == day(215).date()
     assert run_on(200)["refunded"] == 0
     assert run_on(215)["refunded"] == 1
+
+
+def test_the_admin_account_page_shows_the_last_activity_date_and_the_notices(funded_by_mail, staff, client):
+    account = funded_by_mail
+    run_on(150)
+    client.force_login(staff)
+
+    with time_machine.travel(day(150), tick=True):
+        page = client.get(reverse("admin:accounts_callingaccount_change", args=[account.pk]))
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert f'<div class="readonly">{date_format(START.date())} (150 days ago)</div>' in html
+    assert "Inactivity notices" in html
+    assert f"<p>{date_format(day(180).date())}</p>" in html and "<p>$20.00</p>" in html
