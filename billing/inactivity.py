@@ -113,7 +113,7 @@ def accounts_inactive_candidates(*, today: date, notice_days: int) -> QuerySet[C
     """Open AdvanceConnect accounts with a positive balance and no activity for `notice_days` days
     by `today`, oldest activity first."""
     cutoff = timezone.make_aware(datetime.combine(today - timedelta(days=notice_days - 1), datetime.min.time()))
-    balances = LedgerAccount.objects.filter(calling_account=OuterRef("pk")).values("balance_cents")[:1]
+    balances = LedgerAccount.objects.filter(calling_account=OuterRef("pk")).order_by().values("balance_cents")[:1]
     return (
         accounts_with_last_activity()
         .filter(kind=AccountKind.ADVANCE_CONNECT)

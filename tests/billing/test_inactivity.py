@@ -20,7 +20,7 @@ from billing import inactivity, selectors
 from billing.adjustments import adjustment_create
 from billing.models import InactivityNotice, Refund, RefundMethod, RefundStatus, SystemAccount
 from billing.tasks import inactive_balances_daily_run
-from calls.services import call_complete
+from calls.services import call_authorize, call_complete
 from tests.factories import FacilityFactory, InmateFactory, RatePlanFactory, UserFactory
 
 from .test_payments import balance_of, system_posted
@@ -128,7 +128,7 @@ def test_no_notice_at_149_days_one_notice_at_150_even_when_run_twice(funded_by_c
     assert email.to == [account.holder.email]
     assert "$25.00" in email.subject and shown(day(180)) in email.subject
     assert "$25.00" in email.body and shown(START) in email.body
-    assert f"by {shown(day(180))}" in email.body
+    assert f"before {shown(day(180))}" in email.body
     assert "Any payment or any call on it keeps it open" in email.body
     assert f"/accounts/{account.pk}/" in email.body
     account.refresh_from_db()
@@ -284,7 +284,7 @@ def test_a_late_notice_postpones_the_refund_until_30_days_after_it(funded_by_mai
     [notice] = notices(account)
     assert notice.refund_date == day(195).date()
     [email] = inactivity_emails()
-    assert f"by {shown(day(195))}" in email.body
+    assert f"before {shown(day(195))}" in email.body
 
     assert run_on(180)["refunded"] == 0
     assert run_on(194)["refunded"] == 0
@@ -333,3 +333,35 @@ def test_the_admin_account_page_shows_the_last_activity_date_and_the_notices(fun
     assert f'<div class="readonly">{date_format(START.date())} (150 days ago)</div>' in html
     assert "Inactivity notices" in html
     assert f"<p>{date_format(day(180).date())}</p>" in html and "<p>$20.00</p>" in html
+
+
+def test_a_call_in_progress_on_refund_day_waits_and_then_counts_as_activity(funded_by_mail, staff, holder):
+    account = funded_by_mail
+    account_activate(account=account, actor=staff)
+    facility = FacilityFactory()
+    RatePlanFactory(facility=facility)
+    inmate = InmateFactory(facility=facility)
+    phone_number_add(account=account, number=NUMBER, label="Home", line_type="landline", actor=holder)
+    run_on(150)
+    with time_machine.travel(day(180, hour=6), tick=True):
+        answer = call_authorize(
+            call_id="c-180", facility_code=facility.code, inmate_number=inmate.inmate_number, dialed_number=NUMBER
+        )
+    assert answer.decision == "allow"
+
+    assert run_on(180)["waiting"] == 1
+    account.refresh_from_db()
+    assert account.status == AccountStatus.ACTIVE and not Refund.objects.exists()
+
+    with time_machine.travel(day(180, hour=8), tick=True):
+        call_complete(
+            call_id="c-180",
+            facility_code=facility.code,
+            inmate_number=inmate.inmate_number,
+            dialed_number=NUMBER,
+            started_at=day(180, hour=6),
+            duration_seconds=300,
+            disconnect="normal",
+        )
+    assert run_on(181) == QUIET
+    assert inactivity.account_last_activity_date(account=account) == day(180).date()
