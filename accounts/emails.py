@@ -4,13 +4,26 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 
 
-def send_templated(*, to: str, template: str, context: dict) -> None:
-    """Render `email/<template>_subject.txt` and `email/<template>.txt` and send them."""
+def recipient_language(email: str) -> str:
+    """The preferred language of the holder with this email address (English when there is none)."""
+    from .models import Language, User
+
+    language = User.objects.filter(email__iexact=email).values_list("preferred_language", flat=True).first()
+    return language or Language.ENGLISH
+
+
+def send_templated(*, to: str, template: str, context: dict, language: str | None = None) -> None:
+    """Render `email/<template>_subject.txt` and `email/<template>.txt` and send them.
+
+    The email is written in `language`, by default the recipient's preferred language.
+    """
     context = {"site_url": settings.SITE_URL.rstrip("/"), **context}
-    subject = " ".join(render_to_string(f"email/{template}_subject.txt", context).split())
-    body = render_to_string(f"email/{template}.txt", context)
+    with translation.override(language or recipient_language(to)):
+        subject = " ".join(render_to_string(f"email/{template}_subject.txt", context).split())
+        body = render_to_string(f"email/{template}.txt", context)
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to])
 
 

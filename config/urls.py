@@ -7,6 +7,7 @@ urlpatterns = [
     path("calls/", include("calls.urls")),
     path("api/v1/", include("calls.api.urls")),
     path("auth/", include("allauth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]
 
