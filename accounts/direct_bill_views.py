@@ -3,6 +3,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from . import applications
@@ -27,7 +28,7 @@ def direct_bill_home(request):
 def direct_bill_apply(request):
     user = request.user
     if not applications.application_can_apply(holder=user):
-        messages.info(request, "You already have a Direct Bill application or account.")
+        messages.info(request, _("You already have a Direct Bill application or account."))
         return redirect("accounts:direct_bill")
     initial = {
         "legal_name": user.get_full_name(),

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from billing import refunds
@@ -43,7 +44,9 @@ def _rules() -> dict:
 def account_open(request):
     account = services.account_open(holder=request.user, kind=AccountKind.ADVANCE_CONNECT)
     messages.success(
-        request, f"AdvanceConnect account #{account.pk} is open. Add the numbers you want to be called on."
+        request,
+        _("AdvanceConnect account #%(number)s is open. Add the numbers you want to be called on.")
+        % {"number": account.pk},
     )
     return redirect("accounts:account_detail", pk=account.pk)
 
@@ -59,7 +62,7 @@ def account_detail(request, pk: int):
         except services.AccountError as exc:
             form.add_error("number", exc.message)
         else:
-            messages.success(request, f"{phone.number.as_national} was added.")
+            messages.success(request, _("%(number)s was added.") % {"number": phone.number.as_national})
             return redirect("accounts:account_detail", pk=account.pk)
     return render(
         request,
@@ -89,7 +92,9 @@ def account_close(request, pk: int):
         except refunds.CloseError as exc:
             error = exc.message
         else:
-            messages.success(request, f"Account #{account.pk} is closed. Your refund is on its way.")
+            messages.success(
+                request, _("Account #%(number)s is closed. Your refund is on its way.") % {"number": account.pk}
+            )
             return redirect("accounts:account_detail", pk=account.pk)
     plan = refunds.account_close_plan(account=account)
     return render(
@@ -111,7 +116,7 @@ def number_edit(request, pk: int):
         except services.AccountError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, f"{phone.number.as_national} was updated.")
+            messages.success(request, _("%(number)s was updated.") % {"number": phone.number.as_national})
             return redirect("accounts:account_detail", pk=phone.account_id)
     return render(request, "accounts/number_edit.html", {"phone": phone, "form": form})
 
@@ -121,7 +126,14 @@ def number_edit(request, pk: int):
 def number_remove(request, pk: int):
     phone = selectors.phone_number_get_for_holder(holder=request.user, pk=pk)
     services.phone_number_remove(phone=phone, actor=request.user)
-    messages.success(request, f"{phone.number.as_national} was removed from account #{phone.account_id}.")
+    messages.success(
+        request,
+        _("%(number)s was removed from account #%(account)s.")
+        % {
+            "number": phone.number.as_national,
+            "account": phone.account_id,
+        },
+    )
     return redirect("accounts:account_detail", pk=phone.account_id)
 
 
@@ -131,6 +143,6 @@ def profile(request):
     form = ProfileForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
         services.profile_update(user=request.user, **form.cleaned_data)
-        messages.success(request, "Your profile was saved.")
+        messages.success(request, _("Your profile was saved."))
         return redirect("accounts:dashboard")
     return render(request, "accounts/profile.html", {"form": form})

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.direct_bill_forms import CentsField
@@ -131,9 +132,12 @@ def statement_pay_confirm(request, pk: int):
     except services.PaymentError as exc:
         return _pay_review(request, statement, amount_cents=amount, error=exc.message)
     if payment.status == PaymentStatus.SUCCEEDED:
-        messages.success(request, f"Thank you. Your payment of {format_cents(payment.amount_cents)} went through.")
+        messages.success(
+            request,
+            _("Thank you. Your payment of %(amount)s went through.") % {"amount": format_cents(payment.amount_cents)},
+        )
         return redirect("billing:statement_detail", pk=statement.pk)
     if payment.status == PaymentStatus.REQUIRES_ACTION:
         return redirect("billing:authenticate", pk=payment.pk)
-    messages.info(request, "Your bank is still processing this payment. We will email your receipt.")
+    messages.info(request, _("Your bank is still processing this payment. We will email your receipt."))
     return redirect("billing:statement_detail", pk=statement.pk)

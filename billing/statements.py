@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from accounts.models import AccountKind, CallingAccount, User
 
@@ -412,11 +413,12 @@ def _long_date(day: date) -> str:
 
 def statement_summary_rows(statement: Statement) -> list[tuple[str, int]]:
     """The summary lines in order, shared by the page, the PDF and the email."""
+    # Marked for the catalog; the page translates them when it shows them (the slugs stay English).
     return [
-        ("Opening balance", statement.opening_balance_cents),
-        ("Calls", statement.charges_cents),
-        ("Taxes on calls", statement.tax_cents),
-        ("Payments", statement.payments_cents),
-        ("Adjustments", statement.adjustments_cents),
-        ("Closing balance", statement.closing_balance_cents),
+        (gettext_noop("Opening balance"), statement.opening_balance_cents),
+        (gettext_noop("Calls"), statement.charges_cents),
+        (gettext_noop("Taxes on calls"), statement.tax_cents),
+        (gettext_noop("Payments"), statement.payments_cents),
+        (gettext_noop("Adjustments"), statement.adjustments_cents),
+        (gettext_noop("Closing balance"), statement.closing_balance_cents),
     ]

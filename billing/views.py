@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -88,14 +89,14 @@ def fund_pay(request):
 
 def _after_charge(request, payment):
     if payment.status == PaymentStatus.SUCCEEDED:
-        messages.success(request, "Thank you. Your payment went through.")
+        messages.success(request, _("Thank you. Your payment went through."))
         return redirect("billing:receipt", pk=payment.pk)
     if payment.status == PaymentStatus.REQUIRES_ACTION:
         return redirect("billing:authenticate", pk=payment.pk)
     if payment.status in (PaymentStatus.PROCESSING, PaymentStatus.CREATED):
-        messages.info(request, "Your bank is still processing this payment. We will email your receipt.")
+        messages.info(request, _("Your bank is still processing this payment. We will email your receipt."))
         return redirect("billing:receipt", pk=payment.pk)
-    messages.error(request, payment.failure_message or "The payment did not go through. Nothing was charged.")
+    messages.error(request, payment.failure_message or _("The payment did not go through. Nothing was charged."))
     return redirect(f"{reverse('billing:fund')}?account={payment.account_id}")
 
 

@@ -3,6 +3,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from . import selectors, services
@@ -43,7 +44,9 @@ def sponsorships(request, pk):
         except services.SponsorshipError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"{sponsorship.inmate.full_name}'s calls are now paid from this account.")
+            messages.success(
+                request, _("%(name)s's calls are now paid from this account.") % {"name": sponsorship.inmate.full_name}
+            )
             return redirect("calls:sponsorships", pk=account.pk)
     return render(
         request,
@@ -59,5 +62,7 @@ def sponsorship_end(request, pk):
         InmateDebitSponsorship.objects.select_related("inmate", "account"), pk=pk, account__holder=request.user
     )
     services.sponsorship_end(sponsorship=sponsorship, actor=request.user)
-    messages.success(request, f"This account no longer pays for {sponsorship.inmate.full_name}'s calls.")
+    messages.success(
+        request, _("This account no longer pays for %(name)s's calls.") % {"name": sponsorship.inmate.full_name}
+    )
     return redirect("calls:sponsorships", pk=sponsorship.account_id)
