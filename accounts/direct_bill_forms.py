@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from billing.money import MoneyError, parse_amount
 
@@ -19,25 +20,27 @@ class CentsField(forms.CharField):
 
 
 class DirectBillApplicationForm(forms.Form):
-    legal_name = forms.CharField(label="Full legal name", max_length=200)
+    legal_name = forms.CharField(label=_("Full legal name"), max_length=200)
     date_of_birth = forms.DateField(
-        label="Date of birth", widget=forms.DateInput(attrs={"type": "date"}), help_text="You must be 18 or older."
+        label=_("Date of birth"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("You must be 18 or older."),
     )
-    address_line1 = forms.CharField(label="Address", max_length=200)
-    address_line2 = forms.CharField(label="Address (line 2)", max_length=200, required=False)
-    city = forms.CharField(max_length=100)
-    state = forms.ChoiceField(choices=[("", "Choose a state")] + list(US_STATES))
-    postal_code = forms.RegexField(label="ZIP code", regex=r"^[0-9]{5}(-[0-9]{4})?$", max_length=10)
+    address_line1 = forms.CharField(label=_("Address"), max_length=200)
+    address_line2 = forms.CharField(label=_("Address (line 2)"), max_length=200, required=False)
+    city = forms.CharField(label=_("City"), max_length=100)
+    state = forms.ChoiceField(label=_("State"), choices=[("", _("Choose a state"))] + list(US_STATES))
+    postal_code = forms.RegexField(label=_("ZIP code"), regex=r"^[0-9]{5}(-[0-9]{4})?$", max_length=10)
     ssn = forms.CharField(
-        label="Social Security number (optional)",
+        label=_("Social Security number (optional)"),
         required=False,
         max_length=11,
         strip=True,
         widget=forms.PasswordInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
-        help_text="Sent to the credit check only. We keep the last four digits and nothing more.",
+        help_text=_("Sent to the credit check only. We keep the last four digits and nothing more."),
     )
     consent = forms.BooleanField(
-        label="I agree that FamilyLine may check my credit to decide on this application.", required=True
+        label=_("I agree that FamilyLine may check my credit to decide on this application."), required=True
     )
 
 

@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
 from .models import Language, LineType, User
@@ -7,9 +8,11 @@ from .models import Language, LineType, User
 class SignupForm(forms.Form):
     """Extra fields on allauth's sign-up form (ACCOUNT_SIGNUP_FORM_CLASS)."""
 
-    first_name = forms.CharField(max_length=150)
-    last_name = forms.CharField(max_length=150)
-    preferred_language = forms.ChoiceField(choices=Language.choices, initial=Language.ENGLISH)
+    first_name = forms.CharField(label=_("First name"), max_length=150)
+    last_name = forms.CharField(label=_("Last name"), max_length=150)
+    preferred_language = forms.ChoiceField(
+        label=_("Preferred language"), choices=Language.choices, initial=Language.ENGLISH
+    )
 
     def signup(self, request, user):
         user.first_name = self.cleaned_data["first_name"].strip()
@@ -22,7 +25,15 @@ class ProfileForm(forms.ModelForm):
     class Meta:
         model = User
         fields = list(User.PROFILE_FIELDS)
-        help_texts = {"state": "Your state decides which accounts you can open (Alaska residents are pre-approved)."}
+        labels = {
+            "preferred_language": _("Preferred language"),
+            "address_line1": _("Address"),
+            "address_line2": _("Address (line 2)"),
+            "city": _("City"),
+            "state": _("State"),
+            "postal_code": _("ZIP code"),
+        }
+        help_texts = {"state": _("Your state decides which accounts you can open (Alaska residents are pre-approved).")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -33,23 +44,24 @@ class ProfileForm(forms.ModelForm):
         value = self.cleaned_data["postal_code"].strip()
         digits = value.replace("-", "")
         if not digits.isdigit() or len(digits) not in (5, 9):
-            raise forms.ValidationError("Enter a 5-digit ZIP code (or ZIP+4).")
+            raise forms.ValidationError(_("Enter a 5-digit ZIP code (or ZIP+4)."))
         return value
 
 
 class PhoneNumberForm(forms.Form):
     number = PhoneNumberField(
+        label=_("Number"),
         region="US",
-        help_text="A US number like (860) 555-0134, or an international number starting with +.",
-        error_messages={"invalid": "Enter a valid phone number, like (860) 555-0134."},
+        help_text=_("A US number like (860) 555-0134, or an international number starting with +."),
+        error_messages={"invalid": _("Enter a valid phone number, like (860) 555-0134.")},
     )
-    label = forms.CharField(max_length=60, required=False, help_text="Home, work, Grandma…")
-    line_type = forms.ChoiceField(choices=LineType.choices, initial=LineType.LANDLINE)
+    label = forms.CharField(label=_("Label"), max_length=60, required=False, help_text=_("Home, work, Grandma…"))
+    line_type = forms.ChoiceField(label=_("Line"), choices=LineType.choices, initial=LineType.LANDLINE)
 
 
 class PhoneNumberEditForm(forms.Form):
-    label = forms.CharField(max_length=60, required=False)
-    line_type = forms.ChoiceField(choices=LineType.choices)
+    label = forms.CharField(label=_("Label"), max_length=60, required=False)
+    line_type = forms.ChoiceField(label=_("Line"), choices=LineType.choices)
 
 
 class ReasonForm(forms.Form):

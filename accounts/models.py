@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
 from .states import US_STATES
@@ -40,11 +41,11 @@ class User(AbstractUser):
     username = None
     email = models.EmailField("email address", unique=True)
     preferred_language = models.CharField(max_length=2, choices=Language.choices, default=Language.ENGLISH)
-    address_line1 = models.CharField("address", max_length=200, blank=True)
-    address_line2 = models.CharField("address (line 2)", max_length=200, blank=True)
+    address_line1 = models.CharField(_("address"), max_length=200, blank=True)
+    address_line2 = models.CharField(_("address (line 2)"), max_length=200, blank=True)
     city = models.CharField(max_length=100, blank=True)
     state = models.CharField(max_length=2, choices=US_STATES, blank=True)
-    postal_code = models.CharField("ZIP code", max_length=10, blank=True)
+    postal_code = models.CharField(_("ZIP code"), max_length=10, blank=True)
     stripe_customer_id = models.CharField(max_length=255, blank=True)
 
     USERNAME_FIELD = "email"
@@ -80,11 +81,11 @@ class AccountKind(models.TextChoices):
 
 
 class AccountStatus(models.TextChoices):
-    PENDING_FUNDING = "pending_funding", "Pending funding"
-    PENDING_ACTIVATION = "pending_activation", "Pending activation"
-    ACTIVE = "active", "Active"
-    SUSPENDED = "suspended", "Suspended"
-    CLOSED = "closed", "Closed"
+    PENDING_FUNDING = "pending_funding", _("Pending funding")
+    PENDING_ACTIVATION = "pending_activation", _("Pending activation")
+    ACTIVE = "active", _("Active")
+    SUSPENDED = "suspended", _("Suspended")
+    CLOSED = "closed", _("Closed")
 
 
 class SuspensionCode(models.TextChoices):
@@ -131,10 +132,10 @@ class CallingAccount(models.Model):
 
 
 class LineType(models.TextChoices):
-    LANDLINE = "landline", "Landline"
-    MOBILE = "mobile", "Mobile"
+    LANDLINE = "landline", _("Landline")
+    MOBILE = "mobile", _("Mobile")
     VOIP = "voip", "VoIP"
-    UNKNOWN = "unknown", "Unknown"
+    UNKNOWN = "unknown", _("Unknown")
 
 
 class PhoneNumber(models.Model):
@@ -195,9 +196,9 @@ class DirectBillApplication(models.Model):
     """An application for a Direct Bill account and its credit decision. Never holds a full SSN."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Waiting for review"
-        APPROVED = "approved", "Approved"
-        DECLINED = "declined", "Declined"
+        PENDING = "pending", _("Waiting for review")
+        APPROVED = "approved", _("Approved")
+        DECLINED = "declined", _("Declined")
 
     applicant = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="applications")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)

@@ -1,5 +1,6 @@
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from .models import Channel, FeeSchedule, PaymentMethod
 from .money import MoneyError, format_cents, parse_amount
@@ -9,7 +10,7 @@ class AmountField(forms.CharField):
     """Dollars and cents as typed ("25", "$25.00"); cleans to integer cents."""
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("error_messages", {"required": "Enter an amount."})
+        kwargs.setdefault("error_messages", {"required": _("Enter an amount.")})
         kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}))
         super().__init__(max_length=20, **kwargs)
 
@@ -26,11 +27,12 @@ class FundForm(forms.Form):
     so another holder's account id is refused with a clear message."""
 
     account = forms.ModelChoiceField(
+        label=_("Account"),
         queryset=None,
         empty_label=None,
-        error_messages={"invalid_choice": "Choose one of your own open accounts."},
+        error_messages={"invalid_choice": _("Choose one of your own open accounts.")},
     )
-    amount = AmountField(label="Amount to add", help_text="For example 25.00")
+    amount = AmountField(label=_("Amount to add"), help_text=_("For example 25.00"))
 
     def __init__(self, *args, accounts, **kwargs):
         super().__init__(*args, **kwargs)

@@ -1,11 +1,12 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from .selectors import facility_list_active
 
 
 class SponsorshipForm(forms.Form):
-    facility = forms.ModelChoiceField(queryset=None, empty_label="Choose the facility")
-    inmate_number = forms.CharField(label="Inmate number", max_length=30)
+    facility = forms.ModelChoiceField(label=_("Facility"), queryset=None, empty_label=_("Choose the facility"))
+    inmate_number = forms.CharField(label=_("Inmate number"), max_length=30)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
