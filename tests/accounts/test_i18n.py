@@ -62,6 +62,17 @@ def test_spanish_holder_sees_the_dashboard_in_spanish(client):
     for text in ("Mis cuentas", "Saldo", "$10.00", "Agregar dinero", "Llamadas"):
         assert text in html
     assert "My accounts" not in html
+    assert ">Activa</span>" in html
+
+
+def test_spanish_holder_edits_the_profile_in_spanish(client):
+    holder = UserFactory(preferred_language=Language.SPANISH)
+    client.force_login(holder)
+    html = client.get(reverse("accounts:profile")).content.decode()
+    for text in ("Su perfil", "Idioma preferido", "Código postal", "Guardar"):
+        assert text in html
+    response = client.post(reverse("accounts:profile"), {"preferred_language": "es", "postal_code": "12"})
+    assert "Escriba un código postal de 5 dígitos" in response.content.decode()
 
 
 def test_english_holder_still_sees_english(client):
