@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from accounts.models import AccountEvent, AccountStatus, CallingAccount
+from accounts.models import AccountEvent, AccountKind, AccountStatus, CallingAccount
 from accounts.services import account_activate, account_open, phone_number_add
 from billing import inactivity, selectors
 from billing.adjustments import adjustment_create
@@ -254,7 +254,7 @@ def test_a_call_after_the_notice_resets_the_clock(funded_by_mail, staff, holder)
     assert notices(account)[-1].for_last_activity_date == day(160).date()
 
 
-def test_zero_and_negative_balances_are_left_alone(holder, staff):
+def test_zero_and_negative_balances_and_direct_bill_credits_are_left_alone(holder, staff):
     with time_machine.travel(START, tick=True):
         empty = account_open(holder=holder)
         owing = account_open(holder=UserFactory())
@@ -263,6 +263,11 @@ def test_zero_and_negative_balances_are_left_alone(holder, staff):
         drained = account_open(holder=UserFactory())
         mail_payment(drained, 500, staff)
         adjustment_create(account=drained, amount_cents=-500, reason="Correction", actor=staff)
+        # Direct Bill is postpaid: a credit on it is not a prepaid balance.
+        postpaid = account_open(
+            holder=UserFactory(), kind=AccountKind.DIRECT_BILL, status=AccountStatus.ACTIVE, credit_limit_cents=5000
+        )
+        adjustment_create(account=postpaid, amount_cents=700, reason="Goodwill credit", actor=staff)
     mail.outbox.clear()
     assert balance_of(owing) == -300
 
@@ -273,7 +278,7 @@ def test_zero_and_negative_balances_are_left_alone(holder, staff):
     assert not Refund.objects.exists()
     assert mail.outbox == []
     assert not CallingAccount.objects.filter(status=AccountStatus.CLOSED).exists()
-    assert balance_of(owing) == -300 and balance_of(empty) == 0
+    assert balance_of(owing) == -300 and balance_of(empty) == 0 and balance_of(postpaid) == 700
     assert selectors.ledger_violations() == []
 
 
