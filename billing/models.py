@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class SystemAccount(models.TextChoices):
@@ -114,18 +115,18 @@ class FeeSchedule(models.Model):
 
 
 class PaymentStatus(models.TextChoices):
-    CREATED = "created", "Created"
-    REQUIRES_ACTION = "requires_action", "Waiting for card authentication"
-    PROCESSING = "processing", "Processing"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    CANCELED = "canceled", "Canceled"
+    CREATED = "created", _("Created")
+    REQUIRES_ACTION = "requires_action", _("Waiting for card authentication")
+    PROCESSING = "processing", _("Processing")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    CANCELED = "canceled", _("Canceled")
 
 
 class PaymentMethod(models.TextChoices):
-    CARD = "card", "Card"
-    CHECK = "check", "Check"
-    MONEY_ORDER = "money_order", "Money order"
+    CARD = "card", _("Card")
+    CHECK = "check", _("Check")
+    MONEY_ORDER = "money_order", _("Money order")
 
 
 class Payment(models.Model):
