@@ -16,6 +16,7 @@ from datetime import date, datetime
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from billing.money import format_cents
 
@@ -88,17 +89,19 @@ def application_submit(
     legal_name, state = " ".join(legal_name.split()), state.strip().upper()
     ssn = ssn.strip().replace(" ", "")
     if not consent:
-        raise ApplicationError("You must agree to the credit check to apply.")
+        raise ApplicationError(gettext("You must agree to the credit check to apply."))
     if not legal_name:
-        raise ApplicationError("Enter your full legal name.")
+        raise ApplicationError(gettext("Enter your full legal name."))
     if state not in _STATES:
-        raise ApplicationError("Choose the state of your postal address.")
+        raise ApplicationError(gettext("Choose the state of your postal address."))
     if date_of_birth > timezone.localdate(now) or _age_on(date_of_birth, timezone.localdate(now)) > 120:
-        raise ApplicationError("Enter your real date of birth.")
+        raise ApplicationError(gettext("Enter your real date of birth."))
     if _age_on(date_of_birth, timezone.localdate(now)) < MINIMUM_AGE_YEARS:
-        raise ApplicationError("You must be 18 or older to open a Direct Bill account.")
+        raise ApplicationError(gettext("You must be 18 or older to open a Direct Bill account."))
     if ssn and not _SSN_RE.match(ssn):
-        raise ApplicationError("Enter a Social Security number as nine digits, like 123-45-6789, or leave it blank.")
+        raise ApplicationError(
+            gettext("Enter a Social Security number as nine digits, like 123-45-6789, or leave it blank.")
+        )
     applicant_data = credit.CreditApplicant(
         legal_name=legal_name,
         date_of_birth=date_of_birth,
@@ -117,7 +120,7 @@ def application_submit(
             .exclude(status=AccountStatus.CLOSED)
             .exists()
         ):
-            raise ApplicationError("You already have a Direct Bill account.")
+            raise ApplicationError(gettext("You already have a Direct Bill account."))
         try:
             with transaction.atomic():
                 application = DirectBillApplication.objects.create(
@@ -133,7 +136,7 @@ def application_submit(
                     consented_at=now,
                 )
         except IntegrityError:
-            raise ApplicationError("You already have an application waiting for review.") from None
+            raise ApplicationError(gettext("You already have an application waiting for review.")) from None
 
     # The decision runs after the application is safely stored: a provider that is slow or fails
     # leaves a pending application for staff, never a lost one.

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.models import AccountEvent, AccountKind, AccountStatus, CallingAccount, PhoneNumber, User
 from accounts.services import AccountError
@@ -95,18 +96,18 @@ def _plan(*, account: CallingAccount, balance_cents: int, now: datetime) -> Clos
 
 def _refusal(*, account: CallingAccount, balance_cents: int, now: datetime) -> str:
     if account.status == AccountStatus.CLOSED:
-        return "This account is already closed."
+        return gettext("This account is already closed.")
     if balance_cents < 0:
-        return "This account owes money. Please pay what you owe first, then close it."
+        return gettext("This account owes money. Please pay what you owe first, then close it.")
     if account.kind == AccountKind.DIRECT_BILL:
         for statement in Statement.objects.filter(account=account).order_by("-period_start_date", "-id"):
             if statement_standing(statement=statement, now=now).due_cents > 0:
-                return "A statement on this account is unpaid. Please pay it first, then close the account."
+                return gettext("A statement on this account is unpaid. Please pay it first, then close the account.")
     in_flight = Payment.objects.filter(
         account=account, status__in=IN_FLIGHT_PAYMENT_STATUSES, created_at__gte=now - IN_FLIGHT_WINDOW
     )
     if in_flight.exists():
-        return "A payment to this account is still being processed. Please try again in a few minutes."
+        return gettext("A payment to this account is still being processed. Please try again in a few minutes.")
     return ""
 
 

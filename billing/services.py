@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.models import AccountKind, AccountStatus, CallingAccount, User
 from accounts.services import account_mark_funded
@@ -78,7 +79,7 @@ def payment_limits(*, account: CallingAccount, channel: Channel | str) -> tuple[
     if account.kind == AccountKind.DIRECT_BILL:
         owed = max(0, -(ledger.account_ledger(account).balance_cents or 0))
         if owed <= 0:
-            raise PaymentError("Nothing is owed on this account.")
+            raise PaymentError(gettext("Nothing is owed on this account."))
         return 1, owed
     return 1, None
 
@@ -93,14 +94,14 @@ def payment_quote(
     """Validate an amount for `account` and say what it costs and does. Raises PaymentError with a
     message fit to show for an amount outside `limits` (default: `payment_limits`) or a closed account."""
     if account.status == AccountStatus.CLOSED:
-        raise PaymentError("This account is closed and cannot take payments.")
+        raise PaymentError(gettext("This account is closed and cannot take payments."))
     low, high = limits or payment_limits(account=account, channel=channel)
     if amount_cents <= 0:
-        raise PaymentError("Enter an amount greater than zero.")
+        raise PaymentError(gettext("Enter an amount greater than zero."))
     if amount_cents < low:
-        raise PaymentError(f"The smallest payment is {format_cents(low)}.")
+        raise PaymentError(gettext("The smallest payment is %(amount)s.") % {"amount": format_cents(low)})
     if high is not None and amount_cents > high:
-        raise PaymentError(f"One payment can add at most {format_cents(high)}.")
+        raise PaymentError(gettext("One payment can add at most %(amount)s.") % {"amount": format_cents(high)})
     balance = ledger.account_ledger(account).balance_cents or 0
     return Quote(
         amount_cents=amount_cents,
@@ -144,10 +145,12 @@ def card_payment_create(
     `card_payment_refresh`). Submitting the same SetupIntent twice charges once. Pass
     `expected_total_cents` (the total the payer saw) to refuse a charge if the fee changed since."""
     if account.holder_id != holder.pk:
-        raise PaymentError("Choose one of your own accounts.")
+        raise PaymentError(gettext("Choose one of your own accounts."))
     quote = payment_quote(account=account, amount_cents=amount_cents, channel=channel, limits=limits)
     if expected_total_cents is not None and expected_total_cents != quote.total_cents:
-        raise PaymentError("The processing fee changed since you reviewed this payment. Please check the new total.")
+        raise PaymentError(
+            gettext("The processing fee changed since you reviewed this payment. Please check the new total.")
+        )
     setup = _confirmed_setup(holder=holder, setup_intent_id=setup_intent_id)
     try:
         with transaction.atomic():
@@ -296,15 +299,17 @@ def payment_record_offline(
 
 def _confirmed_setup(*, holder: User, setup_intent_id: str) -> stripe_gateway.SetupResult:
     if not setup_intent_id or not holder.stripe_customer_id:
-        raise PaymentError("Enter your card details first.")
+        raise PaymentError(gettext("Enter your card details first."))
     try:
         setup = stripe_gateway.setup_intent_retrieve(setup_intent_id=setup_intent_id)
     except stripe_gateway.GatewayError as exc:
         raise PaymentError(exc.message) from exc
     if setup.customer != holder.stripe_customer_id:
-        raise PaymentError("These card details were not entered on your account. Please enter your card again.")
+        raise PaymentError(
+            gettext("These card details were not entered on your account. Please enter your card again.")
+        )
     if setup.status != "succeeded" or not setup.payment_method:
-        raise PaymentError("Your card details were not confirmed. Please enter your card again.")
+        raise PaymentError(gettext("Your card details were not confirmed. Please enter your card again."))
     return setup
 
 

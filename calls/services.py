@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.models import AccountKind, AccountStatus, CallingAccount, LineType, PhoneNumber, SuspensionCode, User
 from billing import ledger
@@ -495,12 +496,15 @@ def sponsorship_start(
     """Start paying for an inmate's calls from an AdvanceConnect account. Raises SponsorshipError
     with a message fit to show when the account cannot, the inmate is unknown or already sponsored."""
     if account.kind != AccountKind.ADVANCE_CONNECT:
-        raise SponsorshipError("Only an AdvanceConnect (prepaid) account can pay for an inmate's calls.")
+        raise SponsorshipError(gettext("Only an AdvanceConnect (prepaid) account can pay for an inmate's calls."))
     if account.status == AccountStatus.CLOSED:
-        raise SponsorshipError("This account is closed.")
+        raise SponsorshipError(gettext("This account is closed."))
     inmate = Inmate.objects.filter(facility=facility, inmate_number=inmate_number.strip(), is_active=True).first()
     if inmate is None:
-        raise SponsorshipError(f"No inmate with number {inmate_number.strip()} is at {facility.name}.")
+        raise SponsorshipError(
+            gettext("No inmate with number %(number)s is at %(facility)s.")
+            % {"number": inmate_number.strip(), "facility": facility.name}
+        )
     try:
         with transaction.atomic():
             return InmateDebitSponsorship.objects.create(inmate=inmate, account=account, started_by=actor)
