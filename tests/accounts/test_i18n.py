@@ -205,3 +205,10 @@ def test_call_announcements_still_follow_the_holders_language():
         billing=Billing.INMATE_DEBIT, inmate_name="John Roe", facility_name="Hartford CI", language="es"
     )
     assert text == "Esta es una llamada prepagada de John Roe, una persona recluida en Hartford CI."
+
+
+def test_spanish_holder_sees_payment_refusals_in_spanish(client):
+    account = make_account(language=Language.SPANISH)
+    client.force_login(account.holder)
+    html = client.post(reverse("billing:fund"), {"account": account.pk, "amount": "60"}).content.decode()
+    assert "Con un solo pago se pueden agregar hasta $50.00." in html
