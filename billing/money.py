@@ -3,6 +3,8 @@
 import re
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.utils.translation import gettext
+
 _AMOUNT_RE = re.compile(r"^\$?\s*(?P<whole>[0-9]{1,7})(?:\.(?P<frac>[0-9]{1,2}))?$")
 _AMOUNT_WITH_COMMAS_RE = re.compile(r"^\$?\s*(?P<whole>[0-9]{1,3}(?:,[0-9]{3}){1,2})(?:\.(?P<frac>[0-9]{1,2}))?$")
 
@@ -15,17 +17,17 @@ def parse_amount(text: str) -> int:
     """Parse "12.34", "$12.34", "12" or "1,234.50" into cents. Refuses negative amounts, more than
     two decimal places, exponents and anything that is not a plain amount, with a message fit to show."""
     if text is None:
-        raise MoneyError("Enter an amount.")
+        raise MoneyError(gettext("Enter an amount."))
     raw = str(text).strip()
     if not raw:
-        raise MoneyError("Enter an amount.")
+        raise MoneyError(gettext("Enter an amount."))
     if raw.startswith("-") or raw.startswith("$-") or raw.startswith("($"):
-        raise MoneyError("The amount cannot be negative.")
+        raise MoneyError(gettext("The amount cannot be negative."))
     match = _AMOUNT_RE.match(raw) or _AMOUNT_WITH_COMMAS_RE.match(raw)
     if not match:
         if re.match(r"^\$?\s*[0-9]+\.[0-9]{3,}$", raw):
-            raise MoneyError("Amounts have at most two decimal places (cents).")
-        raise MoneyError("Enter an amount in dollars and cents, like 25.00.")
+            raise MoneyError(gettext("Amounts have at most two decimal places (cents)."))
+        raise MoneyError(gettext("Enter an amount in dollars and cents, like 25.00."))
     whole = int(match["whole"].replace(",", ""))
     frac = (match["frac"] or "").ljust(2, "0")
     return whole * 100 + int(frac or 0)
