@@ -9,6 +9,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from billing import inactivity, refunds
+from billing.admin import ReadOnlyInline
 from billing.models import InactivityNotice, Payment
 from billing.money import format_cents
 
@@ -44,31 +45,19 @@ class PhoneNumberInline(admin.TabularInline):
         return False
 
 
-class PaymentInline(admin.TabularInline):
+class PaymentInline(ReadOnlyInline):
     model = Payment
     fields = ["link", "created_at", "channel", "method", "amount_cents", "fee_cents", "status", "reference"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     ordering = ["-created_at", "-id"]
 
     @admin.display(description="payment")
     def link(self, obj):
         return format_html('<a href="{}">#{}</a>', reverse("admin:billing_payment_change", args=[obj.pk]), obj.pk)
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class InactivityNoticeInline(admin.TabularInline):
+class InactivityNoticeInline(ReadOnlyInline):
     model = InactivityNotice
     fields = ["for_last_activity_date", "sent_at", "balance", "refund_date", "created_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     ordering = ["-for_last_activity_date", "-id"]
     verbose_name_plural = "inactivity notices"
 
@@ -76,26 +65,11 @@ class InactivityNoticeInline(admin.TabularInline):
     def balance(self, obj):
         return "-" if obj.balance_cents is None else format_cents(obj.balance_cents)
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class AccountEventInline(admin.TabularInline):
+class AccountEventInline(ReadOnlyInline):
     model = AccountEvent
     fields = ["created_at", "action", "actor", "reason", "data"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     ordering = ["-created_at", "-id"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 def _with_reason(

@@ -25,18 +25,25 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class PostingInline(admin.TabularInline):
-    model = Posting
-    fields = ["ledger_account", "amount_cents"]
-    readonly_fields = fields
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown beside their parent for reading only (ledger lines, payments, audit rows)."""
+
     extra = 0
     can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
 
     def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class PostingInline(ReadOnlyInline):
+    model = Posting
+    fields = ["ledger_account", "amount_cents"]
 
 
 @admin.register(JournalEntry)
@@ -51,7 +58,6 @@ class AccountPostingInline(PostingInline):
     """A ledger account's lines, newest first, each with its entry (read-only)."""
 
     fields = ["entry", "entry_memo", "entry_created_at", "amount_cents"]
-    readonly_fields = fields
     ordering = ["-entry__created_at", "-id"]
 
     @admin.display(description="memo")

@@ -14,26 +14,18 @@ from accounts.models import CallingAccount
 
 from . import services, statement_payments, statements
 from .adjustments import AdjustmentError, adjustment_create
+from .admin import ReadOnlyInline
 from .models import Adjustment, PaymentMethod, Statement, StatementLine
 from .money import format_cents
 
 
-class StatementLineInline(admin.TabularInline):
+class StatementLineInline(ReadOnlyInline):
     model = StatementLine
     fields = ["occurred_at", "kind", "description", "facility", "inmate", "number", "minutes", "amount"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
 
     @admin.display(description="amount")
     def amount(self, obj):
         return format_cents(obj.amount_cents)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class PastDueFilter(admin.SimpleListFilter):
