@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
@@ -10,9 +11,13 @@ class SignupForm(forms.Form):
 
     first_name = forms.CharField(label=_("First name"), max_length=150)
     last_name = forms.CharField(label=_("Last name"), max_length=150)
-    preferred_language = forms.ChoiceField(
-        label=_("Preferred language"), choices=Language.choices, initial=Language.ENGLISH
-    )
+    preferred_language = forms.ChoiceField(label=_("Preferred language"), choices=Language.choices)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The language the visitor is reading the sign-up page in.
+        current = (get_language() or "en")[:2]
+        self.fields["preferred_language"].initial = current if current in Language.values else Language.ENGLISH
 
     def signup(self, request, user):
         user.first_name = self.cleaned_data["first_name"].strip()

@@ -156,7 +156,8 @@ def account_inactivity_review(*, account: CallingAccount, now: datetime, terms: 
     if account.kind != AccountKind.ADVANCE_CONNECT or account.status == AccountStatus.CLOSED or balance <= 0:
         return Outcome.NOTHING
     today = timezone.localdate(now)
-    last_date = account_last_activity_date(account=account)
+    last_at = account_last_activity_at(account=account)
+    last_date = timezone.localdate(last_at)
     idle_days = (today - last_date).days
     if idle_days < terms.notice_days:
         return Outcome.NOTHING
@@ -174,7 +175,12 @@ def account_inactivity_review(*, account: CallingAccount, now: datetime, terms: 
     if _call_in_progress(account=account, now=now):
         return Outcome.WAITING
     try:
-        account_close(account=account, actor=None, reason=REFUND_REASON.format(days=terms.refund_days))
+        account_close(
+            account=account,
+            actor=None,
+            reason=REFUND_REASON.format(days=terms.refund_days),
+            inactive_since=last_at,
+        )
     except CloseError as exc:
         # A payment still being processed, for instance: it will be activity, or clear by tomorrow.
         logger.info("inactive account #%s not closed today: %s", account.pk, exc.message)

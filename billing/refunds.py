@@ -103,6 +103,13 @@ def _refusal(*, account: CallingAccount, balance_cents: int, now: datetime) -> s
         for statement in Statement.objects.filter(account=account).order_by("-period_start_date", "-id"):
             if statement_standing(statement=statement, now=now).due_cents > 0:
                 return gettext("A statement on this account is unpaid. Please pay it first, then close the account.")
+    from calls.models import CallHold
+
+    # The money a call in progress holds may still be charged: refunding it now would leave the
+    # closed account owing that call. The ledger-row lock `account_close` takes is the one call
+    # authorization takes, so no new hold can appear while it decides.
+    if CallHold.objects.filter(account=account, released_at__isnull=True, expires_at__gt=now).exists():
+        return gettext("A call is in progress on this account. Please try again when it has ended.")
     in_flight = Payment.objects.filter(
         account=account, status__in=IN_FLIGHT_PAYMENT_STATUSES, created_at__gte=now - IN_FLIGHT_WINDOW
     )
@@ -138,7 +145,9 @@ def _refundable_card_payments(account: CallingAccount) -> list[Payment]:
     return result
 
 
-def account_close(*, account: CallingAccount, actor: User | None, reason: str = "") -> list[Refund]:
+def account_close(
+    *, account: CallingAccount, actor: User | None, reason: str = "", inactive_since: datetime | None = None
+) -> list[Refund]:
     """Close an account and refund its positive balance without fee.
 
     Callers may rely on: a refusal raises CloseError (a message fit to show) and changes nothing:
@@ -150,7 +159,8 @@ def account_close(*, account: CallingAccount, actor: User | None, reason: str = 
     (newest first, up to what each added) plus one check refund for the rest are created, the
     check posted at once. Then each card refund is sent to Stripe (`refund_card_send`); one Stripe
     refuses becomes a check refund. The holder is emailed the list after commit. Returns the
-    account's refunds from this closing."""
+    account's refunds from this closing. With `inactive_since` (a close for inactivity), it refuses
+    when the account saw any activity after that moment, rechecked under the lock."""
     now = timezone.now()
     with transaction.atomic(durable=True):
         account = CallingAccount.objects.select_for_update(of=("self",)).select_related("holder").get(pk=account.pk)
@@ -164,6 +174,11 @@ def account_close(*, account: CallingAccount, actor: User | None, reason: str = 
         plan = _plan(account=account, balance_cents=balance, now=now)
         if plan.refusal:
             raise CloseError(plan.refusal)
+        if inactive_since is not None:
+            from .inactivity import account_last_activity_at
+
+            if account_last_activity_at(account=account) > inactive_since:
+                raise CloseError(gettext("This account has been used again; it is no longer inactive."))
         previous = account.status
         account.status, account.closed_at = AccountStatus.CLOSED, now
         account.save(update_fields=["status", "closed_at"])
@@ -243,12 +258,15 @@ def refund_card_send(*, refund: Refund) -> Refund:
         if refund.status != RefundStatus.PENDING or refund.method != RefundMethod.CARD:
             return refund
         try:
-            result = stripe_gateway.refund_create(
-                payment_intent_id=refund.payment.stripe_payment_intent_id,
-                amount_cents=refund.amount_cents,
-                idempotency_key=f"familyline-refund-{refund.pk}",
-                metadata={"refund_id": str(refund.pk), "account_id": str(refund.account_id)},
-            )
+            if refund.stripe_refund_id:  # sent before and still settling: ask how it stands
+                result = stripe_gateway.refund_retrieve(refund_id=refund.stripe_refund_id)
+            else:
+                result = stripe_gateway.refund_create(
+                    payment_intent_id=refund.payment.stripe_payment_intent_id,
+                    amount_cents=refund.amount_cents,
+                    idempotency_key=f"familyline-refund-{refund.pk}",
+                    metadata={"refund_id": str(refund.pk), "account_id": str(refund.account_id)},
+                )
         except stripe_gateway.GatewayError as exc:
             if not exc.declined:
                 logger.warning("card refund #%s not confirmed; left pending for a retry", refund.pk)
@@ -257,7 +275,13 @@ def refund_card_send(*, refund: Refund) -> Refund:
                 return refund
             _card_refund_fail(refund=refund, message=exc.message)
             return refund
-        if result.status not in ("succeeded", "pending"):
+        if result.status in ("pending", "requires_action"):
+            # Not money moved yet: posted only when Stripe says it succeeded (the retry task asks).
+            refund.stripe_refund_id = result.id
+            refund.failure_message = f"The card processor is still processing this refund ({result.status})."
+            refund.save(update_fields=["stripe_refund_id", "failure_message"])
+            return refund
+        if result.status != "succeeded":
             _card_refund_fail(refund=refund, message=f"The card processor answered {result.status}.")
             return refund
         posted = ledger.post(
@@ -276,6 +300,19 @@ def refund_card_send(*, refund: Refund) -> Refund:
         refund.failure_message = ""
         refund.save(update_fields=["entry", "stripe_refund_id", "status", "succeeded_at", "failure_message"])
     return refund
+
+
+def closed_account_payment_refund(*, payment: Payment) -> Refund:
+    """Refund a payment credited to an account that is already closed (it raced the close, or its
+    3-D Secure step finished late): a card payment back to its card, anything else by check. Runs
+    inside the transaction that credited it; the card refund is sent after commit."""
+    if payment.method == PaymentMethod.CARD and payment.stripe_payment_intent_id:
+        refund = Refund.objects.create(
+            account=payment.account, payment=payment, method=RefundMethod.CARD, amount_cents=payment.amount_cents
+        )
+        transaction.on_commit(lambda: refund_card_send(refund=refund), robust=True)
+        return refund
+    return _check_refund_create(account=payment.account, amount_cents=payment.amount_cents, actor=None)
 
 
 def _card_refund_fail(*, refund: Refund, message: str) -> None:

@@ -351,7 +351,12 @@ def _credit(*, payment: Payment, now: datetime) -> None:
     payment.succeeded_at = now
     payment.failure_message = ""
     payment.save(update_fields=["entry", "status", "succeeded_at", "failure_message"])
-    if payment.account.kind == AccountKind.DIRECT_BILL:
+    # The calling account is locked (account_mark_funded), so this status is the one in force.
+    if CallingAccount.objects.filter(pk=payment.account_id, status=AccountStatus.CLOSED).exists():
+        from . import refunds
+
+        refunds.closed_account_payment_refund(payment=payment)
+    elif payment.account.kind == AccountKind.DIRECT_BILL:
         # Whichever path credits it (page, 3-D Secure return, webhook, staff), paying off a
         # past-due statement restores service in the same transaction.
         from . import dunning

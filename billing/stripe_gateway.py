@@ -162,6 +162,15 @@ def refund_create(*, payment_intent_id: str, amount_cents: int, idempotency_key:
     return RefundResult(id=refund.id, status=refund.status or "", amount_cents=int(refund.amount or 0))
 
 
+def refund_retrieve(*, refund_id: str) -> RefundResult:
+    """How a refund already sent to Stripe stands now (pending refunds settle later)."""
+    try:
+        refund = _client().v1.refunds.retrieve(refund_id)
+    except stripe.StripeError as exc:
+        raise GatewayError("We could not reach our card processor.") from exc
+    return RefundResult(id=refund.id, status=refund.status or "", amount_cents=int(refund.amount or 0))
+
+
 def payment_method_last4(*, payment_method_id: str) -> str:
     try:
         method = _client().v1.payment_methods.retrieve(payment_method_id)

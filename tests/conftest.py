@@ -70,6 +70,16 @@ def holder(db):
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """A request served in Spanish leaves Spanish active on the thread: start each test in English."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.activate("en")
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     from django.core.cache import cache
 

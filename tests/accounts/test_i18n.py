@@ -212,3 +212,10 @@ def test_spanish_holder_sees_payment_refusals_in_spanish(client):
     client.force_login(account.holder)
     html = client.post(reverse("billing:fund"), {"account": account.pk, "amount": "60"}).content.decode()
     assert "Con un solo pago se pueden agregar hasta $50.00." in html
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("browser", "chosen"), [("es", "es"), ("en-US", "en")])
+def test_sign_up_proposes_the_language_the_visitor_reads(client, browser, chosen):
+    page = client.get(reverse("account_signup"), HTTP_ACCEPT_LANGUAGE=browser).content.decode()
+    assert f'<option value="{chosen}" selected>' in page

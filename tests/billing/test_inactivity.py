@@ -370,3 +370,20 @@ def test_a_call_in_progress_on_refund_day_waits_and_then_counts_as_activity(fund
         )
     assert run_on(181) == QUIET
     assert inactivity.account_last_activity_date(account=account) == day(180).date()
+
+
+def test_money_arriving_while_the_refund_run_decides_keeps_the_account_open(funded_by_mail, staff, monkeypatch):
+    account = funded_by_mail
+    assert run_on(150)["notice_sent"] == 1
+    real = inactivity._call_in_progress
+
+    def pay_meanwhile(**kwargs):
+        mail_payment(account, 5000, staff)  # a money order recorded between the run's checks and the close
+        return real(**kwargs)
+
+    monkeypatch.setattr(inactivity, "_call_in_progress", pay_meanwhile)
+    assert run_on(181)["refunded"] == 0
+    account.refresh_from_db()
+    assert account.status != AccountStatus.CLOSED
+    assert not Refund.objects.filter(account=account).exists()
+    assert balance_of(account) == 7000

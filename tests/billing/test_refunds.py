@@ -1,6 +1,7 @@
 """Closing an account refunds its balance without fee: to the cards it came from (real localstripe
 refunds), the rest by check recorded by staff. Real PostgreSQL, real localstripe."""
 
+import datetime
 import threading
 
 import pytest
@@ -9,6 +10,7 @@ from django.conf import settings
 from django.core import mail
 from django.db import connections
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import AccountEvent, AccountKind, AccountStatus, CallingAccount, PhoneNumber
 from accounts.services import account_activate, account_open, phone_number_add
@@ -82,8 +84,13 @@ def test_closing_refunds_a_card_funded_balance_to_the_card_and_frees_everything(
     sponsorship = sponsorship_start(
         account=account, facility=facility, inmate_number=sponsored.inmate_number, actor=holder
     )
+    # A call authorized hours ago and never reported: its hold has expired but is still open.
     before = call_authorize(
-        call_id="c-before", facility_code=facility.code, inmate_number=inmate.inmate_number, dialed_number=NUMBER
+        call_id="c-before",
+        facility_code=facility.code,
+        inmate_number=inmate.inmate_number,
+        dialed_number=NUMBER,
+        now=timezone.now() - settings.CALL_HOLD_TTL - datetime.timedelta(minutes=1),
     )
     assert before.decision == "allow"
     mail.outbox.clear()
@@ -410,3 +417,145 @@ def test_the_ledger_check_names_a_refund_that_was_not_posted(holder, account, st
         account=account, payment=payment, method=RefundMethod.CARD, amount_cents=500, status=RefundStatus.SUCCEEDED
     )
     assert [v.rule for v in selectors.ledger_violations()] == ["refund_posting_state"]
+
+
+def _funded_active_account_with_a_call_allowed(holder, staff):
+    from accounts.services import account_activate
+
+    account = account_open(holder=holder)
+    facility = FacilityFactory()
+    RatePlanFactory(facility=facility)
+    inmate = InmateFactory(facility=facility)
+    mail_payment(account, 2000, staff)
+    account_activate(account=account, actor=staff)
+    phone_number_add(account=account, number=NUMBER, label="Home", line_type="landline", actor=holder)
+    answer = call_authorize(
+        call_id="in-progress", facility_code=facility.code, inmate_number=inmate.inmate_number, dialed_number=NUMBER
+    )
+    assert answer.decision == "allow"
+    return account, facility, inmate
+
+
+def test_a_call_in_progress_stops_closing_until_it_ends(holder, staff):
+    import datetime
+
+    from django.utils import timezone
+
+    from calls.services import call_complete
+
+    account, facility, inmate = _funded_active_account_with_a_call_allowed(holder, staff)
+    with pytest.raises(refunds.CloseError, match="call is in progress"):
+        refunds.account_close(account=account, actor=holder)
+    account.refresh_from_db()
+    assert account.status == AccountStatus.ACTIVE and not Refund.objects.exists()
+
+    started = timezone.now() - datetime.timedelta(minutes=5)
+    call_complete(
+        call_id="in-progress",
+        facility_code=facility.code,
+        inmate_number=inmate.inmate_number,
+        dialed_number=NUMBER,
+        started_at=started,
+        duration_seconds=240,
+        disconnect="normal",
+    )
+    closing = refunds.account_close(account=account, actor=holder)
+    assert sum(r.amount_cents for r in closing) == balance_before_close(account, closing)
+    assert balance_of(account) == 0
+    assert selectors.ledger_violations() == []
+
+
+def balance_before_close(account, closing) -> int:
+    return sum(r.amount_cents for r in closing) + balance_of(account)
+
+
+def test_a_payment_that_settles_after_the_close_goes_straight_back(
+    stripe_server, holder, django_capture_on_commit_callbacks
+):
+    """A 3-D Secure payment abandoned for days, then completed after the account closed."""
+    import datetime
+
+    from django.utils import timezone
+
+    from billing import stripe_gateway
+    from billing.models import PaymentStatus
+
+    account = account_open(holder=holder)
+    paid = card_payment(stripe_server, holder, account, 1000)  # a real PaymentIntent to refund against
+    refunds.account_close(account=account, actor=holder)
+    late = Payment.objects.create(
+        account=account,
+        channel=Channel.WEB,
+        method=PaymentMethod.CARD,
+        amount_cents=700,
+        status=PaymentStatus.REQUIRES_ACTION,
+        stripe_payment_intent_id=paid.stripe_payment_intent_id + "-late",
+    )
+    Payment.objects.filter(pk=late.pk).update(created_at=timezone.now() - datetime.timedelta(days=2))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.payment_intent_apply(
+            intent=stripe_gateway.Intent(
+                id=late.stripe_payment_intent_id,
+                status="succeeded",
+                amount_cents=700,
+                currency="usd",
+                client_secret="",
+                customer="",
+                metadata={"payment_id": str(late.pk)},
+            )
+        )
+    refund = Refund.objects.get(payment=late)
+    assert (refund.method, refund.amount_cents) == (RefundMethod.CARD, 700)
+    # localstripe knows no such PaymentIntent, so it refuses: the money goes back by check instead.
+    assert refund.status == RefundStatus.FAILED
+    assert Refund.objects.filter(account=account, method=RefundMethod.CHECK, amount_cents=700).exists()
+    assert balance_of(account) == 0
+    assert selectors.ledger_violations() == []
+
+
+def test_a_card_payment_racing_a_close_is_refunded_not_kept(
+    stripe_server, holder, monkeypatch, django_capture_on_commit_callbacks
+):
+    account = account_open(holder=holder)
+    setup = confirmed_setup_intent(stripe_server, holder)
+    real = services._confirmed_setup
+
+    def close_meanwhile(**kwargs):
+        refunds.account_close(account=account, actor=holder)  # another tab closes the account here
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "_confirmed_setup", close_meanwhile)
+    with django_capture_on_commit_callbacks(execute=True):
+        payment = services.card_payment_create(holder=holder, account=account, amount_cents=1500, setup_intent_id=setup)
+    account.refresh_from_db()
+    assert payment.status == "succeeded" and account.status == AccountStatus.CLOSED
+    refund = Refund.objects.get(payment=payment)
+    refund.refresh_from_db()
+    assert (refund.method, refund.amount_cents, refund.status) == (RefundMethod.CARD, 1500, RefundStatus.SUCCEEDED)
+    assert stripe_refund(stripe_server, refund.stripe_refund_id)["amount"] == 1500
+    assert balance_of(account) == 0
+    assert selectors.ledger_violations() == []
+
+
+def test_a_pending_card_refund_is_posted_only_once_the_processor_settles_it(
+    stripe_server, holder, account, monkeypatch
+):
+    from billing import stripe_gateway
+
+    card_payment(stripe_server, holder, account, 1200)
+    real_create = stripe_gateway.refund_create
+
+    def pending(**kwargs):
+        result = real_create(**kwargs)
+        return stripe_gateway.RefundResult(id=result.id, status="pending", amount_cents=result.amount_cents)
+
+    monkeypatch.setattr(stripe_gateway, "refund_create", pending)
+    (refund,) = refunds.account_close(account=account, actor=account.holder)
+    assert refund.status == RefundStatus.PENDING and refund.entry is None and refund.stripe_refund_id
+    assert balance_of(account) == 1200  # nothing posted while the money has not moved
+    assert refunds.refunds_card_retry_pending() == 1  # asks Stripe, which now says succeeded
+    refund.refresh_from_db()
+    assert refund.status == RefundStatus.SUCCEEDED and refund.entry is not None
+    assert balance_of(account) == 0
+    assert len(stripe_refunds_of(stripe_server, refund.payment.stripe_payment_intent_id)) == 1
+    assert selectors.ledger_violations() == []
