@@ -21,7 +21,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from accounts.models import AccountEvent, AccountKind, AccountStatus, CallingAccount, PhoneNumber, User
+from accounts.models import AccountEvent, AccountStatus, CallingAccount, PhoneNumber, User
 from accounts.services import AccountError
 
 from . import ledger, stripe_gateway
@@ -34,10 +34,8 @@ from .models import (
     Refund,
     RefundMethod,
     RefundStatus,
-    Statement,
     SystemAccount,
 )
-from .statements import statement_standing
 
 logger = logging.getLogger(__name__)
 
@@ -99,10 +97,6 @@ def _refusal(*, account: CallingAccount, balance_cents: int, now: datetime) -> s
         return gettext("This account is already closed.")
     if balance_cents < 0:
         return gettext("This account owes money. Please pay what you owe first, then close it.")
-    if account.kind == AccountKind.DIRECT_BILL:
-        for statement in Statement.objects.filter(account=account).order_by("-period_start_date", "-id"):
-            if statement_standing(statement=statement, now=now).due_cents > 0:
-                return gettext("A statement on this account is unpaid. Please pay it first, then close the account.")
     from calls.models import CallHold
 
     # The money a call in progress holds may still be charged: refunding it now would leave the

@@ -6,6 +6,11 @@ from . import ledger
 from .models import JournalEntry, Payment, PaymentStatus, Posting, Refund, SystemAccount
 
 
+def account_owed_cents(*, account) -> int:
+    """What the holder owes now (a ledger balance below zero is money owed)."""
+    return max(0, -(ledger.account_ledger(account).balance_cents or 0))
+
+
 def payment_list_for_account(*, account) -> QuerySet[Payment]:
     return Payment.objects.filter(account=account).order_by("-created_at", "-id")
 

@@ -13,7 +13,7 @@ from django.utils.translation import gettext
 from accounts.models import AccountKind, AccountStatus, CallingAccount, User
 from accounts.services import account_mark_funded
 
-from . import ledger, stripe_gateway
+from . import ledger, selectors, stripe_gateway
 from .models import Channel, EntryKind, FeeSchedule, Payment, PaymentMethod, PaymentStatus, StripeEvent, SystemAccount
 from .money import format_cents
 
@@ -77,7 +77,7 @@ def payment_limits(*, account: CallingAccount, channel: Channel | str) -> tuple[
     if account.kind == AccountKind.ADVANCE_CONNECT and channel in CARD_CHANNELS:
         return settings.MIN_DEPOSIT_CENTS, settings.MAX_DEPOSIT_CENTS
     if account.kind == AccountKind.DIRECT_BILL:
-        owed = max(0, -(ledger.account_ledger(account).balance_cents or 0))
+        owed = selectors.account_owed_cents(account=account)
         if owed <= 0:
             raise PaymentError(gettext("Nothing is owed on this account."))
         return 1, owed

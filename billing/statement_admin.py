@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.direct_bill_forms import CentsField
 from accounts.models import CallingAccount
 
-from . import services, statement_payments, statements
+from . import selectors, services, statement_payments, statements
 from .adjustments import AdjustmentError, adjustment_create
 from .admin import ReadOnlyInline
 from .models import Adjustment, PaymentMethod, Statement, StatementLine
@@ -136,7 +136,7 @@ class StatementAdmin(admin.ModelAdmin):
             "title": f"Record a mail payment for {statement}",
             "statement": statement,
             "standing": statements.statement_standing(statement=statement),
-            "owed_cents": statement_payments.amount_owed_cents(account=statement.account),
+            "owed_cents": selectors.account_owed_cents(account=statement.account),
             "form": form,
         }
         return TemplateResponse(request, "statements/admin/mail_payment.html", context)

@@ -6,13 +6,8 @@ from django.db import transaction
 
 from accounts.models import AccountKind, CallingAccount, User
 
-from . import ledger, services
+from . import services
 from .models import Channel, Payment
-
-
-def amount_owed_cents(*, account: CallingAccount) -> int:
-    """What the holder owes now (a Direct Bill ledger balance is negative when money is owed)."""
-    return max(0, -(ledger.account_ledger(account).balance_cents or 0))
 
 
 def _limits(account: CallingAccount) -> tuple[int, int | None]:

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.direct_bill_forms import CentsField
 
-from . import services, statement_payments, statements
+from . import selectors, services, statement_payments, statements
 from .models import PaymentStatus
 from .money import format_cents, to_decimal
 
@@ -38,7 +38,7 @@ def statement_detail(request, pk: int):
         "statement": statement,
         "account": statement.account,
         "standing": statements.statement_standing(statement=statement),
-        "owed_cents": statement_payments.amount_owed_cents(account=statement.account),
+        "owed_cents": selectors.account_owed_cents(account=statement.account),
         "summary": statements.statement_summary_rows(statement),
         "lines": statements.statement_lines(statement=statement),
     }
@@ -72,7 +72,7 @@ def _pay_context(statement) -> dict:
         "statement": statement,
         "account": statement.account,
         "standing": statements.statement_standing(statement=statement),
-        "owed_cents": statement_payments.amount_owed_cents(account=statement.account),
+        "owed_cents": selectors.account_owed_cents(account=statement.account),
     }
 
 

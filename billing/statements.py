@@ -31,7 +31,7 @@ from django.utils.translation import gettext_noop
 
 from accounts.models import AccountKind, CallingAccount, User
 
-from . import ledger
+from . import ledger, selectors
 from .models import EntryKind, JournalEntry, Posting, Statement, StatementLine, SystemAccount
 from .money import format_cents
 
@@ -110,7 +110,7 @@ def statement_standing(*, statement: Statement, now: datetime | None = None) -> 
     )
     billed = max(0, statement.closing_balance_cents)
     paid = max(0, (totals["credits"] or 0) + (totals["reversals"] or 0))
-    owed_now = max(0, -(ledger.account_ledger(statement.account).balance_cents or 0))
+    owed_now = selectors.account_owed_cents(account=statement.account)
     due = max(0, min(billed - paid, owed_now))
     return Standing(
         billed_cents=billed,

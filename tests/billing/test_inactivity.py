@@ -57,6 +57,16 @@ def inactivity_emails() -> list:
     return [message for message in mail.outbox if "unused" in message.subject]
 
 
+def ready_for_calls(account, *, staff, holder):
+    """Activate the account, register NUMBER on it and give it a paid facility and an inmate."""
+    account_activate(account=account, actor=staff)
+    facility = FacilityFactory()
+    RatePlanFactory(facility=facility)
+    inmate = InmateFactory(facility=facility)
+    phone_number_add(account=account, number=NUMBER, label="Home", line_type="landline", actor=holder)
+    return facility, inmate
+
+
 @pytest.fixture
 def staff(db):
     return UserFactory(is_staff=True, is_superuser=True)
@@ -87,11 +97,7 @@ def test_last_activity_is_the_latest_payment_or_call_and_not_a_login(holder, sta
     with time_machine.travel(day(10), tick=False):
         mail_payment(account, 2000, staff)
     assert inactivity.account_last_activity_date(account=account) == day(10).date()
-    account_activate(account=account, actor=staff)
-    facility = FacilityFactory()
-    RatePlanFactory(facility=facility)
-    inmate = InmateFactory(facility=facility)
-    phone_number_add(account=account, number=NUMBER, label="Home", line_type="landline", actor=holder)
+    facility, inmate = ready_for_calls(account, staff=staff, holder=holder)
     with time_machine.travel(day(40), tick=False):
         call_complete(
             call_id="c-40",
@@ -229,11 +235,7 @@ def test_a_payment_after_the_notice_resets_the_clock(funded_by_mail, staff):
 
 def test_a_call_after_the_notice_resets_the_clock(funded_by_mail, staff, holder):
     account = funded_by_mail
-    account_activate(account=account, actor=staff)
-    facility = FacilityFactory()
-    RatePlanFactory(facility=facility)
-    inmate = InmateFactory(facility=facility)
-    phone_number_add(account=account, number=NUMBER, label="Home", line_type="landline", actor=holder)
+    facility, inmate = ready_for_calls(account, staff=staff, holder=holder)
     run_on(150)
     with time_machine.travel(day(160, hour=18), tick=True):
         call_complete(
@@ -342,11 +344,7 @@ def test_the_admin_account_page_shows_the_last_activity_date_and_the_notices(fun
 
 def test_a_call_in_progress_on_refund_day_waits_and_then_counts_as_activity(funded_by_mail, staff, holder):
     account = funded_by_mail
-    account_activate(account=account, actor=staff)
-    facility = FacilityFactory()
-    RatePlanFactory(facility=facility)
-    inmate = InmateFactory(facility=facility)
-    phone_number_add(account=account, number=NUMBER, label="Home", line_type="landline", actor=holder)
+    facility, inmate = ready_for_calls(account, staff=staff, holder=holder)
     run_on(150)
     with time_machine.travel(day(180, hour=6), tick=True):
         answer = call_authorize(
