@@ -8,8 +8,9 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 
-from billing import inactivity, refunds
 from billing.admin import ReadOnlyInline
+from billing.closing import activity
+from billing.closing import services as refunds
 from billing.models import InactivityNotice, Payment
 from billing.money import format_cents
 
@@ -152,7 +153,7 @@ class CallingAccountAdmin(admin.ModelAdmin):
         # A payment credited or a call (a login is not activity): what the inactivity refund counts from.
         if obj.pk is None or not obj.is_prepaid:
             return "-"
-        last = inactivity.account_last_activity_date(account=obj)
+        last = activity.account_last_activity_date(account=obj)
         return f"{date_format(last)} ({(timezone.localdate() - last).days} days ago)"
 
     @admin.display(description="ledger")

@@ -10,7 +10,7 @@ from django.utils.html import format_html, format_html_join
 
 from billing.money import format_cents
 
-from . import applications
+from .direct_bill import services as applications
 from .direct_bill_forms import ApplicationApproveForm, ApplicationDeclineForm, CreditLimitChangeForm
 from .models import AccountEvent, DirectBillApplication
 

@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from . import applications
+from .direct_bill import services as applications
 from .direct_bill_forms import DirectBillApplicationForm
 
 

@@ -1,4 +1,5 @@
-"""Emails to holders. Called after commit (never inside a transaction that may roll back)."""
+"""Emails to holders. Services never send from inside their transaction: they write an outbox row
+(`account_email_enqueue`, or a kind of their own), and the outbox sends after commit."""
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -6,11 +7,12 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 
+from .models import CallingAccount, Language, User
+from .outbox import outbox_enqueue, outbox_handler
+
 
 def recipient_language(email: str) -> str:
     """The preferred language of the holder with this email address (English when there is none)."""
-    from .models import Language, User
-
     language = User.objects.filter(email__iexact=email).values_list("preferred_language", flat=True).first()
     return language or Language.ENGLISH
 
@@ -27,12 +29,13 @@ def send_templated(*, to: str, template: str, context: dict, language: str | Non
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to])
 
 
-def send_account_activated(*, account_id: int) -> None:
-    from .models import CallingAccount
+def account_email_enqueue(*, account_id: int, template: str, **extra) -> None:
+    """Email the holder of an account after commit. `extra` (JSON values) joins the template context."""
+    outbox_enqueue(kind="email.account", payload={"account_id": account_id, "template": template, "extra": extra})
 
+
+@outbox_handler("email.account")
+def account_email_send(*, account_id: int, template: str, extra: dict) -> None:
     account = CallingAccount.objects.select_related("holder").get(pk=account_id)
-    send_templated(
-        to=account.holder.email,
-        template="account_activated",
-        context={"account": account, "account_url": reverse("accounts:account_detail", args=[account.pk])},
-    )
+    context = {"account": account, "account_url": reverse("accounts:account_detail", args=[account.pk]), **extra}
+    send_templated(to=account.holder.email, template=template, context=context)

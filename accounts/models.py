@@ -245,3 +245,29 @@ class DirectBillApplication(models.Model):
 
     def __str__(self) -> str:
         return f"Application #{self.pk} ({self.legal_name}, {self.get_status_display()})"
+
+
+class OutboxMessage(models.Model):
+    """Work a service wants done once its transaction commits: an email, a card refund, a reload.
+
+    Written in the same transaction as the change it follows, so it exists exactly when that change
+    does; drained right after commit and by a periodic sweep, so a broker outage delays the work
+    and never loses it or fails the request. Handlers must be idempotent: a crash after a handler
+    ran and before `done_at` was saved runs it again."""
+
+    kind = models.CharField(max_length=100)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    available_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["available_at", "id"], condition=Q(done_at__isnull=True), name="outbox_pending_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind}"

@@ -5,8 +5,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from billing import refunds
 from billing import selectors as billing_selectors
+from billing.closing import services as refunds
 
 from . import selectors, services
 from .forms import PhoneNumberEditForm, PhoneNumberForm, ProfileForm

@@ -4,8 +4,9 @@ from django.db import transaction
 
 from accounts.models import AccountKind, CallingAccount, User
 
-from . import dunning, ledger
+from . import ledger
 from .models import Adjustment, EntryKind, SystemAccount
+from .statements import dunning
 
 
 class AdjustmentError(Exception):

@@ -6,10 +6,11 @@ from django.utils.html import format_html
 
 from accounts.models import AccountStatus, CallingAccount
 
-from . import refunds, services
+from .closing import services as refunds
 from .forms import FeeScheduleForm, OfflinePaymentForm
 from .models import FeeSchedule, JournalEntry, LedgerAccount, Payment, Posting, Refund, RefundMethod, StripeEvent
 from .money import format_cents
+from .payments import services, webhooks
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -198,7 +199,7 @@ class StripeEventAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Process now")
     def process_now(self, request, queryset):
-        done = sum(services.stripe_event_process(event_pk=pk) for pk in queryset.values_list("pk", flat=True))
+        done = sum(webhooks.stripe_event_process(event_pk=pk) for pk in queryset.values_list("pk", flat=True))
         self.message_user(request, f"{done} event(s) processed.", messages.SUCCESS)
 
 

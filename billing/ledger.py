@@ -198,11 +198,6 @@ def check(extra_checks: Iterable = ()) -> list[Violation]:
                 f"{account.code} caches {account.balance_cents} cents but its postings sum to {account.posted}",
             )
         )
-    from accounts.models import CallingAccount
-
-    missing = CallingAccount.objects.filter(ledger_account__isnull=True).order_by("id")
-    for calling in missing:
-        violations.append(Violation("calling_account_without_ledger", f"calling account #{calling.pk}"))
     for extra in extra_checks:
         violations.extend(extra())
     return violations

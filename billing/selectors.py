@@ -2,6 +2,8 @@ from django.db.models import F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
+from accounts.models import CallingAccount
+
 from . import ledger
 from .models import JournalEntry, Payment, PaymentStatus, Posting, Refund, SystemAccount
 
@@ -115,8 +117,14 @@ def _refund_violations() -> list[ledger.Violation]:
     return violations
 
 
-# Other apps register invariants of their own here (e.g. "each external payment id applied once").
-EXTRA_LEDGER_CHECKS: list = [_payment_violations, _refund_violations]
+def _calling_account_violations() -> list[ledger.Violation]:
+    missing = CallingAccount.objects.filter(ledger_account__isnull=True).order_by("id")
+    return [ledger.Violation("calling_account_without_ledger", f"calling account #{c.pk}") for c in missing]
+
+
+# The kernel checks the ledger's own rules; these add what only billing knows (each external id
+# applied once, every calling account has its ledger account).
+EXTRA_LEDGER_CHECKS: list = [_payment_violations, _refund_violations, _calling_account_violations]
 
 
 def ledger_violations() -> list[ledger.Violation]:

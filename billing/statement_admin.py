@@ -12,11 +12,14 @@ from django.utils import timezone
 from accounts.direct_bill_forms import CentsField
 from accounts.models import CallingAccount
 
-from . import selectors, services, statement_payments, statements
+from . import selectors
 from .adjustments import AdjustmentError, adjustment_create
 from .admin import ReadOnlyInline
 from .models import Adjustment, PaymentMethod, Statement, StatementLine
 from .money import format_cents
+from .payments import direct_bill as statement_payments
+from .payments import services
+from .statements import standing
 
 
 class StatementLineInline(ReadOnlyInline):
@@ -42,7 +45,7 @@ class PastDueFilter(admin.SimpleListFilter):
             return queryset
         today = timezone.localdate()
         past = queryset.filter(due_date__lt=today).select_related("account")
-        unpaid = [s.pk for s in past if statements.statement_standing(statement=s).due_cents > 0]
+        unpaid = [s.pk for s in past if standing.statement_standing(statement=s).due_cents > 0]
         return queryset.filter(pk__in=unpaid)
 
 
@@ -93,11 +96,11 @@ class StatementAdmin(admin.ModelAdmin):
 
     @admin.display(description="paid since")
     def paid(self, obj):
-        return format_cents(statements.statement_standing(statement=obj).paid_cents)
+        return format_cents(standing.statement_standing(statement=obj).paid_cents)
 
     @admin.display(description="balance due")
     def due(self, obj):
-        return format_cents(statements.statement_standing(statement=obj).due_cents)
+        return format_cents(standing.statement_standing(statement=obj).due_cents)
 
     def get_urls(self):
         return [
@@ -135,7 +138,7 @@ class StatementAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "title": f"Record a mail payment for {statement}",
             "statement": statement,
-            "standing": statements.statement_standing(statement=statement),
+            "standing": standing.statement_standing(statement=statement),
             "owed_cents": selectors.account_owed_cents(account=statement.account),
             "form": form,
         }

@@ -9,14 +9,19 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.direct_bill_forms import CentsField
 
-from . import selectors, services, statement_payments, statements
+from . import selectors
 from .models import PaymentStatus
 from .money import format_cents, to_decimal
+from .payments import direct_bill as statement_payments
+from .payments import services
+from .statements import pdf as statement_pdfs
+from .statements import selectors as statement_selectors
+from .statements import standing
 
 
 def _own_statement(request, pk: int, *, holder_only: bool = False):
     """The holder's own statement (staff may view and download any, but only a holder pays)."""
-    statement = statements.statement_get_for_viewer(user=request.user, pk=pk)
+    statement = statement_selectors.statement_get_for_viewer(user=request.user, pk=pk)
     if statement is None or (holder_only and statement.account.holder_id != request.user.pk):
         raise Http404("No such statement.")
     return statement
@@ -25,8 +30,8 @@ def _own_statement(request, pk: int, *, holder_only: bool = False):
 @login_required
 def statement_list(request):
     rows = [
-        (statement, statements.statement_standing(statement=statement))
-        for statement in statements.statement_list_for_holder(holder=request.user)
+        (statement, standing.statement_standing(statement=statement))
+        for statement in statement_selectors.statement_list_for_holder(holder=request.user)
     ]
     return render(request, "statements/list.html", {"rows": rows})
 
@@ -37,10 +42,10 @@ def statement_detail(request, pk: int):
     context = {
         "statement": statement,
         "account": statement.account,
-        "standing": statements.statement_standing(statement=statement),
+        "standing": standing.statement_standing(statement=statement),
         "owed_cents": selectors.account_owed_cents(account=statement.account),
-        "summary": statements.statement_summary_rows(statement),
-        "lines": statements.statement_lines(statement=statement),
+        "summary": statement_pdfs.statement_summary_rows(statement),
+        "lines": statement_selectors.statement_lines(statement=statement),
     }
     return render(request, "statements/detail.html", context)
 
@@ -48,7 +53,7 @@ def statement_detail(request, pk: int):
 @login_required
 def statement_pdf(request, pk: int):
     statement = _own_statement(request, pk)
-    response = HttpResponse(statements.statement_pdf(statement=statement), content_type="application/pdf")
+    response = HttpResponse(statement_pdfs.statement_pdf(statement=statement), content_type="application/pdf")
     filename = f"familyline-statement-{statement.account_id}-{statement.period_start_date:%Y-%m}.pdf"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -71,7 +76,7 @@ def _pay_context(statement) -> dict:
     return {
         "statement": statement,
         "account": statement.account,
-        "standing": statements.statement_standing(statement=statement),
+        "standing": standing.statement_standing(statement=statement),
         "owed_cents": selectors.account_owed_cents(account=statement.account),
     }
 

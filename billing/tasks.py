@@ -1,33 +1,50 @@
+"""Celery tasks of billing. Thin: each calls one idempotent service, so a redelivered task changes
+nothing. Names are pinned: beat schedules and queued messages name them."""
+
 from celery import shared_task
 
-from . import services
+from .closing import inactivity
+from .closing import services as closing
+from .payments import webhooks
+from .statements import dunning
+from .statements import services as statements
 
 
-@shared_task(acks_late=True)
+@shared_task(name="billing.tasks.stripe_event_process", acks_late=True)
 def stripe_event_process(event_pk: int) -> bool:
-    return services.stripe_event_process(event_pk=event_pk)
+    return webhooks.stripe_event_process(event_pk=event_pk)
 
 
-@shared_task
+@shared_task(name="billing.tasks.stripe_events_process_pending")
 def stripe_events_process_pending() -> int:
     """Periodic: stored webhook events whose task never ran (broker down) or failed."""
-    return services.stripe_events_process_pending()
+    return webhooks.stripe_events_process_pending()
 
 
-@shared_task
+@shared_task(name="billing.tasks.refunds_card_retry_pending")
 def refunds_card_retry_pending() -> int:
     """Periodic: card refunds left pending (processor unreachable, a crash after closing)."""
-    from . import refunds
-
-    return refunds.refunds_card_retry_pending()
+    return closing.refunds_card_retry_pending()
 
 
-@shared_task
+@shared_task(name="billing.tasks.inactive_balances_daily_run")
 def inactive_balances_daily_run() -> dict[str, int]:
     """Periodic (daily): notice, then refund, prepaid balances left unused (never forfeited)."""
-    from . import inactivity
-
     return inactivity.inactive_balances_review()
 
 
-from .statement_tasks import dunning_daily_run, statement_email_send_task, statements_monthly_run  # noqa: E402, F401
+@shared_task(name="billing.statement_tasks.statements_monthly_run", acks_late=True)
+def statements_monthly_run() -> int:
+    """Beat, on the 1st of each month (America/New_York): the statements for the month before."""
+    return len(statements.statements_generate_for_month())
+
+
+@shared_task(name="billing.statement_tasks.statement_email_send_task", acks_late=True)
+def statement_email_send_task(statement_id: int) -> bool:
+    return statements.statement_email_send(statement_id=statement_id)
+
+
+@shared_task(name="billing.statement_tasks.dunning_daily_run", acks_late=True)
+def dunning_daily_run() -> list[int]:
+    """Beat, daily: suspend accounts with an unpaid past-due statement; restore paid-up ones."""
+    return list(dunning.dunning_run())

@@ -11,10 +11,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import selectors as account_selectors
 from accounts.models import AccountKind
 
-from . import selectors, services, stripe_gateway
+from . import selectors, stripe_gateway
 from .forms import FundForm, PayForm
 from .models import Channel, PaymentStatus
 from .money import to_decimal
+from .payments import services, webhooks
 
 
 def _fundable(request):
@@ -135,7 +136,7 @@ def receipt(request, pk: int):
 def stripe_webhook(request):
     """Verified on the raw body, stored once per event id, processed by a task. Bad signature: 400."""
     try:
-        services.stripe_event_store(payload=request.body, signature_header=request.headers.get("Stripe-Signature", ""))
+        webhooks.stripe_event_store(payload=request.body, signature_header=request.headers.get("Stripe-Signature", ""))
     except stripe_gateway.SignatureError:
         return HttpResponseBadRequest("invalid signature")
     return HttpResponse("ok")

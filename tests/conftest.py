@@ -10,6 +10,7 @@ import pytest
 import stripe
 from django.db import connections
 
+from config.celery import app as celery_app
 from tests.factories import UserFactory
 
 VENV_BIN = Path(sys.executable).parent
@@ -107,3 +108,23 @@ def chromium():
     finally:
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         connections.close_all()
+
+
+def _forget_connections():
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def broker_down(settings):
+    """The broker (Redis) unreachable: a closed port, tasks no longer run in-process."""
+    conf = celery_app.conf
+    saved = (conf.broker_url, conf.task_always_eager, conf.broker_connection_retry, conf.broker_connection_timeout)
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    conf.broker_url = "redis://127.0.0.1:9/0"
+    conf.task_always_eager = False
+    conf.broker_connection_timeout = 1
+    _forget_connections()
+    yield
+    _forget_connections()
+    conf.broker_url, conf.task_always_eager, conf.broker_connection_retry, conf.broker_connection_timeout = saved

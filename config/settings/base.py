@@ -128,6 +128,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Periodic work. The database scheduler reads this on start-up; staff can tune it in the admin.
 CELERY_BEAT_SCHEDULE: dict = {}
 CELERY_BEAT_SCHEDULE["accounts-activate-due"] = {"task": "accounts.tasks.accounts_activate_due", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["accounts-outbox-drain"] = {"task": "accounts.outbox.outbox_drain", "schedule": 30.0}
 CELERY_BEAT_SCHEDULE["billing-stripe-events-pending"] = {
     "task": "billing.tasks.stripe_events_process_pending",
     "schedule": 60.0,

@@ -1,5 +1,7 @@
 """The test suite: real PostgreSQL, real Redis, localstripe started by the suite itself."""
 
+import os
+
 from .base import *  # noqa: F403
 from .base import env
 
@@ -7,7 +9,15 @@ SECRET_KEY = "test-only-not-secret"
 DEBUG = False
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/familyline")}
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/15")
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+# Each test database has its own rows and ids, so each pytest-xdist worker (and each database name)
+# gets its own cache keys.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": f"{DATABASES['default']['NAME']}:{os.environ.get('PYTEST_XDIST_WORKER', '')}",
+    }
+}
 CELERY_BROKER_URL = REDIS_URL
 # Tests run tasks in-process unless a test asks for the real broker.
 CELERY_TASK_ALWAYS_EAGER = True

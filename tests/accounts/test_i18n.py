@@ -8,9 +8,9 @@ from django.conf import settings
 from django.core import mail
 from django.urls import reverse
 
-from accounts.emails import send_account_activated
+from accounts.emails import account_email_send
 from accounts.models import Language
-from billing.statement_tasks import statements_monthly_run
+from billing.tasks import statements_monthly_run
 from calls.announcements import announcement
 from calls.models import Billing
 from tests.calls.conftest import make_account
@@ -147,7 +147,7 @@ def test_spanish_holder_sees_a_statement_in_spanish(client):
 
 
 def test_receipt_email_to_a_spanish_holder_is_in_spanish(stripe_server, django_capture_on_commit_callbacks):
-    from billing import services
+    from billing.payments import services
     from tests.billing.test_payments import confirmed_setup_intent
 
     account = make_account(language=Language.SPANISH)
@@ -170,8 +170,8 @@ def test_receipt_email_to_a_spanish_holder_is_in_spanish(stripe_server, django_c
 def test_activation_email_follows_each_holders_language():
     spanish = make_account(language=Language.SPANISH)
     english = make_account(language=Language.ENGLISH)
-    send_account_activated(account_id=spanish.pk)
-    send_account_activated(account_id=english.pk)
+    account_email_send(account_id=spanish.pk, template="account_activated", extra={})
+    account_email_send(account_id=english.pk, template="account_activated", extra={})
     es, en = mail.outbox
     assert f"Su cuenta de FamilyLine n.º {spanish.pk} está activa" == es.subject
     assert "ya está activa" in es.body and "Hola" in es.body

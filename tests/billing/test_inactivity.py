@@ -16,8 +16,9 @@ from django.utils.formats import date_format
 
 from accounts.models import AccountEvent, AccountKind, AccountStatus, CallingAccount
 from accounts.services import account_activate, account_open, phone_number_add
-from billing import inactivity, selectors
+from billing import selectors
 from billing.adjustments import adjustment_create
+from billing.closing import activity, inactivity
 from billing.models import InactivityNotice, Refund, RefundMethod, RefundStatus, SystemAccount
 from billing.tasks import inactive_balances_daily_run
 from calls.services import call_authorize, call_complete
@@ -93,10 +94,10 @@ def funded_by_mail(holder, staff):
 def test_last_activity_is_the_latest_payment_or_call_and_not_a_login(holder, staff, client):
     with time_machine.travel(START, tick=False):
         account = account_open(holder=holder)
-        assert inactivity.account_last_activity_date(account=account) == START.date()
+        assert activity.account_last_activity_date(account=account) == START.date()
     with time_machine.travel(day(10), tick=False):
         mail_payment(account, 2000, staff)
-    assert inactivity.account_last_activity_date(account=account) == day(10).date()
+    assert activity.account_last_activity_date(account=account) == day(10).date()
     facility, inmate = ready_for_calls(account, staff=staff, holder=holder)
     with time_machine.travel(day(40), tick=False):
         call_complete(
@@ -113,7 +114,7 @@ def test_last_activity_is_the_latest_payment_or_call_and_not_a_login(holder, sta
         assert client.get("/dashboard/").status_code == 200
     holder.refresh_from_db()
     assert holder.last_login.date() == day(60).date()
-    assert inactivity.account_last_activity_date(account=account) == day(40).date()
+    assert activity.account_last_activity_date(account=account) == day(40).date()
 
 
 def test_no_notice_at_149_days_one_notice_at_150_even_when_run_twice(funded_by_card):
@@ -315,7 +316,7 @@ def test_an_unsent_notice_does_not_start_the_refund_clock(funded_by_mail, monkey
     def unreachable(**kwargs):
         raise ConnectionError("mail server down")
 
-    monkeypatch.setattr("accounts.emails.send_templated", unreachable)
+    monkeypatch.setattr("billing.closing.inactivity.send_templated", unreachable)
     assert run_on(150)["failed"] == 1
     [notice] = notices(account)
     assert notice.sent_at is None
@@ -367,7 +368,7 @@ def test_a_call_in_progress_on_refund_day_waits_and_then_counts_as_activity(fund
             disconnect="normal",
         )
     assert run_on(181) == QUIET
-    assert inactivity.account_last_activity_date(account=account) == day(180).date()
+    assert activity.account_last_activity_date(account=account) == day(180).date()
 
 
 def test_money_arriving_while_the_refund_run_decides_keeps_the_account_open(funded_by_mail, staff, monkeypatch):

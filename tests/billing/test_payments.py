@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.models import AccountEvent, AccountStatus
 from accounts.services import account_open
-from billing import ledger, selectors, services
+from billing import ledger, selectors
 from billing.models import (
     Channel,
     EntryKind,
@@ -24,6 +24,7 @@ from billing.models import (
     PaymentStatus,
     SystemAccount,
 )
+from billing.payments import services
 from tests.factories import UserFactory
 
 OK_CARD = "4242424242424242"

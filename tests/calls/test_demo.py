@@ -1,7 +1,7 @@
 import pytest
 
+from calls.demo import demo_calls_load
 from calls.models import CallRecord, Facility, InmateDebitSponsorship, PlatformToken
-from calls.services import demo_calls_load
 from tests.factories import UserFactory
 
 from .conftest import balance, make_account

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from accounts.applications import application_submit
+from accounts.direct_bill.services import application_submit
 from accounts.models import AccountStatus, CallingAccount, LineType, PhoneNumber
 from tests.factories import InmateFactory, RatePlanFactory, UserFactory
 

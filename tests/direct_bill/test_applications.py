@@ -7,7 +7,8 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import applications, credit
+from accounts.direct_bill import credit
+from accounts.direct_bill import services as applications
 from accounts.models import AccountEvent, AccountKind, AccountStatus, CallingAccount, DirectBillApplication
 from accounts.services import account_open
 from tests.factories import UserFactory

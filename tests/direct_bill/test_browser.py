@@ -6,10 +6,10 @@ import time_machine
 from django.test import Client
 
 from accounts.models import AccountStatus
-from billing import dunning
 from billing.adjustments import adjustment_create
 from billing.models import Channel, FeeSchedule, Statement
-from billing.statement_tasks import statements_monthly_run
+from billing.statements import dunning
+from billing.tasks import statements_monthly_run
 from tests.conftest import ARTIFACTS
 from tests.factories import UserFactory
 

@@ -3,10 +3,11 @@ import threading
 import pytest
 from django.db import connections
 
-from billing import ledger, services
+from billing import ledger
 from billing.adjustments import adjustment_create
 from billing.models import Payment, PaymentMethod
-from billing.statement_payments import direct_bill_mail_payment_record
+from billing.payments import services
+from billing.payments.direct_bill import direct_bill_mail_payment_record
 
 from .conftest import open_direct_bill
 

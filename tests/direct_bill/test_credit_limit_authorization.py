@@ -35,7 +35,7 @@ def test_the_boundary_is_exact_to_the_cent(calls, staff, used_cents, minutes):
 
 
 def test_no_credit_left_is_credit_limit_reached_and_a_raise_reopens(calls, staff):
-    from accounts.applications import credit_limit_change
+    from accounts.direct_bill.services import credit_limit_change
 
     account = open_direct_bill(state="AK")
     number = add_number(account)

@@ -5,11 +5,13 @@ from django.urls import reverse
 
 from accounts.models import AccountEvent, AccountStatus, SuspensionCode
 from accounts.services import account_suspend
-from billing import dunning, ledger, services
+from billing import ledger
 from billing.adjustments import adjustment_create
 from billing.models import Channel, PaymentMethod, Statement
-from billing.statement_payments import direct_bill_mail_payment_record
-from billing.statement_tasks import dunning_daily_run, statements_monthly_run
+from billing.payments import services
+from billing.payments.direct_bill import direct_bill_mail_payment_record
+from billing.statements import dunning
+from billing.tasks import dunning_daily_run, statements_monthly_run
 
 from .conftest import add_number, ny, open_direct_bill
 

@@ -5,10 +5,11 @@ import time_machine
 from django.urls import reverse
 
 from accounts.models import AccountStatus
-from billing import dunning, ledger
+from billing import ledger
 from billing.adjustments import adjustment_create
 from billing.models import Payment, PaymentStatus, Statement
-from billing.statement_tasks import statements_monthly_run
+from billing.statements import dunning
+from billing.tasks import statements_monthly_run
 from tests.billing.test_payments import confirmed_setup_intent
 
 from .conftest import ny, open_direct_bill
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def past_due(staff):
     """$80.00 owed on an October statement, unpaid and past due on Nov 23 (limit raised to $200)."""
-    from accounts.applications import credit_limit_change
+    from accounts.direct_bill.services import credit_limit_change
 
     with time_machine.travel(ny(2026, 10, 1, 9, 0), tick=False):
         account = open_direct_bill(state="AK")

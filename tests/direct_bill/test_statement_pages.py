@@ -8,8 +8,8 @@ from pypdf import PdfReader
 
 from billing.adjustments import adjustment_create
 from billing.models import Adjustment, JournalEntry, Payment, PaymentMethod, Statement
-from billing.statement_payments import direct_bill_mail_payment_record
-from billing.statement_tasks import statements_monthly_run
+from billing.payments.direct_bill import direct_bill_mail_payment_record
+from billing.tasks import statements_monthly_run
 from tests.factories import UserFactory
 
 from .conftest import add_number, ny, open_direct_bill

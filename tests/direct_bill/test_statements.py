@@ -9,11 +9,13 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.services import account_open
-from billing import ledger, statements
+from billing import ledger
 from billing.adjustments import adjustment_create
 from billing.models import Posting, Statement, StatementLine
-from billing.statement_payments import direct_bill_mail_payment_record
-from billing.statement_tasks import statements_monthly_run
+from billing.payments.direct_bill import direct_bill_mail_payment_record
+from billing.statements import periods
+from billing.statements import services as statements
+from billing.tasks import statements_monthly_run
 from calls.models import CallRecord
 
 from .conftest import add_number, ny, open_direct_bill
@@ -114,7 +116,7 @@ def test_running_the_month_again_changes_nothing_and_emails_once(calls, staff, d
         adjustment_create(account=account, amount_cents=100, reason="Goodwill", actor=staff)
         assert statements_monthly_run() == 0
         again, created = statements.statement_generate(
-            account=account, period=statements.month_period(first.period_start_date)
+            account=account, period=periods.month_period(first.period_start_date)
         )
     assert not created and again.pk == first.pk
     again.refresh_from_db()
@@ -146,7 +148,7 @@ def test_the_statement_appears_on_the_first_of_the_month(calls, staff):
         pytest.raises(statements.StatementError, match="has not ended"),
         time_machine.travel(ny(2026, 10, 31, 23, 59, 50), tick=False),
     ):
-        statements.statement_generate(account=account, period=statements.month_period(ny(2026, 10, 5).date()))
+        statements.statement_generate(account=account, period=periods.month_period(ny(2026, 10, 5).date()))
     with time_machine.travel(ny(2026, 11, 1, 0, 0, 5), tick=False):
         statements_monthly_run()
     assert Statement.objects.filter(account=account, period_start_date="2026-10-01").exists()
@@ -165,7 +167,7 @@ def test_nothing_to_bill_means_no_statement_and_prepaid_accounts_get_none(calls)
     assert not Statement.objects.filter(account=quiet).exists()
     prepaid = account_open(holder=quiet.holder)
     with pytest.raises(statements.StatementError, match="Only Direct Bill"):
-        statements.statement_generate(account=prepaid, period=statements.month_period(ny(2026, 10, 1).date()))
+        statements.statement_generate(account=prepaid, period=periods.month_period(ny(2026, 10, 1).date()))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -181,7 +183,7 @@ def test_two_workers_at_once_yield_one_statement_and_one_email():
     number = add_number(account)
     for minutes in (4, 7, 11):
         calls.complete(number=number, minutes=minutes)
-    period = statements.month_period(timezone.localdate())
+    period = periods.month_period(timezone.localdate())
     after = period.ends_at + timezone.timedelta(hours=2)
     results, errors = [], []
     barrier = threading.Barrier(8)

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from accounts import services
-from calls.services import demo_calls_load
+from accounts.demo import demo_data_load
+from calls.demo import demo_calls_load
 
 DEMO_PASSWORD = "familyline-demo"  # noqa: S105 - printed for the local demo only
 
@@ -10,7 +10,7 @@ class Command(BaseCommand):
     help = "Load demo data for the local app: a staff user and a family user (safe to run again)."
 
     def handle(self, *args, **options):
-        demo = services.demo_data_load(password=DEMO_PASSWORD)
+        demo = demo_data_load(password=DEMO_PASSWORD)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"  Staff (admin):  {demo.staff.email} / {DEMO_PASSWORD}")
         self.stdout.write(f"  Family member:  {demo.family.email} / {DEMO_PASSWORD}")

@@ -17,23 +17,21 @@ Callers may rely on:
 - the due date is STATEMENT_DUE_DAYS after the first day of the month following the period.
 """
 
-import io
 import logging
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Sum
 from django.utils import timezone
-from django.utils.translation import gettext_noop
 
-from accounts.models import AccountKind, CallingAccount, User
+from accounts.emails import send_templated
+from accounts.models import AccountKind, CallingAccount
+from accounts.outbox import outbox_enqueue, outbox_handler
+from billing import ledger
+from billing.models import EntryKind, JournalEntry, Posting, Statement, StatementLine, SystemAccount
+from calls.models import CallRecord
 
-from . import ledger, selectors
-from .models import EntryKind, JournalEntry, Posting, Statement, StatementLine, SystemAccount
-from .money import format_cents
+from .periods import Period, previous_month
 
 logger = logging.getLogger(__name__)
 
@@ -45,90 +43,6 @@ class StatementError(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
-
-
-@dataclass(frozen=True)
-class Period:
-    start_date: date
-    end_date: date  # the last day, inclusive
-
-    @property
-    def starts_at(self) -> datetime:
-        return datetime.combine(self.start_date, time.min, tzinfo=_zone())
-
-    @property
-    def ends_at(self) -> datetime:
-        """The first instant after the period (midnight starting the next month)."""
-        return datetime.combine(self.end_date + timedelta(days=1), time.min, tzinfo=_zone())
-
-    @property
-    def due_date(self) -> date:
-        return self.end_date + timedelta(days=1 + settings.STATEMENT_DUE_DAYS)
-
-
-def _zone() -> ZoneInfo:
-    return ZoneInfo(settings.TIME_ZONE)
-
-
-def month_period(day: date) -> Period:
-    """The calendar month containing `day`."""
-    start = day.replace(day=1)
-    next_start = (start + timedelta(days=32)).replace(day=1)
-    return Period(start_date=start, end_date=next_start - timedelta(days=1))
-
-
-def previous_month(now: datetime | None = None) -> Period:
-    """The month before the one `now` falls in, on the New York calendar."""
-    today = timezone.localtime(now or timezone.now(), _zone()).date()
-    return month_period(today.replace(day=1) - timedelta(days=1))
-
-
-@dataclass(frozen=True)
-class Standing:
-    """How an issued statement stands now: what it asked for, what has been paid since, what is due."""
-
-    billed_cents: int
-    paid_cents: int
-    due_cents: int
-    due_date: date
-    is_past_due: bool
-
-
-def statement_standing(*, statement: Statement, now: datetime | None = None) -> Standing:
-    """Payments and credits posted after the period count toward the statement (its closing balance
-    already carries every earlier month). Partial payments reduce what is due. Charges and debit
-    adjustments after the period belong to the next statement, so they never make this one due
-    again; a reversed payment does. What is due is never more than what is owed now."""
-    now = now or timezone.now()
-    period = Period(statement.period_start_date, statement.period_end_date)
-    after_period = Posting.objects.filter(
-        ledger_account__calling_account_id=statement.account_id, entry__created_at__gte=period.ends_at
-    )
-    totals = after_period.aggregate(
-        credits=Sum("amount_cents", filter=Q(entry__kind__in=CREDIT_KINDS, amount_cents__gt=0)),
-        reversals=Sum("amount_cents", filter=Q(entry__kind=EntryKind.REVERSAL, amount_cents__lt=0)),
-    )
-    billed = max(0, statement.closing_balance_cents)
-    paid = max(0, (totals["credits"] or 0) + (totals["reversals"] or 0))
-    owed_now = selectors.account_owed_cents(account=statement.account)
-    due = max(0, min(billed - paid, owed_now))
-    return Standing(
-        billed_cents=billed,
-        paid_cents=paid,
-        due_cents=due,
-        due_date=statement.due_date,
-        is_past_due=due > 0 and timezone.localtime(now, _zone()).date() > statement.due_date,
-    )
-
-
-def account_past_due_cents(*, account: CallingAccount, now: datetime | None = None) -> int:
-    """What is still unpaid of the latest statement whose due date has passed (0 when none is)."""
-    now = now or timezone.now()
-    today = timezone.localtime(now, _zone()).date()
-    latest_due = Statement.objects.filter(account=account, due_date__lt=today).order_by("-period_start_date").first()
-    if latest_due is None:
-        return 0
-    return statement_standing(statement=latest_due, now=now).due_cents
 
 
 def _lines_for_period(account: CallingAccount, period: Period) -> list[StatementLine]:
@@ -196,12 +110,7 @@ def _lines_for_period(account: CallingAccount, period: Period) -> list[Statement
 
 
 def _call_records(entry_ids: list[int]) -> dict:
-    """Call details for statement lines, when the calls app is installed (the ledger alone still
-    gives the charge and tax of a call)."""
-    try:
-        from calls.models import CallRecord
-    except ImportError:
-        return {}
+    """Call details for statement lines (the ledger alone gives the charge and tax of a call)."""
     records = CallRecord.objects.filter(entry_id__in=entry_ids).select_related("facility", "inmate")
     return {record.entry_id: record for record in records}
 
@@ -283,17 +192,17 @@ def statements_generate_for_month(*, period: Period | None = None, now: datetime
 
 
 def _email_on_commit(statement_id: int) -> None:
-    from .statement_tasks import statement_email_send_task
+    outbox_enqueue(kind="email.statement_ready", payload={"statement_id": statement_id})
 
-    # robust: a broker outage is logged; the next run of the month emails what is still unsent.
-    transaction.on_commit(lambda: statement_email_send_task.delay(statement_id), robust=True)
+
+@outbox_handler("email.statement_ready")
+def _statement_email_send(*, statement_id: int) -> None:
+    statement_email_send(statement_id=statement_id)
 
 
 def statement_email_send(*, statement_id: int, now: datetime | None = None) -> bool:
     """Email the holder that the statement is ready, once. The row lock makes a second worker wait
     and then see `emailed_at` set. Returns True when this call sent it."""
-    from accounts.emails import send_templated
-
     with transaction.atomic():
         statement = (
             Statement.objects.select_for_update(of=("self",))
@@ -311,114 +220,3 @@ def statement_email_send(*, statement_id: int, now: datetime | None = None) -> b
         statement.emailed_at = now or timezone.now()
         statement.save(update_fields=["emailed_at"])
     return True
-
-
-# Reads
-
-
-def statement_list_for_holder(*, holder: User) -> QuerySet[Statement]:
-    return (
-        Statement.objects.filter(account__holder=holder)
-        .select_related("account")
-        .order_by("-period_start_date", "-account_id", "-id")
-    )
-
-
-def statement_get_for_viewer(*, user: User, pk: int) -> Statement | None:
-    """The holder's own statement; staff may open any (the admin links to the PDF)."""
-    found = Statement.objects.filter(pk=pk).select_related("account__holder")
-    return (found if user.is_staff else found.filter(account__holder=user)).first()
-
-
-def statement_lines(*, statement: Statement) -> QuerySet[StatementLine]:
-    return statement.lines.order_by("occurred_at", "id")
-
-
-# The PDF
-
-
-def statement_pdf(*, statement: Statement, now: datetime | None = None) -> bytes:
-    """The statement as a PDF: the same summary, standing and lines as the statement page."""
-    from reportlab.lib import colors
-    from reportlab.lib.pagesizes import letter
-    from reportlab.lib.styles import getSampleStyleSheet
-    from reportlab.lib.units import inch
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-
-    standing = statement_standing(statement=statement, now=now)
-    account, holder = statement.account, statement.account.holder
-    styles = getSampleStyleSheet()
-    buffer = io.BytesIO()
-    doc = SimpleDocTemplate(
-        buffer,
-        pagesize=letter,
-        leftMargin=0.6 * inch,
-        rightMargin=0.6 * inch,
-        topMargin=0.6 * inch,
-        bottomMargin=0.6 * inch,
-        title=f"FamilyLine statement {statement.period_start_date:%Y-%m} account {account.pk}",
-        author="FamilyLine",
-    )
-    grid = TableStyle(
-        [
-            ("FONTSIZE", (0, 0), (-1, -1), 8),
-            ("LINEBELOW", (0, 0), (-1, 0), 0.5, colors.grey),
-            ("ALIGN", (-1, 0), (-1, -1), "RIGHT"),
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ]
-    )
-    story = [
-        Paragraph("FamilyLine Direct Bill statement", styles["Title"]),
-        Paragraph(
-            f"Account #{account.pk} · {holder.display_name} · "
-            f"{_long_date(statement.period_start_date)} to {_long_date(statement.period_end_date)}",
-            styles["Normal"],
-        ),
-        Spacer(1, 12),
-    ]
-    summary = [[label, format_cents(cents)] for label, cents in statement_summary_rows(statement)]
-    summary += [
-        ["Due date", _long_date(statement.due_date)],
-        ["Paid since this statement", format_cents(standing.paid_cents)],
-        ["Balance due", format_cents(standing.due_cents)],
-    ]
-    story += [Table(summary, colWidths=[3.2 * inch, 1.6 * inch], style=grid), Spacer(1, 16)]
-    rows = [["Date", "Description", "Facility", "Inmate", "Number", "Min", "Charge", "Tax", "Amount"]]
-    for line in statement_lines(statement=statement):
-        is_call = line.kind == StatementLine.Kind.CALL
-        rows.append(
-            [
-                f"{timezone.localtime(line.occurred_at, _zone()):%m/%d/%Y}",
-                Paragraph(line.description, styles["BodyText"]),
-                line.facility,
-                line.inmate,
-                line.number,
-                "" if line.minutes is None else str(line.minutes),
-                format_cents(line.charge_cents) if is_call else "",
-                format_cents(line.tax_cents) if is_call else "",
-                format_cents(line.amount_cents),
-            ]
-        )
-    if len(rows) == 1:
-        rows.append(["", "No activity this month", "", "", "", "", "", "", ""])
-    widths = [0.75, 1.6, 1.1, 0.95, 0.95, 0.35, 0.6, 0.5, 0.6]
-    story.append(Table(rows, colWidths=[w * inch for w in widths], style=grid, repeatRows=1))
-    doc.build(story)
-    return buffer.getvalue()
-
-
-def _long_date(day: date) -> str:
-    return f"{day:%B} {day.day}, {day.year}"
-
-
-def statement_summary_rows(statement: Statement) -> list[tuple[str, int]]:
-    """The summary lines in order, shared by the page, the PDF and the email."""
-    # Marked for the catalog; the page translates them when it shows them (the slugs stay English).
-    return [
-        (gettext_noop("Opening balance"), statement.opening_balance_cents),
-        (gettext_noop("Calls"), statement.charges_cents),
-        (gettext_noop("Taxes on calls"), statement.tax_cents),
-        (gettext_noop("Payments"), statement.payments_cents),
-        (gettext_noop("Adjustments"), statement.adjustments_cents),
-        (gettext_noop("Closing balance"), statement.closing_balance_cents),
-    ]

@@ -17,7 +17,7 @@ from enum import StrEnum
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-DEFAULT_PROVIDER = "accounts.credit.StaffReviewProvider"
+DEFAULT_PROVIDER = "accounts.direct_bill.credit.StaffReviewProvider"
 
 
 class Outcome(StrEnum):

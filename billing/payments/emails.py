@@ -3,10 +3,11 @@
 from django.urls import reverse
 
 from accounts.emails import send_templated
+from accounts.outbox import outbox_handler
+from billing.models import Payment
 
-from .models import Payment
 
-
+@outbox_handler("email.payment_receipt")
 def send_payment_receipt(*, payment_id: int) -> None:
     payment = Payment.objects.select_related("account__holder", "account__ledger_account").get(pk=payment_id)
     send_templated(

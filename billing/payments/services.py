@@ -3,7 +3,7 @@ Stripe webhook intake. Every credit goes through `billing.ledger.post` under `pa
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -11,11 +11,15 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from accounts.models import AccountKind, AccountStatus, CallingAccount, User
+from accounts.outbox import outbox_enqueue
 from accounts.services import account_mark_funded
+from billing import ledger, selectors, stripe_gateway
+from billing.closing.services import closed_account_payment_refund
+from billing.models import Channel, EntryKind, FeeSchedule, Payment, PaymentMethod, PaymentStatus, SystemAccount
+from billing.money import format_cents
+from billing.statements.dunning import account_payment_received
 
-from . import ledger, selectors, stripe_gateway
-from .models import Channel, EntryKind, FeeSchedule, Payment, PaymentMethod, PaymentStatus, StripeEvent, SystemAccount
-from .money import format_cents
+from . import emails  # noqa: F401  (registers the receipt's outbox handler)
 
 logger = logging.getLogger(__name__)
 
@@ -353,97 +357,12 @@ def _credit(*, payment: Payment, now: datetime) -> None:
     payment.save(update_fields=["entry", "status", "succeeded_at", "failure_message"])
     # The calling account is locked (account_mark_funded), so this status is the one in force.
     if CallingAccount.objects.filter(pk=payment.account_id, status=AccountStatus.CLOSED).exists():
-        from . import refunds
-
-        refunds.closed_account_payment_refund(payment=payment)
+        closed_account_payment_refund(payment=payment)
     elif payment.account.kind == AccountKind.DIRECT_BILL:
         # Whichever path credits it (page, 3-D Secure return, webhook, staff), paying off a
         # past-due statement restores service in the same transaction.
-        from . import dunning
-
-        dunning.account_payment_received(account=payment.account, now=now)
-    payment_id = payment.pk
-    transaction.on_commit(lambda: _send_receipt(payment_id))
-
-
-def _send_receipt(payment_id: int) -> None:
-    from . import emails
-
-    try:
-        emails.send_payment_receipt(payment_id=payment_id)
-    except Exception:  # the money is credited; a mail outage must not turn that into an error page
-        logger.exception("receipt email for payment #%s failed", payment_id)
-
-
-# Stripe webhooks: stored first, processed by a task, retried by a periodic task.
-
-
-def stripe_event_store(*, payload: bytes, signature_header: str) -> StripeEvent:
-    """Verify a webhook on its raw body and store it once per event id, then enqueue its processing
-    after commit. Raises stripe_gateway.SignatureError (nothing stored) for a bad signature. If the
-    broker is down the event stays stored and the periodic task processes it later."""
-    data = stripe_gateway.webhook_event_verify(payload=payload, signature_header=signature_header)
-    with transaction.atomic():
-        event, created = StripeEvent.objects.get_or_create(
-            event_id=str(data["id"])[:255], defaults={"event_type": str(data["type"])[:100], "payload": data}
-        )
-        if created:
-            transaction.on_commit(lambda: _enqueue_event(event.pk))
-    return event
-
-
-def _enqueue_event(event_pk: int) -> None:
-    from . import tasks
-
-    try:
-        tasks.stripe_event_process.apply_async(args=[event_pk], retry=False)
-    except Exception:  # broker down: the event is stored and the periodic task will pick it up
-        logger.warning("could not enqueue Stripe event #%s; the periodic task will process it", event_pk)
-
-
-def stripe_event_process(*, event_pk: int) -> bool:
-    """Process one stored event once. A failure is recorded on the event (attempts, last_error) and
-    left for the periodic retry. Returns True when the event is (now or already) processed."""
-    with transaction.atomic():
-        event = StripeEvent.objects.select_for_update().filter(pk=event_pk).first()
-        if event is None:
-            return False
-        if event.processed_at:
-            return True
-        event.attempts += 1
-        try:
-            with transaction.atomic():
-                _event_handle(event.event_type, event.payload)
-        except Exception as exc:  # recorded for staff and retried; one bad event must not block others
-            logger.exception("Stripe event %s failed", event.event_id)
-            event.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            event.save(update_fields=["attempts", "last_error"])
-            return False
-        event.processed_at = timezone.now()
-        event.last_error = ""
-        event.save(update_fields=["attempts", "last_error", "processed_at"])
-    return True
-
-
-def stripe_events_process_pending(*, older_than: timedelta = timedelta(seconds=30), limit: int = 500) -> int:
-    """Process stored events still unprocessed after `older_than` (their task never ran or failed).
-    Returns how many were processed."""
-    cutoff = timezone.now() - older_than
-    pending = (
-        StripeEvent.objects.filter(processed_at__isnull=True, received_at__lte=cutoff)
-        .order_by("received_at", "id")
-        .values_list("pk", flat=True)[:limit]
-    )
-    return sum(stripe_event_process(event_pk=pk) for pk in list(pending))
-
-
-def _event_handle(event_type: str, payload: dict) -> None:
-    if event_type not in HANDLED_EVENT_TYPES:
-        return
-    obj = (payload.get("data") or {}).get("object") or {}
-    if obj.get("object") != "payment_intent":
-        return
-    payment_intent_apply(intent=stripe_gateway.Intent.from_stripe(obj))
+        account_payment_received(account=payment.account, now=now)
+    outbox_enqueue(kind="email.payment_receipt", payload={"payment_id": payment.pk})
 
 
 def fee_schedule_update(*, row: FeeSchedule, fee_cents: int) -> FeeSchedule:

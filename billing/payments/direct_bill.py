@@ -5,9 +5,9 @@ service at once."""
 from django.db import transaction
 
 from accounts.models import AccountKind, CallingAccount, User
+from billing.models import Channel, Payment
 
 from . import services
-from .models import Channel, Payment
 
 
 def _limits(account: CallingAccount) -> tuple[int, int | None]:
@@ -32,7 +32,7 @@ def direct_bill_card_payment_create(
     expected_total_cents: int | None = None,
 ) -> Payment:
     """A card payment toward a Direct Bill balance, through the card payment service (see
-    `billing.services.card_payment_create` for what it guarantees). Restores service at once when it
+    `billing.payments.services.card_payment_create` for what it guarantees). Restores service at once when it
     clears the past-due balance."""
     return services.card_payment_create(
         holder=holder,

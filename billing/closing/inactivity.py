@@ -22,15 +22,17 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import DateTimeField, F, Max, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.emails import send_templated
 from accounts.models import AccountKind, AccountStatus, CallingAccount
+from billing.models import InactivityNotice, LedgerAccount
+from calls.models import CallHold
 
-from .models import InactivityNotice, LedgerAccount, Payment, PaymentStatus
-from .refunds import CloseError, account_close
+from .activity import account_last_activity_at, accounts_with_last_activity
+from .services import CloseError, account_close
 
 logger = logging.getLogger(__name__)
 
@@ -43,47 +45,6 @@ class Outcome(StrEnum):
     REFUNDED = "refunded"
     WAITING = "waiting"
     FAILED = "failed"
-
-
-def _last_payment_at() -> Subquery:
-    return Subquery(
-        Payment.objects.filter(account=OuterRef("pk"), status=PaymentStatus.SUCCEEDED)
-        .order_by()
-        .values("account")
-        .annotate(last=Max("succeeded_at"))
-        .values("last")
-    )
-
-
-def _last_call_at() -> Subquery:
-    from calls.models import CallRecord
-
-    # Newest first on (account, -started_at, -id): one step down call_account_started_idx.
-    return Subquery(
-        CallRecord.objects.filter(account=OuterRef("pk")).order_by("-started_at", "-id").values("started_at")[:1]
-    )
-
-
-def accounts_with_last_activity() -> QuerySet[CallingAccount]:
-    """Calling accounts annotated with `last_activity_at`: the latest of the account's opening, its
-    credited payments and its calls. Each part is an indexed lookup by account."""
-    return CallingAccount.objects.annotate(
-        last_activity_at=Greatest(
-            F("created_at"),
-            Coalesce(_last_payment_at(), F("created_at"), output_field=DateTimeField()),
-            Coalesce(_last_call_at(), F("created_at"), output_field=DateTimeField()),
-            output_field=DateTimeField(),
-        )
-    )
-
-
-def account_last_activity_at(*, account: CallingAccount) -> datetime:
-    """When money or a call last touched this account (its opening if nothing has since)."""
-    return accounts_with_last_activity().values_list("last_activity_at", flat=True).get(pk=account.pk)
-
-
-def account_last_activity_date(*, account: CallingAccount) -> date:
-    return timezone.localdate(account_last_activity_at(account=account))
 
 
 @dataclass(frozen=True)
@@ -189,8 +150,6 @@ def account_inactivity_review(*, account: CallingAccount, now: datetime, terms: 
 
 
 def _call_in_progress(*, account: CallingAccount, now: datetime) -> bool:
-    from calls.models import CallHold
-
     return CallHold.objects.filter(account=account, released_at__isnull=True, expires_at__gt=now).exists()
 
 
@@ -202,8 +161,6 @@ def inactivity_notice_send(*, notice: InactivityNotice, balance_cents: int, now:
     lock: a failed send rolls the mark back and the next run tries again, so the refund never
     relies on a notice that did not go out. (Should the commit itself fail after a send, the holder
     gets the same notice twice, which is harmless.)"""
-    from accounts.emails import send_templated
-
     with transaction.atomic():
         notice = (
             InactivityNotice.objects.select_for_update(skip_locked=True)

@@ -15,25 +15,11 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.emails import account_email_enqueue
 from accounts.models import AccountEvent, AccountKind, AccountStatus, CallingAccount, SuspensionCode
+from billing.money import format_cents
 
-from .money import format_cents
-from .statements import account_past_due_cents
-
-
-def _email_on_commit(*, template: str, account_id: int, past_due_cents: int = 0) -> None:
-    def send():
-        from accounts.emails import send_templated
-
-        account = CallingAccount.objects.select_related("holder").get(pk=account_id)
-        send_templated(
-            to=account.holder.email,
-            template=template,
-            context={"account": account, "past_due_cents": past_due_cents},
-        )
-
-    # robust: the suspension or restore is committed; a mail outage is logged, not raised.
-    transaction.on_commit(send, robust=True)
+from .standing import account_past_due_cents
 
 
 def account_suspend_past_due(*, account: CallingAccount, now: datetime | None = None) -> bool:
@@ -57,7 +43,7 @@ def account_suspend_past_due(*, account: CallingAccount, now: datetime | None = 
             reason=f"Statement past due: {format_cents(past_due)} unpaid",
             data={"code": SuspensionCode.STATEMENT_PAST_DUE, "past_due_cents": past_due, "previous_status": previous},
         )
-        _email_on_commit(template="statement_past_due", account_id=account.pk, past_due_cents=past_due)
+        account_email_enqueue(account_id=account.pk, template="statement_past_due", past_due_cents=past_due)
     return True
 
 
@@ -84,7 +70,7 @@ def account_payment_received(*, account: CallingAccount, now: datetime | None = 
             reason="Past-due statement paid",
             data={"code": SuspensionCode.STATEMENT_PAST_DUE},
         )
-        _email_on_commit(template="statement_service_restored", account_id=account.pk)
+        account_email_enqueue(account_id=account.pk, template="statement_service_restored")
     return True
 
 

@@ -21,11 +21,12 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from accounts.emails import send_templated
 from accounts.models import AccountEvent, AccountStatus, CallingAccount, PhoneNumber, User
+from accounts.outbox import outbox_enqueue, outbox_handler
 from accounts.services import AccountError
-
-from . import ledger, stripe_gateway
-from .models import (
+from billing import ledger, stripe_gateway
+from billing.models import (
     EntryKind,
     LedgerAccount,
     Payment,
@@ -36,6 +37,9 @@ from .models import (
     RefundStatus,
     SystemAccount,
 )
+from calls.models import CallHold, InmateDebitSponsorship
+
+from .activity import account_last_activity_at
 
 logger = logging.getLogger(__name__)
 
@@ -97,8 +101,6 @@ def _refusal(*, account: CallingAccount, balance_cents: int, now: datetime) -> s
         return gettext("This account is already closed.")
     if balance_cents < 0:
         return gettext("This account owes money. Please pay what you owe first, then close it.")
-    from calls.models import CallHold
-
     # The money a call in progress holds may still be charged: refunding it now would leave the
     # closed account owing that call. The ledger-row lock `account_close` takes is the one call
     # authorization takes, so no new hold can appear while it decides.
@@ -168,11 +170,8 @@ def account_close(
         plan = _plan(account=account, balance_cents=balance, now=now)
         if plan.refusal:
             raise CloseError(plan.refusal)
-        if inactive_since is not None:
-            from .inactivity import account_last_activity_at
-
-            if account_last_activity_at(account=account) > inactive_since:
-                raise CloseError(gettext("This account has been used again; it is no longer inactive."))
+        if inactive_since is not None and account_last_activity_at(account=account) > inactive_since:
+            raise CloseError(gettext("This account has been used again; it is no longer inactive."))
         previous = account.status
         account.status, account.closed_at = AccountStatus.CLOSED, now
         account.save(update_fields=["status", "closed_at"])
@@ -204,21 +203,16 @@ def account_close(
     for refund in refunds:
         if refund.method == RefundMethod.CARD:
             refund_card_send(refund=refund)
-    account_id = account.pk
-    transaction.on_commit(lambda: _send_closed_email(account_id), robust=True)
+    outbox_enqueue(kind="email.account_closed", payload={"account_id": account.pk})
     # An account closes once, so every refund it has comes from this closing.
     return list(Refund.objects.filter(account=account).order_by("id"))
 
 
 def _sponsorships_end(*, account: CallingAccount, actor: User | None, now: datetime) -> None:
-    from calls.models import InmateDebitSponsorship
-
     InmateDebitSponsorship.objects.filter(account=account, ended_at__isnull=True).update(ended_at=now, ended_by=actor)
 
 
 def _holds_release(*, account: CallingAccount, now: datetime) -> None:
-    from calls.models import CallHold
-
     CallHold.objects.filter(account=account, released_at__isnull=True).update(released_at=now)
 
 
@@ -304,7 +298,7 @@ def closed_account_payment_refund(*, payment: Payment) -> Refund:
         refund = Refund.objects.create(
             account=payment.account, payment=payment, method=RefundMethod.CARD, amount_cents=payment.amount_cents
         )
-        transaction.on_commit(lambda: refund_card_send(refund=refund), robust=True)
+        outbox_enqueue(kind="refund.card_send", payload={"refund_id": refund.pk})
         return refund
     return _check_refund_create(account=payment.account, amount_cents=payment.amount_cents, actor=None)
 
@@ -352,9 +346,13 @@ def refunds_card_retry_pending() -> int:
     return sum(refund_card_send(refund=refund).status != RefundStatus.PENDING for refund in pending)
 
 
-def _send_closed_email(account_id: int) -> None:
-    from accounts.emails import send_templated
+@outbox_handler("refund.card_send")
+def _refund_card_send_after_commit(*, refund_id: int) -> None:
+    refund_card_send(refund=Refund.objects.get(pk=refund_id))
 
+
+@outbox_handler("email.account_closed")
+def _send_closed_email(*, account_id: int) -> None:
     account = CallingAccount.objects.select_related("holder").get(pk=account_id)
     refunds = list(Refund.objects.filter(account_id=account_id).select_related("payment").order_by("id"))
     send_templated(

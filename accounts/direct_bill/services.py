@@ -18,10 +18,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from billing.money import format_cents
-
-from . import credit
-from .models import (
+from accounts.emails import account_email_enqueue, send_templated
+from accounts.models import (
     AccountEvent,
     AccountKind,
     AccountStatus,
@@ -29,8 +27,12 @@ from .models import (
     DirectBillApplication,
     User,
 )
-from .services import account_open
-from .states import US_STATES
+from accounts.outbox import outbox_enqueue, outbox_handler
+from accounts.services import account_open
+from accounts.states import US_STATES
+from billing.money import format_cents
+
+from . import credit
 
 MINIMUM_AGE_YEARS = 18
 _SSN_RE = re.compile(r"^[0-9]{3}-?[0-9]{2}-?[0-9]{4}$")
@@ -49,20 +51,17 @@ def _age_on(born: date, today: date) -> int:
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
-def _email_on_commit(*, template: str, application_id: int | None = None, account_id: int | None = None) -> None:
-    def send():
-        from .emails import send_templated
+@outbox_handler("email.direct_bill_application")
+def application_email_send(*, application_id: int, template: str) -> None:
+    application = DirectBillApplication.objects.select_related("applicant", "account").get(pk=application_id)
+    context = {"application": application, "account": application.account}
+    send_templated(to=application.applicant.email, template=template, context=context)
 
-        if application_id is not None:
-            application = DirectBillApplication.objects.select_related("applicant", "account").get(pk=application_id)
-            to, context = application.applicant.email, {"application": application, "account": application.account}
-        else:
-            account = CallingAccount.objects.select_related("holder").get(pk=account_id)
-            to, context = account.holder.email, {"account": account}
-        send_templated(to=to, template=template, context=context)
 
-    # robust: the decision is committed; a mail outage is logged, never turned into an error page.
-    transaction.on_commit(send, robust=True)
+def _email_on_commit(*, template: str, application_id: int) -> None:
+    outbox_enqueue(
+        kind="email.direct_bill_application", payload={"application_id": application_id, "template": template}
+    )
 
 
 def application_submit(
@@ -261,7 +260,7 @@ def credit_limit_change(
             reason=reason,
             data={"from": previous, "to": credit_limit_cents},
         )
-        _email_on_commit(template="direct_bill_credit_limit_changed", account_id=account.pk)
+        account_email_enqueue(account_id=account.pk, template="direct_bill_credit_limit_changed")
     return account
 
 
