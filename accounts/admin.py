@@ -8,13 +8,16 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 
-from billing.admin import ReadOnlyInline
 from billing.closing import activity
 from billing.closing import services as refunds
 from billing.models import InactivityNotice, Payment
 from billing.money import format_cents
+from config.admin_base import ReadOnlyInline
 
-from . import services
+from . import (
+    direct_bill_admin,  # noqa: F401  (registers the Direct Bill application queue)
+    services,
+)
 from .forms import ReasonForm
 from .models import AccountEvent, CallingAccount, PhoneNumber, User
 
@@ -191,6 +194,3 @@ class CallingAccountAdmin(admin.ModelAdmin):
     @admin.action(permissions=["change"], description="Close and refund the balance (with a reason)")
     def close(self, request, queryset):
         return _with_reason(self, request, queryset, title="Close", action="close", service=refunds.account_close)
-
-
-from . import direct_bill_admin  # noqa: E402, F401  (Direct Bill application queue)

@@ -1,22 +1,9 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from billing.money import MoneyError, parse_amount
+from config.forms import AmountField
 
 from .states import US_STATES
-
-
-class CentsField(forms.CharField):
-    """An amount typed in dollars ("25", "25.00", "$1,250.00"), cleaned to integer cents."""
-
-    def to_python(self, value):
-        value = super().to_python(value)
-        if value in self.empty_values:
-            return None
-        try:
-            return parse_amount(value)
-        except MoneyError as exc:
-            raise forms.ValidationError(str(exc)) from None
 
 
 class DirectBillApplicationForm(forms.Form):
@@ -45,7 +32,7 @@ class DirectBillApplicationForm(forms.Form):
 
 
 class ApplicationApproveForm(forms.Form):
-    credit_limit = CentsField(label="Credit limit", help_text="In dollars, for example 100.00.")
+    credit_limit = AmountField(label="Credit limit", help_text="In dollars, for example 100.00.")
 
     def clean_credit_limit(self) -> int:
         if self.cleaned_data["credit_limit"] <= 0:
@@ -60,5 +47,5 @@ class ApplicationDeclineForm(forms.Form):
 
 
 class CreditLimitChangeForm(forms.Form):
-    credit_limit = CentsField(label="New credit limit", help_text="In dollars; 0.00 stops new calls.")
+    credit_limit = AmountField(label="New credit limit", help_text="In dollars; 0.00 stops new calls.")
     reason = forms.CharField(label="Reason", widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)

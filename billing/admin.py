@@ -5,41 +5,14 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from accounts.models import AccountStatus, CallingAccount
+from config.admin_base import ReadOnlyAdmin, ReadOnlyInline
 
+from . import statement_admin  # noqa: F401  (registers statements, the past-due list, adjustments)
 from .closing import services as refunds
 from .forms import FeeScheduleForm, OfflinePaymentForm
 from .models import FeeSchedule, JournalEntry, LedgerAccount, Payment, Posting, Refund, RefundMethod, StripeEvent
 from .money import format_cents
 from .payments import services, webhooks
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """The ledger is append-only: staff can read it here but never add, change or delete."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    """Rows shown beside their parent for reading only (ledger lines, payments, audit rows)."""
-
-    extra = 0
-    can_delete = False
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class PostingInline(ReadOnlyInline):
@@ -274,6 +247,3 @@ class RefundAdmin(ReadOnlyAdmin):
         for refund in queryset.filter(method=RefundMethod.CARD, status="pending").order_by("id"):
             done += refunds.refund_card_send(refund=refund).status != "pending"
         self.message_user(request, f"{done} card refund(s) sent or moved to a check.", messages.SUCCESS)
-
-
-from . import statement_admin  # noqa: E402, F401  (statements, past-due list, adjustments)

@@ -2,24 +2,10 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from config.forms import AmountField
+
 from .models import Channel, FeeSchedule, PaymentMethod
-from .money import MoneyError, format_cents, parse_amount
-
-
-class AmountField(forms.CharField):
-    """Dollars and cents as typed ("25", "$25.00"); cleans to integer cents."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("error_messages", {"required": _("Enter an amount.")})
-        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}))
-        super().__init__(max_length=20, **kwargs)
-
-    def clean(self, value):
-        text = super().clean(value)
-        try:
-            return parse_amount(text)
-        except MoneyError as exc:
-            raise forms.ValidationError(str(exc)) from exc
+from .money import format_cents
 
 
 class FundForm(forms.Form):

@@ -9,12 +9,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from accounts.direct_bill_forms import CentsField
 from accounts.models import CallingAccount
+from config.admin_base import ReadOnlyAdmin, ReadOnlyInline
+from config.forms import AmountField
 
 from . import selectors
 from .adjustments import AdjustmentError, adjustment_create
-from .admin import ReadOnlyInline
 from .models import Adjustment, PaymentMethod, Statement, StatementLine
 from .money import format_cents
 from .payments import direct_bill as statement_payments
@@ -51,12 +51,14 @@ class PastDueFilter(admin.SimpleListFilter):
 
 class MailPaymentForm(forms.Form):
     method = forms.ChoiceField(choices=[(PaymentMethod.CHECK, "Check"), (PaymentMethod.MONEY_ORDER, "Money order")])
-    amount = CentsField(label="Amount")
+    amount = AmountField(label="Amount")
     reference = forms.CharField(label="Check or money order number", max_length=100)
 
 
 @admin.register(Statement)
-class StatementAdmin(admin.ModelAdmin):
+class StatementAdmin(ReadOnlyAdmin):
+    """Viewing only: an issued statement never changes (the page is still reachable read-only)."""
+
     list_display = ["__str__", "account", "period_start_date", "closing", "paid", "due", "due_date", "emailed_at"]
     list_filter = [PastDueFilter, "period_start_date", "due_date"]
     search_fields = ["account__holder__email", "account__id"]
@@ -79,16 +81,6 @@ class StatementAdmin(admin.ModelAdmin):
         "emailed_at",
     ]
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        # Viewing only: an issued statement never changes (the page is still reachable read-only).
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="closing balance")
     def closing(self, obj):
@@ -149,7 +141,7 @@ class AdjustmentForm(forms.ModelForm):
     direction = forms.ChoiceField(
         choices=[("credit", "Credit: reduce what the holder owes"), ("debit", "Debit: add to what the holder owes")]
     )
-    amount = CentsField(label="Amount")
+    amount = AmountField(label="Amount")
 
     class Meta:
         model = Adjustment

@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.direct_bill_forms import CentsField
+from config.forms import AmountField
 
 from . import selectors
 from .models import PaymentStatus
@@ -60,13 +60,13 @@ def statement_pdf(request, pk: int):
 
 
 class StatementPayForm(forms.Form):
-    amount = CentsField(label="Amount to pay", help_text="Pay all of it or part of it, for example 25.00.")
+    amount = AmountField(label="Amount to pay", help_text="Pay all of it or part of it, for example 25.00.")
 
 
 class StatementCardForm(StatementPayForm):
     """The review step posts the amount back with the SetupIntent the card element confirmed."""
 
-    amount = CentsField(widget=forms.HiddenInput)
+    amount = AmountField(widget=forms.HiddenInput)
     setup_intent = forms.CharField(max_length=255, required=False, widget=forms.HiddenInput)
     # The total the holder saw on the review page: if the fee changed since, they review again.
     total_cents = forms.IntegerField(min_value=0, required=False, widget=forms.HiddenInput)

@@ -3,8 +3,8 @@ from django.contrib import admin, messages
 from django.contrib.admin import DateFieldListFilter, RelatedOnlyFieldListFilter
 from django.utils.html import format_html
 
-from billing.admin import ReadOnlyAdmin
 from billing.money import format_cents
+from config.admin_base import ReadOnlyAdmin
 
 from . import services
 from .models import (

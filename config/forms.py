@@ -1,0 +1,25 @@
+"""Form fields shared by every interface (family pages and the staff admin)."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from billing.money import MoneyError, parse_amount
+
+
+class AmountField(forms.CharField):
+    """Dollars and cents as typed ("25", "$25.00", "$1,250.00"); cleans to integer cents, or None when
+    an optional field is left empty. Parsing and its messages are `billing.money.parse_amount`'s."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("error_messages", {"required": _("Enter an amount.")})
+        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}))
+        super().__init__(max_length=20, **kwargs)
+
+    def clean(self, value):
+        text = super().clean(value)
+        if text in self.empty_values:
+            return None
+        try:
+            return parse_amount(text)
+        except MoneyError as exc:
+            raise forms.ValidationError(str(exc)) from exc
