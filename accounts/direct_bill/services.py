@@ -64,6 +64,26 @@ def _email_on_commit(*, template: str, application_id: int) -> None:
     )
 
 
+def _application_check(
+    *, consent: bool, legal_name: str, state: str, date_of_birth: date, ssn: str, now: datetime
+) -> None:
+    """Raise ApplicationError for the first thing wrong with what the applicant typed."""
+    if not consent:
+        raise ApplicationError(gettext("You must agree to the credit check to apply."))
+    if not legal_name:
+        raise ApplicationError(gettext("Enter your full legal name."))
+    if state not in _STATES:
+        raise ApplicationError(gettext("Choose the state of your postal address."))
+    if date_of_birth > timezone.localdate(now) or _age_on(date_of_birth, timezone.localdate(now)) > 120:
+        raise ApplicationError(gettext("Enter your real date of birth."))
+    if _age_on(date_of_birth, timezone.localdate(now)) < MINIMUM_AGE_YEARS:
+        raise ApplicationError(gettext("You must be 18 or older to open a Direct Bill account."))
+    if ssn and not _SSN_RE.match(ssn):
+        raise ApplicationError(
+            gettext("Enter a Social Security number as nine digits, like 123-45-6789, or leave it blank.")
+        )
+
+
 def application_submit(
     *,
     applicant: User,
@@ -87,20 +107,9 @@ def application_submit(
     now = now or timezone.now()
     legal_name, state = " ".join(legal_name.split()), state.strip().upper()
     ssn = ssn.strip().replace(" ", "")
-    if not consent:
-        raise ApplicationError(gettext("You must agree to the credit check to apply."))
-    if not legal_name:
-        raise ApplicationError(gettext("Enter your full legal name."))
-    if state not in _STATES:
-        raise ApplicationError(gettext("Choose the state of your postal address."))
-    if date_of_birth > timezone.localdate(now) or _age_on(date_of_birth, timezone.localdate(now)) > 120:
-        raise ApplicationError(gettext("Enter your real date of birth."))
-    if _age_on(date_of_birth, timezone.localdate(now)) < MINIMUM_AGE_YEARS:
-        raise ApplicationError(gettext("You must be 18 or older to open a Direct Bill account."))
-    if ssn and not _SSN_RE.match(ssn):
-        raise ApplicationError(
-            gettext("Enter a Social Security number as nine digits, like 123-45-6789, or leave it blank.")
-        )
+    _application_check(
+        consent=consent, legal_name=legal_name, state=state, date_of_birth=date_of_birth, ssn=ssn, now=now
+    )
     applicant_data = credit.CreditApplicant(
         legal_name=legal_name,
         date_of_birth=date_of_birth,
