@@ -5,6 +5,8 @@ from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from billing import ledger
+
 from .models import AccountStatus, CallingAccount, PhoneNumber, User
 
 
@@ -60,7 +62,6 @@ class AccountView:
 
 def account_view(*, account: CallingAccount, now: datetime | None = None) -> AccountView:
     status = account.status_at(now or timezone.now())
-    ledger_account = getattr(account, "ledger_account", None)
     numbers = getattr(account, "active_numbers", None)
     if numbers is None:
         numbers = list(account.phone_numbers.filter(is_active=True).order_by("added_at", "id"))
@@ -68,6 +69,6 @@ def account_view(*, account: CallingAccount, now: datetime | None = None) -> Acc
         account=account,
         status=status,
         status_label=AccountStatus(status).label,
-        balance_cents=(ledger_account.balance_cents or 0) if ledger_account else 0,
+        balance_cents=ledger.balance_get(account=account),
         numbers=numbers,
     )

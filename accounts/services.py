@@ -68,7 +68,11 @@ def profile_update(
 
 
 def _locked(account: CallingAccount) -> CallingAccount:
-    return CallingAccount.objects.select_for_update().get(pk=account.pk)
+    """The lock order of DESIGN.md §3 (see billing/ledger.py): the account's ledger row first, then
+    the account row. FOR NO KEY UPDATE: a hold or call record being inserted for this account (a
+    key-share lock) does not wait on it."""
+    ledger.balance_lock(account=account)
+    return CallingAccount.objects.select_for_update(no_key=True).get(pk=account.pk)
 
 
 def phone_number_add(
@@ -172,47 +176,93 @@ def accounts_activate_due(*, now: datetime | None = None) -> int:
     return sum(account_activate(account=account, now=now) for account in due)
 
 
-def account_suspend(*, account: CallingAccount, actor: User, reason: str) -> CallingAccount:
-    """Staff suspension with a reason kept in the audit trail. Calls stop at once."""
+# --- the lifecycle: every status change of a calling account is one of these --------------------
+
+
+def account_suspend(
+    *,
+    account: CallingAccount,
+    actor: User | None,
+    reason: str,
+    code: str = SuspensionCode.STAFF,
+    data: dict | None = None,
+    now: datetime | None = None,
+) -> CallingAccount:
+    """Suspend an account (staff, or dunning with `code=statement_past_due`); calls stop at once.
+    The reason is kept in the audit trail. Raises AccountError for an account already suspended or
+    closed. Runs in the caller's transaction when there is one."""
     if not reason.strip():
         raise AccountError("Give a reason for the suspension.")
+    now = now or timezone.now()
     with transaction.atomic():
         account = _locked(account)
         if account.status in (AccountStatus.SUSPENDED, AccountStatus.CLOSED):
             raise AccountError(f"Account #{account.pk} is {account.get_status_display().lower()}.")
-        previous = account.status_at(timezone.now())
-        account.status, account.suspension_code = AccountStatus.SUSPENDED, SuspensionCode.STAFF
+        previous = account.status_at(now)
+        account.status, account.suspension_code = AccountStatus.SUSPENDED, code
         account.save(update_fields=["status", "suspension_code"])
         AccountEvent.objects.create(
             account=account,
             action=AccountEvent.Action.SUSPENDED,
             actor=actor,
             reason=reason.strip(),
-            data={"previous_status": previous},
+            data={"code": code, "previous_status": previous, **(data or {})},
         )
     return account
 
 
-def account_reinstate(*, account: CallingAccount, actor: User, reason: str) -> CallingAccount:
-    """Lift a suspension. The account goes back to where its lifecycle stands: active once funded
-    and past activation, otherwise pending activation or pending funding."""
+def _restored_status(account: CallingAccount, now: datetime) -> str:
+    """The one restore rule: back to where the lifecycle stands. Active once funded and past
+    activation, otherwise pending activation (funded) or pending funding."""
+    if account.activated_at or (account.activates_at and account.activates_at <= now):
+        return AccountStatus.ACTIVE
+    if account.activates_at:
+        return AccountStatus.PENDING_ACTIVATION
+    return AccountStatus.PENDING_FUNDING
+
+
+def account_reinstate(
+    *,
+    account: CallingAccount,
+    actor: User | None,
+    reason: str,
+    code: str | None = None,
+    data: dict | None = None,
+    now: datetime | None = None,
+) -> CallingAccount:
+    """Lift a suspension (with `code`, only a suspension for that cause). Raises AccountError when
+    the account is not suspended so."""
     if not reason.strip():
         raise AccountError("Give a reason for reinstating the account.")
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
         account = _locked(account)
-        if account.status != AccountStatus.SUSPENDED:
+        if account.status != AccountStatus.SUSPENDED or (code and account.suspension_code != code):
             raise AccountError(f"Account #{account.pk} is not suspended.")
-        if account.activated_at or (account.activates_at and account.activates_at <= now):
-            account.status = AccountStatus.ACTIVE
+        account.status = _restored_status(account, now)
+        if account.status == AccountStatus.ACTIVE:
             account.activated_at = account.activated_at or now
-        elif account.activates_at:
-            account.status = AccountStatus.PENDING_ACTIVATION
-        else:
-            account.status = AccountStatus.PENDING_FUNDING
         account.suspension_code = ""
         account.save(update_fields=["status", "suspension_code", "activated_at"])
         AccountEvent.objects.create(
-            account=account, action=AccountEvent.Action.REINSTATED, actor=actor, reason=reason.strip()
+            account=account, action=AccountEvent.Action.REINSTATED, actor=actor, reason=reason.strip(), data=data or {}
+        )
+    return account
+
+
+def account_mark_closed(
+    *, account: CallingAccount, actor: User | None, reason: str, data: dict, now: datetime
+) -> CallingAccount:
+    """Mark an account closed, with its audit row. Called by closing (billing/closing), which holds
+    the locks and has refunded the balance in the same transaction."""
+    with transaction.atomic():
+        account = _locked(account)
+        if account.status == AccountStatus.CLOSED:
+            raise AccountError(f"Account #{account.pk} is already closed.")
+        data = {"previous_status": account.status, **data}
+        account.status, account.closed_at = AccountStatus.CLOSED, now
+        account.save(update_fields=["status", "closed_at"])
+        AccountEvent.objects.create(
+            account=account, action=AccountEvent.Action.CLOSED, actor=actor, reason=reason.strip(), data=data
         )
     return account

@@ -1,5 +1,6 @@
 """Manual adjustments by staff: a reason is required, and the money moves through the ledger."""
 
+from django.conf import settings
 from django.db import transaction
 
 from accounts.models import AccountKind, CallingAccount, User
@@ -19,15 +20,16 @@ def adjustment_create(*, account: CallingAccount, amount_cents: int, reason: str
     """Post a correction of `amount_cents` (from the holder's side: positive is a credit, negative a
     debit) against the adjustments account, under the key `adjustment:<id>`, with the staff member and
     reason recorded. A credit that clears a past-due Direct Bill statement restores service at once.
-    Raises AdjustmentError (nothing posted) without a reason or for a zero amount."""
+    Raises AdjustmentError (nothing posted) without a reason, for one over REASON_MAX_LENGTH, or for a zero amount."""
     reason = reason.strip()
     if not reason:
         raise AdjustmentError("Give a reason for the adjustment.")
+    if len(reason) > settings.REASON_MAX_LENGTH:
+        raise AdjustmentError(f"Keep the reason under {settings.REASON_MAX_LENGTH} characters.")
     if not isinstance(amount_cents, int) or isinstance(amount_cents, bool) or amount_cents == 0:
         raise AdjustmentError("Enter an amount other than $0.00.")
     with transaction.atomic():
-        # The calling account first, then the ledger row: the lock order every money writer uses.
-        account = CallingAccount.objects.select_for_update().get(pk=account.pk)
+        ledger.balance_lock(account=account)  # lock order step 1 (billing/ledger.py)
         adjustment = Adjustment.objects.create(
             account=account, amount_cents=amount_cents, reason=reason, created_by=actor
         )

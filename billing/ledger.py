@@ -1,6 +1,21 @@
-"""The money kernel. Every balance change in FamilyLine is one call to `post()`.
+"""The money kernel: the only code that reads, locks or changes a balance, or places a hold.
 
-Callers may rely on:
+API: `balance_get`, `balance_lock`, `balance_as_of`, `owed_cents`, `hold_place`, `hold_get`,
+`hold_release`, `holds_release_for_account`, `holds_expire`, `holds_open_exist`, `post`, `reverse`,
+plus the statement reads `entry_totals_between` and `credits_since`, and `check`.
+
+The lock order (every path that touches an account's money takes its locks in this order, so a
+payment, a call, a close, a statement and an adjustment on one account never deadlock):
+1. the calling account's ledger row, `balance_lock` (FOR NO KEY UPDATE), before anything else;
+2. the calling account row, when its status changes (FOR NO KEY UPDATE, which does not conflict
+   with the key-share locks that inserting a hold or call record takes on it);
+3. the rows of the cause: payment, refund, statement, application, sponsorship; then the hold or
+   call record inserted;
+4. the entry and its postings (`post`, which takes step 1 itself if the caller has not).
+Decisions that depend on money (funds for a call, what is owed before a payment, closing) are
+taken under lock 1.
+
+Callers of `post` may rely on:
 - an entry is a set of postings that sums to zero, with at least two postings, never edited;
 - the same idempotency key posts once, even when two transactions race with it;
 - the cached balance of a calling account changes in the same transaction as its postings,
@@ -8,15 +23,16 @@ Callers may rely on:
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Sum
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .models import EntryKind, JournalEntry, LedgerAccount, Posting, SystemAccount
+from .models import EntryKind, Hold, JournalEntry, LedgerAccount, Payment, PaymentStatus, Posting, Refund, SystemAccount
 
 
 class LedgerError(Exception):
@@ -73,6 +89,8 @@ def post(
     """Post one balanced journal entry, or return the entry already posted under this key."""
     _validate(idempotency_key, lines)
     with transaction.atomic():
+        # Lock order step 1 (a no-op when the caller already holds it), before the entry's rows.
+        _lock_ledger_rows(sorted({account.pk for account, _ in lines if account.balance_cents is not None}))
         entry = _insert_entry(idempotency_key, kind, memo[:300], reverses, created_by)
         if entry is None:
             return PostResult(JournalEntry.objects.get(idempotency_key=idempotency_key), False)
@@ -148,6 +166,202 @@ def balance(ledger_account: LedgerAccount) -> int:
     return Posting.objects.filter(ledger_account=ledger_account).aggregate(total=Sum("amount_cents"))["total"] or 0
 
 
+# --- balances --------------------------------------------------------------------------------------
+
+_LEDGER_TABLE = LedgerAccount._meta.db_table
+
+
+def _lock_ledger_rows(ledger_ids: list[int]) -> dict[int, int]:
+    if not ledger_ids:
+        return {}
+    with connection.cursor() as cursor:
+        # Ascending id order, so two transactions locking the same rows cannot deadlock.
+        cursor.execute(
+            f"SELECT id, balance_cents FROM {connection.ops.quote_name(_LEDGER_TABLE)} "  # noqa: S608
+            f"WHERE id IN ({', '.join(['%s'] * len(ledger_ids))}) ORDER BY id FOR NO KEY UPDATE",
+            ledger_ids,
+        )
+        return dict(cursor.fetchall())
+
+
+def balance_get(*, account) -> int:
+    """The balance of a calling account now (negative when the holder owes), read from its ledger
+    row without a lock (never from a copy cached on the instance, which may be stale)."""
+    found = LedgerAccount.objects.filter(calling_account_id=account.pk).values_list("balance_cents", flat=True)
+    return found.first() or 0
+
+
+def balance_lock(*, account) -> int:
+    """Step 1 of the lock order: lock the account's ledger row until the transaction ends and return
+    its balance. Must be called inside a transaction."""
+    ledger_id = account_ledger(account).pk
+    return _lock_ledger_rows([ledger_id])[ledger_id]
+
+
+def balance_as_of(*, account, at: datetime) -> int:
+    """The balance from the entries posted before `at`."""
+    total = Posting.objects.filter(ledger_account=account_ledger(account), entry__created_at__lt=at).aggregate(
+        total=Sum("amount_cents")
+    )["total"]
+    return total or 0
+
+
+def owed_cents(*, account, balance_cents: int | None = None) -> int:
+    """What the holder owes now (a balance below zero is money owed). Pass the locked balance to
+    decide under the lock."""
+    balance = balance_get(account=account) if balance_cents is None else balance_cents
+    return max(0, -balance)
+
+
+def balance_subquery() -> Subquery:
+    """The cached balance, to annotate a queryset of calling accounts (`OuterRef("pk")`)."""
+    return Subquery(LedgerAccount.objects.filter(calling_account=OuterRef("pk")).order_by().values("balance_cents")[:1])
+
+
+def postings_for_account(*, account) -> QuerySet[Posting]:
+    """The account's ledger lines, newest first (amount signed from the holder's side)."""
+    return (
+        Posting.objects.filter(ledger_account__calling_account=account)
+        .select_related("entry")
+        .order_by("-entry__created_at", "-id")
+    )
+
+
+def entry_totals_between(*, account, start: datetime, end: datetime) -> tuple[dict[int, int], dict[int, int]]:
+    """For the entries posted in [start, end): what each added to the account, by entry id, and the
+    tax payable each posted, by entry id."""
+    per_entry = dict(
+        Posting.objects.filter(
+            ledger_account=account_ledger(account), entry__created_at__gte=start, entry__created_at__lt=end
+        )
+        .values_list("entry_id")
+        .annotate(total=Sum("amount_cents"))
+        .order_by()
+    )
+    if not per_entry:
+        return {}, {}
+    tax = dict(
+        Posting.objects.filter(entry_id__in=per_entry, ledger_account=system_account(SystemAccount.TAX_PAYABLE))
+        .values_list("entry_id")
+        .annotate(total=Sum("amount_cents"))
+        .order_by()
+    )
+    return per_entry, tax
+
+
+def credits_since(*, account, at: datetime, credit_kinds) -> int:
+    """What entries of `credit_kinds` posted at or after `at` added to the account, less what
+    reversals took back (never below zero)."""
+    totals = Posting.objects.filter(ledger_account=account_ledger(account), entry__created_at__gte=at).aggregate(
+        credits=Sum("amount_cents", filter=Q(entry__kind__in=credit_kinds, amount_cents__gt=0)),
+        reversals=Sum("amount_cents", filter=Q(entry__kind=EntryKind.REVERSAL, amount_cents__lt=0)),
+    )
+    return max(0, (totals["credits"] or 0) + (totals["reversals"] or 0))
+
+
+# --- holds -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Funds:
+    """What an account can spend now, read under its ledger-row lock."""
+
+    balance_cents: int
+    held_cents: int
+    available_cents: int
+
+
+@dataclass(frozen=True)
+class HoldTerms:
+    """What the caller decided to reserve, given the funds."""
+
+    amount_cents: int
+    max_seconds: int
+    response: dict
+
+
+@dataclass(frozen=True)
+class HoldResult:
+    hold: Hold | None  # None when the decision was not to hold
+    placed: bool  # False for a hold already placed under this cause (a retry)
+    funds: Funds | None  # None only when another transaction placed the hold first
+
+
+def hold_place(
+    *,
+    account,
+    call_id: str,
+    credit_limit_cents: int | None,
+    expires_at: datetime,
+    decide: Callable[[Funds], HoldTerms | None],
+    details: dict,
+    now: datetime | None = None,
+) -> HoldResult:
+    """Lock the account's ledger row, compute what is available (balance, or credit limit + balance
+    for Direct Bill, minus open holds) and, if `decide(funds)` returns terms, insert the hold: one
+    step, so two authorizations at once never spend the same dollars. A hold already placed under
+    `call_id` is returned as it is (placed=False) and `decide` is not asked again."""
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            balance = balance_lock(account=account)
+            is_open = Q(account_id=account.pk, released_at__isnull=True, expires_at__gt=now)
+            held = Hold.objects.filter(is_open | Q(call_id=call_id)).aggregate(
+                total=Sum("amount_cents", filter=is_open), mine=Count("id", filter=Q(call_id=call_id))
+            )
+            held_cents = held["total"] or 0
+            funds = Funds(
+                balance_cents=balance,
+                held_cents=held_cents,
+                available_cents=(credit_limit_cents or 0) + balance - held_cents,
+            )
+            if held["mine"]:
+                return HoldResult(Hold.objects.get(call_id=call_id), False, funds)
+            terms = decide(funds)
+            if terms is None:
+                return HoldResult(None, False, funds)
+            hold = Hold.objects.create(
+                call_id=call_id,
+                account_id=account.pk,
+                amount_cents=terms.amount_cents,
+                max_seconds=terms.max_seconds,
+                response=terms.response,
+                expires_at=expires_at,
+                **details,
+            )
+            return HoldResult(hold, True, funds)
+    except IntegrityError:
+        # The same call id was held at the same moment on another account's lock: the first wins.
+        return HoldResult(Hold.objects.get(call_id=call_id), False, None)
+
+
+def hold_get(*, call_id: str) -> Hold | None:
+    """The hold placed for `call_id`, with its account, or None."""
+    return Hold.objects.filter(call_id=call_id).select_related("account__ledger_account").first()
+
+
+def hold_release(*, hold: Hold, now: datetime | None = None) -> bool:
+    """Release a hold (its call completed). Releasing a released hold changes nothing."""
+    return bool(Hold.objects.filter(pk=hold.pk, released_at__isnull=True).update(released_at=now or timezone.now()))
+
+
+def holds_release_for_account(*, account, now: datetime) -> int:
+    """Release every open hold of an account (it is closing, under its ledger-row lock)."""
+    return Hold.objects.filter(account_id=account.pk, released_at__isnull=True).update(released_at=now)
+
+
+def holds_open_exist(*, account, now: datetime) -> bool:
+    """Whether a call in progress holds money on the account."""
+    return Hold.objects.filter(account_id=account.pk, released_at__isnull=True, expires_at__gt=now).exists()
+
+
+def holds_expire(*, now: datetime | None = None) -> int:
+    """Release the holds of calls authorized but never completed. Returns how many were released.
+    (Availability already ignores expired holds; this keeps the table of open holds small.)"""
+    now = now or timezone.now()
+    return Hold.objects.filter(released_at__isnull=True, expires_at__lte=now).update(released_at=now)
+
+
 def _validate(idempotency_key: str, lines: Sequence[tuple[LedgerAccount, int]]) -> None:
     if not idempotency_key:
         raise LedgerError("an entry needs an idempotency key")
@@ -198,6 +412,88 @@ def check(extra_checks: Iterable = ()) -> list[Violation]:
                 f"{account.code} caches {account.balance_cents} cents but its postings sum to {account.posted}",
             )
         )
+    violations.extend(_payment_violations())
+    violations.extend(_refund_violations())
     for extra in extra_checks:
         violations.extend(extra())
+    return violations
+
+
+def _payment_violations() -> list[Violation]:
+    """Every succeeded payment has exactly its own entry (`payment:<id>`) adding its amount to its
+    account and its fee to revenue; no other payment has an entry; no payment entry lacks a payment."""
+    violations = []
+    succeeded = Payment.objects.filter(status=PaymentStatus.SUCCEEDED)
+    for pk in succeeded.filter(entry__isnull=True).order_by("id").values_list("pk", flat=True):
+        violations.append(Violation("payment_not_posted", f"payment #{pk} succeeded without an entry"))
+    posted = (
+        succeeded.filter(entry__isnull=False)
+        .annotate(
+            to_account=Coalesce(
+                Sum(
+                    "entry__postings__amount_cents",
+                    filter=Q(entry__postings__ledger_account__calling_account=F("account")),
+                ),
+                0,
+            ),
+            to_fees=Coalesce(
+                Sum(
+                    "entry__postings__amount_cents",
+                    filter=Q(entry__postings__ledger_account__code=f"system:{SystemAccount.FEE_REVENUE}"),
+                ),
+                0,
+            ),
+        )
+        .values_list("pk", "entry__idempotency_key", "amount_cents", "fee_cents", "to_account", "to_fees")
+        .order_by("id")
+    )
+    for pk, key, amount, fee, to_account, to_fees in posted:
+        if key != f"payment:{pk}":
+            violations.append(Violation("payment_wrong_entry", f"payment #{pk} is posted as {key}"))
+        elif to_account != amount or to_fees != fee:
+            violations.append(
+                Violation(
+                    "payment_amount_mismatch",
+                    f"payment #{pk} of {amount}+{fee} cents posted {to_account} to the account, {to_fees} to fees",
+                )
+            )
+    stray = Payment.objects.exclude(status=PaymentStatus.SUCCEEDED).filter(entry__isnull=False).order_by("id")
+    for pk, status in stray.values_list("pk", "status"):
+        violations.append(Violation("payment_entry_without_success", f"payment #{pk} is {status}"))
+    orphans = JournalEntry.objects.filter(idempotency_key__regex=r"^payment:[0-9]+$", payment__isnull=True).order_by(
+        "id"
+    )
+    for pk, key in orphans.values_list("pk", "idempotency_key"):
+        violations.append(Violation("payment_entry_without_payment", f"entry #{pk} ({key})"))
+    return violations
+
+
+def _refund_violations() -> list[Violation]:
+    """A check refund is posted (`refund:<id>`) from its creation and settled (`refund:<id>:sent`)
+    once mailed; a card refund is posted only once sent; each takes its amount off its account;
+    no refund entry lacks its refund."""
+    violations = []
+    refunds = Refund.objects.annotate(
+        to_account=Coalesce(
+            Sum(
+                "entry__postings__amount_cents",
+                filter=Q(entry__postings__ledger_account__calling_account=F("account")),
+            ),
+            0,
+        )
+    ).order_by("id")
+    for refund in refunds.select_related("entry", "sent_entry"):
+        posted = refund.method == "check" or refund.status == "succeeded"
+        sent = refund.method == "check" and refund.status == "succeeded"
+        if posted != (refund.entry_id is not None) or sent != (refund.sent_entry_id is not None):
+            violations.append(Violation("refund_posting_state", f"refund #{refund.pk} is {refund.status}"))
+        elif posted and (
+            refund.entry.idempotency_key != f"refund:{refund.pk}" or refund.to_account != -refund.amount_cents
+        ):
+            violations.append(Violation("refund_wrong_entry", f"refund #{refund.pk}"))
+        elif sent and refund.sent_entry.idempotency_key != f"refund:{refund.pk}:sent":
+            violations.append(Violation("refund_wrong_entry", f"refund #{refund.pk} (sent)"))
+    orphans = JournalEntry.objects.filter(idempotency_key__regex=r"^refund:[0-9]+$", refund__isnull=True).order_by("id")
+    for pk, key in orphans.values_list("pk", "idempotency_key"):
+        violations.append(Violation("refund_entry_without_refund", f"entry #{pk} ({key})"))
     return violations

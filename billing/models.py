@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from phonenumber_field.modelfields import PhoneNumberField
 
 
 class SystemAccount(models.TextChoices):
@@ -87,6 +88,44 @@ class Posting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ledger_account_id}: {self.amount_cents}"
+
+
+class Hold(models.Model):
+    """Money reserved on a calling account for a cause (a call in progress, keyed by the platform's
+    call id), so two calls at once cannot spend the same dollars. Placed by `ledger.hold_place` under
+    the account's ledger-row lock; released when its call completes, or when it expires.
+
+    The call's details (facility, inmate, number, billing, the answer given) ride along so a retried
+    authorization gets its first answer; the kernel reads only account, amount and times."""
+
+    call_id = models.CharField(max_length=100, unique=True)
+    account = models.ForeignKey("accounts.CallingAccount", on_delete=models.PROTECT, related_name="holds")
+    # Ids of calls.Facility and calls.Inmate (foreign keys in the database; plain ids here, so the
+    # kernel names no other app's models).
+    facility_id = models.BigIntegerField()
+    inmate_id = models.BigIntegerField()
+    dialed_number = PhoneNumberField()
+    billing = models.CharField(max_length=20)
+    amount_cents = models.BigIntegerField()
+    max_seconds = models.PositiveIntegerField()
+    response = models.JSONField(help_text="The authorization answer, returned again for a repeated call id.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "calls_callhold"
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(amount_cents__gte=0), name="hold_not_negative")]
+        indexes = [
+            models.Index(
+                fields=["account", "expires_at"], condition=Q(released_at__isnull=True), name="hold_open_account_idx"
+            ),
+            models.Index(fields=["expires_at"], condition=Q(released_at__isnull=True), name="hold_open_expiry_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Hold {self.call_id} on account #{self.account_id}: {self.amount_cents} cents"
 
 
 class Channel(models.TextChoices):
@@ -180,6 +219,9 @@ class StripeEvent(models.Model):
     processed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # Set when the event failed STRIPE_EVENT_MAX_ATTEMPTS times: the sweep stops retrying it and staff
+    # see it in the admin's parked list ("Process now" retries it once more).
+    parked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]

@@ -9,20 +9,19 @@ from decimal import Decimal
 import phonenumbers
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from accounts.models import AccountKind, AccountStatus, CallingAccount, LineType, PhoneNumber, SuspensionCode, User
 from billing import ledger
-from billing.models import EntryKind, LedgerAccount, SystemAccount
+from billing.models import EntryKind, SystemAccount
 from billing.money import to_decimal
 
 from .announcements import announcement
 from .models import (
     Billing,
     BlockedNumber,
-    CallHold,
     CallRecord,
     CallSource,
     Facility,
@@ -30,8 +29,8 @@ from .models import (
     InmateDebitSponsorship,
     PlatformToken,
 )
-from .rating import billable_minutes, format_rate, minutes_covered, price
-from .selectors import FacilityInfo, facility_cache_clear, facility_info_get, token_hash
+from .rating import Price, billable_minutes, format_rate, minutes_covered, price
+from .selectors import FacilityInfo, PlanInfo, facility_cache_clear, facility_info_get, token_hash
 
 # A call record may say it started slightly in the future (clock skew between systems), not more.
 CLOCK_SKEW = datetime.timedelta(minutes=5)
@@ -268,63 +267,45 @@ def call_authorize(
 
 
 def _authorize_paid(*, call_id, info: FacilityInfo, plan, inmate, e164, payer: _Payer, billing, text, now):
+    """Funds are decided and the hold placed by the kernel, under the payer's ledger-row lock: the
+    second of two concurrent calls waits there and then sees the first one's hold. A platform
+    retrying an authorization gets its first answer, not a second look at funds its hold ties up."""
     account = payer.account
-    ledger_id = ledger.account_ledger(account).pk
-    try:
-        with transaction.atomic():
-            # The lock that serializes every authorization (and charge) on this account: the
-            # second of two concurrent calls waits here and then sees the first one's hold.
-            balance = (
-                LedgerAccount.objects.select_for_update().filter(pk=ledger_id).values_list("balance_cents", flat=True)
-            )[0]
-            holds = CallHold.objects.filter(
-                account_id=account.id, released_at__isnull=True, expires_at__gt=now
-            ).aggregate(total=Sum("amount_cents"), mine=Count("id", filter=Q(call_id=call_id)))
-            if holds["mine"]:
-                # A platform retrying an authorization gets its first answer, not a second look
-                # at funds that its own hold now ties up.
-                return Authorization(**CallHold.objects.get(call_id=call_id).response)
-            held = holds["total"] or 0
-            if account.kind == AccountKind.DIRECT_BILL:
-                available = account.credit_limit_cents + balance - held
-                short_reason = DenyReason.CREDIT_LIMIT_REACHED
-            else:
-                if balance < 0:
-                    return _deny(call_id, DenyReason.NEGATIVE_BALANCE, plan.rate_per_minute)
-                available = balance - held
-                short_reason = DenyReason.INSUFFICIENT_FUNDS
-            minutes = minutes_covered(
-                available_cents=available,
-                rate_per_minute=plan.rate_per_minute,
-                tax_rate=plan.tax_rate,
-                cap_minutes=info.max_call_minutes,
-            )
-            if minutes < 1:
-                return _deny(call_id, short_reason, plan.rate_per_minute)
-            result = Authorization(
-                call_id, "allow", None, minutes * 60, billing, format_rate(plan.rate_per_minute), text
-            )
-            CallHold.objects.create(
-                call_id=call_id,
-                account=account,
-                facility_id=info.id,
-                inmate=inmate,
-                dialed_number=e164,
-                billing=billing,
-                amount_cents=price(
-                    minutes=minutes, rate_per_minute=plan.rate_per_minute, tax_rate=plan.tax_rate
-                ).total_cents,
-                max_seconds=minutes * 60,
-                response=result.as_dict(),
-                created_at=now,
-                expires_at=now + settings.CALL_HOLD_TTL,
-            )
-            return result
-    except IntegrityError:
-        existing = CallHold.objects.filter(call_id=call_id).first()
-        if existing is None:
-            raise
-        return Authorization(**existing.response)
+    direct_bill = account.kind == AccountKind.DIRECT_BILL
+
+    def decide(funds: ledger.Funds) -> ledger.HoldTerms | None:
+        if not direct_bill and funds.balance_cents < 0:
+            return None
+        minutes = minutes_covered(
+            available_cents=funds.available_cents,
+            rate_per_minute=plan.rate_per_minute,
+            tax_rate=plan.tax_rate,
+            cap_minutes=info.max_call_minutes,
+        )
+        if minutes < 1:
+            return None
+        answer = Authorization(call_id, "allow", None, minutes * 60, billing, format_rate(plan.rate_per_minute), text)
+        cost = price(minutes=minutes, rate_per_minute=plan.rate_per_minute, tax_rate=plan.tax_rate)
+        return ledger.HoldTerms(amount_cents=cost.total_cents, max_seconds=minutes * 60, response=answer.as_dict())
+
+    result = ledger.hold_place(
+        account=account,
+        call_id=call_id,
+        credit_limit_cents=account.credit_limit_cents if direct_bill else None,
+        expires_at=now + settings.CALL_HOLD_TTL,
+        decide=decide,
+        details={"facility_id": info.id, "inmate_id": inmate.id, "dialed_number": e164, "billing": billing},
+        now=now,
+    )
+    if result.hold is not None:
+        return Authorization(**result.hold.response)
+    if direct_bill:
+        reason = DenyReason.CREDIT_LIMIT_REACHED
+    elif result.funds.balance_cents < 0:
+        reason = DenyReason.NEGATIVE_BALANCE
+    else:
+        reason = DenyReason.INSUFFICIENT_FUNDS
+    return _deny(call_id, reason, plan.rate_per_minute)
 
 
 # --- complete ------------------------------------------------------------------------------------
@@ -362,6 +343,43 @@ class Completion:
         }
 
 
+@dataclass(frozen=True)
+class _RatedCall:
+    info: FacilityInfo
+    plan: PlanInfo
+    inmate_id: int
+    e164: str
+    minutes: int
+    cost: Price
+
+
+def _rate_reported_call(
+    *, facility_code, inmate_number, dialed_number, started_at, duration_seconds, disconnect, now
+) -> _RatedCall:
+    """Check and rate a call report: per started minute at the plan in force on the facility's
+    local date when the call started. Raises CallInputError."""
+    e164 = normalize_number(dialed_number)
+    info = facility_info_get(code=facility_code)
+    if info is None:
+        raise CallInputError("facility", "No facility has this code.")
+    if started_at > now + CLOCK_SKEW:
+        raise CallInputError("started_at", "The call cannot start in the future.")
+    plan = info.plan_at(started_at)
+    if plan is None:
+        raise CallInputError("started_at", "No rate plan is in force at this facility on that date.")
+    # A late record may name an inmate released since: inactive inmates are still charged for.
+    inmate_id = (
+        Inmate.objects.filter(facility_id=info.id, inmate_number=inmate_number).values_list("id", flat=True).first()
+    )
+    if inmate_id is None:
+        raise CallInputError("inmate", "No inmate has this number at this facility.")
+    minutes = billable_minutes(
+        duration_seconds=duration_seconds, disconnect=disconnect, cap_minutes=info.max_call_minutes
+    )
+    cost = price(minutes=minutes, rate_per_minute=plan.rate_per_minute, tax_rate=plan.tax_rate)
+    return _RatedCall(info, plan, inmate_id, e164, minutes, cost)
+
+
 def call_complete(
     *,
     call_id: str,
@@ -386,104 +404,92 @@ def call_complete(
     existing = CallRecord.objects.filter(call_id=call_id).first()
     if existing is not None:
         return Completion.of(existing)
-    e164 = normalize_number(dialed_number)
-    info = facility_info_get(code=facility_code)
-    if info is None:
-        raise CallInputError("facility", "No facility has this code.")
-    if started_at > now + CLOCK_SKEW:
-        raise CallInputError("started_at", "The call cannot start in the future.")
-    plan = info.plan_at(started_at)
-    if plan is None:
-        raise CallInputError("started_at", "No rate plan is in force at this facility on that date.")
-    # A late record may name an inmate released since: inactive inmates are still charged for.
-    inmate = Inmate.objects.filter(facility_id=info.id, inmate_number=inmate_number).only("id").first()
-    if inmate is None:
-        raise CallInputError("inmate", "No inmate has this number at this facility.")
-
-    hold = CallHold.objects.filter(call_id=call_id).select_related("account__ledger_account").first()
+    call = _rate_reported_call(
+        facility_code=facility_code,
+        inmate_number=inmate_number,
+        dialed_number=dialed_number,
+        started_at=started_at,
+        duration_seconds=duration_seconds,
+        disconnect=disconnect,
+        now=now,
+    )
+    hold = ledger.hold_get(call_id=call_id)
     if hold is not None:
         account, billing = hold.account, hold.billing
     else:
-        payer = _resolve_payer(inmate_id=inmate.id, e164=e164, started_at=started_at)
+        payer = _resolve_payer(inmate_id=call.inmate_id, e164=call.e164, started_at=started_at)
         account, billing = payer.account, payer.billing
-    minutes = billable_minutes(
-        duration_seconds=duration_seconds, disconnect=disconnect, cap_minutes=info.max_call_minutes
-    )
-    cost = price(minutes=minutes, rate_per_minute=plan.rate_per_minute, tax_rate=plan.tax_rate)
-    if plan.is_free:
+    if call.plan.is_free:
         billing = Billing.FREE
-    if account is None and not plan.is_free:
+    elif account is None:
         raise CallInputError(
             "dialed_number", "No FamilyLine account has this number registered; the call has no payer."
         )
-
+    fields = {
+        "call_id": call_id,
+        "account": account,
+        "facility_id": call.info.id,
+        "inmate_id": call.inmate_id,
+        "dialed_number": call.e164,
+        "started_at": started_at,
+        "duration_seconds": duration_seconds,
+        "disconnect": disconnect,
+        "billing": billing,
+        "rate_plan_id": call.plan.id,
+        "rate_per_minute": call.plan.rate_per_minute,
+        "tax_rate": call.plan.tax_rate,
+        "billable_minutes": call.minutes,
+        "charge_cents": call.cost.charge_cents,
+        "tax_cents": call.cost.tax_cents,
+        "source": source,
+    }
     with transaction.atomic():
-        entry = None
-        account_ledger = ledger.account_ledger(account) if account is not None else None
-        if cost.total_cents:
-            revenue, tax = ledger.system_accounts(SystemAccount.CALL_REVENUE, SystemAccount.TAX_PAYABLE)
-            lines = [(account_ledger, -cost.total_cents), (revenue, cost.charge_cents)]
-            if cost.tax_cents:
-                lines.append((tax, cost.tax_cents))
-            posted = ledger.post(
-                idempotency_key=f"call:{call_id}",
-                kind=EntryKind.CALL,
-                lines=lines,
-                memo=f"Call {call_id}: {minutes} min from {info.code}",
-            )
-            if not posted.created:
-                # Another report of this call won the race and committed its record with its entry.
-                winner = CallRecord.objects.filter(call_id=call_id).first()
-                if winner is not None:
-                    return Completion.of(winner)
-            entry = posted.entry
-            balance_after = posted.balances.get(account_ledger.pk)
+        if call.cost.total_cents:
+            record, created = _record_charged_call(fields=fields, account=account, call=call)
         else:
-            balance_after = None
-        if account_ledger is not None and balance_after is None:
-            balance_after = LedgerAccount.objects.filter(pk=account_ledger.pk).values_list("balance_cents", flat=True)[
-                0
-            ]
-        fields = {
-            "call_id": call_id,
-            "account": account,
-            "facility_id": info.id,
-            "inmate": inmate,
-            "dialed_number": e164,
-            "started_at": started_at,
-            "duration_seconds": duration_seconds,
-            "disconnect": disconnect,
-            "billing": billing,
-            "rate_plan_id": plan.id,
-            "rate_per_minute": plan.rate_per_minute,
-            "tax_rate": plan.tax_rate,
-            "billable_minutes": minutes,
-            "charge_cents": cost.charge_cents,
-            "tax_cents": cost.tax_cents,
-            "balance_after_cents": balance_after,
-            "entry": entry,
-            "source": source,
-        }
-        if entry is not None:
-            # This transaction created the entry `call:<call_id>`, so no other can hold this call id.
-            record = CallRecord.objects.create(**fields)
-        else:
-            try:
-                with transaction.atomic():
-                    record = CallRecord.objects.create(**fields)
-            except IntegrityError:
-                # A free call reported twice at once: the unique call_id decided the winner.
-                return Completion.of(CallRecord.objects.get(call_id=call_id))
-        if hold is not None and hold.released_at is None:
-            CallHold.objects.filter(pk=hold.pk, released_at__isnull=True).update(released_at=now)
-    return Completion.of(record, created=True)
+            record, created = _record_free_call(fields=fields, account=account)
+        if hold is not None:
+            ledger.hold_release(hold=hold, now=now)
+    return Completion.of(record, created=created)
+
+
+def _record_charged_call(*, fields: dict, account: CallingAccount, call: _RatedCall) -> tuple[CallRecord, bool]:
+    """Post the charge (the kernel locks the payer's ledger row first), then record the call. The
+    entry's key `call:<call_id>` decides a race between two reports of one call."""
+    revenue, tax = ledger.system_accounts(SystemAccount.CALL_REVENUE, SystemAccount.TAX_PAYABLE)
+    account_ledger = ledger.account_ledger(account)
+    lines = [(account_ledger, -call.cost.total_cents), (revenue, call.cost.charge_cents)]
+    if call.cost.tax_cents:
+        lines.append((tax, call.cost.tax_cents))
+    posted = ledger.post(
+        idempotency_key=f"call:{fields['call_id']}",
+        kind=EntryKind.CALL,
+        lines=lines,
+        memo=f"Call {fields['call_id']}: {call.minutes} min from {call.info.code}",
+    )
+    if not posted.created:
+        # Another report of this call won the race and committed its record with its entry.
+        winner = CallRecord.objects.filter(call_id=fields["call_id"]).first()
+        if winner is not None:
+            return winner, False
+    # This transaction created the entry `call:<call_id>`, so no other can hold this call id.
+    balance = posted.balances[account_ledger.pk]
+    return CallRecord.objects.create(**fields, entry=posted.entry, balance_after_cents=balance), True
+
+
+def _record_free_call(*, fields: dict, account: CallingAccount | None) -> tuple[CallRecord, bool]:
+    balance = ledger.balance_get(account=account) if account is not None else None
+    try:
+        with transaction.atomic():
+            return CallRecord.objects.create(**fields, balance_after_cents=balance), True
+    except IntegrityError:
+        # A free call reported twice at once: the unique call_id decided the winner.
+        return CallRecord.objects.get(call_id=fields["call_id"]), False
 
 
 def call_holds_expire(*, now: datetime.datetime | None = None) -> int:
-    """Release the holds of calls authorized but never completed. Returns how many were released.
-    (Availability already ignores expired holds; this keeps the table of open holds small.)"""
-    now = now or timezone.now()
-    return CallHold.objects.filter(released_at__isnull=True, expires_at__lte=now).update(released_at=now)
+    """Release the holds of calls authorized but never completed. Returns how many were released."""
+    return ledger.holds_expire(now=now)
 
 
 # --- inmate debit --------------------------------------------------------------------------------
@@ -496,8 +502,6 @@ def sponsorship_start(
     with a message fit to show when the account cannot, the inmate is unknown or already sponsored."""
     if account.kind != AccountKind.ADVANCE_CONNECT:
         raise SponsorshipError(gettext("Only an AdvanceConnect (prepaid) account can pay for an inmate's calls."))
-    if account.status == AccountStatus.CLOSED:
-        raise SponsorshipError(gettext("This account is closed."))
     inmate = Inmate.objects.filter(facility=facility, inmate_number=inmate_number.strip(), is_active=True).first()
     if inmate is None:
         raise SponsorshipError(
@@ -506,6 +510,10 @@ def sponsorship_start(
         )
     try:
         with transaction.atomic():
+            # Lock order step 1: a close of this account either finished (we see it closed) or waits.
+            ledger.balance_lock(account=account)
+            if CallingAccount.objects.filter(pk=account.pk, status=AccountStatus.CLOSED).exists():
+                raise SponsorshipError(gettext("This account is closed."))
             return InmateDebitSponsorship.objects.create(inmate=inmate, account=account, started_by=actor)
     except IntegrityError:
         same = InmateDebitSponsorship.objects.filter(inmate=inmate, account=account, ended_at__isnull=True).first()

@@ -22,14 +22,14 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import QuerySet, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.emails import send_templated
 from accounts.models import AccountKind, AccountStatus, CallingAccount
-from billing.models import InactivityNotice, LedgerAccount
-from calls.models import CallHold
+from billing import ledger
+from billing.models import InactivityNotice
 
 from .activity import account_last_activity_at, accounts_with_last_activity
 from .services import CloseError, account_close
@@ -74,7 +74,7 @@ def accounts_inactive_candidates(*, today: date, notice_days: int) -> QuerySet[C
     """Open AdvanceConnect accounts with a positive balance and no activity for `notice_days` days
     by `today`, oldest activity first."""
     cutoff = timezone.make_aware(datetime.combine(today - timedelta(days=notice_days - 1), datetime.min.time()))
-    balances = LedgerAccount.objects.filter(calling_account=OuterRef("pk")).order_by().values("balance_cents")[:1]
+    balances = ledger.balance_subquery()
     return (
         accounts_with_last_activity()
         .filter(kind=AccountKind.ADVANCE_CONNECT)
@@ -113,7 +113,7 @@ def account_inactivity_review(*, account: CallingAccount, now: datetime, terms: 
     is left for the next run."""
     terms = terms or Terms.from_settings()
     account = CallingAccount.objects.select_related("holder", "ledger_account").get(pk=account.pk)
-    balance = account.ledger_account.balance_cents if hasattr(account, "ledger_account") else 0
+    balance = ledger.balance_get(account=account)
     if account.kind != AccountKind.ADVANCE_CONNECT or account.status == AccountStatus.CLOSED or balance <= 0:
         return Outcome.NOTHING
     today = timezone.localdate(now)
@@ -150,7 +150,7 @@ def account_inactivity_review(*, account: CallingAccount, now: datetime, terms: 
 
 
 def _call_in_progress(*, account: CallingAccount, now: datetime) -> bool:
-    return CallHold.objects.filter(account=account, released_at__isnull=True, expires_at__gt=now).exists()
+    return ledger.holds_open_exist(account=account, now=now)
 
 
 def inactivity_notice_send(*, notice: InactivityNotice, balance_cents: int, now: datetime, terms: Terms) -> bool:

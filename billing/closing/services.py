@@ -22,13 +22,12 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from accounts.emails import send_templated
-from accounts.models import AccountEvent, AccountStatus, CallingAccount, PhoneNumber, User
+from accounts.models import AccountStatus, CallingAccount, PhoneNumber, User
 from accounts.outbox import outbox_enqueue, outbox_handler
-from accounts.services import AccountError
+from accounts.services import AccountError, account_mark_closed
 from billing import ledger, stripe_gateway
 from billing.models import (
     EntryKind,
-    LedgerAccount,
     Payment,
     PaymentMethod,
     PaymentStatus,
@@ -37,7 +36,7 @@ from billing.models import (
     RefundStatus,
     SystemAccount,
 )
-from calls.models import CallHold, InmateDebitSponsorship
+from calls.models import InmateDebitSponsorship
 
 from .activity import account_last_activity_at
 
@@ -76,8 +75,7 @@ class ClosePlan:
 def account_close_plan(*, account: CallingAccount, now: datetime | None = None) -> ClosePlan:
     """What `account_close` would do right now (it plans again under its lock). `refusal` says why
     the account cannot be closed, if it cannot."""
-    balance = LedgerAccount.objects.filter(calling_account=account).values_list("balance_cents", flat=True).first()
-    return _plan(account=account, balance_cents=balance or 0, now=now or timezone.now())
+    return _plan(account=account, balance_cents=ledger.balance_get(account=account), now=now or timezone.now())
 
 
 def _plan(*, account: CallingAccount, balance_cents: int, now: datetime) -> ClosePlan:
@@ -104,7 +102,7 @@ def _refusal(*, account: CallingAccount, balance_cents: int, now: datetime) -> s
     # The money a call in progress holds may still be charged: refunding it now would leave the
     # closed account owing that call. The ledger-row lock `account_close` takes is the one call
     # authorization takes, so no new hold can appear while it decides.
-    if CallHold.objects.filter(account=account, released_at__isnull=True, expires_at__gt=now).exists():
+    if ledger.holds_open_exist(account=account, now=now):
         return gettext("A call is in progress on this account. Please try again when it has ended.")
     in_flight = Payment.objects.filter(
         account=account, status__in=IN_FLIGHT_PAYMENT_STATUSES, created_at__gte=now - IN_FLIGHT_WINDOW
@@ -159,22 +157,19 @@ def account_close(
     when the account saw any activity after that moment, rechecked under the lock."""
     now = timezone.now()
     with transaction.atomic(durable=True):
-        account = CallingAccount.objects.select_for_update(of=("self",)).select_related("holder").get(pk=account.pk)
-        # Lock the balance too: an authorization waiting on it sees the closed account's zero
-        # balance afterwards, never a hold placed on money already being refunded.
-        balance = (
-            LedgerAccount.objects.select_for_update()
-            .filter(pk=ledger.account_ledger(account).pk)
-            .values_list("balance_cents", flat=True)[0]
+        # Lock order step 1: an authorization, payment or sponsorship waiting on this lock sees the
+        # closed account afterwards, never a hold placed on money already being refunded.
+        balance = ledger.balance_lock(account=account)
+        account = (  # step 2, before the numbers, refunds and holds it changes
+            CallingAccount.objects.select_for_update(of=("self",), no_key=True)
+            .select_related("holder")
+            .get(pk=account.pk)
         )
         plan = _plan(account=account, balance_cents=balance, now=now)
         if plan.refusal:
             raise CloseError(plan.refusal)
         if inactive_since is not None and account_last_activity_at(account=account) > inactive_since:
             raise CloseError(gettext("This account has been used again; it is no longer inactive."))
-        previous = account.status
-        account.status, account.closed_at = AccountStatus.CLOSED, now
-        account.save(update_fields=["status", "closed_at"])
         numbers = PhoneNumber.objects.filter(account=account, is_active=True)
         freed = [phone.number.as_e164 for phone in numbers.order_by("id")]
         numbers.update(is_active=False, removed_at=now)
@@ -188,17 +183,12 @@ def account_close(
         ]
         if plan.check_cents:
             refunds.append(_check_refund_create(account=account, amount_cents=plan.check_cents, actor=actor))
-        AccountEvent.objects.create(
+        account = account_mark_closed(
             account=account,
-            action=AccountEvent.Action.CLOSED,
             actor=actor,
-            reason=reason.strip(),
-            data={
-                "previous_status": previous,
-                "balance_cents": balance,
-                "numbers_freed": freed,
-                "refunds": [refund.pk for refund in refunds],
-            },
+            reason=reason,
+            data={"balance_cents": balance, "numbers_freed": freed, "refunds": [refund.pk for refund in refunds]},
+            now=now,
         )
     for refund in refunds:
         if refund.method == RefundMethod.CARD:
@@ -213,7 +203,7 @@ def _sponsorships_end(*, account: CallingAccount, actor: User | None, now: datet
 
 
 def _holds_release(*, account: CallingAccount, now: datetime) -> None:
-    CallHold.objects.filter(account=account, released_at__isnull=True).update(released_at=now)
+    ledger.holds_release_for_account(account=account, now=now)
 
 
 def _check_refund_create(*, account: CallingAccount, amount_cents: int, actor: User | None) -> Refund:
@@ -242,6 +232,8 @@ def refund_card_send(*, refund: Refund) -> Refund:
     Stripe refusing it marks it failed and moves its amount to a new check refund; an unclear
     answer (the processor unreachable) leaves it pending, with the reason, to be retried."""
     with transaction.atomic():
+        # Lock order: the account's ledger row (this posts to it), then the refund row.
+        ledger.balance_lock(account=refund.account)
         refund = Refund.objects.select_for_update(of=("self",)).select_related("payment", "account").get(pk=refund.pk)
         if refund.status != RefundStatus.PENDING or refund.method != RefundMethod.CARD:
             return refund

@@ -4,6 +4,7 @@ from django.urls import reverse
 
 from accounts.emails import send_templated
 from accounts.outbox import outbox_handler
+from billing import ledger
 from billing.models import Payment
 
 
@@ -16,7 +17,7 @@ def send_payment_receipt(*, payment_id: int) -> None:
         context={
             "payment": payment,
             "account": payment.account,
-            "balance_cents": payment.account.ledger_account.balance_cents,
+            "balance_cents": ledger.balance_get(account=payment.account),
             "receipt_url": reverse("billing:receipt", args=[payment.pk]),
         },
     )

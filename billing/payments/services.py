@@ -7,14 +7,15 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from accounts.models import AccountKind, AccountStatus, CallingAccount, User
 from accounts.outbox import outbox_enqueue
 from accounts.services import account_mark_funded
-from billing import ledger, selectors, stripe_gateway
-from billing.closing.services import closed_account_payment_refund
+from billing import ledger, stripe_gateway
+from billing.closing.services import IN_FLIGHT_PAYMENT_STATUSES, IN_FLIGHT_WINDOW, closed_account_payment_refund
 from billing.models import Channel, EntryKind, FeeSchedule, Payment, PaymentMethod, PaymentStatus, SystemAccount
 from billing.money import format_cents
 from billing.statements.dunning import account_payment_received
@@ -74,18 +75,35 @@ def fee_for_channel(*, channel: Channel | str) -> int:
     return max(0, min(fee, settings.FEE_CAP_CENTS))
 
 
-def payment_limits(*, account: CallingAccount, channel: Channel | str) -> tuple[int, int | None]:
+def payment_limits(
+    *, account: CallingAccount, channel: Channel | str, balance_cents: int | None = None
+) -> tuple[int, int | None]:
     """(minimum, maximum or None) cents one payment may add. AdvanceConnect card payments follow
-    MIN_DEPOSIT_CENTS..MAX_DEPOSIT_CENTS; a Direct Bill payment is capped by what is owed; other
-    cases only need a positive amount unless the caller passes limits of its own."""
+    MIN_DEPOSIT_CENTS..MAX_DEPOSIT_CENTS; a Direct Bill payment is capped by what is owed less the
+    payments already on their way (so payments made at once never add up to more than is owed);
+    other cases only need a positive amount unless the caller passes limits of its own. Pass the
+    locked balance (`ledger.balance_lock`) to decide under the lock."""
     if account.kind == AccountKind.ADVANCE_CONNECT and channel in CARD_CHANNELS:
         return settings.MIN_DEPOSIT_CENTS, settings.MAX_DEPOSIT_CENTS
     if account.kind == AccountKind.DIRECT_BILL:
-        owed = selectors.account_owed_cents(account=account)
+        owed = ledger.owed_cents(account=account, balance_cents=balance_cents)
         if owed <= 0:
             raise PaymentError(gettext("Nothing is owed on this account."))
-        return 1, owed
+        payable = owed - _in_flight_cents(account=account)
+        if payable <= 0:
+            raise PaymentError(
+                gettext("A payment of what is owed is already being processed. Please wait a few minutes.")
+            )
+        return 1, payable
     return 1, None
+
+
+def _in_flight_cents(*, account: CallingAccount) -> int:
+    """What payments created but not yet credited or failed will add (a day at most: an abandoned
+    card authentication does not block paying for longer)."""
+    since = timezone.now() - IN_FLIGHT_WINDOW
+    in_flight = Payment.objects.filter(account=account, status__in=IN_FLIGHT_PAYMENT_STATUSES, created_at__gte=since)
+    return in_flight.aggregate(total=Sum("amount_cents"))["total"] or 0
 
 
 def payment_quote(
@@ -94,19 +112,21 @@ def payment_quote(
     amount_cents: int,
     channel: Channel | str,
     limits: tuple[int, int | None] | None = None,
+    balance_cents: int | None = None,
 ) -> Quote:
     """Validate an amount for `account` and say what it costs and does. Raises PaymentError with a
-    message fit to show for an amount outside `limits` (default: `payment_limits`) or a closed account."""
+    message fit to show for an amount outside `limits` (default: `payment_limits`) or a closed account.
+    Pass the locked balance to decide under the lock (as every payment does before it is created)."""
     if account.status == AccountStatus.CLOSED:
         raise PaymentError(gettext("This account is closed and cannot take payments."))
-    low, high = limits or payment_limits(account=account, channel=channel)
+    low, high = limits or payment_limits(account=account, channel=channel, balance_cents=balance_cents)
     if amount_cents <= 0:
         raise PaymentError(gettext("Enter an amount greater than zero."))
     if amount_cents < low:
         raise PaymentError(gettext("The smallest payment is %(amount)s.") % {"amount": format_cents(low)})
     if high is not None and amount_cents > high:
         raise PaymentError(gettext("One payment can add at most %(amount)s.") % {"amount": format_cents(high)})
-    balance = ledger.account_ledger(account).balance_cents or 0
+    balance = ledger.balance_get(account=account) if balance_cents is None else balance_cents
     return Quote(
         amount_cents=amount_cents,
         fee_cents=fee_for_channel(channel=channel),
@@ -158,6 +178,13 @@ def card_payment_create(
     setup = _confirmed_setup(holder=holder, setup_intent_id=setup_intent_id)
     try:
         with transaction.atomic():
+            # Decided again under the account's ledger-row lock: what is owed, the account's status
+            # and the payments already on their way are what they are when this payment is created.
+            balance = ledger.balance_lock(account=account)
+            account.refresh_from_db(fields=["status"])
+            quote = payment_quote(
+                account=account, amount_cents=amount_cents, channel=channel, limits=limits, balance_cents=balance
+            )
             payment = Payment.objects.create(
                 account=account,
                 channel=channel,
@@ -286,8 +313,13 @@ def payment_record_offline(
         raise PaymentError("Enter the check or money order number, or the card terminal confirmation number.")
     now = timezone.now()
     with transaction.atomic():
-        account = CallingAccount.objects.select_for_update().get(pk=account.pk)
-        quote = payment_quote(account=account, amount_cents=amount_cents, channel=channel, limits=limits)
+        # Lock order step 1, and what is owed decided under it: two staff recording at once cannot
+        # both overpay.
+        balance = ledger.balance_lock(account=account)
+        account.refresh_from_db(fields=["status"])
+        quote = payment_quote(
+            account=account, amount_cents=amount_cents, channel=channel, limits=limits, balance_cents=balance
+        )
         payment = Payment.objects.create(
             account=account,
             channel=channel,
@@ -318,11 +350,16 @@ def _confirmed_setup(*, holder: User, setup_intent_id: str) -> stripe_gateway.Se
 
 
 def _payment_for_intent_locked(intent: stripe_gateway.Intent) -> Payment | None:
-    payments = Payment.objects.select_for_update().select_related("account")
+    """The payment of an intent, locked in the lock order: its account's ledger row, then the
+    payment row (which serializes the server's check and the webhook)."""
+    payments = Payment.objects.select_related("account")
     payment = payments.filter(stripe_payment_intent_id=intent.id).first()
     if payment is None and str(intent.metadata.get("payment_id", "")).isdigit():
         payment = payments.filter(pk=int(intent.metadata["payment_id"]), method=PaymentMethod.CARD).first()
-    return payment
+    if payment is None:
+        return None
+    ledger.balance_lock(account=payment.account)
+    return payments.select_for_update(of=("self",)).get(pk=payment.pk)
 
 
 def _payment_fail(*, payment: Payment, message: str) -> None:
@@ -341,7 +378,7 @@ def _credit(*, payment: Payment, now: datetime) -> None:
     ]
     if payment.fee_cents:
         lines.append((ledger.system_account(SystemAccount.FEE_REVENUE), payment.fee_cents))
-    # Lock the calling account before the ledger row, the same order as every other writer.
+    # The caller holds lock order step 1 (the ledger row); this takes step 2 (the account row).
     account_mark_funded(account=payment.account, now=now, actor=payment.recorded_by)
     result = ledger.post(
         idempotency_key=f"payment:{payment.pk}",
@@ -355,7 +392,7 @@ def _credit(*, payment: Payment, now: datetime) -> None:
     payment.succeeded_at = now
     payment.failure_message = ""
     payment.save(update_fields=["entry", "status", "succeeded_at", "failure_message"])
-    # The calling account is locked (account_mark_funded), so this status is the one in force.
+    # The account is locked (account_mark_funded), so this status is the one in force.
     if CallingAccount.objects.filter(pk=payment.account_id, status=AccountStatus.CLOSED).exists():
         closed_account_payment_refund(payment=payment)
     elif payment.account.kind == AccountKind.DIRECT_BILL:

@@ -16,7 +16,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.emails import account_email_enqueue
-from accounts.models import AccountEvent, AccountKind, AccountStatus, CallingAccount, SuspensionCode
+from accounts.models import AccountKind, AccountStatus, CallingAccount, SuspensionCode
+from accounts.services import account_reinstate, account_suspend
+from billing import ledger
 from billing.money import format_cents
 
 from .standing import account_past_due_cents
@@ -25,23 +27,23 @@ from .standing import account_past_due_cents
 def account_suspend_past_due(*, account: CallingAccount, now: datetime | None = None) -> bool:
     """Suspend a Direct Bill account whose past-due statement is unpaid. Returns True when this call
     suspended it; False (changing nothing) if nothing is past due or the account is already
-    suspended or closed."""
+    suspended or closed. Decided under the account's ledger-row lock (a payment waits, or is seen)."""
     now = now or timezone.now()
     with transaction.atomic():
-        account = CallingAccount.objects.select_for_update().get(pk=account.pk)
+        ledger.balance_lock(account=account)
+        account = CallingAccount.objects.get(pk=account.pk)
         if account.kind != AccountKind.DIRECT_BILL or account.status in (AccountStatus.SUSPENDED, AccountStatus.CLOSED):
             return False
         past_due = account_past_due_cents(account=account, now=now)
         if past_due <= 0:
             return False
-        previous = account.status_at(now)
-        account.status, account.suspension_code = AccountStatus.SUSPENDED, SuspensionCode.STATEMENT_PAST_DUE
-        account.save(update_fields=["status", "suspension_code"])
-        AccountEvent.objects.create(
+        account_suspend(
             account=account,
-            action=AccountEvent.Action.SUSPENDED,
+            actor=None,
             reason=f"Statement past due: {format_cents(past_due)} unpaid",
-            data={"code": SuspensionCode.STATEMENT_PAST_DUE, "past_due_cents": past_due, "previous_status": previous},
+            code=SuspensionCode.STATEMENT_PAST_DUE,
+            data={"past_due_cents": past_due},
+            now=now,
         )
         account_email_enqueue(account_id=account.pk, template="statement_past_due", past_due_cents=past_due)
     return True
@@ -52,23 +54,19 @@ def account_payment_received(*, account: CallingAccount, now: datetime | None = 
     True when this call restored it."""
     now = now or timezone.now()
     with transaction.atomic():
-        account = CallingAccount.objects.select_for_update().get(pk=account.pk)
+        ledger.balance_lock(account=account)
+        account = CallingAccount.objects.get(pk=account.pk)
         if account.status != AccountStatus.SUSPENDED or account.suspension_code != SuspensionCode.STATEMENT_PAST_DUE:
             return False
         if account_past_due_cents(account=account, now=now) > 0:
             return False
-        if account.activated_at or (account.activates_at and account.activates_at <= now):
-            account.status = AccountStatus.ACTIVE
-            account.activated_at = account.activated_at or now
-        else:
-            account.status = AccountStatus.PENDING_ACTIVATION
-        account.suspension_code = ""
-        account.save(update_fields=["status", "suspension_code", "activated_at"])
-        AccountEvent.objects.create(
+        account_reinstate(
             account=account,
-            action=AccountEvent.Action.REINSTATED,
+            actor=None,
             reason="Past-due statement paid",
+            code=SuspensionCode.STATEMENT_PAST_DUE,
             data={"code": SuspensionCode.STATEMENT_PAST_DUE},
+            now=now,
         )
         account_email_enqueue(account_id=account.pk, template="statement_service_restored")
     return True

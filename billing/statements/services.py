@@ -21,14 +21,13 @@ import logging
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.emails import send_templated
 from accounts.models import AccountKind, CallingAccount
 from accounts.outbox import outbox_enqueue, outbox_handler
 from billing import ledger
-from billing.models import EntryKind, JournalEntry, Posting, Statement, StatementLine, SystemAccount
+from billing.models import EntryKind, JournalEntry, Statement, StatementLine
 from calls.models import CallRecord
 
 from .periods import Period, previous_month
@@ -46,25 +45,9 @@ class StatementError(Exception):
 
 
 def _lines_for_period(account: CallingAccount, period: Period) -> list[StatementLine]:
-    account_ledger = ledger.account_ledger(account)
-    per_entry = dict(
-        Posting.objects.filter(
-            ledger_account=account_ledger,
-            entry__created_at__gte=period.starts_at,
-            entry__created_at__lt=period.ends_at,
-        )
-        .values_list("entry_id")
-        .annotate(total=Sum("amount_cents"))
-        .order_by()
-    )
+    per_entry, tax_by_entry = ledger.entry_totals_between(account=account, start=period.starts_at, end=period.ends_at)
     if not per_entry:
         return []
-    tax_by_entry = dict(
-        Posting.objects.filter(entry_id__in=per_entry, ledger_account=ledger.system_account(SystemAccount.TAX_PAYABLE))
-        .values_list("entry_id")
-        .annotate(total=Sum("amount_cents"))
-        .order_by()
-    )
     entries = (
         JournalEntry.objects.filter(pk__in=per_entry)
         .select_related("payment", "adjustment")
@@ -116,10 +99,7 @@ def _call_records(entry_ids: list[int]) -> dict:
 
 
 def _opening_balance(account: CallingAccount, period: Period) -> int:
-    before = Posting.objects.filter(
-        ledger_account__calling_account=account, entry__created_at__lt=period.starts_at
-    ).aggregate(total=Sum("amount_cents"))["total"]
-    return -(before or 0)
+    return -ledger.balance_as_of(account=account, at=period.starts_at)
 
 
 def statement_generate(

@@ -3,12 +3,11 @@
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from django.db.models import Q, Sum
 from django.utils import timezone
 
 from accounts.models import CallingAccount
-from billing import selectors
-from billing.models import EntryKind, Posting, Statement
+from billing import ledger
+from billing.models import EntryKind, Statement
 
 from .periods import Period, zone
 
@@ -34,16 +33,9 @@ def statement_standing(*, statement: Statement, now: datetime | None = None) -> 
     again; a reversed payment does. What is due is never more than what is owed now."""
     now = now or timezone.now()
     period = Period(statement.period_start_date, statement.period_end_date)
-    after_period = Posting.objects.filter(
-        ledger_account__calling_account_id=statement.account_id, entry__created_at__gte=period.ends_at
-    )
-    totals = after_period.aggregate(
-        credits=Sum("amount_cents", filter=Q(entry__kind__in=CREDIT_KINDS, amount_cents__gt=0)),
-        reversals=Sum("amount_cents", filter=Q(entry__kind=EntryKind.REVERSAL, amount_cents__lt=0)),
-    )
     billed = max(0, statement.closing_balance_cents)
-    paid = max(0, (totals["credits"] or 0) + (totals["reversals"] or 0))
-    owed_now = selectors.account_owed_cents(account=statement.account)
+    paid = ledger.credits_since(account=statement.account, at=period.ends_at, credit_kinds=CREDIT_KINDS)
+    owed_now = ledger.owed_cents(account=statement.account)
     due = max(0, min(billed - paid, owed_now))
     return Standing(
         billed_cents=billed,

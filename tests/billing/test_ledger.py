@@ -55,7 +55,7 @@ def account_ledger(db):
 
 
 def test_deposit_updates_cached_balance_and_balances(account_ledger):
-    result = _deposit(account_ledger, 2500, "payment:1", fee=300)
+    result = _deposit(account_ledger, 2500, "deposit:1", fee=300)
     assert result.created
     account_ledger.refresh_from_db()
     assert account_ledger.balance_cents == 2500 == ledger.balance(account_ledger)

@@ -5,7 +5,8 @@ import time_machine
 from django.utils import timezone
 
 from accounts.models import AccountKind, AccountStatus, PhoneNumber, SuspensionCode
-from calls.models import BlockedNumber, CallHold, InmateDebitSponsorship
+from billing.models import Hold
+from calls.models import BlockedNumber, InmateDebitSponsorship
 from calls.services import DenyReason
 from tests.factories import FacilityFactory, InmateFactory, RatePlanFactory, UserFactory
 
@@ -29,7 +30,7 @@ def test_one_dollar_at_21_cents_plus_tax_allows_exactly_four_minutes(facility, i
             "It will be charged to your FamilyLine account."
         ),
     }
-    hold = CallHold.objects.get(call_id=result.call_id)
+    hold = Hold.objects.get(call_id=result.call_id)
     assert (hold.amount_cents, hold.account_id, hold.released_at) == (89, account.pk, None)
 
 
@@ -63,8 +64,8 @@ def test_hold_expiry_task_releases_only_expired_holds(facility, inmate, settings
         fresh = authorize(facility, inmate, account.test_number)
         traveller.shift(datetime.timedelta(minutes=2))
         expire_call_holds.delay()
-    assert CallHold.objects.get(call_id=old.call_id).released_at is not None
-    assert CallHold.objects.get(call_id=fresh.call_id).released_at is None
+    assert Hold.objects.get(call_id=old.call_id).released_at is not None
+    assert Hold.objects.get(call_id=fresh.call_id).released_at is None
 
 
 def test_repeated_authorization_returns_the_first_answer_and_one_hold(facility, inmate):
@@ -73,7 +74,7 @@ def test_repeated_authorization_returns_the_first_answer_and_one_hold(facility, 
     deposit(account, 4000)
     again = authorize(facility, inmate, account.test_number, cid="same")
     assert again == first
-    assert CallHold.objects.filter(account=account).count() == 1
+    assert Hold.objects.filter(account=account).count() == 1
 
 
 def test_retried_authorization_is_not_denied_by_its_own_hold(facility, inmate):
@@ -81,7 +82,7 @@ def test_retried_authorization_is_not_denied_by_its_own_hold(facility, inmate):
     first = authorize(facility, inmate, account.test_number, cid="retry")
     assert (first.decision, first.max_seconds) == ("allow", 480)
     assert authorize(facility, inmate, account.test_number, cid="retry") == first
-    assert CallHold.objects.filter(account=account).count() == 1
+    assert Hold.objects.filter(account=account).count() == 1
 
 
 # --- every deny reason of DESIGN.md §7, each with the state that causes it -------------------------
@@ -89,7 +90,7 @@ def test_retried_authorization_is_not_denied_by_its_own_hold(facility, inmate):
 
 def _deny(result, reason):
     assert (result.decision, result.reason, result.max_seconds, result.billing) == ("deny", reason, 0, None)
-    assert CallHold.objects.filter(call_id=result.call_id).count() == 0
+    assert Hold.objects.filter(call_id=result.call_id).count() == 0
 
 
 def test_unknown_facility(inmate):
@@ -172,7 +173,7 @@ def test_credit_limit_reached(facility, inmate):
     assert authorize(facility, inmate, account.test_number, cid="first").billing == "direct_bill"
     complete(facility, inmate, account.test_number, seconds=13 * 60, cid="first")  # 273 + 17 tax owed
     assert balance(account) == -290
-    assert CallHold.objects.get(call_id="first").released_at is not None
+    assert Hold.objects.get(call_id="first").released_at is not None
     _deny(authorize(facility, inmate, account.test_number), DenyReason.CREDIT_LIMIT_REACHED)
 
 
@@ -233,7 +234,7 @@ def test_inmate_debit_charges_the_sponsor_for_any_registered_number(facility, in
     result = authorize(facility, inmate, callee.test_number)
     assert (result.decision, result.billing) == ("allow", "inmate_debit")
     assert result.announcement == f"This is a prepaid call from John Roe, an inmate at {facility.name}."
-    assert CallHold.objects.get(call_id=result.call_id).account_id == sponsor.pk
+    assert Hold.objects.get(call_id=result.call_id).account_id == sponsor.pk
     done = complete(facility, inmate, callee.test_number, seconds=61, cid=result.call_id)
     assert (balance(sponsor), balance(callee)) == (1000 - done.charge_cents - done.tax_cents, 0)
 
@@ -275,7 +276,7 @@ def test_free_connecticut_facility_allows_a_zero_balance_and_charges_nothing(con
         "0.00",
     )
     assert result.announcement == "This is a free call from Ana Diaz, an inmate at Hartford Correctional Center."
-    assert not CallHold.objects.exists()
+    assert not Hold.objects.exists()
     done = complete(connecticut, inmate, account.test_number, seconds=14 * 60 + 5, cid=result.call_id)
     assert (done.billable_minutes, done.charge_cents, done.tax_cents, done.balance_after_cents) == (15, 0, 0, 0)
     assert done.as_dict()["total"] == "0.00"

@@ -6,8 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billing import ledger
-from billing.models import JournalEntry, SystemAccount
-from calls.models import CallHold, CallRecord, InmateDebitSponsorship
+from billing.models import Hold, JournalEntry, SystemAccount
+from calls.models import CallRecord, InmateDebitSponsorship
 from calls.rating import billable_minutes, minutes_covered, price
 from calls.services import CallInputError
 from tests.factories import InmateFactory
@@ -62,7 +62,7 @@ def test_complete_posts_a_balanced_entry_and_releases_the_hold(facility, inmate)
         f"system:{SystemAccount.CALL_REVENUE.value}": 84,
         f"system:{SystemAccount.TAX_PAYABLE.value}": 5,
     }
-    assert CallHold.objects.get(call_id=auth.call_id).released_at is not None
+    assert Hold.objects.get(call_id=auth.call_id).released_at is not None
     record = CallRecord.objects.get(call_id=auth.call_id)
     assert (record.account_id, record.entry_id, record.billing) == (account.pk, entry.pk, "collect")
     assert ledger.check() == []
@@ -82,7 +82,7 @@ def test_dropped_call_under_a_minute_is_not_charged(facility, inmate):
     assert (done.billable_minutes, done.charge_cents, done.tax_cents) == (0, 0, 0)
     assert balance(account) == 500
     assert not JournalEntry.objects.filter(idempotency_key=f"call:{auth.call_id}").exists()
-    assert CallHold.objects.get(call_id=auth.call_id).released_at is not None
+    assert Hold.objects.get(call_id=auth.call_id).released_at is not None
     normal = complete(facility, inmate, account.test_number, seconds=45, disconnect="normal")
     assert (normal.billable_minutes, normal.charge_cents) == (1, 21)
 

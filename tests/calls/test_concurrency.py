@@ -12,7 +12,8 @@ from django.core.management import call_command
 from django.db import connections
 
 from billing import ledger
-from calls.models import CallHold, CallRecord
+from billing.models import Hold
+from calls.models import CallRecord
 from calls.rating import price
 
 from .conftest import authorize, balance, complete, make_account
@@ -91,12 +92,12 @@ def test_two_concurrent_authorizations_cannot_both_spend_the_same_dollar(facilit
     results = _run_threads([lambda: authorize(facility, inmate, account.test_number) for _ in range(2)])
     decisions = sorted((r.decision, r.max_seconds, r.reason) for r in results)
     assert decisions == [("allow", 240, None), ("deny", 0, "insufficient_funds")]
-    assert CallHold.objects.filter(account=account, released_at__isnull=True).count() == 1
+    assert Hold.objects.filter(account=account, released_at__isnull=True).count() == 1
 
 
 def test_concurrent_authorizations_never_hold_more_than_the_balance(facility, inmate):
     account = make_account(balance_cents=500)
     results = _run_threads([lambda: authorize(facility, inmate, account.test_number) for _ in range(8)])
-    held = sum(h.amount_cents for h in CallHold.objects.filter(account=account))
+    held = sum(h.amount_cents for h in Hold.objects.filter(account=account))
     assert held <= 500
-    assert sum(r.decision == "allow" for r in results) == CallHold.objects.filter(account=account).count() >= 2
+    assert sum(r.decision == "allow" for r in results) == Hold.objects.filter(account=account).count() >= 2

@@ -1,7 +1,7 @@
 import pytest
 
 from billing.adjustments import adjustment_create
-from calls.models import CallHold
+from billing.models import Hold
 
 from .conftest import add_number, open_direct_bill
 
@@ -20,7 +20,7 @@ def test_45_dollars_used_of_a_50_dollar_limit_allows_exactly_the_minutes_the_cre
     # $5.00 left at $0.21/min + 6.35 % tax: 22 min = 462 + 29 = 491 <= 500; 23 min = 483 + 31 = 514 > 500.
     answer = calls.authorize(number=number)
     assert (answer.decision, answer.billing, answer.max_seconds) == ("allow", "direct_bill", 22 * 60)
-    assert CallHold.objects.get(call_id=answer.call_id).amount_cents == 491
+    assert Hold.objects.get(call_id=answer.call_id).amount_cents == 491
 
 
 @pytest.mark.parametrize(
