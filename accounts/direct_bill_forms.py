@@ -3,10 +3,11 @@ from django.utils.translation import gettext_lazy as _
 
 from config.forms import AmountField
 
+from .security import HardenedFormMixin
 from .states import US_STATES
 
 
-class DirectBillApplicationForm(forms.Form):
+class DirectBillApplicationForm(HardenedFormMixin, forms.Form):
     legal_name = forms.CharField(label=_("Full legal name"), max_length=200)
     date_of_birth = forms.DateField(
         label=_("Date of birth"),
@@ -31,7 +32,7 @@ class DirectBillApplicationForm(forms.Form):
     )
 
 
-class ApplicationApproveForm(forms.Form):
+class ApplicationApproveForm(HardenedFormMixin, forms.Form):
     credit_limit = AmountField(label="Credit limit", help_text="In dollars, for example 100.00.")
 
     def clean_credit_limit(self) -> int:
@@ -40,12 +41,12 @@ class ApplicationApproveForm(forms.Form):
         return self.cleaned_data["credit_limit"]
 
 
-class ApplicationDeclineForm(forms.Form):
+class ApplicationDeclineForm(HardenedFormMixin, forms.Form):
     reason = forms.CharField(
         label="Reason (shown to the applicant)", widget=forms.Textarea(attrs={"rows": 3}), max_length=1000
     )
 
 
-class CreditLimitChangeForm(forms.Form):
+class CreditLimitChangeForm(HardenedFormMixin, forms.Form):
     credit_limit = AmountField(label="New credit limit", help_text="In dollars; 0.00 stops new calls.")
     reason = forms.CharField(label="Reason", widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)

@@ -1,9 +1,11 @@
 from django import forms
+from django.conf import settings
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
 from .models import Language, LineType, User
+from .security import HardenedFormMixin
 
 
 class SignupForm(forms.Form):
@@ -26,7 +28,7 @@ class SignupForm(forms.Form):
         user.save(update_fields=["first_name", "last_name", "preferred_language"])
 
 
-class ProfileForm(forms.ModelForm):
+class ProfileForm(HardenedFormMixin, forms.ModelForm):
     class Meta:
         model = User
         fields = list(User.PROFILE_FIELDS)
@@ -53,7 +55,7 @@ class ProfileForm(forms.ModelForm):
         return value
 
 
-class PhoneNumberForm(forms.Form):
+class PhoneNumberForm(HardenedFormMixin, forms.Form):
     number = PhoneNumberField(
         label=_("Number"),
         region="US",
@@ -64,12 +66,23 @@ class PhoneNumberForm(forms.Form):
     line_type = forms.ChoiceField(label=_("Line"), choices=LineType.choices, initial=LineType.LANDLINE)
 
 
-class PhoneNumberEditForm(forms.Form):
+class PhoneNumberEditForm(HardenedFormMixin, forms.Form):
     label = forms.CharField(label=_("Label"), max_length=60, required=False)
     line_type = forms.ChoiceField(label=_("Line"), choices=LineType.choices)
 
 
-class ReasonForm(forms.Form):
+class ReasonForm(HardenedFormMixin, forms.Form):
     """Staff give a reason for a suspension, reinstatement or closing; it is kept in the audit trail."""
 
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=settings.REASON_MAX_LENGTH)
+
+
+class CloseAccountForm(HardenedFormMixin, forms.Form):
+    """The holder's optional reason for closing (kept in the audit trail)."""
+
+    reason = forms.CharField(
+        label=_("Why are you closing it? (optional)"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=settings.REASON_MAX_LENGTH,
+        required=False,
+    )

@@ -9,7 +9,7 @@ from billing import selectors as billing_selectors
 from billing.closing import services as refunds
 
 from . import selectors, services
-from .forms import PhoneNumberEditForm, PhoneNumberForm, ProfileForm
+from .forms import CloseAccountForm, PhoneNumberEditForm, PhoneNumberForm, ProfileForm
 from .models import AccountKind
 
 
@@ -42,6 +42,14 @@ def _rules() -> dict:
 @login_required
 @require_POST
 def account_open(request):
+    limit = settings.MAX_OPEN_ACCOUNTS_PER_HOLDER
+    if selectors.account_open_list_for_holder(holder=request.user).count() >= limit:
+        messages.error(
+            request,
+            _("You already have %(limit)s open accounts, the most one person can keep open. Close one to open another.")
+            % {"limit": limit},
+        )
+        return redirect("accounts:dashboard")
     account = services.account_open(holder=request.user, kind=AccountKind.ADVANCE_CONNECT)
     messages.success(
         request,
@@ -86,9 +94,12 @@ def account_close(request, pk: int):
     from this page closes the account."""
     account = selectors.account_get_for_holder(holder=request.user, pk=pk)
     error = ""
-    if request.method == "POST":
+    form = CloseAccountForm(request.POST or None)
+    if request.method == "POST" and not form.is_valid():
+        error = " ".join(form.errors.get("reason", []))
+    elif request.method == "POST":
         try:
-            refunds.account_close(account=account, actor=request.user, reason=request.POST.get("reason", "")[:1000])
+            refunds.account_close(account=account, actor=request.user, reason=form.cleaned_data["reason"])
         except refunds.CloseError as exc:
             error = exc.message
         else:
@@ -100,7 +111,7 @@ def account_close(request, pk: int):
     return render(
         request,
         "accounts/account_close.html",
-        {"account": account, "plan": plan, "error": error},
+        {"account": account, "plan": plan, "error": error, "form": form},
         status=400 if error else 200,
     )
 

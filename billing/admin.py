@@ -160,8 +160,13 @@ class FeeScheduleAdmin(admin.ModelAdmin):
 
 @admin.register(StripeEvent)
 class StripeEventAdmin(ReadOnlyAdmin):
-    list_display = ["event_id", "event_type", "received_at", "processed_at", "attempts", "error"]
-    list_filter = ["event_type", ("processed_at", admin.EmptyFieldListFilter)]
+    list_display = ["event_id", "event_type", "received_at", "processed_at", "attempts", "parked_at", "error"]
+    # "Parked at: not empty" is the work queue: events that failed too often for the automatic retry.
+    list_filter = [
+        "event_type",
+        ("processed_at", admin.EmptyFieldListFilter),
+        ("parked_at", admin.EmptyFieldListFilter),
+    ]
     search_fields = ["event_id"]
     ordering = ["-received_at", "-id"]
     actions = ["process_now"]

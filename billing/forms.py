@@ -2,13 +2,14 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from accounts.security import HardenedFormMixin
 from config.forms import AmountField
 
 from .models import Channel, FeeSchedule, PaymentMethod
 from .money import format_cents
 
 
-class FundForm(forms.Form):
+class FundForm(HardenedFormMixin, forms.Form):
     """Step one: which account and how much. The account list holds the holder's open accounts only,
     so another holder's account id is refused with a clear message."""
 
@@ -39,7 +40,7 @@ class PayForm(FundForm):
         self.fields["amount"].widget = forms.HiddenInput()
 
 
-class OfflinePaymentForm(forms.Form):
+class OfflinePaymentForm(HardenedFormMixin, forms.Form):
     """Staff record a mail payment (check or money order) or a live-agent phone payment."""
 
     account = forms.ModelChoiceField(queryset=None, help_text="The calling account to credit.")
@@ -59,7 +60,7 @@ class OfflinePaymentForm(forms.Form):
         self.fields["account"].queryset = accounts
 
 
-class FeeScheduleForm(forms.ModelForm):
+class FeeScheduleForm(HardenedFormMixin, forms.ModelForm):
     fee = AmountField(label="Fee")
 
     class Meta:

@@ -2,6 +2,7 @@
 toward a statement, and manual adjustments with a required reason (posted through the ledger)."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
@@ -10,6 +11,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from accounts.models import CallingAccount
+from accounts.security import HardenedFormMixin
 from config.admin_base import ReadOnlyAdmin, ReadOnlyInline
 from config.forms import AmountField
 
@@ -49,7 +51,7 @@ class PastDueFilter(admin.SimpleListFilter):
         return queryset.filter(pk__in=unpaid)
 
 
-class MailPaymentForm(forms.Form):
+class MailPaymentForm(HardenedFormMixin, forms.Form):
     method = forms.ChoiceField(choices=[(PaymentMethod.CHECK, "Check"), (PaymentMethod.MONEY_ORDER, "Money order")])
     amount = AmountField(label="Amount")
     reference = forms.CharField(label="Check or money order number", max_length=100)
@@ -142,6 +144,7 @@ class AdjustmentForm(forms.ModelForm):
         choices=[("credit", "Credit: reduce what the holder owes"), ("debit", "Debit: add to what the holder owes")]
     )
     amount = AmountField(label="Amount")
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=settings.REASON_MAX_LENGTH)
 
     class Meta:
         model = Adjustment

@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.security import HardenedFormMixin
 from config.forms import AmountField
 
 from . import selectors
@@ -59,7 +60,7 @@ def statement_pdf(request, pk: int):
     return response
 
 
-class StatementPayForm(forms.Form):
+class StatementPayForm(HardenedFormMixin, forms.Form):
     amount = AmountField(label="Amount to pay", help_text="Pay all of it or part of it, for example 25.00.")
 
 

@@ -3,11 +3,15 @@ the card to Stripe (a SetupIntent) and we only ever see ids and statuses.
 
 The API base is a setting, so the same code talks to Stripe or to the local stand-in."""
 
-import json
+import time
 from dataclasses import dataclass
 
 import stripe
 from django.conf import settings
+
+from .safe_json import JSONInputError, json_loads_bounded
+
+JSON_MAX_DEPTH = 32  # a Stripe event nests about ten levels
 
 
 class GatewayError(Exception):
@@ -181,14 +185,33 @@ def payment_method_last4(*, payment_method_id: str) -> str:
 
 
 def webhook_event_verify(*, payload: bytes, signature_header: str) -> dict:
-    """Verify a webhook on its raw body and return the event as plain JSON data."""
+    """Verify a webhook on its raw body and return the event as plain JSON data. Raises
+    SignatureError for a bad signature, a timestamp outside STRIPE_WEBHOOK_TOLERANCE_SECONDS either
+    way (Stripe's library checks only the past), or a body that is not a storable event (oversized,
+    deeply nested, a NUL character)."""
+    tolerance = settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS
     try:
-        stripe.WebhookSignature.verify_header(
-            payload, signature_header, settings.STRIPE_WEBHOOK_SECRET, tolerance=stripe.Webhook.DEFAULT_TOLERANCE
-        )
-        data = json.loads(payload)
+        stripe.WebhookSignature.verify_header(payload, signature_header, settings.STRIPE_WEBHOOK_SECRET, tolerance)
     except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as exc:
+        raise SignatureError(str(exc)) from exc
+    timestamp = _signature_timestamp(signature_header)
+    if timestamp is None or timestamp > time.time() + tolerance:
+        raise SignatureError("timestamp outside the tolerance zone")
+    try:
+        data = json_loads_bounded(payload, max_bytes=settings.STRIPE_WEBHOOK_MAX_BYTES, max_depth=JSON_MAX_DEPTH)
+    except JSONInputError as exc:
         raise SignatureError(str(exc)) from exc
     if not isinstance(data, dict) or not data.get("id") or not data.get("type"):
         raise SignatureError("not an event")
     return data
+
+
+def _signature_timestamp(header: str) -> int | None:
+    for item in header.split(","):
+        key, _, value = item.strip().partition("=")
+        if key == "t":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None

@@ -1,20 +1,22 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import DateFieldListFilter, RelatedOnlyFieldListFilter
+from django.utils import timezone
 from django.utils.html import format_html
 
+from billing.models import Hold
 from billing.money import format_cents
 from config.admin_base import ReadOnlyAdmin
 
 from . import services
 from .models import (
     BlockedNumber,
-    CallHold,
     CallRecord,
     Facility,
     Inmate,
     InmateDebitSponsorship,
     PlatformToken,
+    PlatformTokenAlert,
     RatePlan,
 )
 from .rating import FCC_CAPS_EFFECTIVE_DATE, first_overlap, rate_cap_for
@@ -168,7 +170,7 @@ class BlockedNumberAdmin(admin.ModelAdmin):
 class PlatformTokenForm(forms.ModelForm):
     class Meta:
         model = PlatformToken
-        fields = ["name"]
+        fields = ["name", "facilities"]
 
 
 @admin.register(PlatformToken)
@@ -176,11 +178,18 @@ class PlatformTokenAdmin(admin.ModelAdmin):
     """Staff create a token here and copy it once; only its hash is kept."""
 
     form = PlatformTokenForm
-    list_display = ["name", "token_prefix", "created_at", "revoked_at"]
+    list_display = ["name", "token_prefix", "scope", "created_at", "revoked_at"]
     actions = ["revoke_tokens"]
+    filter_horizontal = ["facilities"]
 
     def get_readonly_fields(self, request, obj=None):
+        # The facilities stay editable: staff narrow a token's scope without reissuing it.
         return ["name", "token_prefix", "created_by", "created_at", "revoked_at"] if obj else []
+
+    @admin.display(description="facilities")
+    def scope(self, obj):
+        codes = sorted(obj.facilities.values_list("code", flat=True))
+        return ", ".join(codes) if codes else "all"
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -209,6 +218,24 @@ class PlatformTokenAdmin(admin.ModelAdmin):
         for token in queryset.filter(revoked_at__isnull=True):
             services.platform_token_revoke(token=token)
         messages.success(request, "Tokens revoked.")
+
+
+@admin.register(PlatformTokenAlert)
+class PlatformTokenAlertAdmin(ReadOnlyAdmin):
+    """Tokens that reported many charged calls without authorizing them first (a leaked token?)."""
+
+    list_display = ["token", "kind", "hour_started_at", "count", "created_at", "acknowledged_at", "acknowledged_by"]
+    list_filter = ["kind", ("acknowledged_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["token", "acknowledged_by"]
+    ordering = ["-created_at", "-id"]
+    actions = ["acknowledge"]
+
+    @admin.action(description="Acknowledge the selected alerts")
+    def acknowledge(self, request, queryset):
+        done = queryset.filter(acknowledged_at__isnull=True).update(
+            acknowledged_at=timezone.now(), acknowledged_by=request.user
+        )
+        messages.success(request, f"{done} alert(s) acknowledged.")
 
 
 @admin.register(CallRecord)
@@ -245,8 +272,8 @@ class CallRecordAdmin(ReadOnlyAdmin):
         return format_cents(obj.tax_cents)
 
 
-@admin.register(CallHold)
-class CallHoldAdmin(ReadOnlyAdmin):
+@admin.register(Hold)
+class HoldAdmin(ReadOnlyAdmin):
     list_display = ["call_id", "account", "amount_cents", "created_at", "expires_at", "released_at"]
     list_filter = [("released_at", admin.EmptyFieldListFilter)]
     search_fields = ["=call_id", "=account__id"]

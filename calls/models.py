@@ -202,6 +202,12 @@ class PlatformToken(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    facilities = models.ManyToManyField(
+        "Facility",
+        blank=True,
+        related_name="+",
+        help_text="The facilities this token may authorize and charge calls for. Empty: every facility.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -214,6 +220,34 @@ class PlatformToken(models.Model):
     def is_authenticated(self) -> bool:
         """DRF treats `request.user` as a principal; a token acting for a platform is one."""
         return self.revoked_at is None
+
+
+class PlatformTokenAlert(models.Model):
+    """Raised for staff when a token reports more completes without a prior authorization in an
+    hour than PLATFORM_TOKEN_UNAUTHORIZED_COMPLETES_PER_HOUR allows (a leaked token charging
+    families directly). One row per token and hour."""
+
+    class Kind(models.TextChoices):
+        UNAUTHORIZED_COMPLETES = "unauthorized_completes", "Completes without an authorization"
+
+    token = models.ForeignKey(PlatformToken, on_delete=models.PROTECT, related_name="alerts")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    hour_started_at = models.DateTimeField()
+    count = models.PositiveIntegerField(help_text="How many were seen when the alert was raised.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["token", "kind", "hour_started_at"], name="token_alert_once_per_hour")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.token.name} at {self.hour_started_at:%Y-%m-%d %H:00} ({self.count})"
 
 
 class Billing(models.TextChoices):

@@ -1,13 +1,16 @@
 import datetime
 import hashlib
 import logging
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import QuerySet
 
 from accounts.models import CallingAccount, User
+from billing import ledger
 
 from .models import CallRecord, Facility, Inmate, InmateDebitSponsorship, PlatformToken, RatePlan
 from .rating import local_date
@@ -127,6 +130,41 @@ def token_hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+# Active tokens by hash, reused in this process for PLATFORM_TOKEN_CACHE_SECONDS (so the hot path
+# skips two queries) and never longer: a revocation takes effect within that many seconds.
+_token_cache: dict[str, tuple[float, PlatformToken]] = {}
+_clock = time.monotonic
+
+
 def platform_token_authenticate(*, raw: str) -> PlatformToken | None:
-    """The active token with this raw value, if any (looked up by its hash, never by the raw value)."""
-    return PlatformToken.objects.filter(token_hash=token_hash(raw), revoked_at__isnull=True).first()
+    """The active token with this raw value, if any (looked up by its hash, never by the raw value),
+    with `facility_codes`: the codes it is limited to (empty: every facility)."""
+    digest = token_hash(raw)
+    ttl = settings.PLATFORM_TOKEN_CACHE_SECONDS
+    now = _clock()
+    cached = _token_cache.get(digest)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    token = PlatformToken.objects.filter(token_hash=digest, revoked_at__isnull=True).first()
+    if token is None:
+        _token_cache.pop(digest, None)
+        return None
+    token.facility_codes = frozenset(token.facilities.values_list("code", flat=True))
+    if ttl > 0:
+        if len(_token_cache) > 1000:  # only issued tokens are kept, but stay bounded anyway
+            _token_cache.clear()
+        _token_cache[digest] = (now + ttl, token)
+    return token
+
+
+def call_was_authorized(*, call_id: str) -> bool:
+    """Whether an authorization placed a hold for this call id (released or not)."""
+    return ledger.hold_get(call_id=call_id) is not None
+
+
+def platform_token_allows_facility(*, token: PlatformToken, facility_code: str) -> bool:
+    """A token limited to some facilities may act only for those; one limited to none, for all."""
+    codes = getattr(token, "facility_codes", None)
+    if codes is None:
+        codes = frozenset(token.facilities.values_list("code", flat=True))
+    return not codes or facility_code in codes

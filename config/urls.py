@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts.security import admin_site_harden
+
 urlpatterns = [
     path("", include("accounts.urls")),
     path("billing/", include("billing.urls")),
@@ -13,3 +15,5 @@ urlpatterns = [
 
 admin.site.site_header = "FamilyLine staff"
 admin.site.site_title = "FamilyLine staff"
+# Every admin form refuses control characters (NUL included) with a field error.
+admin_site_harden(admin.site)

@@ -4,6 +4,7 @@ and retried by a periodic sweep."""
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -62,7 +63,10 @@ def stripe_event_process(*, event_pk: int) -> bool:
         except Exception as exc:  # recorded for staff and retried; one bad event must not block others
             logger.exception("Stripe event %s failed", event.event_id)
             event.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            event.save(update_fields=["attempts", "last_error"])
+            if event.attempts >= settings.STRIPE_EVENT_MAX_ATTEMPTS and event.parked_at is None:
+                event.parked_at = timezone.now()
+                logger.error("Stripe event %s parked for staff after %s attempts", event.event_id, event.attempts)
+            event.save(update_fields=["attempts", "last_error", "parked_at"])
             return False
         event.processed_at = timezone.now()
         event.last_error = ""
@@ -71,12 +75,14 @@ def stripe_event_process(*, event_pk: int) -> bool:
 
 
 def stripe_events_process_pending(*, older_than: timedelta = timedelta(seconds=30), limit: int = 500) -> int:
-    """Process stored events still unprocessed after `older_than` (their task never ran or failed).
-    Returns how many were processed."""
+    """Process stored events still unprocessed after `older_than` (their task never ran or failed),
+    fewest attempts first and then newest first, so events that keep failing never hold back new
+    ones; an event parked after STRIPE_EVENT_MAX_ATTEMPTS is left for staff. Returns how many were
+    processed."""
     cutoff = timezone.now() - older_than
     pending = (
-        StripeEvent.objects.filter(processed_at__isnull=True, received_at__lte=cutoff)
-        .order_by("received_at", "id")
+        StripeEvent.objects.filter(processed_at__isnull=True, parked_at__isnull=True, received_at__lte=cutoff)
+        .order_by("attempts", "-received_at", "-id")
         .values_list("pk", flat=True)[:limit]
     )
     return sum(stripe_event_process(event_pk=pk) for pk in list(pending))

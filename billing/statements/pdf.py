@@ -2,6 +2,7 @@
 
 import io
 from datetime import date, datetime
+from xml.sax.saxutils import escape
 
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -48,12 +49,15 @@ def statement_pdf(*, statement: Statement, now: datetime | None = None) -> bytes
     story = [
         Paragraph("FamilyLine Direct Bill statement", styles["Title"]),
         Paragraph(
-            f"Account #{account.pk} · {holder.display_name} · "
+            f"Account #{account.pk} · {_text(holder.display_name)} · "
             f"{_long_date(statement.period_start_date)} to {_long_date(statement.period_end_date)}",
             styles["Normal"],
         ),
-        Spacer(1, 12),
     ]
+    address = _address_lines(holder)
+    if address:
+        story.append(Paragraph("<br/>".join(_text(line) for line in address), styles["Normal"]))
+    story.append(Spacer(1, 12))
     summary = [[label, format_cents(cents)] for label, cents in statement_summary_rows(statement)]
     summary += [
         ["Due date", _long_date(statement.due_date)],
@@ -67,7 +71,7 @@ def statement_pdf(*, statement: Statement, now: datetime | None = None) -> bytes
         rows.append(
             [
                 f"{timezone.localtime(line.occurred_at, zone()):%m/%d/%Y}",
-                Paragraph(line.description, styles["BodyText"]),
+                Paragraph(_text(line.description), styles["BodyText"]),
                 line.facility,
                 line.inmate,
                 line.number,
@@ -83,6 +87,19 @@ def statement_pdf(*, statement: Statement, now: datetime | None = None) -> bytes
     story.append(Table(rows, colWidths=[w * inch for w in widths], style=grid, repeatRows=1))
     doc.build(story)
     return buffer.getvalue()
+
+
+def _text(value: object) -> str:
+    """User text for a ReportLab Paragraph, whose input is markup: names, addresses and memos are
+    shown as typed, never read as tags (an <img src> would embed a server file)."""
+    return escape(str(value))
+
+
+def _address_lines(holder) -> list[str]:
+    city = " ".join(
+        part for part in (f"{holder.city}," if holder.city else "", holder.state, holder.postal_code) if part
+    )
+    return [line for line in (holder.address_line1, holder.address_line2, city) if line]
 
 
 def _long_date(day: date) -> str:

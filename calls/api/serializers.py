@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from accounts.security import reject_control_characters
 from calls.models import Billing, Disconnect
 from calls.services import CallInputError, DenyReason, normalize_number
 
@@ -12,9 +13,17 @@ class CallRequestSerializer(serializers.Serializer):
     call_id = serializers.RegexField(
         CALL_ID_PATTERN, max_length=100, error_messages={"invalid": "Use visible ASCII characters, no spaces."}
     )
-    facility = serializers.CharField(max_length=20, help_text="The facility code.")
-    inmate = serializers.CharField(max_length=30, help_text="The inmate number at that facility.")
-    dialed_number = serializers.CharField(max_length=32, help_text="E.164 (+18605550123) or US national form.")
+    facility = serializers.CharField(
+        max_length=20, help_text="The facility code.", validators=[reject_control_characters]
+    )
+    inmate = serializers.CharField(
+        max_length=30, help_text="The inmate number at that facility.", validators=[reject_control_characters]
+    )
+    dialed_number = serializers.CharField(
+        max_length=32,
+        help_text="E.164 (+18605550123) or US national form.",
+        validators=[reject_control_characters],
+    )
 
     def validate_dialed_number(self, value: str) -> str:
         try:

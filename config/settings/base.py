@@ -30,6 +30,8 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "allauth",
     "allauth.account",
+    "axes",
+    "csp",
     "accounts",
     "billing",
     "calls",
@@ -46,7 +48,11 @@ MIDDLEWARE = [
     "accounts.middleware.PreferredLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "accounts.middleware.IdleSessionTimeoutMiddleware",
+    "accounts.middleware.StripeCSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Last, as django-axes asks: it turns a lockout raised during authentication into its response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -73,12 +79,20 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
+    # First, as django-axes asks: it refuses a locked-out staff login before any password check.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
+# ASVS 4.0.3 V2.1.1: at least 12 characters. allauth uses these validators too (its own
+# ACCOUNT_PASSWORD_MIN_LENGTH only applies when AUTH_PASSWORD_VALIDATORS is empty).
+PASSWORD_MIN_LENGTH = 12
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": PASSWORD_MIN_LENGTH},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -95,6 +109,66 @@ ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.SignupForm"
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+# Every allauth form a family submits refuses control characters like the project's own forms.
+ACCOUNT_FORMS = {
+    "login": "accounts.auth_forms.LoginForm",
+    "signup": "accounts.auth_forms.SignupForm",
+    "reset_password": "accounts.auth_forms.ResetPasswordForm",
+    "reset_password_from_key": "accounts.auth_forms.ResetPasswordKeyForm",
+    "change_password": "accounts.auth_forms.ChangePasswordForm",
+    "add_email": "accounts.auth_forms.AddEmailForm",
+}
+
+# The client's IP address behind our reverse proxies: the address the last TRUSTED_PROXY_COUNT
+# proxies saw (counted from the right of X-Forwarded-For); 0 = no proxy, REMOTE_ADDR. One number
+# for allauth's rate limits and django-axes' lockouts (accounts.security.client_ip).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
+
+# django-axes guards the staff login (/admin/login/) only: families log in through allauth,
+# whose own rate limits (per IP and per email) apply there. See docs/security.md.
+AXES_ONLY_ADMIN_SITE = True
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+# Locked per account and, separately, per client address (a spray over many accounts from one IP).
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_COOLOFF_TIME = timedelta(hours=env.int("AXES_COOLOFF_HOURS", default=1))
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "accounts.security.client_ip"
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+
+# Idle sessions end: staff after 30 minutes, families after a longer quiet spell. Each request
+# stamps the session's last activity (accounts.middleware.IdleSessionTimeoutMiddleware).
+SESSION_IDLE_TIMEOUT_STAFF = timedelta(minutes=env.int("SESSION_IDLE_MINUTES_STAFF", default=30))
+SESSION_IDLE_TIMEOUT_FAMILY = timedelta(minutes=env.int("SESSION_IDLE_MINUTES_FAMILY", default=120))
+SESSION_COOKIE_AGE = 60 * 60 * 24  # an absolute cap, whatever the activity
+SESSION_COOKIE_HTTPONLY = True
+
+# Content-Security-Policy (django-csp 4): our origin only; the Stripe origins are added per
+# request from STRIPE_JS_URL / STRIPE_API_BASE (accounts.middleware.StripeCSPMiddleware).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "frame-src": ["'none'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# `seed_demo` (a superuser with a known password) runs only where this is on: local and test settings.
+DEMO_DATA_ALLOWED = False
+# A holder may keep this many accounts open at once (AdvanceConnect and Direct Bill together).
+MAX_OPEN_ACCOUNTS_PER_HOLDER = env.int("MAX_OPEN_ACCOUNTS_PER_HOLDER", default=5)
+# Longest free text staff or families may type (reasons, memos).
+REASON_MAX_LENGTH = 1000
 
 LANGUAGE_CODE = "en-us"
 LANGUAGES = [("en", "English"), ("es", "Español")]
@@ -115,6 +189,8 @@ EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="FamilyLine <help@familyline.example>")
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# Redis caches use config.cache.FallbackRedisCache: while Redis is down it answers from local
+# memory with a log line instead of raising, so allauth's rate limits keep working.
 
 # Celery
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
@@ -157,7 +233,7 @@ CELERY_BEAT_SCHEDULE["billing-inactive-balances-daily"] = {
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["calls.api.parsers.BoundedJSONParser"],
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -165,6 +241,22 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
 }
+
+# Platform tokens: at most this many API requests per second per token (0 = no limit, as in the
+# HTTP benchmark), counted in-process and in Redis when it answers (fails open when it does not).
+PLATFORM_TOKEN_RATE_PER_SECOND = env.int("PLATFORM_TOKEN_RATE_PER_SECOND", default=200)
+# An alert row for staff when a token reports more completes without a prior authorize in an hour.
+PLATFORM_TOKEN_UNAUTHORIZED_COMPLETES_PER_HOUR = env.int("PLATFORM_TOKEN_UNAUTHORIZED_COMPLETES_PER_HOUR", default=50)
+# How long a token lookup may be reused in-process: a revocation takes effect within this time.
+PLATFORM_TOKEN_CACHE_SECONDS = 5
+# Largest JSON body the API and the Stripe webhook accept, and the deepest nesting.
+JSON_MAX_BYTES = 64 * 1024
+JSON_MAX_DEPTH = 20
+# A stored Stripe event that failed this many times is parked for staff instead of retried.
+STRIPE_EVENT_MAX_ATTEMPTS = 5
+# Webhook signature timestamps may be this far in the past or the future.
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300
+STRIPE_WEBHOOK_MAX_BYTES = 512 * 1024
 
 PHONENUMBER_DEFAULT_REGION = "US"
 PHONENUMBER_DB_FORMAT = "E164"

@@ -23,3 +23,4 @@ STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="pk_test_local")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="whsec_local")
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="http://localhost:8420")
 STRIPE_JS_URL = env("STRIPE_JS_URL", default="http://localhost:8420/js.stripe.com/v3/")
+DEMO_DATA_ALLOWED = True

@@ -1,6 +1,7 @@
 """Production: every secret comes from the environment, and a missing one stops start-up."""
 
 from .base import *  # noqa: F403
+from .base import CONTENT_SECURITY_POLICY as BASE_CSP
 from .base import env
 
 DEBUG = False
@@ -13,6 +14,12 @@ STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET")
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=env("REDIS_URL", default="redis://127.0.0.1:6379/0"))
 CACHES = {"default": env.cache("CACHE_URL", default=env("REDIS_URL", default="redis://127.0.0.1:6379/1"))}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # Keeps login, sign-up and password reset answering while Redis is down (config/cache.py).
+    CACHES["default"]["BACKEND"] = "config.cache.FallbackRedisCache"
+# Behind the load balancer (one proxy by default): the client address it saw.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -26,5 +33,6 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_SECURE = True
+CONTENT_SECURITY_POLICY = {"DIRECTIVES": {**BASE_CSP["DIRECTIVES"], "upgrade-insecure-requests": True}}
 CSRF_COOKIE_SECURE = True
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")

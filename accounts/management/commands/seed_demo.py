@@ -1,4 +1,5 @@
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from accounts.demo import demo_data_load
 from calls.demo import demo_calls_load
@@ -10,6 +11,9 @@ class Command(BaseCommand):
     help = "Load demo data for the local app: a staff user and a family user (safe to run again)."
 
     def handle(self, *args, **options):
+        # It creates a superuser with a published password: never where real people log in.
+        if not settings.DEMO_DATA_ALLOWED:
+            raise CommandError("seed_demo refuses to run here: DEMO_DATA_ALLOWED is off (production settings).")
         demo = demo_data_load(password=DEMO_PASSWORD)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"  Staff (admin):  {demo.staff.email} / {DEMO_PASSWORD}")

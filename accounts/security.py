@@ -1,0 +1,106 @@
+"""Input hygiene and the client address, shared by every form, the API and the login guards."""
+
+import ipaddress
+import re
+
+from django import forms
+from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+# C0 controls except tab, line feed and carriage return; DEL; C1 controls; the Unicode line and
+# paragraph separators and the bidirectional overrides (text that displays differently from what
+# it stores). NUL is among them: PostgreSQL cannot store it in text, so it was a 500.
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+CONTROL_CHARACTERS_MESSAGE = _("Remove the control characters from this field.")
+
+
+def has_control_characters(value: str) -> bool:
+    return bool(CONTROL_CHARACTERS.search(value))
+
+
+def reject_control_characters(value) -> None:
+    """Validator for any text field (forms, admin, API serializers)."""
+    if isinstance(value, str) and has_control_characters(value):
+        raise ValidationError(CONTROL_CHARACTERS_MESSAGE, code="control_characters")
+
+
+def text_fields_harden(form: forms.BaseForm) -> None:
+    """Add the control-character check to every text field of `form` (inputs that become text,
+    such as amounts typed in dollars, included)."""
+    for field in form.fields.values():
+        if isinstance(field, forms.CharField) and reject_control_characters not in field.validators:
+            field.validators.append(reject_control_characters)
+        _wrap_clean(field)
+
+
+def _wrap_clean(field: forms.Field) -> None:
+    # Fields whose clean() parses the raw text first (amounts, phone numbers, choices) never reach
+    # their validators with the raw value: check the raw input before anything else looks at it.
+    if getattr(field, "_control_checked", False):
+        return
+    original = field.clean
+
+    def clean(value):
+        for item in value if isinstance(value, list | tuple) else [value]:
+            reject_control_characters(item)
+        return original(value)
+
+    field.clean = clean
+    field._control_checked = True
+
+
+class HardenedFormMixin:
+    """Put first in a form's bases: every field refuses control characters with a field error."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        text_fields_harden(self)
+
+
+class HardenedModelForm(HardenedFormMixin, forms.ModelForm):
+    """The base form of every admin page that edits a model (ModelAdmin.form)."""
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's address: REMOTE_ADDR without a proxy; behind TRUSTED_PROXY_COUNT proxies, the
+    address the outermost trusted proxy appended to X-Forwarded-For (entries further left are
+    whatever the client sent and are never trusted). Falls back to REMOTE_ADDR when the header is
+    missing, short or not an address."""
+    remote = request.META.get("REMOTE_ADDR", "")
+    count = settings.TRUSTED_PROXY_COUNT
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if count > 0 and forwarded:
+        hops = [hop.strip() for hop in forwarded.split(",")]
+        if len(hops) >= count:
+            candidate = hops[-count]
+            try:
+                return str(ipaddress.ip_address(candidate))
+            except ValueError:
+                pass
+    return remote
+
+
+def _hardened_form_class(form_class: type[forms.BaseForm]) -> type[forms.BaseForm]:
+    if issubclass(form_class, HardenedFormMixin):
+        return form_class
+    return type(f"Hardened{form_class.__name__}", (HardenedFormMixin, form_class), {"__module__": __name__})
+
+
+def admin_site_harden(site) -> None:
+    """Every form of every model registered on `site` (the project's and third-party apps'), its
+    inlines' forms and the staff login form refuse control characters. Called once, where the admin
+    site is configured (config/urls.py), so no admin class needs to remember it."""
+    site.login_form = _hardened_form_class(site.login_form or AdminAuthenticationForm)
+    for model_admin in site._registry.values():
+        model_admin.form = _hardened_form_class(model_admin.form)
+        if getattr(model_admin, "add_form", None) is not None:  # UserAdmin's creation form
+            model_admin.add_form = _hardened_form_class(model_admin.add_form)
+        if getattr(model_admin, "change_password_form", None) is not None:
+            model_admin.change_password_form = _hardened_form_class(model_admin.change_password_form)
+        model_admin.inlines = [
+            type(inline.__name__, (inline,), {"form": _hardened_form_class(inline.form), "__module__": __name__})
+            for inline in model_admin.inlines
+        ]

@@ -1,0 +1,69 @@
+import itertools
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import AccountKind, AccountStatus, PhoneNumber
+from accounts.services import account_open
+from calls import selectors as call_selectors
+from calls import services as call_services
+from tests.factories import InmateFactory, RatePlanFactory, UserFactory
+
+STAFF_PASSWORD = "correct horse battery staple"
+_numbers = itertools.count(1)
+
+
+def next_number() -> str:
+    return f"+1860{3000000 + next(_numbers):07d}"
+
+
+def token_client(raw: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+@pytest.fixture(autouse=True)
+def _fresh_token_cache():
+    call_selectors._token_cache.clear()
+    yield
+    call_selectors._token_cache.clear()
+
+
+@pytest.fixture
+def staff(db):
+    user = UserFactory(email="supervisor@familyline.example", is_staff=True, is_superuser=True)
+    user.set_password(STAFF_PASSWORD)
+    user.save(update_fields=["password"])
+    return user
+
+
+@pytest.fixture
+def prepaid(db):
+    """An active AdvanceConnect account with one landline."""
+    holder = UserFactory()
+    account = account_open(holder=holder, kind=AccountKind.ADVANCE_CONNECT, status=AccountStatus.ACTIVE)
+    account.test_number = next_number()
+    PhoneNumber.objects.create(account=account, number=account.test_number, line_type="landline", label="home")
+    return account
+
+
+@pytest.fixture
+def two_facilities(db):
+    plan_a = RatePlanFactory(rate_per_minute="0.21", tax_rate="0.0635", effective_from_date="2020-01-01")
+    plan_b = RatePlanFactory(rate_per_minute="0.21", tax_rate="0.0635", effective_from_date="2020-01-01")
+    return (
+        (plan_a.facility, InmateFactory(facility=plan_a.facility)),
+        (plan_b.facility, InmateFactory(facility=plan_b.facility)),
+    )
+
+
+@pytest.fixture
+def token_factory(db):
+    def make(*, facilities=()):
+        token, raw = call_services.platform_token_create(name="Platform", actor=None)
+        if facilities:
+            token.facilities.set(facilities)
+        return token, raw
+
+    return make
