@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 
+from billing import ledger
 from billing.closing import activity
 from billing.closing import services as refunds
 from billing.models import InactivityNotice, Payment
@@ -148,8 +149,7 @@ class CallingAccountAdmin(admin.ModelAdmin):
 
     @admin.display(description="balance")
     def balance(self, obj):
-        ledger_account = getattr(obj, "ledger_account", None)
-        return format_cents(ledger_account.balance_cents) if ledger_account else "-"
+        return format_cents(ledger.balance_get(account=obj))
 
     @admin.display(description="last activity")
     def last_activity(self, obj):

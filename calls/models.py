@@ -257,37 +257,6 @@ class Billing(models.TextChoices):
     FREE = "free", "Free"
 
 
-class CallHold(models.Model):
-    """Funds set aside by an allowed authorization, so two calls at once cannot spend the same
-    dollars. Released when the call completes, or when it expires (`expires_at`)."""
-
-    call_id = models.CharField(max_length=100, unique=True)
-    account = models.ForeignKey("accounts.CallingAccount", on_delete=models.PROTECT, related_name="call_holds")
-    facility = models.ForeignKey(Facility, on_delete=models.PROTECT, related_name="+")
-    inmate = models.ForeignKey(Inmate, on_delete=models.PROTECT, related_name="+")
-    dialed_number = PhoneNumberField()
-    billing = models.CharField(max_length=20, choices=Billing.choices)
-    amount_cents = models.BigIntegerField()
-    max_seconds = models.PositiveIntegerField()
-    response = models.JSONField(help_text="The authorization answer, returned again for a repeated call id.")
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
-    released_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        constraints = [models.CheckConstraint(condition=Q(amount_cents__gte=0), name="hold_not_negative")]
-        indexes = [
-            models.Index(
-                fields=["account", "expires_at"], condition=Q(released_at__isnull=True), name="hold_open_account_idx"
-            ),
-            models.Index(fields=["expires_at"], condition=Q(released_at__isnull=True), name="hold_open_expiry_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"Hold {self.call_id} on account #{self.account_id}: {self.amount_cents} cents"
-
-
 class Disconnect(models.TextChoices):
     NORMAL = "normal", "Normal"
     DROPPED = "dropped", "Dropped"

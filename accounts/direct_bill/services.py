@@ -30,6 +30,7 @@ from accounts.models import (
 from accounts.outbox import outbox_enqueue, outbox_handler
 from accounts.services import account_open
 from accounts.states import US_STATES
+from billing import ledger
 from billing.money import format_cents
 
 from . import credit
@@ -252,7 +253,10 @@ def credit_limit_change(
     if not isinstance(credit_limit_cents, int) or credit_limit_cents < 0:
         raise ApplicationError("A credit limit is zero or more.")
     with transaction.atomic():
-        account = CallingAccount.objects.select_for_update().get(pk=account.pk)
+        # Lock order: the ledger row (an authorization deciding on the old limit finishes first),
+        # then the account row.
+        ledger.balance_lock(account=account)
+        account = CallingAccount.objects.select_for_update(no_key=True).get(pk=account.pk)
         if account.kind != AccountKind.DIRECT_BILL:
             raise ApplicationError("Only Direct Bill accounts have a credit limit.")
         if account.status == AccountStatus.CLOSED:
