@@ -4,18 +4,22 @@ import socket
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import stripe
+from django.core.cache import cache
 from django.db import connections
+from django.utils import translation
+from playwright.sync_api import sync_playwright
 
+from accounts.services import account_open
 from config.celery import app as celery_app
-from tests.factories import UserFactory
+from tests.factories import FacilityFactory, InmateFactory, RatePlanFactory, UserFactory
+from tests.helpers import ARTIFACTS, Calls
 
 VENV_BIN = Path(sys.executable).parent
-# Screenshots the browser tests keep for a person to look at (not committed).
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -70,11 +74,38 @@ def holder(db):
     return UserFactory()
 
 
+@pytest.fixture
+def staff(db):
+    return UserFactory(is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def account(holder):
+    """An AdvanceConnect account of `holder`, open and unfunded."""
+    return account_open(holder=holder)
+
+
+@pytest.fixture
+def calls(db):
+    return Calls()
+
+
+@pytest.fixture
+def facility(db):
+    """A paid facility: $0.21/min + 6.35% tax, 15-minute calls, cell phones allowed."""
+    facility = FacilityFactory()
+    RatePlanFactory(facility=facility, rate_per_minute=Decimal("0.21"), tax_rate=Decimal("0.0635"))
+    return facility
+
+
+@pytest.fixture
+def inmate(facility):
+    return InmateFactory(facility=facility, first_name="John", last_name="Roe")
+
+
 @pytest.fixture(autouse=True)
 def _default_language():
     """A request served in Spanish leaves Spanish active on the thread: start each test in English."""
-    from django.utils import translation
-
     translation.activate("en")
     yield
     translation.activate("en")
@@ -82,8 +113,6 @@ def _default_language():
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    from django.core.cache import cache
-
     yield
     with contextlib.suppress(Exception):  # a test may have stopped Redis on purpose
         cache.clear()
@@ -92,8 +121,6 @@ def _clear_cache():
 @pytest.fixture
 def chromium():
     """Debian's Chromium driven by Playwright (its own browser download is never used)."""
-    from playwright.sync_api import sync_playwright
-
     # Playwright's sync API runs an event loop in this thread; the test's own ORM calls stay synchronous.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     ARTIFACTS.mkdir(exist_ok=True)

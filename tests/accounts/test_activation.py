@@ -10,29 +10,17 @@ from django.utils import timezone
 
 from accounts import services, tasks
 from accounts.models import AccountEvent, AccountKind, AccountStatus
-from billing.models import Channel, PaymentMethod
-from billing.payments.services import payment_record_offline
 from tests.factories import UserFactory
+from tests.helpers import mail_payment
 
 START = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
-
-
-def fund(account, cents=2000):
-    return payment_record_offline(
-        account=account,
-        channel=Channel.MAIL,
-        method=PaymentMethod.MONEY_ORDER,
-        amount_cents=cents,
-        reference="MO-1",
-        recorded_by=UserFactory(is_staff=True),
-    )
 
 
 @pytest.fixture
 def funded(holder):
     with time_machine.travel(START, tick=False):
         account = services.account_open(holder=holder)
-        fund(account)
+        mail_payment(account, 2000, UserFactory(is_staff=True))
     account.refresh_from_db()
     return account
 

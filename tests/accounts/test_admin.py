@@ -1,21 +1,22 @@
 """Staff side: search, filters, activate now, suspend and reinstate with a reason, recorded payments."""
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from accounts import services
 from accounts.models import AccountEvent, AccountStatus
-from billing import ledger
 from billing.models import Payment, SystemAccount
 from billing.selectors import ledger_violations
 from tests.factories import UserFactory
+from tests.helpers import balance_of, system_posted
 
 CHANGELIST = reverse("admin:accounts_callingaccount_changelist")
 
 
 @pytest.fixture
-def staff_client(client, db):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+def staff_client(client, staff):
+    client.force_login(staff)
     return client
 
 
@@ -100,9 +101,9 @@ def test_staff_record_a_mail_payment_without_fee(staff_client, account):
     assert response["Location"] == reverse("admin:billing_payment_change", args=[payment.pk])
     assert (payment.amount_cents, payment.fee_cents, payment.status) == (7500, 0, "succeeded")
     assert payment.recorded_by.is_staff
-    assert ledger.balance(ledger.system_account(SystemAccount.MAIL_CLEARING)) == -7500
+    assert system_posted(SystemAccount.MAIL_CLEARING) == -7500
     account.refresh_from_db()
-    assert account.ledger_account.balance_cents == 7500
+    assert balance_of(account) == 7500
     assert account.status == AccountStatus.PENDING_ACTIVATION
     assert ledger_violations() == []
 
@@ -114,7 +115,7 @@ def test_staff_record_a_live_agent_payment_with_its_fee(staff_client, account):
     )
     payment = Payment.objects.get()
     assert (payment.amount_cents, payment.fee_cents) == (4000, 595)
-    assert ledger.balance(ledger.system_account(SystemAccount.FEE_REVENUE)) == 595
+    assert system_posted(SystemAccount.FEE_REVENUE) == 595
 
 
 @pytest.mark.parametrize(
@@ -156,8 +157,6 @@ def test_an_accounts_ledger_lines_are_listed_read_only(staff_client, account):
 
 
 def test_staff_who_may_only_view_cannot_record_payments_or_change_accounts(client, account):
-    from django.contrib.auth.models import Permission
-
     viewer = UserFactory(is_staff=True)
     viewer.user_permissions.add(*Permission.objects.filter(codename__in=["view_payment", "view_callingaccount"]))
     client.force_login(viewer)

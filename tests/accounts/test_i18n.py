@@ -6,16 +6,17 @@ import pytest
 import time_machine
 from django.conf import settings
 from django.core import mail
+from django.test import Client
 from django.urls import reverse
 
 from accounts.emails import account_email_send
 from accounts.models import Language
+from billing.payments import services
 from billing.tasks import statements_monthly_run
 from calls.announcements import announcement
 from calls.models import Billing
-from tests.calls.conftest import make_account
-from tests.direct_bill.conftest import Calls, add_number, ny, open_direct_bill
 from tests.factories import UserFactory
+from tests.helpers import Calls, add_number, confirmed_setup_intent, make_account, ny, open_direct_bill
 
 pytestmark = pytest.mark.django_db
 
@@ -147,9 +148,6 @@ def test_spanish_holder_sees_a_statement_in_spanish(client):
 
 
 def test_receipt_email_to_a_spanish_holder_is_in_spanish(stripe_server, django_capture_on_commit_callbacks):
-    from billing.payments import services
-    from tests.billing.test_payments import confirmed_setup_intent
-
     account = make_account(language=Language.SPANISH)
     setup_id = confirmed_setup_intent(stripe_server, account.holder)
     with django_capture_on_commit_callbacks(execute=True):
@@ -194,8 +192,6 @@ def test_anonymous_visitor_switches_the_footer_to_spanish_and_back(client):
 
 
 def test_anonymous_visitor_gets_the_browsers_language():
-    from django.test import Client
-
     html = Client(HTTP_ACCEPT_LANGUAGE="es-MX,es;q=0.9").get("/").content.decode()
     assert "Mantenga la línea abierta" in html
 

@@ -7,11 +7,7 @@ from django.urls import reverse
 from accounts import services
 from accounts.models import AccountEvent, AccountStatus, LineType, PhoneNumber
 from tests.factories import UserFactory
-
-
-@pytest.fixture
-def account(holder):
-    return services.account_open(holder=holder)
+from tests.helpers import balance_of
 
 
 def add(client, account, number, label="", line_type=LineType.LANDLINE):
@@ -107,4 +103,4 @@ def test_holder_opens_an_advance_connect_account(client, holder):
     account = holder.calling_accounts.get()
     assert response["Location"] == reverse("accounts:account_detail", args=[account.pk])
     assert account.kind == "advance_connect" and account.status == AccountStatus.PENDING_FUNDING
-    assert account.ledger_account.balance_cents == 0
+    assert balance_of(account) == 0

@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.core import mail
 from django.urls import reverse
 
@@ -44,8 +45,6 @@ def test_signup_requires_email_verification_then_logs_in(client):
 
 
 def test_login_logout(client, holder):
-    from allauth.account.models import EmailAddress
-
     EmailAddress.objects.create(user=holder, email=holder.email, verified=True, primary=True)
     response = client.post(reverse("account_login"), {"login": holder.email, "password": "correct horse battery"})
     assert response["Location"] == reverse("accounts:dashboard")
@@ -55,8 +54,6 @@ def test_login_logout(client, holder):
 
 
 def test_password_reset_sends_a_working_link(client, holder):
-    from allauth.account.models import EmailAddress
-
     EmailAddress.objects.create(user=holder, email=holder.email, verified=True, primary=True)
     client.post(reverse("account_reset_password"), {"email": holder.email})
     assert len(mail.outbox) == 1

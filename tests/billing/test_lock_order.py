@@ -20,17 +20,9 @@ from billing.payments.direct_bill import direct_bill_mail_payment_record
 from calls import services as calls
 from calls.models import CallRecord, InmateDebitSponsorship
 from calls.rating import price
-from tests.billing.test_payments import confirmed_setup_intent
-from tests.calls.conftest import authorize, balance, complete, facility, inmate, make_account  # noqa: F401 (fixtures)
-from tests.direct_bill.conftest import open_direct_bill
-from tests.factories import UserFactory
+from tests.helpers import authorize, balance_of, complete, confirmed_setup_intent, make_account, open_direct_bill
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def staff():
-    return UserFactory(is_staff=True)
 
 
 def _run_at_once(targets, workers: int | None = None):
@@ -114,7 +106,7 @@ def test_16_card_credits_and_48_completes_on_one_account_at_once(stripe_server, 
     )
     assert charged == expected_charges
     assert Payment.objects.filter(account=account, status=PaymentStatus.SUCCEEDED).count() == 16
-    assert balance(account) == 10_000 + 16 * 1000 - charged
+    assert balance_of(account) == 10_000 + 16 * 1000 - charged
     assert selectors.ledger_violations() == []
 
 
@@ -134,7 +126,7 @@ def test_16_card_credits_and_48_authorizes_on_one_account_at_once(stripe_server,
     assert holds.count() == len(allowed) > 0
     # Never more held than the account had once every credit landed.
     assert sum(h.amount_cents for h in holds) <= 500 + 16 * 1000
-    assert balance(account) == 500 + 16 * 1000
+    assert balance_of(account) == 500 + 16 * 1000
     assert selectors.ledger_violations() == []
 
 
@@ -231,5 +223,5 @@ def test_close_racing_a_complete_and_a_payment(staff, facility, inmate):
         paid = Payment.objects.filter(account=account, status=PaymentStatus.SUCCEEDED).count()
         refunded = sum(r.amount_cents for r in account.refunds.all())
         # Whatever the order, every cent is accounted for: deposits - the call - refunds = what is left.
-        assert balance(account) == 2000 + paid * 500 - record.total_cents - refunded
+        assert balance_of(account) == 2000 + paid * 500 - record.total_cents - refunded
     assert selectors.ledger_violations() == []

@@ -13,8 +13,8 @@ from playwright.sync_api import expect
 from accounts.models import User
 from accounts.services import account_open
 from billing.models import FeeSchedule, Payment
-from tests.conftest import ARTIFACTS
 from tests.factories import UserFactory
+from tests.helpers import ARTIFACTS, balance_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -166,6 +166,5 @@ def test_declined_card_in_the_browser_shows_the_decline_and_changes_nothing(
     expect(page.locator(".errorlist").first).to_contain_text("Your card was declined.")
     expect(page.locator("h1")).to_have_text("Review and pay")
     page.screenshot(path=str(ARTIFACTS / "advance-connect-declined-phone.png"), full_page=True)
-    account.ledger_account.refresh_from_db()
-    assert account.ledger_account.balance_cents == 0
+    assert balance_of(account) == 0
     assert Payment.objects.get(account=account).status == "failed"

@@ -7,8 +7,7 @@ from rest_framework.test import APIClient
 
 from calls.models import BlockedNumber, PlatformToken
 from calls.services import DenyReason
-
-from .conftest import authorize, complete, make_account
+from tests.helpers import authorize, complete, make_account
 
 pytestmark = pytest.mark.django_db
 

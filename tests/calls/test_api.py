@@ -8,8 +8,8 @@ from rest_framework.test import APIClient
 
 from calls import services
 from calls.models import CallRecord, PlatformToken
-
-from .conftest import balance, make_account
+from calls.services import DenyReason
+from tests.helpers import balance_of, make_account
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +51,7 @@ def test_authorize_and_complete_over_http(api, facility, inmate):
     assert response.json() == expected
     again = api.post(COMPLETE, body | {"duration_seconds": 3000}, format="json")
     assert (again.status_code, again.json()) == (200, expected)
-    assert balance(account) == 1245
+    assert balance_of(account) == 1245
     record = CallRecord.objects.get(call_id="api-1")
     assert record.dialed_number == account.test_number
     assert record.entry.idempotency_key == "call:api-1"
@@ -107,7 +107,7 @@ def test_complete_for_unknown_facility_inmate_or_payer_is_a_field_error(api, fac
         response = api.post(COMPLETE, body, format="json")
         assert (response.status_code, list(response.json())) == (400, [field]), change
     assert not CallRecord.objects.exists()
-    assert balance(account) == 500
+    assert balance_of(account) == 500
 
 
 @pytest.mark.parametrize(
@@ -184,8 +184,6 @@ def test_openapi_schema_documents_both_endpoints(client):
     authorize = schema["paths"]["/api/v1/calls/authorize"]["post"]
     assert {"200", "400", "401"} <= set(authorize["responses"])
     assert schema["components"]["securitySchemes"]["platformToken"]["scheme"] == "bearer"
-    from calls.services import DenyReason
-
     assert set(schema["components"]["schemas"]["ReasonEnum"]["enum"]) == set(DenyReason.ALL)
 
 

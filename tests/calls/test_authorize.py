@@ -1,4 +1,6 @@
 import datetime
+import inspect
+import sys
 
 import pytest
 import time_machine
@@ -7,10 +9,10 @@ from django.utils import timezone
 from accounts.models import AccountKind, AccountStatus, PhoneNumber, SuspensionCode
 from billing.models import Hold
 from calls.models import BlockedNumber, InmateDebitSponsorship
-from calls.services import DenyReason
+from calls.services import DenyReason, facility_changed
+from calls.tasks import expire_call_holds
 from tests.factories import FacilityFactory, InmateFactory, RatePlanFactory, UserFactory
-
-from .conftest import authorize, balance, complete, deposit, make_account, next_number
+from tests.helpers import authorize, balance_of, complete, deposit, make_account, next_number
 
 pytestmark = pytest.mark.django_db
 
@@ -55,8 +57,6 @@ def test_expired_holds_do_not_count_even_before_the_task_runs(facility, inmate, 
 
 
 def test_hold_expiry_task_releases_only_expired_holds(facility, inmate, settings):
-    from calls.tasks import expire_call_holds
-
     account = make_account(balance_cents=1000)
     with time_machine.travel(timezone.now(), tick=False) as traveller:
         old = authorize(facility, inmate, account.test_number)
@@ -164,7 +164,7 @@ def test_negative_balance_after_a_late_twenty_minute_call(facility, inmate):
     account = make_account(balance_cents=200)
     done = complete(facility, inmate, account.test_number, seconds=20 * 60, cid="late-unknown-call")
     assert (done.billable_minutes, done.charge_cents, done.tax_cents) == (20, 420, 27)
-    assert balance(account) == 200 - 447 == done.balance_after_cents
+    assert balance_of(account) == 200 - 447 == done.balance_after_cents
     _deny(authorize(facility, inmate, account.test_number), DenyReason.NEGATIVE_BALANCE)
 
 
@@ -172,7 +172,7 @@ def test_credit_limit_reached(facility, inmate):
     account = make_account(kind=AccountKind.DIRECT_BILL, credit_limit_cents=300)
     assert authorize(facility, inmate, account.test_number, cid="first").billing == "direct_bill"
     complete(facility, inmate, account.test_number, seconds=13 * 60, cid="first")  # 273 + 17 tax owed
-    assert balance(account) == -290
+    assert balance_of(account) == -290
     assert Hold.objects.get(call_id="first").released_at is not None
     _deny(authorize(facility, inmate, account.test_number), DenyReason.CREDIT_LIMIT_REACHED)
 
@@ -195,8 +195,6 @@ def test_cell_phone_not_allowed(inmate):
     assert authorize(facility, inmate, account.test_number).decision == "allow"
     facility.cell_phones_allowed = False
     facility.save(update_fields=["cell_phones_allowed"])
-    from calls.services import facility_changed
-
     facility_changed(facility=facility)
     _deny(authorize(facility, inmate, account.test_number), DenyReason.CELL_PHONE_NOT_ALLOWED)
     landline = make_account(balance_cents=1000, line_type="landline")
@@ -216,9 +214,6 @@ def test_number_blocked_at_one_facility_or_everywhere(facility, inmate):
 
 
 def test_every_deny_reason_is_tested_here():
-    import inspect
-    import sys
-
     source = inspect.getsource(sys.modules[__name__])
     for reason in DenyReason.ALL:
         assert f"DenyReason.{reason.upper()}" in source, reason
@@ -236,7 +231,7 @@ def test_inmate_debit_charges_the_sponsor_for_any_registered_number(facility, in
     assert result.announcement == f"This is a prepaid call from John Roe, an inmate at {facility.name}."
     assert Hold.objects.get(call_id=result.call_id).account_id == sponsor.pk
     done = complete(facility, inmate, callee.test_number, seconds=61, cid=result.call_id)
-    assert (balance(sponsor), balance(callee)) == (1000 - done.charge_cents - done.tax_cents, 0)
+    assert (balance_of(sponsor), balance_of(callee)) == (1000 - done.charge_cents - done.tax_cents, 0)
 
 
 def test_inmate_debit_still_needs_a_registered_number(facility, inmate):

@@ -7,9 +7,7 @@ import pytest
 from django.test import Client
 
 from calls.models import InmateDebitSponsorship
-from tests.conftest import ARTIFACTS
-
-from .conftest import complete, make_account
+from tests.helpers import ARTIFACTS, complete, make_account
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -11,8 +11,7 @@ from calls.models import CallRecord, InmateDebitSponsorship
 from calls.rating import billable_minutes, minutes_covered, price
 from calls.services import CallInputError
 from tests.factories import InmateFactory
-
-from .conftest import authorize, balance, complete, make_account
+from tests.helpers import authorize, balance_of, complete, make_account
 
 pytestmark = pytest.mark.django_db
 EASTERN = datetime.timezone(datetime.timedelta(hours=-4))  # EDT, as in late September
@@ -54,7 +53,7 @@ def test_complete_posts_a_balanced_entry_and_releases_the_hold(facility, inmate)
     auth = authorize(facility, inmate, account.test_number)
     done = complete(facility, inmate, account.test_number, seconds=181, cid=auth.call_id)
     assert (done.billable_minutes, done.charge_cents, done.tax_cents) == (4, 84, 5)
-    assert balance(account) == 911 == done.balance_after_cents
+    assert balance_of(account) == 911 == done.balance_after_cents
     entry = JournalEntry.objects.get(idempotency_key=f"call:{auth.call_id}")
     amounts = {p.ledger_account.code: p.amount_cents for p in entry.postings.select_related("ledger_account")}
     assert amounts == {
@@ -71,7 +70,7 @@ def test_complete_posts_a_balanced_entry_and_releases_the_hold(facility, inmate)
 def test_complete_without_authorization_may_drive_the_balance_negative(facility, inmate):
     account = make_account(balance_cents=200)
     done = complete(facility, inmate, account.test_number, seconds=15 * 60, cid="never-authorized")
-    assert done.balance_after_cents == 200 - 335 == balance(account)
+    assert done.balance_after_cents == 200 - 335 == balance_of(account)
     assert done.as_dict()["balance_after"] == "-1.35"
 
 
@@ -80,7 +79,7 @@ def test_dropped_call_under_a_minute_is_not_charged(facility, inmate):
     auth = authorize(facility, inmate, account.test_number)
     done = complete(facility, inmate, account.test_number, seconds=45, cid=auth.call_id, disconnect="dropped")
     assert (done.billable_minutes, done.charge_cents, done.tax_cents) == (0, 0, 0)
-    assert balance(account) == 500
+    assert balance_of(account) == 500
     assert not JournalEntry.objects.filter(idempotency_key=f"call:{auth.call_id}").exists()
     assert Hold.objects.get(call_id=auth.call_id).released_at is not None
     normal = complete(facility, inmate, account.test_number, seconds=45, disconnect="normal")
@@ -113,7 +112,7 @@ def test_connecticut_rate_follows_the_local_date_the_call_started(connecticut):
         started_at=datetime.datetime(2022, 9, 30, 23, 50, tzinfo=EASTERN),
     )
     assert (paid.billable_minutes, paid.charge_cents, paid.tax_cents) == (10, 210, 13)
-    assert balance(account) == 1000 - 223
+    assert balance_of(account) == 1000 - 223
     record = CallRecord.objects.get(call_id=paid.call_id)
     assert (record.billing, record.rate_per_minute, record.tax_rate) == ("collect", Decimal("0.21"), Decimal("0.0635"))
     assert CallRecord.objects.get(call_id=free.call_id).billing == "free"
@@ -139,7 +138,7 @@ def test_late_record_is_charged_to_the_payer_of_its_authorization(facility, inma
     auth = authorize(facility, inmate, account.test_number)
     account.phone_numbers.update(is_active=False)  # the family removed the number meanwhile
     done = complete(facility, inmate, account.test_number, seconds=60, cid=auth.call_id)
-    assert done.balance_after_cents == 1000 - 22 == balance(account)
+    assert done.balance_after_cents == 1000 - 22 == balance_of(account)
 
 
 @given(
@@ -162,14 +161,14 @@ def test_late_record_is_charged_to_the_sponsorship_in_force_when_the_call_starte
     # The sponsorship began after the call: the sponsor never agreed to pay for it.
     InmateDebitSponsorship.objects.create(inmate=inmate, account=sponsor, started_by=sponsor.holder)
     complete(facility, inmate, callee.test_number, seconds=300, cid="late-after", started_at=started)
-    assert balance(sponsor) == 1000
-    assert balance(callee) < 1000
+    assert balance_of(sponsor) == 1000
+    assert balance_of(callee) < 1000
     # A call made while a sponsorship was in force is the sponsor's, even reported after it ended.
     now = datetime.datetime.now(datetime.UTC)
     InmateDebitSponsorship.objects.filter(account=sponsor).update(
         started_at=now - datetime.timedelta(hours=1), ended_at=now - datetime.timedelta(minutes=5)
     )
-    callee_before = balance(callee)
+    callee_before = balance_of(callee)
     complete(
         facility,
         inmate,
@@ -178,5 +177,5 @@ def test_late_record_is_charged_to_the_sponsorship_in_force_when_the_call_starte
         cid="late-during",
         started_at=now - datetime.timedelta(minutes=30),
     )
-    assert balance(sponsor) < 1000
-    assert balance(callee) == callee_before
+    assert balance_of(sponsor) < 1000
+    assert balance_of(callee) == callee_before

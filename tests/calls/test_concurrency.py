@@ -15,8 +15,7 @@ from billing import ledger
 from billing.models import Hold
 from calls.models import CallRecord
 from calls.rating import price
-
-from .conftest import authorize, balance, complete, make_account
+from tests.helpers import authorize, balance_of, complete, make_account
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -75,8 +74,8 @@ def test_fifty_concurrent_completes_with_five_repeats_each_charge_each_call_once
         for cid, s in durations.items()
     }
     assert CallRecord.objects.count() == 50
-    assert balance(account) == 5000 - sum(expected.values())
-    assert balance(account) < 0  # the calls ran past the funds: a negative balance, owed
+    assert balance_of(account) == 5000 - sum(expected.values())
+    assert balance_of(account) < 0  # the calls ran past the funds: a negative balance, owed
     for result in results:
         assert result.charge_cents + result.tax_cents == expected[result.call_id]
     by_call = {}

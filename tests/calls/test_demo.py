@@ -3,8 +3,7 @@ import pytest
 from calls.demo import demo_calls_load
 from calls.models import CallRecord, Facility, InmateDebitSponsorship, PlatformToken
 from tests.factories import UserFactory
-
-from .conftest import balance, make_account
+from tests.helpers import balance_of, make_account
 
 pytestmark = pytest.mark.django_db
 
@@ -19,11 +18,11 @@ def test_demo_shows_free_and_paid_calls_and_runs_twice(connecticut):
     assert records["demo-call-1"].billing == "free" and records["demo-call-1"].charge_cents == 0
     assert records["demo-call-2"].billing == "collect" and records["demo-call-2"].charge_cents == 60
     assert records["demo-call-3"].billing == "inmate_debit"
-    after_first = balance(account)
+    after_first = balance_of(account)
     assert after_first < 2500
     second = demo_calls_load(family=family)
     assert "token" not in second
-    assert balance(account) == after_first
+    assert balance_of(account) == after_first
     assert PlatformToken.objects.count() == 1
     assert InmateDebitSponsorship.objects.filter(account=account, ended_at__isnull=True).count() == 1
 

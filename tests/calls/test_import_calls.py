@@ -6,8 +6,7 @@ from django.core.management.base import CommandError
 
 from billing import ledger
 from calls.models import CallRecord, CallSource
-
-from .conftest import balance, complete, make_account
+from tests.helpers import balance_of, complete, make_account
 
 pytestmark = pytest.mark.django_db
 
@@ -42,12 +41,12 @@ def test_import_posts_good_rows_skips_duplicates_and_explains_rejections(tmp_pat
     assert "line 7: started_at:" in out and "duration_seconds:" in out
     assert "line 8: dialed_number: No FamilyLine account has this number registered" in out
     assert "line 9: dialed_number: This field may not be blank." in out
-    assert balance(account) == 1000 - 22 - 223
+    assert balance_of(account) == 1000 - 22 - 223
     assert CallRecord.objects.get(call_id="imp-1").source == CallSource.IMPORT
     assert ledger.check() == []
     again = _run(tmp_path, HEADER + "\n".join(rows) + "\n")
     assert again.splitlines()[0] == "posted: 0, duplicate: 4, rejected: 4"
-    assert balance(account) == 1000 - 22 - 223
+    assert balance_of(account) == 1000 - 22 - 223
 
 
 def test_file_without_the_needed_columns_is_refused(tmp_path, db):

@@ -6,8 +6,7 @@ from django.urls import reverse
 from accounts.models import AccountKind
 from calls.models import InmateDebitSponsorship
 from tests.factories import InmateFactory
-
-from .conftest import complete, make_account
+from tests.helpers import complete, make_account
 
 pytestmark = pytest.mark.django_db
 

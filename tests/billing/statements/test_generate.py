@@ -17,8 +17,8 @@ from billing.statements import periods
 from billing.statements import services as statements
 from billing.tasks import statements_monthly_run
 from calls.models import CallRecord
-
-from .conftest import add_number, ny, open_direct_bill
+from tests.factories import InmateFactory, RatePlanFactory
+from tests.helpers import Calls, add_number, balance_of, ny, open_direct_bill
 
 pytestmark = pytest.mark.django_db
 
@@ -172,10 +172,6 @@ def test_nothing_to_bill_means_no_statement_and_prepaid_accounts_get_none(calls)
 
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_at_once_yield_one_statement_and_one_email():
-    from tests.factories import InmateFactory, RatePlanFactory
-
-    from .conftest import Calls
-
     calls = Calls.__new__(Calls)
     calls.plan = RatePlanFactory()
     calls.facility, calls.inmate = calls.plan.facility, InmateFactory(facility=calls.plan.facility)
@@ -207,6 +203,6 @@ def test_two_workers_at_once_yield_one_statement_and_one_email():
     assert len({statement.pk for statement, _ in results}) == 1
     statement = Statement.objects.get(account=account)
     assert statement.lines.count() == 3
-    assert statement.closing_balance_cents == -ledger.account_ledger(account).balance_cents
+    assert statement.closing_balance_cents == -balance_of(account)
     assert len([m for m in mail.outbox if "is ready" in m.subject]) == 1
     assert ledger.check() == []

@@ -7,7 +7,6 @@ from django.urls import reverse
 from accounts.services import account_open
 from billing.models import Channel, FeeSchedule
 from billing.payments import services
-from tests.factories import UserFactory
 
 
 @pytest.mark.django_db
@@ -33,8 +32,8 @@ def test_the_database_refuses_a_fee_above_595_or_a_mail_fee():
 
 
 @pytest.mark.django_db
-def test_staff_edit_a_fee_and_new_quotes_use_it(client, holder):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+def test_staff_edit_a_fee_and_new_quotes_use_it(client, holder, staff):
+    client.force_login(staff)
     web = FeeSchedule.objects.get(channel="web")
     url = reverse("admin:billing_feeschedule_change", args=[web.pk])
 

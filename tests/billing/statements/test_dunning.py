@@ -12,8 +12,7 @@ from billing.payments import services
 from billing.payments.direct_bill import direct_bill_mail_payment_record
 from billing.statements import dunning
 from billing.tasks import dunning_daily_run, statements_monthly_run
-
-from .conftest import add_number, ny, open_direct_bill
+from tests.helpers import add_number, ny, open_direct_bill
 
 pytestmark = pytest.mark.django_db
 

@@ -10,10 +10,8 @@ from billing.adjustments import adjustment_create
 from billing.models import Channel, FeeSchedule, Statement
 from billing.statements import dunning
 from billing.tasks import statements_monthly_run
-from tests.conftest import ARTIFACTS
 from tests.factories import UserFactory
-
-from .conftest import ny
+from tests.helpers import ARTIFACTS, ny, open_direct_bill
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -59,8 +57,6 @@ def test_apply_in_alaska_and_see_the_approval(page, live_server):
 
 def test_pay_a_past_due_statement_by_card_in_the_browser(page, live_server, staff):
     with time_machine.travel(ny(2026, 10, 1, 9, 0), tick=False):
-        from .conftest import open_direct_bill
-
         account = open_direct_bill(state="AK")
         adjustment_create(account=account, amount_cents=-1234, reason="Calls carried over", actor=staff)
     with time_machine.travel(ny(2026, 11, 1, 2, 0), tick=False):

@@ -1,9 +1,9 @@
 import pytest
 
+from accounts.direct_bill.services import credit_limit_change
 from billing.adjustments import adjustment_create
 from billing.models import Hold
-
-from .conftest import add_number, open_direct_bill
+from tests.helpers import add_number, open_direct_bill
 
 pytestmark = pytest.mark.django_db
 
@@ -35,8 +35,6 @@ def test_the_boundary_is_exact_to_the_cent(calls, staff, used_cents, minutes):
 
 
 def test_no_credit_left_is_credit_limit_reached_and_a_raise_reopens(calls, staff):
-    from accounts.direct_bill.services import credit_limit_change
-
     account = open_direct_bill(state="AK")
     number = add_number(account)
     _used(account, 4979, staff)  # 21 cents left: one minute costs 21 + 1 tax

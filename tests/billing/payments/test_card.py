@@ -5,13 +5,12 @@ with the same HTTP calls the fake Stripe.js makes."""
 from datetime import timedelta
 
 import pytest
-import requests
 from django.conf import settings
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import AccountEvent, AccountStatus
+from accounts.models import AccountEvent, AccountKind, AccountStatus
 from accounts.services import account_open
 from billing import ledger, selectors
 from billing.models import (
@@ -19,66 +18,22 @@ from billing.models import (
     EntryKind,
     FeeSchedule,
     JournalEntry,
-    LedgerAccount,
     Payment,
     PaymentStatus,
     SystemAccount,
 )
 from billing.payments import services
 from tests.factories import UserFactory
-
-OK_CARD = "4242424242424242"
-DECLINED_CARD = "4000000000000341"
-THREE_DS_CARD = "4000002500003155"
-ATTACH_DECLINED_CARD = "4000000000000002"
-
-
-def browser_confirms_card(base_url: str, client_secret: str, number: str, *, authenticate: bool = True) -> dict:
-    """What Stripe.js `confirmCardSetup` does with the card element: the card goes to Stripe only."""
-    seti = client_secret.split("_secret_")[0]
-    body = {
-        "key": settings.STRIPE_PUBLISHABLE_KEY,
-        "use_stripe_sdk": True,
-        "client_secret": client_secret,
-        "payment_method_data": {
-            "type": "card",
-            "card": {"number": number, "exp_month": "12", "exp_year": "2034", "cvc": "123"},
-            "billing_details": {"address": {"postal_code": "06103"}},
-        },
-    }
-    result = requests.post(f"{base_url}/v1/setup_intents/{seti}/confirm", json=body, timeout=10).json()
-    if result.get("status") == "requires_action" and authenticate:
-        again = {"key": settings.STRIPE_PUBLISHABLE_KEY, "use_stripe_sdk": True, "client_secret": client_secret}
-        result = requests.post(f"{base_url}/v1/setup_intents/{seti}/confirm", json=again, timeout=10).json()
-    return result
-
-
-def browser_authenticates_payment(base_url: str, client_secret: str, *, success: bool) -> dict:
-    """What Stripe.js `confirmCardPayment` does when the holder completes (or fails) 3-D Secure."""
-    pi = client_secret.split("_secret_")[0]
-    body = {"key": settings.STRIPE_PUBLISHABLE_KEY, "client_secret": client_secret}
-    url = f"{base_url}/v1/payment_intents/{pi}/_authenticate?success={'true' if success else 'false'}"
-    return requests.post(url, json=body, timeout=10).json()
-
-
-def confirmed_setup_intent(base_url: str, holder, number: str = OK_CARD) -> str:
-    setup_id, client_secret = services.card_setup_start(holder=holder)
-    result = browser_confirms_card(base_url, client_secret, number)
-    assert result.get("status") == "succeeded", result
-    return setup_id
-
-
-def balance_of(account) -> int:
-    return LedgerAccount.objects.get(calling_account=account).balance_cents
-
-
-def system_posted(code: SystemAccount) -> int:
-    return ledger.balance(ledger.system_account(code))
-
-
-@pytest.fixture
-def account(holder):
-    return account_open(holder=holder)
+from tests.helpers import (
+    ATTACH_DECLINED_CARD,
+    DECLINED_CARD,
+    THREE_DS_CARD,
+    balance_of,
+    browser_authenticates_payment,
+    browser_confirms_card,
+    confirmed_setup_intent,
+    system_posted,
+)
 
 
 def test_card_payment_credits_balance_posts_fee_revenue_and_starts_activation(
@@ -339,8 +294,6 @@ def test_closed_account_takes_no_payment(holder, account):
 
 
 def test_direct_bill_rules_can_be_passed_as_limits(holder):
-    from accounts.models import AccountKind
-
     direct = account_open(holder=holder, kind=AccountKind.DIRECT_BILL, credit_limit_cents=10000)
     quote = services.payment_quote(account=direct, amount_cents=7500, channel=Channel.WEB, limits=(1, 8000))
     assert quote.total_cents == 7800

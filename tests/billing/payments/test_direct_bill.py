@@ -8,8 +8,7 @@ from billing.adjustments import adjustment_create
 from billing.models import Payment, PaymentMethod
 from billing.payments import services
 from billing.payments.direct_bill import direct_bill_mail_payment_record
-
-from .conftest import open_direct_bill
+from tests.helpers import balance_of, open_direct_bill
 
 
 @pytest.mark.django_db(transaction=True)
@@ -39,5 +38,5 @@ def test_two_staff_recording_the_same_check_at_once_cannot_overpay(staff):
     assert errors == []
     assert Payment.objects.filter(account=account).count() == 1
     assert refused == ["Nothing is owed on this account."] * 3
-    assert ledger.account_ledger(account).balance_cents == 0
+    assert balance_of(account) == 0
     assert ledger.check() == []

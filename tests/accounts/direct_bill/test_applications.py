@@ -1,4 +1,5 @@
 import datetime
+import socket
 
 import pytest
 import time_machine
@@ -12,8 +13,7 @@ from accounts.direct_bill import services as applications
 from accounts.models import AccountEvent, AccountKind, AccountStatus, CallingAccount, DirectBillApplication
 from accounts.services import account_open
 from tests.factories import UserFactory
-
-from .conftest import ny
+from tests.helpers import ny
 
 pytestmark = pytest.mark.django_db
 
@@ -280,8 +280,6 @@ def test_apply_in_the_browser_form(client, django_capture_on_commit_callbacks):
 
 
 def test_a_mail_outage_after_approval_is_not_an_error(client, staff, settings, django_capture_on_commit_callbacks):
-    import socket
-
     with socket.socket() as sock:  # a port nobody listens on: the mail server is down
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]

@@ -11,8 +11,7 @@ from billing.models import Adjustment, JournalEntry, Payment, PaymentMethod, Sta
 from billing.payments.direct_bill import direct_bill_mail_payment_record
 from billing.tasks import statements_monthly_run
 from tests.factories import UserFactory
-
-from .conftest import add_number, ny, open_direct_bill
+from tests.helpers import add_number, balance_of, ny, open_direct_bill
 
 pytestmark = pytest.mark.django_db
 
@@ -133,7 +132,7 @@ def test_staff_adjustment_needs_a_reason_and_posts_through_the_ledger(statement,
     assert no_reason.status_code == 200
     assert Adjustment.objects.count() == 1  # the fixture's
 
-    before = account.ledger_account.balance_cents
+    before = balance_of(account)
     response = client.post(
         url, {"account": account.pk, "direction": "debit", "amount": "2.00", "reason": "Call rerated"}
     )
@@ -143,5 +142,4 @@ def test_staff_adjustment_needs_a_reason_and_posts_through_the_ledger(statement,
     entry = JournalEntry.objects.get(idempotency_key=f"adjustment:{adjustment.pk}")
     assert adjustment.entry == entry
     assert sorted(p.amount_cents for p in entry.postings.all()) == [-200, 200]
-    account.ledger_account.refresh_from_db()
-    assert account.ledger_account.balance_cents == before - 200
+    assert balance_of(account) == before - 200

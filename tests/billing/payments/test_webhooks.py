@@ -19,10 +19,10 @@ from django.utils import timezone
 
 from accounts.services import account_open
 from billing import selectors, stripe_gateway, tasks
-from billing.models import JournalEntry, LedgerAccount, Payment, PaymentStatus, StripeEvent
+from billing.models import JournalEntry, Payment, PaymentStatus, StripeEvent
 from billing.payments import services, webhooks
 from config.celery import app as celery_app
-from tests.billing.test_payments import confirmed_setup_intent
+from tests.helpers import DECLINED_CARD, balance_of, confirmed_setup_intent
 
 WEBHOOK_URL = reverse("billing:stripe_webhook")
 
@@ -94,15 +94,6 @@ def charge_without_server_check(base_url: str, holder, account, amount_cents: in
     return payment
 
 
-def balance_of(account) -> int:
-    return LedgerAccount.objects.get(calling_account=account).balance_cents
-
-
-@pytest.fixture
-def account(holder):
-    return account_open(holder=holder)
-
-
 def test_webhook_first_then_server_check_and_five_duplicates_credit_once(stripe_server, deliver, holder, account):
     payment = charge_without_server_check(stripe_server, holder, account)
     event = stripe_event_for(stripe_server, "payment_intent.succeeded", payment.intent_id)
@@ -168,7 +159,7 @@ def test_forged_webhook_is_refused_and_stores_nothing(stripe_server, deliver, ho
 
 
 def test_payment_failed_webhook_marks_the_payment_failed(stripe_server, deliver, holder, account):
-    setup_id = confirmed_setup_intent(stripe_server, holder, "4000000000000341")
+    setup_id = confirmed_setup_intent(stripe_server, holder, DECLINED_CARD)
     with pytest.raises(services.PaymentError):
         services.card_payment_create(holder=holder, account=account, amount_cents=2500, setup_intent_id=setup_id)
     payment = Payment.objects.get()

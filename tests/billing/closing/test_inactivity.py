@@ -4,7 +4,6 @@ refunded like any closing. The clock is moved with time-machine; PostgreSQL and 
 
 import datetime
 import threading
-from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -15,19 +14,16 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from accounts.models import AccountEvent, AccountKind, AccountStatus, CallingAccount
-from accounts.services import account_activate, account_open, phone_number_add
+from accounts.services import account_open
 from billing import selectors
 from billing.adjustments import adjustment_create
 from billing.closing import activity, inactivity
 from billing.models import InactivityNotice, Refund, RefundMethod, RefundStatus, SystemAccount
 from billing.tasks import inactive_balances_daily_run
 from calls.services import call_authorize, call_complete
-from tests.factories import FacilityFactory, InmateFactory, RatePlanFactory, UserFactory
+from tests.factories import UserFactory
+from tests.helpers import NY, balance_of, card_payment, mail_payment, ready_for_calls, stripe_refund, system_posted
 
-from .test_payments import balance_of, system_posted
-from .test_refunds import card_payment, mail_payment, stripe_refund
-
-NY = ZoneInfo("America/New_York")
 START = datetime.datetime(2026, 1, 5, 10, 0, tzinfo=NY)
 NUMBER = "+18605550188"
 
@@ -58,21 +54,6 @@ def inactivity_emails() -> list:
     return [message for message in mail.outbox if "unused" in message.subject]
 
 
-def ready_for_calls(account, *, staff, holder):
-    """Activate the account, register NUMBER on it and give it a paid facility and an inmate."""
-    account_activate(account=account, actor=staff)
-    facility = FacilityFactory()
-    RatePlanFactory(facility=facility)
-    inmate = InmateFactory(facility=facility)
-    phone_number_add(account=account, number=NUMBER, label="Home", line_type="landline", actor=holder)
-    return facility, inmate
-
-
-@pytest.fixture
-def staff(db):
-    return UserFactory(is_staff=True, is_superuser=True)
-
-
 @pytest.fixture
 def funded_by_card(stripe_server, holder):
     with time_machine.travel(START, tick=True):
@@ -98,7 +79,7 @@ def test_last_activity_is_the_latest_payment_or_call_and_not_a_login(holder, sta
     with time_machine.travel(day(10), tick=False):
         mail_payment(account, 2000, staff)
     assert activity.account_last_activity_date(account=account) == day(10).date()
-    facility, inmate = ready_for_calls(account, staff=staff, holder=holder)
+    facility, inmate = ready_for_calls(account, staff=staff, holder=holder, number=NUMBER)
     with time_machine.travel(day(40), tick=False):
         call_complete(
             call_id="c-40",
@@ -236,7 +217,7 @@ def test_a_payment_after_the_notice_resets_the_clock(funded_by_mail, staff):
 
 def test_a_call_after_the_notice_resets_the_clock(funded_by_mail, staff, holder):
     account = funded_by_mail
-    facility, inmate = ready_for_calls(account, staff=staff, holder=holder)
+    facility, inmate = ready_for_calls(account, staff=staff, holder=holder, number=NUMBER)
     run_on(150)
     with time_machine.travel(day(160, hour=18), tick=True):
         call_complete(
@@ -345,7 +326,7 @@ def test_the_admin_account_page_shows_the_last_activity_date_and_the_notices(fun
 
 def test_a_call_in_progress_on_refund_day_waits_and_then_counts_as_activity(funded_by_mail, staff, holder):
     account = funded_by_mail
-    facility, inmate = ready_for_calls(account, staff=staff, holder=holder)
+    facility, inmate = ready_for_calls(account, staff=staff, holder=holder, number=NUMBER)
     run_on(150)
     with time_machine.travel(day(180, hour=6), tick=True):
         answer = call_authorize(

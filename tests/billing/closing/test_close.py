@@ -5,7 +5,6 @@ import datetime
 import threading
 
 import pytest
-import stripe
 from django.conf import settings
 from django.core import mail
 from django.db import connections
@@ -14,7 +13,7 @@ from django.utils import timezone
 
 from accounts.models import AccountEvent, AccountKind, AccountStatus, CallingAccount, PhoneNumber
 from accounts.services import account_activate, account_open, phone_number_add
-from billing import ledger, selectors
+from billing import ledger, selectors, stripe_gateway
 from billing.closing import services as refunds
 from billing.models import (
     Channel,
@@ -23,55 +22,27 @@ from billing.models import (
     JournalEntry,
     Payment,
     PaymentMethod,
+    PaymentStatus,
     Refund,
     RefundMethod,
     RefundStatus,
     SystemAccount,
 )
 from billing.payments import services
-from calls.services import DenyReason, call_authorize, sponsorship_start
+from calls.services import DenyReason, call_authorize, call_complete, sponsorship_start
 from tests.factories import FacilityFactory, InmateFactory, RatePlanFactory, UserFactory
-
-from .test_payments import balance_of, confirmed_setup_intent, system_posted
+from tests.helpers import (
+    balance_of,
+    card_payment,
+    confirmed_setup_intent,
+    mail_payment,
+    ready_for_calls,
+    stripe_refund,
+    stripe_refunds_of,
+    system_posted,
+)
 
 NUMBER = "+18605550177"
-
-
-def card_payment(base_url, holder, account, cents: int) -> Payment:
-    return services.card_payment_create(
-        holder=holder, account=account, amount_cents=cents, setup_intent_id=confirmed_setup_intent(base_url, holder)
-    )
-
-
-def mail_payment(account, cents: int, staff) -> Payment:
-    return services.payment_record_offline(
-        account=account,
-        channel=Channel.MAIL,
-        method=PaymentMethod.MONEY_ORDER,
-        amount_cents=cents,
-        reference="MO-1",
-        recorded_by=staff,
-    )
-
-
-def stripe_refund(base_url: str, refund_id: str) -> dict:
-    client = stripe.StripeClient(api_key=settings.STRIPE_SECRET_KEY, base_addresses={"api": base_url})
-    return client.v1.refunds.retrieve(refund_id).to_dict()
-
-
-def stripe_refunds_of(base_url: str, payment_intent_id: str) -> list[dict]:
-    client = stripe.StripeClient(api_key=settings.STRIPE_SECRET_KEY, base_addresses={"api": base_url})
-    return [r.to_dict() for r in client.v1.refunds.list(params={"payment_intent": payment_intent_id}).data]
-
-
-@pytest.fixture
-def staff(db):
-    return UserFactory(is_staff=True, is_superuser=True)
-
-
-@pytest.fixture
-def account(holder):
-    return account_open(holder=holder)
 
 
 def test_closing_refunds_a_card_funded_balance_to_the_card_and_frees_everything(
@@ -422,15 +393,9 @@ def test_the_ledger_check_names_a_refund_that_was_not_posted(holder, account, st
 
 
 def _funded_active_account_with_a_call_allowed(holder, staff):
-    from accounts.services import account_activate
-
     account = account_open(holder=holder)
-    facility = FacilityFactory()
-    RatePlanFactory(facility=facility)
-    inmate = InmateFactory(facility=facility)
     mail_payment(account, 2000, staff)
-    account_activate(account=account, actor=staff)
-    phone_number_add(account=account, number=NUMBER, label="Home", line_type="landline", actor=holder)
+    facility, inmate = ready_for_calls(account, staff=staff, holder=holder, number=NUMBER)
     answer = call_authorize(
         call_id="in-progress", facility_code=facility.code, inmate_number=inmate.inmate_number, dialed_number=NUMBER
     )
@@ -439,12 +404,6 @@ def _funded_active_account_with_a_call_allowed(holder, staff):
 
 
 def test_a_call_in_progress_stops_closing_until_it_ends(holder, staff):
-    import datetime
-
-    from django.utils import timezone
-
-    from calls.services import call_complete
-
     account, facility, inmate = _funded_active_account_with_a_call_allowed(holder, staff)
     with pytest.raises(refunds.CloseError, match="call is in progress"):
         refunds.account_close(account=account, actor=holder)
@@ -475,13 +434,6 @@ def test_a_payment_that_settles_after_the_close_goes_straight_back(
     stripe_server, holder, django_capture_on_commit_callbacks
 ):
     """A 3-D Secure payment abandoned for days, then completed after the account closed."""
-    import datetime
-
-    from django.utils import timezone
-
-    from billing import stripe_gateway
-    from billing.models import PaymentStatus
-
     account = account_open(holder=holder)
     paid = card_payment(stripe_server, holder, account, 1000)  # a real PaymentIntent to refund against
     refunds.account_close(account=account, actor=holder)
@@ -540,8 +492,6 @@ def test_a_card_payment_racing_a_close_is_refused_before_the_card_is_charged(str
 def test_a_pending_card_refund_is_posted_only_once_the_processor_settles_it(
     stripe_server, holder, account, monkeypatch
 ):
-    from billing import stripe_gateway
-
     card_payment(stripe_server, holder, account, 1200)
     real_create = stripe_gateway.refund_create
 

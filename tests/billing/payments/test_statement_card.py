@@ -4,15 +4,14 @@ import pytest
 import time_machine
 from django.urls import reverse
 
+from accounts.direct_bill.services import credit_limit_change
 from accounts.models import AccountStatus
 from billing import ledger
 from billing.adjustments import adjustment_create
-from billing.models import Payment, PaymentStatus, Statement
+from billing.models import FeeSchedule, Payment, PaymentStatus, Statement
 from billing.statements import dunning
 from billing.tasks import statements_monthly_run
-from tests.billing.test_payments import confirmed_setup_intent
-
-from .conftest import ny, open_direct_bill
+from tests.helpers import DECLINED_CARD, balance_of, confirmed_setup_intent, ny, open_direct_bill
 
 pytestmark = pytest.mark.django_db
 
@@ -20,8 +19,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def past_due(staff):
     """$80.00 owed on an October statement, unpaid and past due on Nov 23 (limit raised to $200)."""
-    from accounts.direct_bill.services import credit_limit_change
-
     with time_machine.travel(ny(2026, 10, 1, 9, 0), tick=False):
         account = open_direct_bill(state="AK")
         credit_limit_change(account=account, credit_limit_cents=20000, actor=staff, reason="Good history")
@@ -64,7 +61,7 @@ def test_pay_a_statement_by_card_over_fifty_dollars_with_the_fee_and_service_ret
     assert (payment.status, payment.amount_cents, payment.fee_cents) == (PaymentStatus.SUCCEEDED, 8000, 300)
     account.refresh_from_db()
     assert account.status == AccountStatus.ACTIVE  # at once, no dunning run needed
-    assert account.ledger_account.balance_cents == 0
+    assert balance_of(account) == 0
     page = client.get(done["Location"]).content.decode()
     assert 'data-total="paid">$80.00<' in page and 'data-total="due" class="">$0.00<' in page
     assert "Pay by card" not in page
@@ -88,19 +85,17 @@ def test_a_partial_card_payment_keeps_service_off_and_shows_what_is_left(past_du
 def test_a_declined_card_changes_nothing(past_due, stripe_server, client):
     holder = past_due.account.holder
     client.force_login(holder)
-    setup_id = confirmed_setup_intent(stripe_server, holder, "4000000000000341")
+    setup_id = confirmed_setup_intent(stripe_server, holder, DECLINED_CARD)
     response = client.post(
         reverse("billing:statement_pay_confirm", args=[past_due.pk]), {"amount": "80.00", "setup_intent": setup_id}
     )
     assert response.status_code == 400
     past_due.account.refresh_from_db()
-    assert past_due.account.ledger_account.balance_cents == -8000
+    assert balance_of(past_due.account) == -8000
     assert past_due.account.status == AccountStatus.SUSPENDED
 
 
 def test_fee_changed_after_review_charges_nothing_and_shows_the_new_total(past_due, stripe_server, client):
-    from billing.models import FeeSchedule
-
     account = past_due.account
     client.force_login(account.holder)
     FeeSchedule.objects.update_or_create(channel="web", defaults={"fee_cents": 300})
@@ -116,4 +111,4 @@ def test_fee_changed_after_review_charges_nothing_and_shows_the_new_total(past_d
     assert "fee changed" in again.content.decode()
     assert 'id="quote-total"><strong>$84.50</strong>' in again.content.decode()
     assert not Payment.objects.filter(account=account).exists()
-    assert ledger.account_ledger(account).balance_cents == -8000
+    assert balance_of(account) == -8000

@@ -1,0 +1,249 @@
+"""Plain helpers shared by the tests: accounts, balances, calls and payments made through the real
+services. Fixtures live in conftest.py; no test module imports another."""
+
+import datetime
+import itertools
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import requests
+import stripe
+from django.conf import settings
+from django.utils import timezone
+
+from accounts.direct_bill.services import application_submit
+from accounts.models import AccountKind, AccountStatus, CallingAccount, LineType, PhoneNumber
+from accounts.services import account_activate, account_open, phone_number_add
+from billing import ledger
+from billing.models import Channel, EntryKind, LedgerAccount, Payment, PaymentMethod, SystemAccount
+from billing.payments import services as payments
+from calls import services as calls_services
+from tests.factories import FacilityFactory, InmateFactory, RatePlanFactory, UserFactory
+
+# Screenshots the browser tests keep for a person to look at (not committed).
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+NY = ZoneInfo("America/New_York")
+
+
+def ny(*args) -> datetime.datetime:
+    """A moment on the New York clock: ny(2026, 10, 3, 14, 30)."""
+    return datetime.datetime(*args, tzinfo=NY)
+
+
+# --- balances -----------------------------------------------------------------------------------
+
+
+def balance_of(account) -> int:
+    """A calling account's cached ledger balance, in cents (negative: owed)."""
+    return LedgerAccount.objects.get(calling_account=account).balance_cents
+
+
+def system_posted(code: SystemAccount) -> int:
+    return ledger.balance(ledger.system_account(code))
+
+
+_deposits = itertools.count(1)
+
+
+def deposit(account, cents: int) -> None:
+    """Money on the account straight through the ledger (no payment row)."""
+    ledger.post(
+        idempotency_key=f"test-deposit:{account.pk}:{next(_deposits)}",
+        kind=EntryKind.PAYMENT,
+        lines=[(ledger.system_account(SystemAccount.CARD_CLEARING), -cents), (ledger.account_ledger(account), cents)],
+    )
+
+
+# --- accounts and numbers -----------------------------------------------------------------------
+
+_numbers = itertools.count(1)
+_added_numbers = itertools.count(1000)
+
+
+def next_number() -> str:
+    """A distinct valid US number (Hartford exchange) per call."""
+    return f"+1860{2000000 + next(_numbers):07d}"
+
+
+def make_account(
+    *,
+    balance_cents: int = 0,
+    kind: str = AccountKind.ADVANCE_CONNECT,
+    status: str = AccountStatus.ACTIVE,
+    credit_limit_cents: int = 0,
+    number: str | None = None,
+    line_type: str = "landline",
+    language: str = "en",
+    holder=None,
+):
+    """An account with one registered number (`account.test_number`, E.164) and a balance."""
+    holder = holder or UserFactory(preferred_language=language)
+    account = account_open(holder=holder, kind=kind, status=status, credit_limit_cents=credit_limit_cents)
+    if balance_cents:
+        deposit(account, balance_cents)
+    account.test_number = number or next_number()
+    PhoneNumber.objects.create(account=account, number=account.test_number, line_type=line_type, label="home")
+    return account
+
+
+def add_number(account, number=None, line_type=LineType.LANDLINE) -> str:
+    number = number or f"+1860555{next(_added_numbers):04d}"
+    PhoneNumber.objects.create(account=account, number=number, label="Home", line_type=line_type)
+    return number
+
+
+def open_direct_bill(*, state="AK", holder=None, activate=True) -> CallingAccount:
+    """A Direct Bill account through the real application path (Alaska: approved at once)."""
+    holder = holder or UserFactory(state=state)
+    application = application_submit(
+        applicant=holder,
+        legal_name=holder.get_full_name(),
+        date_of_birth=datetime.date(1980, 5, 17),
+        address_line1="1 Front Street",
+        city="Juneau",
+        state=state,
+        postal_code="99801",
+        consent=True,
+    )
+    account = application.account
+    if activate:
+        account_activate(account=account)
+        account.refresh_from_db()
+    return account
+
+
+# --- calls --------------------------------------------------------------------------------------
+
+_call_ids = itertools.count(1)
+
+
+def call_id() -> str:
+    return f"call-{next(_call_ids)}"
+
+
+def authorize(facility, inmate, number, *, cid=None, now=None):
+    return calls_services.call_authorize(
+        call_id=cid or call_id(),
+        facility_code=facility.code,
+        inmate_number=inmate.inmate_number,
+        dialed_number=number,
+        now=now,
+    )
+
+
+def complete(facility, inmate, number, *, seconds, cid=None, started_at=None, disconnect="normal", now=None):
+    return calls_services.call_complete(
+        call_id=cid or call_id(),
+        facility_code=facility.code,
+        inmate_number=inmate.inmate_number,
+        dialed_number=number,
+        started_at=started_at or datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=seconds),
+        duration_seconds=seconds,
+        disconnect=disconnect,
+        now=now,
+    )
+
+
+class Calls:
+    """A facility at $0.21/min + 6.35 % tax (calls up to 30 minutes) and an inmate, for real calls."""
+
+    def __init__(self):
+        self.plan = RatePlanFactory(
+            rate_per_minute="0.21", tax_rate="0.0635", effective_from_date="2020-01-01", facility__max_call_minutes=30
+        )
+        self.facility = self.plan.facility
+        self.inmate = InmateFactory(facility=self.facility)
+
+    def complete(self, *, number: str, minutes: int, started_at=None):
+        started_at = started_at or timezone.now() - datetime.timedelta(minutes=minutes + 1)
+        return complete(
+            self.facility,
+            self.inmate,
+            number,
+            seconds=minutes * 60 - 5,
+            cid=f"db-call-{next(_call_ids)}",
+            started_at=started_at,
+        )
+
+    def authorize(self, *, number: str, call_id: str | None = None):
+        return authorize(self.facility, self.inmate, number, cid=call_id or f"db-auth-{next(_call_ids)}")
+
+
+def ready_for_calls(account, *, staff, holder, number: str):
+    """Activate the account, register `number` on it and give it a paid facility and an inmate."""
+    account_activate(account=account, actor=staff)
+    facility = FacilityFactory()
+    RatePlanFactory(facility=facility)
+    inmate = InmateFactory(facility=facility)
+    phone_number_add(account=account, number=number, label="Home", line_type="landline", actor=holder)
+    return facility, inmate
+
+
+# --- payments (the card side through a real localstripe) ---------------------------------------
+
+OK_CARD = "4242424242424242"
+DECLINED_CARD = "4000000000000341"
+THREE_DS_CARD = "4000002500003155"
+ATTACH_DECLINED_CARD = "4000000000000002"
+
+
+def browser_confirms_card(base_url: str, client_secret: str, number: str, *, authenticate: bool = True) -> dict:
+    """What Stripe.js `confirmCardSetup` does with the card element: the card goes to Stripe only."""
+    seti = client_secret.split("_secret_")[0]
+    body = {
+        "key": settings.STRIPE_PUBLISHABLE_KEY,
+        "use_stripe_sdk": True,
+        "client_secret": client_secret,
+        "payment_method_data": {
+            "type": "card",
+            "card": {"number": number, "exp_month": "12", "exp_year": "2034", "cvc": "123"},
+            "billing_details": {"address": {"postal_code": "06103"}},
+        },
+    }
+    result = requests.post(f"{base_url}/v1/setup_intents/{seti}/confirm", json=body, timeout=10).json()
+    if result.get("status") == "requires_action" and authenticate:
+        again = {"key": settings.STRIPE_PUBLISHABLE_KEY, "use_stripe_sdk": True, "client_secret": client_secret}
+        result = requests.post(f"{base_url}/v1/setup_intents/{seti}/confirm", json=again, timeout=10).json()
+    return result
+
+
+def browser_authenticates_payment(base_url: str, client_secret: str, *, success: bool) -> dict:
+    """What Stripe.js `confirmCardPayment` does when the holder completes (or fails) 3-D Secure."""
+    pi = client_secret.split("_secret_")[0]
+    body = {"key": settings.STRIPE_PUBLISHABLE_KEY, "client_secret": client_secret}
+    url = f"{base_url}/v1/payment_intents/{pi}/_authenticate?success={'true' if success else 'false'}"
+    return requests.post(url, json=body, timeout=10).json()
+
+
+def confirmed_setup_intent(base_url: str, holder, number: str = OK_CARD) -> str:
+    setup_id, client_secret = payments.card_setup_start(holder=holder)
+    result = browser_confirms_card(base_url, client_secret, number)
+    assert result.get("status") == "succeeded", result
+    return setup_id
+
+
+def card_payment(base_url, holder, account, cents: int) -> Payment:
+    return payments.card_payment_create(
+        holder=holder, account=account, amount_cents=cents, setup_intent_id=confirmed_setup_intent(base_url, holder)
+    )
+
+
+def mail_payment(account, cents: int, staff) -> Payment:
+    return payments.payment_record_offline(
+        account=account,
+        channel=Channel.MAIL,
+        method=PaymentMethod.MONEY_ORDER,
+        amount_cents=cents,
+        reference="MO-1",
+        recorded_by=staff,
+    )
+
+
+def stripe_refund(base_url: str, refund_id: str) -> dict:
+    client = stripe.StripeClient(api_key=settings.STRIPE_SECRET_KEY, base_addresses={"api": base_url})
+    return client.v1.refunds.retrieve(refund_id).to_dict()
+
+
+def stripe_refunds_of(base_url: str, payment_intent_id: str) -> list[dict]:
+    client = stripe.StripeClient(api_key=settings.STRIPE_SECRET_KEY, base_addresses={"api": base_url})
+    return [r.to_dict() for r in client.v1.refunds.list(params={"payment_intent": payment_intent_id}).data]
