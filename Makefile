@@ -43,6 +43,8 @@ run: local-setup
 test: venv browser
 	@$(TEST_ENV) $(PY) scripts/check_services.py
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run --settings=config.settings.test >/dev/null \
 	  || { echo "Models and migrations differ: run manage.py makemigrations."; exit 1; }
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
@@ -53,6 +55,7 @@ smoke: local-setup
 lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf var
