@@ -104,3 +104,17 @@ def admin_site_harden(site) -> None:
             type(inline.__name__, (inline,), {"form": _hardened_form_class(inline.form), "__module__": __name__})
             for inline in model_admin.inlines
         ]
+
+
+def axes_username(request: HttpRequest, credentials: dict | None = None) -> str | None:
+    """The login name django-axes records (AXES_USERNAME_CALLABLE): the admin's `username` or
+    allauth's `email`, without control characters and cut to the 255 characters its tables hold, so
+    a 20,000-character or NUL-laden guess is an ordinary failure, not a database error."""
+    value = None
+    if credentials:
+        value = credentials.get("username") or credentials.get("email")
+    if value is None:
+        value = getattr(request, "POST", {}).get("username")
+    if not isinstance(value, str):
+        return None
+    return CONTROL_CHARACTERS.sub("", value)[:255]

@@ -94,7 +94,7 @@ def account_close(request, pk: int):
     from this page closes the account."""
     account = selectors.account_get_for_holder(holder=request.user, pk=pk)
     error = ""
-    form = CloseAccountForm(request.POST or None)
+    form = CloseAccountForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and not form.is_valid():
         error = " ".join(form.errors.get("reason", []))
     elif request.method == "POST":

@@ -163,6 +163,7 @@ def test_the_statement_page_shows_what_is_paid_and_due(billed, staff, client):
     assert 'data-total="billed">$3.35<' in page
     assert 'data-total="paid">$1.00<' in page
     assert 'data-total="due" class="owed">$2.35<' in page
+    client.force_login(billed.holder)  # 13 days later: the idle session has ended
     with time_machine.travel(ny(2026, 11, 23, 11, 0), tick=False):
         page = client.get(reverse("billing:statement_detail", args=[statement.pk])).content.decode()
     assert "Past due" in page
