@@ -2,11 +2,13 @@
 hygiene test and the malformed-input sweep both post to each of them."""
 
 import datetime
+import itertools
 from dataclasses import dataclass, field
 
 from django.apps import apps
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from accounts.direct_bill.services import application_submit
 from accounts.models import AccountKind, AccountStatus, PhoneNumber
@@ -15,6 +17,20 @@ from billing import ledger
 from billing.models import EntryKind, Statement, SystemAccount
 from calls.models import Facility, Inmate, PlatformToken
 from tests.factories import InmateFactory, RatePlanFactory, UserFactory
+
+STAFF_PASSWORD = "correct horse battery staple"
+_numbers = itertools.count(1)
+
+
+def next_number() -> str:
+    return f"+1860{3000000 + next(_numbers):07d}"
+
+
+def token_client(raw: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
 
 # Tables whose rows record an attempt rather than a state change.
 AUDIT_ONLY = {"axes.accessattempt", "axes.accessfailurelog", "axes.accesslog", "sessions.session"}

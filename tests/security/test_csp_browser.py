@@ -1,6 +1,8 @@
 """The card payment in a real Chromium with the Content-Security-Policy on: the flow completes
 and the browser reports no CSP violation (console errors and securitypolicyviolation events)."""
 
+from pathlib import Path
+
 import pytest
 from django.conf import settings
 from django.test import Client
@@ -8,9 +10,9 @@ from playwright.sync_api import expect
 
 from accounts.services import account_open
 from billing.models import FeeSchedule, Payment
-from tests.conftest import ARTIFACTS
 from tests.factories import UserFactory
 
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 WATCH_CSP = """
 window.__cspViolations = [];

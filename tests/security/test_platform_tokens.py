@@ -15,7 +15,7 @@ from calls.models import CallRecord, PlatformTokenAlert
 from calls.services import platform_token_revoke
 from config.settings import base as base_settings
 
-from .conftest import token_client
+from .forms_catalog import token_client
 
 pytestmark = pytest.mark.django_db
 AUTHORIZE = reverse("api:calls-authorize")

@@ -11,7 +11,7 @@ from django.urls import reverse
 from accounts.security import client_ip
 from tests.factories import UserFactory
 
-from .conftest import STAFF_PASSWORD
+from .forms_catalog import STAFF_PASSWORD
 
 pytestmark = pytest.mark.django_db
 LOGIN = "/admin/login/"
