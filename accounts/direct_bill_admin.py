@@ -153,7 +153,10 @@ class DirectBillApplicationAdmin(admin.ModelAdmin):
     def approve_view(self, request, pk):
         def perform(application, data):
             applications.application_approve(
-                application=application, credit_limit_cents=data["credit_limit"], actor=request.user
+                application=application,
+                credit_limit_cents=data["credit_limit"],
+                actor=request.user,
+                confirmed=data["confirm"],
             )
             return f"{application} approved at {format_cents(data['credit_limit'])}; the applicant was emailed."
 
@@ -189,6 +192,7 @@ class DirectBillApplicationAdmin(admin.ModelAdmin):
                 credit_limit_cents=data["credit_limit"],
                 actor=request.user,
                 reason=data["reason"],
+                confirmed=data["confirm"],
             )
             return f"Credit limit of {account} is now {format_cents(account.credit_limit_cents)}."
 

@@ -34,6 +34,9 @@ class DirectBillApplicationForm(HardenedFormMixin, forms.Form):
 
 class ApplicationApproveForm(HardenedFormMixin, forms.Form):
     credit_limit = AmountField(label="Credit limit", help_text="In dollars, for example 100.00.")
+    confirm = forms.BooleanField(
+        label="I confirm this credit limit", required=False, help_text="Needed for a limit above the review threshold."
+    )
 
     def clean_credit_limit(self) -> int:
         if self.cleaned_data["credit_limit"] <= 0:
@@ -50,3 +53,6 @@ class ApplicationDeclineForm(HardenedFormMixin, forms.Form):
 class CreditLimitChangeForm(HardenedFormMixin, forms.Form):
     credit_limit = AmountField(label="New credit limit", help_text="In dollars; 0.00 stops new calls.")
     reason = forms.CharField(label="Reason", widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)
+    confirm = forms.BooleanField(
+        label="I confirm this credit limit", required=False, help_text="Needed for a limit above the review threshold."
+    )

@@ -1,13 +1,14 @@
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from billing import ledger
 
-from .models import AccountStatus, CallingAccount, PhoneNumber, User
+from .models import AccountKind, AccountStatus, CallingAccount, PhoneNumber, SuspensionCode, User
 
 
 def account_list_for_holder(*, holder: User) -> QuerySet[CallingAccount]:
@@ -35,6 +36,13 @@ def account_open_list_for_holder(*, holder: User, kind: str | None = None) -> Qu
     return accounts.filter(kind=kind) if kind else accounts
 
 
+def account_payable_list_for_holder(*, holder: User) -> QuerySet[CallingAccount]:
+    """Open accounts, and closed ones that still owe, oldest first."""
+    accounts = CallingAccount.objects.filter(holder=holder)
+    owing = ledger.accounts_owing(accounts.filter(status=AccountStatus.CLOSED))
+    return (accounts.exclude(status=AccountStatus.CLOSED) | owing).order_by("id")
+
+
 def phone_number_get_for_holder(*, holder: User, pk: int) -> PhoneNumber:
     return get_object_or_404(
         PhoneNumber.objects.select_related("account"), pk=pk, account__holder=holder, is_active=True
@@ -50,6 +58,7 @@ class AccountView:
     status_label: str
     balance_cents: int
     numbers: list
+    credit: "Credit | None" = None
 
     @property
     def owed_cents(self) -> int:
@@ -59,16 +68,50 @@ class AccountView:
     def activates_at(self) -> datetime | None:
         return self.account.activates_at if self.status == AccountStatus.PENDING_ACTIVATION else None
 
+    @property
+    def calls_refused_because(self) -> str:
+        """Why calls are refused now, in words a holder can act on ("" when they connect)."""
+        if self.status == AccountStatus.SUSPENDED and self.account.suspension_code == SuspensionCode.STATEMENT_PAST_DUE:
+            return _("A statement is past due: pay it to restore calls.")
+        if self.credit is not None and self.status == AccountStatus.ACTIVE and self.credit.available_cents <= 0:
+            return _("Your credit limit is reached: pay any amount to restore calls.")
+        return ""
+
+
+@dataclass(frozen=True)
+class Credit:
+    """A Direct Bill account's credit: the limit, what is used (owed plus calls in progress) and
+    what is left, and when the next statement is issued."""
+
+    limit_cents: int
+    used_cents: int
+    next_statement_date: date
+
+    @property
+    def available_cents(self) -> int:
+        return max(0, self.limit_cents - self.used_cents)
+
 
 def account_view(*, account: CallingAccount, now: datetime | None = None) -> AccountView:
     status = account.status_at(now or timezone.now())
     numbers = getattr(account, "active_numbers", None)
     if numbers is None:
         numbers = list(account.phone_numbers.filter(is_active=True).order_by("added_at", "id"))
+    balance = ledger.balance_get(account=account)
+    credit = None
+    if account.kind == AccountKind.DIRECT_BILL:
+        now = now or timezone.now()
+        today = timezone.localtime(now, timezone.get_default_timezone()).date()
+        credit = Credit(
+            limit_cents=account.credit_limit_cents,
+            used_cents=max(0, -balance) + ledger.holds_open_cents(account=account, now=now),
+            next_statement_date=(today.replace(day=1) + timedelta(days=32)).replace(day=1),
+        )
     return AccountView(
         account=account,
         status=status,
         status_label=AccountStatus(status).label,
-        balance_cents=ledger.balance_get(account=account),
+        balance_cents=balance,
         numbers=numbers,
+        credit=credit,
     )

@@ -19,12 +19,23 @@ class FundForm(HardenedFormMixin, forms.Form):
         empty_label=None,
         error_messages={"invalid_choice": _("Choose one of your own open accounts.")},
     )
-    amount = AmountField(label=_("Amount to add"), help_text=_("For example 25.00"))
+    amount = AmountField(label=_("Amount"), help_text=_("For example 25.00"))
 
     def __init__(self, *args, accounts, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["account"].queryset = accounts
-        self.fields["account"].label_from_instance = lambda a: f"{a.get_kind_display()} #{a.pk}"
+        self.fields["account"].label_from_instance = _account_label
+
+
+def _account_label(account) -> str:
+    if account.status == "closed":
+        return _("%(kind)s #%(number)s (closed: pay what it owes)") % {
+            "kind": account.get_kind_display(),
+            "number": account.pk,
+        }
+    if account.kind == "direct_bill":
+        return _("%(kind)s #%(number)s (pay what you owe)") % {"kind": account.get_kind_display(), "number": account.pk}
+    return f"{account.get_kind_display()} #{account.pk}"
 
 
 class PayForm(FundForm):

@@ -218,6 +218,11 @@ def balance_subquery() -> Subquery:
     return Subquery(LedgerAccount.objects.filter(calling_account=OuterRef("pk")).order_by().values("balance_cents")[:1])
 
 
+def accounts_owing(queryset: QuerySet) -> QuerySet:
+    """The calling accounts of `queryset` whose balance is below zero (money owed)."""
+    return queryset.filter(ledger_account__balance_cents__lt=0)
+
+
 def postings_for_account(*, account) -> QuerySet[Posting]:
     """The account's ledger lines, newest first (amount signed from the holder's side)."""
     return (
@@ -249,10 +254,13 @@ def entry_totals_between(*, account, start: datetime, end: datetime) -> tuple[di
     return per_entry, tax
 
 
-def credits_since(*, account, at: datetime, credit_kinds) -> int:
-    """What entries of `credit_kinds` posted at or after `at` added to the account, less what
-    reversals took back (never below zero)."""
-    totals = Posting.objects.filter(ledger_account=account_ledger(account), entry__created_at__gte=at).aggregate(
+def credits_since(*, account, at: datetime, credit_kinds, until: datetime | None = None) -> int:
+    """What entries of `credit_kinds` posted at or after `at` (and before `until`) added to the
+    account, less what reversals took back (never below zero)."""
+    postings = Posting.objects.filter(ledger_account=account_ledger(account), entry__created_at__gte=at)
+    if until is not None:
+        postings = postings.filter(entry__created_at__lt=until)
+    totals = postings.aggregate(
         credits=Sum("amount_cents", filter=Q(entry__kind__in=credit_kinds, amount_cents__gt=0)),
         reversals=Sum("amount_cents", filter=Q(entry__kind=EntryKind.REVERSAL, amount_cents__lt=0)),
     )
@@ -353,6 +361,12 @@ def holds_release_for_account(*, account, now: datetime) -> int:
 def holds_open_exist(*, account, now: datetime) -> bool:
     """Whether a call in progress holds money on the account."""
     return Hold.objects.filter(account_id=account.pk, released_at__isnull=True, expires_at__gt=now).exists()
+
+
+def holds_open_cents(*, account, now: datetime) -> int:
+    """What calls in progress hold on the account."""
+    held = Hold.objects.filter(account_id=account.pk, released_at__isnull=True, expires_at__gt=now)
+    return held.aggregate(total=Sum("amount_cents"))["total"] or 0
 
 
 def holds_expire(*, now: datetime | None = None) -> int:

@@ -6,7 +6,7 @@ from celery import shared_task
 from .closing import inactivity
 from .closing import services as closing
 from .payments import webhooks
-from .statements import dunning
+from .statements import credit_raise, dunning
 from .statements import services as statements
 
 
@@ -48,3 +48,9 @@ def statement_email_send_task(statement_id: int) -> bool:
 def dunning_daily_run() -> list[int]:
     """Beat, daily: suspend accounts with an unpaid past-due statement; restore paid-up ones."""
     return list(dunning.dunning_run())
+
+
+@shared_task(name="billing.tasks.credit_limits_raise_daily_run", acks_late=True)
+def credit_limits_raise_daily_run() -> int:
+    """Beat, daily: raise the credit limit of Direct Bill holders who paid every statement on time."""
+    return credit_raise.credit_limits_raise_due()

@@ -9,7 +9,6 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors as account_selectors
-from accounts.models import AccountKind
 
 from . import selectors, stripe_gateway
 from .forms import FundForm, PayForm
@@ -19,8 +18,9 @@ from .payments import services, webhooks
 
 
 def _fundable(request):
-    # Direct Bill balances are paid against their statements (billing.statement_views).
-    return account_selectors.account_open_list_for_holder(holder=request.user, kind=AccountKind.ADVANCE_CONNECT)
+    """Accounts the holder can pay into: every open one (AdvanceConnect adds money; Direct Bill pays
+    what is owed, at any time) and closed ones that still owe (a call reported after closing)."""
+    return account_selectors.account_payable_list_for_holder(holder=request.user)
 
 
 def _stripe_context() -> dict:

@@ -123,7 +123,8 @@ class Inmate(models.Model):
 
 class InmateDebitSponsorship(models.Model):
     """A holder pays, from an AdvanceConnect account, for an inmate's calls to any registered
-    number. One active sponsor per inmate, so every call has one payer."""
+    number. Several families may sponsor one inmate: each call has one payer, found by the payer
+    order of DESIGN.md §1 (calls/payers.py)."""
 
     inmate = models.ForeignKey(Inmate, on_delete=models.PROTECT, related_name="sponsorships")
     account = models.ForeignKey("accounts.CallingAccount", on_delete=models.PROTECT, related_name="sponsorships")
@@ -133,15 +134,29 @@ class InmateDebitSponsorship(models.Model):
     ended_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # Optional, set by the sponsor: at most this much inmate-debit billing per calendar month
+    # (calls and the holds of calls in progress).
+    monthly_cap_cents = models.BigIntegerField(null=True, blank=True)
+    # The last "your sponsorship was skipped for lack of funds" email (at most one a day).
+    skip_notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["inmate"], condition=Q(ended_at__isnull=True), name="one_active_sponsor_per_inmate"
+                fields=["inmate", "account"],
+                condition=Q(ended_at__isnull=True),
+                name="one_active_sponsorship_per_pair",
+            ),
+            models.CheckConstraint(
+                condition=Q(monthly_cap_cents__isnull=True) | Q(monthly_cap_cents__gt=0),
+                name="sponsorship_cap_positive",
             ),
         ]
-        indexes = [models.Index(fields=["account", "ended_at"], name="sponsorship_account_idx")]
+        indexes = [
+            models.Index(fields=["account", "ended_at"], name="sponsorship_account_idx"),
+            models.Index(fields=["inmate", "started_at"], name="sponsorship_inmate_idx"),
+        ]
 
     def __str__(self) -> str:
         state = "active" if self.ended_at is None else "ended"

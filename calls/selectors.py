@@ -118,6 +118,28 @@ def sponsorship_list_for_account(*, account: CallingAccount) -> QuerySet[InmateD
     )
 
 
+@dataclass(frozen=True)
+class SponsoredCall:
+    record: CallRecord
+    number: str  # in full for the sponsor's own numbers, else the last two digits only
+
+
+def sponsored_calls_for_account(*, account: CallingAccount, limit: int = 50) -> list[SponsoredCall]:
+    """The newest calls this account paid for as a sponsor (inmate debit). Other families' numbers
+    are theirs: only their last two digits are shown."""
+    records = (
+        CallRecord.objects.filter(account=account, billing="inmate_debit")
+        .select_related("facility", "inmate")
+        .order_by("-started_at", "-id")[:limit]
+    )
+    own = {str(n) for n in account.phone_numbers.values_list("number", flat=True)}
+    calls = []
+    for record in records:
+        number = record.dialed_number.as_e164 if record.dialed_number else ""
+        calls.append(SponsoredCall(record, number if number in own else f"•••••••••{number[-2:]}"))
+    return calls
+
+
 def facility_list_active() -> QuerySet[Facility]:
     return Facility.objects.filter(is_active=True).order_by("name", "id")
 

@@ -10,14 +10,17 @@ import phonenumbers
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from accounts.emails import account_email_enqueue
 from accounts.models import AccountKind, AccountStatus, CallingAccount, LineType, PhoneNumber, SuspensionCode, User
 from billing import ledger
 from billing.models import EntryKind, SystemAccount
 from billing.money import to_decimal
 
+from . import payers
 from .announcements import announcement
 from .models import (
     Billing,
@@ -129,45 +132,6 @@ def _deny(call_id: str, reason: str, rate: Decimal | None = None) -> Authorizati
     return Authorization(call_id, "deny", reason, 0, None, format_rate(rate or Decimal("0")), "")
 
 
-@dataclass(frozen=True)
-class _Payer:
-    account: CallingAccount | None
-    billing: str | None
-    number: PhoneNumber | None
-    reason: str | None = None
-
-
-def _resolve_payer(*, inmate_id: int, e164: str, started_at: datetime.datetime | None = None) -> _Payer:
-    """Inmate-debit sponsor first (to connect, the number must still be registered on an open
-    account), else the account holding the number. Two indexed lookups. With `started_at`, resolves
-    a call that already happened: the sponsorship in force when it started pays, whatever became of
-    the number since."""
-    number = (
-        PhoneNumber.objects.filter(number=e164, is_active=True)
-        .select_related("account__holder", "account__ledger_account")
-        .first()
-    )
-    sponsorships = InmateDebitSponsorship.objects.filter(inmate_id=inmate_id)
-    if started_at is None:
-        sponsorships = sponsorships.filter(ended_at__isnull=True)
-    else:
-        sponsorships = sponsorships.filter(started_at__lte=started_at).filter(
-            Q(ended_at__isnull=True) | Q(ended_at__gt=started_at)
-        )
-    sponsorship = sponsorships.select_related("account__ledger_account").order_by("-started_at", "-id").first()
-    for_charge = started_at is not None
-    if for_charge and sponsorship is not None:
-        return _Payer(sponsorship.account, Billing.INMATE_DEBIT, number)
-    if number is None:
-        return _Payer(None, None, None, _unregistered_reason(e164))
-    if sponsorship is not None:
-        if number.account.status == AccountStatus.CLOSED:
-            return _Payer(None, None, number, DenyReason.NUMBER_NOT_REGISTERED)
-        return _Payer(sponsorship.account, Billing.INMATE_DEBIT, number)
-    kind = Billing.DIRECT_BILL if number.account.kind == AccountKind.DIRECT_BILL else Billing.COLLECT
-    return _Payer(number.account, kind, number)
-
-
 def _unregistered_reason(e164: str) -> str:
     """A number no open account holds. When closing its account freed it (and nobody registered
     it since), the platform hears `account_closed`, which is what happened; otherwise the number
@@ -218,6 +182,29 @@ def call_authorize(
     authorized again returns the first answer and places no second hold. Raises CallInputError
     only for a dialed number that cannot be a phone number."""
     now = now or timezone.now()
+    call = _call_to_authorize(
+        call_id=call_id, facility_code=facility_code, inmate_number=inmate_number, dialed_number=dialed_number, now=now
+    )
+    if isinstance(call, Authorization):
+        return call
+    if call.plan.is_free:
+        reason = _status_reason(call.callee, now, free=True)
+        if reason:
+            return _deny(call_id, reason, call.plan.rate_per_minute)
+        return _allow_free(call)
+    sponsorships = payers.sponsorships_now(inmate_id=call.inmate.id)
+    if any(s.account_id == call.callee.pk for s in sponsorships):
+        # The callee's own sponsorship pays first for calls to its own number.
+        return _authorize_on(call, account=call.callee, billing=Billing.INMATE_DEBIT)
+    if sponsorships:
+        answer = _authorize_by_a_sponsor(call, sponsorships)
+        if answer is not None:
+            return answer
+    return _authorize_on(call, account=call.callee, billing=payers.collect_billing(call.callee))
+
+
+def _call_to_authorize(*, call_id, facility_code, inmate_number, dialed_number, now) -> "_Call | Authorization":
+    """The call's facility, plan, inmate and callee, or the deny that stops it before any money."""
     e164 = normalize_number(dialed_number)
     info = facility_info_get(code=facility_code)
     plan = info.plan_at(now) if info else None
@@ -233,70 +220,63 @@ def call_authorize(
         return _deny(call_id, DenyReason.UNKNOWN_INMATE, plan.rate_per_minute)
     if _is_blocked(facility_id=info.id, e164=e164):
         return _deny(call_id, DenyReason.NUMBER_BLOCKED, plan.rate_per_minute)
-    payer = _resolve_payer(inmate_id=inmate.id, e164=e164)
-    if payer.reason:
-        return _deny(call_id, payer.reason, plan.rate_per_minute)
-    if payer.number.line_type == LineType.MOBILE and not info.cell_phones_allowed:
+    number = payers.callee_number(e164=e164)
+    if number is None:
+        return _deny(call_id, _unregistered_reason(e164), plan.rate_per_minute)
+    if number.line_type in (LineType.MOBILE, LineType.UNKNOWN) and not info.cell_phones_allowed:
         return _deny(call_id, DenyReason.CELL_PHONE_NOT_ALLOWED, plan.rate_per_minute)
-    reason = _status_reason(payer.account, now, free=plan.is_free)
-    if reason:
-        return _deny(call_id, reason, plan.rate_per_minute)
+    return _Call(call_id=call_id, info=info, plan=plan, inmate=inmate, e164=e164, callee=number.account, now=now)
 
-    billing = Billing.FREE if plan.is_free else payer.billing
-    text = announcement(
-        billing=billing,
-        inmate_name=inmate.full_name,
-        facility_name=info.name,
-        language=payer.number.account.holder.preferred_language,
-    )
-    if plan.is_free:
-        return Authorization(
-            call_id, "allow", None, info.max_call_minutes * 60, billing, format_rate(plan.rate_per_minute), text
+
+@dataclass(frozen=True)
+class _Call:
+    call_id: str
+    info: FacilityInfo
+    plan: PlanInfo
+    inmate: Inmate
+    e164: str
+    callee: CallingAccount
+    now: datetime.datetime
+
+    @property
+    def rate(self) -> str:
+        return format_rate(self.plan.rate_per_minute)
+
+    def minutes_for(self, cents: int) -> int:
+        return minutes_covered(
+            available_cents=cents,
+            rate_per_minute=self.plan.rate_per_minute,
+            tax_rate=self.plan.tax_rate,
+            cap_minutes=self.info.max_call_minutes,
         )
-    return _authorize_paid(
-        call_id=call_id,
-        info=info,
-        plan=plan,
-        inmate=inmate,
-        e164=e164,
-        payer=payer,
-        billing=billing,
-        text=text,
-        now=now,
-    )
+
+    def announcement(self, billing: str) -> str:
+        return announcement(
+            billing=billing,
+            inmate_name=self.inmate.full_name,
+            facility_name=self.info.name,
+            language=self.callee.holder.preferred_language,
+        )
 
 
-def _authorize_paid(*, call_id, info: FacilityInfo, plan, inmate, e164, payer: _Payer, billing, text, now):
-    """Funds are decided and the hold placed by the kernel, under the payer's ledger-row lock: the
-    second of two concurrent calls waits there and then sees the first one's hold. A platform
-    retrying an authorization gets its first answer, not a second look at funds its hold ties up."""
-    account = payer.account
+def _allow_free(call: _Call) -> Authorization:
+    text = call.announcement(Billing.FREE)
+    return Authorization(call.call_id, "allow", None, call.info.max_call_minutes * 60, Billing.FREE, call.rate, text)
+
+
+def _authorize_on(call: _Call, *, account: CallingAccount, billing: str) -> Authorization:
+    """The callee's own account pays (collect, Direct Bill, or its own sponsorship)."""
+    reason = _status_reason(account, call.now, free=False)
+    if reason:
+        return _deny(call.call_id, reason, call.plan.rate_per_minute)
     direct_bill = account.kind == AccountKind.DIRECT_BILL
 
     def decide(funds: ledger.Funds) -> ledger.HoldTerms | None:
         if not direct_bill and funds.balance_cents < 0:
             return None
-        minutes = minutes_covered(
-            available_cents=funds.available_cents,
-            rate_per_minute=plan.rate_per_minute,
-            tax_rate=plan.tax_rate,
-            cap_minutes=info.max_call_minutes,
-        )
-        if minutes < 1:
-            return None
-        answer = Authorization(call_id, "allow", None, minutes * 60, billing, format_rate(plan.rate_per_minute), text)
-        cost = price(minutes=minutes, rate_per_minute=plan.rate_per_minute, tax_rate=plan.tax_rate)
-        return ledger.HoldTerms(amount_cents=cost.total_cents, max_seconds=minutes * 60, response=answer.as_dict())
+        return _terms(call, billing=billing, minutes=call.minutes_for(funds.available_cents), at_least=1)
 
-    result = ledger.hold_place(
-        account=account,
-        call_id=call_id,
-        credit_limit_cents=account.credit_limit_cents if direct_bill else None,
-        expires_at=now + settings.CALL_HOLD_TTL,
-        decide=decide,
-        details={"facility_id": info.id, "inmate_id": inmate.id, "dialed_number": e164, "billing": billing},
-        now=now,
-    )
+    result = _place(call, account=account, billing=billing, decide=decide)
     if result.hold is not None:
         return Authorization(**result.hold.response)
     if direct_bill:
@@ -305,7 +285,91 @@ def _authorize_paid(*, call_id, info: FacilityInfo, plan, inmate, e164, payer: _
         reason = DenyReason.NEGATIVE_BALANCE
     else:
         reason = DenyReason.INSUFFICIENT_FUNDS
-    return _deny(call_id, reason, plan.rate_per_minute)
+    return _deny(call.call_id, reason, call.plan.rate_per_minute)
+
+
+def _authorize_by_a_sponsor(call: _Call, sponsorships: list[InmateDebitSponsorship]) -> Authorization | None:
+    """Another family's sponsorship, oldest first, if one can pay now at least as long a call as
+    the callee's own account could (one minute when it cannot pay). None when every sponsor is
+    skipped; then the callee's account is asked as for a collect call."""
+    reason = _status_reason(call.callee, call.now, free=True)
+    if reason:  # a closed or staff-suspended callee takes no calls, whoever pays
+        return _deny(call.call_id, reason, call.plan.rate_per_minute)
+    callee_minutes = 0
+    if _status_reason(call.callee, call.now, free=False) is None:
+        callee_minutes = call.minutes_for(payers.callee_available_cents(account=call.callee, now=call.now))
+    for sponsorship in sponsorships:
+        if not payers.sponsor_is_active(sponsorship, call.now):
+            continue
+        result = _place(
+            call,
+            account=sponsorship.account,
+            billing=Billing.INMATE_DEBIT,
+            decide=_sponsor_decision(call, sponsorship, at_least=max(1, callee_minutes)),
+        )
+        if result.hold is not None:
+            return Authorization(**result.hold.response)
+        _sponsor_skipped(sponsorship, now=call.now)
+    return None
+
+
+def _sponsor_decision(call: _Call, sponsorship: InmateDebitSponsorship, *, at_least: int):
+    def decide(funds: ledger.Funds) -> ledger.HoldTerms | None:
+        if funds.balance_cents < 0:
+            return None
+        minutes = call.minutes_for(funds.available_cents)
+        if sponsorship.monthly_cap_cents is not None:
+            # Under the sponsor's ledger-row lock, so two calls at once cannot both pass the cap.
+            left = sponsorship.monthly_cap_cents - payers.sponsorship_spent_cents(sponsorship=sponsorship, now=call.now)
+            minutes = min(minutes, call.minutes_for(left))
+        return _terms(call, billing=Billing.INMATE_DEBIT, minutes=minutes, at_least=at_least)
+
+    return decide
+
+
+def _terms(call: _Call, *, billing: str, minutes: int, at_least: int) -> ledger.HoldTerms | None:
+    if minutes < at_least:
+        return None
+    answer = Authorization(call.call_id, "allow", None, minutes * 60, billing, call.rate, call.announcement(billing))
+    cost = price(minutes=minutes, rate_per_minute=call.plan.rate_per_minute, tax_rate=call.plan.tax_rate)
+    return ledger.HoldTerms(amount_cents=cost.total_cents, max_seconds=minutes * 60, response=answer.as_dict())
+
+
+def _place(call: _Call, *, account: CallingAccount, billing: str, decide) -> ledger.HoldResult:
+    """The kernel decides funds and places the hold under the payer's ledger-row lock: the second
+    of two concurrent calls waits there and then sees the first one's hold. A platform retrying an
+    authorization gets its first answer, not a second look at funds its hold ties up."""
+    return ledger.hold_place(
+        account=account,
+        call_id=call.call_id,
+        credit_limit_cents=account.credit_limit_cents if account.kind == AccountKind.DIRECT_BILL else None,
+        expires_at=call.now + settings.CALL_HOLD_TTL,
+        decide=decide,
+        details={
+            "facility_id": call.info.id,
+            "inmate_id": call.inmate.id,
+            "dialed_number": call.e164,
+            "billing": billing,
+        },
+        now=call.now,
+    )
+
+
+def _sponsor_skipped(sponsorship: InmateDebitSponsorship, *, now: datetime.datetime) -> None:
+    """Tell the sponsor, at most once a day, that a call was billed elsewhere for lack of funds."""
+    recently = now - settings.SPONSOR_SKIP_NOTICE_EVERY
+    claimed = (
+        InmateDebitSponsorship.objects.filter(pk=sponsorship.pk)
+        .filter(Q(skip_notified_at__isnull=True) | Q(skip_notified_at__lt=recently))
+        .update(skip_notified_at=now)
+    )
+    if claimed:
+        account_email_enqueue(
+            account_id=sponsorship.account_id,
+            template="sponsorship_skipped",
+            inmate_name=sponsorship.inmate.full_name,
+            sponsorships_url=reverse("calls:sponsorships", args=[sponsorship.account_id]),
+        )
 
 
 # --- complete ------------------------------------------------------------------------------------
@@ -417,8 +481,7 @@ def call_complete(
     if hold is not None:
         account, billing = hold.account, hold.billing
     else:
-        payer = _resolve_payer(inmate_id=call.inmate_id, e164=call.e164, started_at=started_at)
-        account, billing = payer.account, payer.billing
+        account, billing = payers.payer_at(inmate_id=call.inmate_id, e164=call.e164, started_at=started_at)
     if call.plan.is_free:
         billing = Billing.FREE
     elif account is None:
@@ -496,10 +559,18 @@ def call_holds_expire(*, now: datetime.datetime | None = None) -> int:
 
 
 def sponsorship_start(
-    *, account: CallingAccount, facility: Facility, inmate_number: str, actor: User
+    *,
+    account: CallingAccount,
+    facility: Facility,
+    inmate_number: str,
+    actor: User,
+    confirmed: bool,
+    monthly_cap_cents: int | None = None,
 ) -> InmateDebitSponsorship:
-    """Start paying for an inmate's calls from an AdvanceConnect account. Raises SponsorshipError
-    with a message fit to show when the account cannot, the inmate is unknown or already sponsored."""
+    """Start paying for an inmate's calls from an active, funded AdvanceConnect account, once the
+    holder has confirmed the inmate's name FamilyLine showed (`confirmed`). Several families may
+    sponsor one inmate; starting again an active sponsorship returns it. The sponsor is emailed
+    after commit. Raises SponsorshipError with a message fit to show; nothing is started then."""
     if account.kind != AccountKind.ADVANCE_CONNECT:
         raise SponsorshipError(gettext("Only an AdvanceConnect (prepaid) account can pay for an inmate's calls."))
     inmate = Inmate.objects.filter(facility=facility, inmate_number=inmate_number.strip(), is_active=True).first()
@@ -508,20 +579,59 @@ def sponsorship_start(
             gettext("No inmate with number %(number)s is at %(facility)s.")
             % {"number": inmate_number.strip(), "facility": facility.name}
         )
-    try:
-        with transaction.atomic():
-            # Lock order step 1: a close of this account either finished (we see it closed) or waits.
-            ledger.balance_lock(account=account)
-            if CallingAccount.objects.filter(pk=account.pk, status=AccountStatus.CLOSED).exists():
-                raise SponsorshipError(gettext("This account is closed."))
-            return InmateDebitSponsorship.objects.create(inmate=inmate, account=account, started_by=actor)
-    except IntegrityError:
+    if not confirmed:
+        raise SponsorshipError(
+            gettext("Please confirm that %(name)s at %(facility)s is the person whose calls you will pay for.")
+            % {"name": inmate.full_name, "facility": facility.name}
+        )
+    _check_cap(monthly_cap_cents)
+    with transaction.atomic():
+        # Lock order step 1: a close of this account either finished (we see it closed) or waits,
+        # and the balance it is funded with is the one in force.
+        balance = ledger.balance_lock(account=account)
+        account = CallingAccount.objects.get(pk=account.pk)
+        _check_can_sponsor(account, balance=balance)
         same = InmateDebitSponsorship.objects.filter(inmate=inmate, account=account, ended_at__isnull=True).first()
         if same is not None:
             return same
+        sponsorship = InmateDebitSponsorship.objects.create(
+            inmate=inmate, account=account, started_by=actor, monthly_cap_cents=monthly_cap_cents
+        )
+        account_email_enqueue(
+            account_id=account.pk,
+            template="sponsorship_started",
+            inmate_name=inmate.full_name,
+            facility_name=facility.name,
+            sponsorships_url=reverse("calls:sponsorships", args=[account.pk]),
+        )
+    return sponsorship
+
+
+def _check_can_sponsor(account: CallingAccount, *, balance: int) -> None:
+    status = account.status_at(timezone.now())
+    if status == AccountStatus.CLOSED:
+        raise SponsorshipError(gettext("This account is closed."))
+    if status != AccountStatus.ACTIVE:
         raise SponsorshipError(
-            f"{inmate.full_name}'s calls are already paid for from another FamilyLine account."
-        ) from None
+            gettext("This account is not active yet. You can pay for an inmate's calls once it is funded and active.")
+        )
+    if balance <= 0:
+        raise SponsorshipError(gettext("Add money to this account first: the inmate's calls are paid from it."))
+
+
+def _check_cap(monthly_cap_cents: int | None) -> None:
+    if monthly_cap_cents is not None and monthly_cap_cents <= 0:
+        raise SponsorshipError(gettext("A monthly limit is more than $0.00, or leave it empty for no limit."))
+
+
+def sponsorship_cap_set(
+    *, sponsorship: InmateDebitSponsorship, monthly_cap_cents: int | None
+) -> InmateDebitSponsorship:
+    """Set or clear (None) the sponsor's monthly limit; it applies to the next call."""
+    _check_cap(monthly_cap_cents)
+    InmateDebitSponsorship.objects.filter(pk=sponsorship.pk).update(monthly_cap_cents=monthly_cap_cents)
+    sponsorship.refresh_from_db()
+    return sponsorship
 
 
 def sponsorship_end(*, sponsorship: InmateDebitSponsorship, actor: User) -> InmateDebitSponsorship:

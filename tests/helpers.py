@@ -60,6 +60,11 @@ _numbers = itertools.count(1)
 _added_numbers = itertools.count(1000)
 
 
+# When test numbers were registered: before any call a test reports (a call is charged to whoever
+# held the number when it started).
+LONG_AGO = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+
+
 def next_number() -> str:
     """A distinct valid US number (Hartford exchange) per call."""
     return f"+1860{2000000 + next(_numbers):07d}"
@@ -82,13 +87,17 @@ def make_account(
     if balance_cents:
         deposit(account, balance_cents)
     account.test_number = number or next_number()
-    PhoneNumber.objects.create(account=account, number=account.test_number, line_type=line_type, label="home")
+    phone = PhoneNumber.objects.create(account=account, number=account.test_number, line_type=line_type, label="home")
+    # Registered well before any call a test reports (a call is charged to whoever held the number
+    # when it started).
+    PhoneNumber.objects.filter(pk=phone.pk).update(added_at=LONG_AGO)
     return account
 
 
 def add_number(account, number=None, line_type=LineType.LANDLINE) -> str:
     number = number or f"+1860555{next(_added_numbers):04d}"
-    PhoneNumber.objects.create(account=account, number=number, label="Home", line_type=line_type)
+    phone = PhoneNumber.objects.create(account=account, number=number, label="Home", line_type=line_type)
+    PhoneNumber.objects.filter(pk=phone.pk).update(added_at=LONG_AGO)  # before any call a test reports
     return number
 
 
@@ -175,7 +184,8 @@ def ready_for_calls(account, *, staff, holder, number: str):
     facility = FacilityFactory()
     RatePlanFactory(facility=facility)
     inmate = InmateFactory(facility=facility)
-    phone_number_add(account=account, number=number, label="Home", line_type="landline", actor=holder)
+    phone = phone_number_add(account=account, number=number, label="Home", line_type="landline", actor=holder)
+    PhoneNumber.objects.filter(pk=phone.pk).update(added_at=LONG_AGO)  # before any call a test reports
     return facility, inmate
 
 

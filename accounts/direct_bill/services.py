@@ -181,6 +181,7 @@ def application_approve(
     actor: User | None,
     provider: str = "",
     now: datetime | None = None,
+    confirmed: bool = False,
 ) -> DirectBillApplication:
     """Approve a pending application with a credit limit (more than zero cents): opens a Direct Bill
     account pending activation until now + ACTIVATION_DELAY, audits the initial limit, and emails the
@@ -188,8 +189,10 @@ def application_approve(
     now = now or timezone.now()
     if not isinstance(credit_limit_cents, int) or credit_limit_cents <= 0:
         raise ApplicationError("Approve with a credit limit of more than $0.00.")
+    _check_limit(credit_limit_cents, confirmed=confirmed)
     with transaction.atomic():
         application = _locked_pending(application)
+        _address_to_profile(application)
         account = account_open(
             holder=application.applicant,
             kind=AccountKind.DIRECT_BILL,
@@ -218,6 +221,32 @@ def application_approve(
     return application
 
 
+def _address_to_profile(application: DirectBillApplication) -> None:
+    """The approved applicant's address becomes the profile's, unless the profile has one."""
+    holder = application.applicant
+    if holder.address_line1:
+        return
+    holder.address_line1, holder.address_line2 = application.address_line1, application.address_line2
+    holder.city, holder.state, holder.postal_code = application.city, application.state, application.postal_code
+    holder.save(update_fields=["address_line1", "address_line2", "city", "state", "postal_code"])
+
+
+class CreditLimitNeedsConfirmation(ApplicationError):
+    """A limit above the review threshold: staff must look again and confirm it."""
+
+
+def _check_limit(credit_limit_cents: int, *, confirmed: bool) -> None:
+    highest = settings.DIRECT_BILL_MAX_CREDIT_LIMIT_CENTS
+    if credit_limit_cents > highest:
+        raise ApplicationError(f"A credit limit is at most {format_cents(highest)}.")
+    review = settings.DIRECT_BILL_CREDIT_LIMIT_REVIEW_CENTS
+    if credit_limit_cents > review and not confirmed:
+        raise CreditLimitNeedsConfirmation(
+            f"{format_cents(credit_limit_cents)} is above {format_cents(review)}:"
+            " check it and tick “I confirm this credit limit” to set it."
+        )
+
+
 def application_decline(
     *,
     application: DirectBillApplication,
@@ -242,16 +271,24 @@ def application_decline(
 
 
 def credit_limit_change(
-    *, account: CallingAccount, credit_limit_cents: int, actor: User, reason: str
+    *,
+    account: CallingAccount,
+    credit_limit_cents: int,
+    actor: User | None,
+    reason: str,
+    confirmed: bool = False,
+    data: dict | None = None,
 ) -> CallingAccount:
-    """Set a Direct Bill account's credit limit (zero or more cents). Audited with the old and new
-    limit, the staff member and the reason; the holder is emailed after commit. Calls already in
-    progress keep their hold; the next authorization uses the new limit."""
+    """Set a Direct Bill account's credit limit (zero up to DIRECT_BILL_MAX_CREDIT_LIMIT_CENTS; above
+    DIRECT_BILL_CREDIT_LIMIT_REVIEW_CENTS only `confirmed`). Audited with the old and new limit, the
+    staff member (None: an automatic raise) and the reason; the holder is emailed after commit.
+    Calls already in progress keep their hold; the next authorization uses the new limit."""
     reason = reason.strip()
     if not reason:
         raise ApplicationError("Give a reason for the credit limit change.")
     if not isinstance(credit_limit_cents, int) or credit_limit_cents < 0:
         raise ApplicationError("A credit limit is zero or more.")
+    _check_limit(credit_limit_cents, confirmed=confirmed)
     with transaction.atomic():
         # Lock order: the ledger row (an authorization deciding on the old limit finishes first),
         # then the account row.
@@ -271,10 +308,39 @@ def credit_limit_change(
             action=AccountEvent.Action.CREDIT_LIMIT_CHANGED,
             actor=actor,
             reason=reason,
-            data={"from": previous, "to": credit_limit_cents},
+            data={"from": previous, "to": credit_limit_cents, **(data or {})},
         )
         account_email_enqueue(account_id=account.pk, template="direct_bill_credit_limit_changed")
     return account
+
+
+def credit_limit_last_changed_at(*, account: CallingAccount) -> datetime:
+    """When the account's credit limit was last set (its approval, a staff change or a raise)."""
+    last = (
+        AccountEvent.objects.filter(account=account, action=AccountEvent.Action.CREDIT_LIMIT_CHANGED)
+        .order_by("-created_at", "-id")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return last or account.created_at
+
+
+def credit_limit_raise(*, account: CallingAccount, now: datetime) -> CallingAccount | None:
+    """Raise the limit one DIRECT_BILL_CREDIT_LIMIT_STEP_CENTS, up to the maximum, for a holder whose
+    statements since the last change were all paid on time (the statements workflow decides that).
+    Returns None, changing nothing, at the maximum."""
+    highest = settings.DIRECT_BILL_MAX_CREDIT_LIMIT_CENTS
+    if account.credit_limit_cents >= highest:
+        return None
+    raised = min(highest, account.credit_limit_cents + settings.DIRECT_BILL_CREDIT_LIMIT_STEP_CENTS)
+    return credit_limit_change(
+        account=account,
+        credit_limit_cents=raised,
+        actor=None,
+        reason=f"{settings.DIRECT_BILL_CREDIT_LIMIT_RAISE_DAYS} days with every statement paid on time",
+        confirmed=True,
+        data={"automatic": True, "at": now.isoformat()},
+    )
 
 
 # Reads

@@ -282,17 +282,18 @@ def refund_card_send(*, refund: Refund) -> Refund:
     return refund
 
 
-def closed_account_payment_refund(*, payment: Payment) -> Refund:
-    """Refund a payment credited to an account that is already closed (it raced the close, or its
-    3-D Secure step finished late): a card payment back to its card, anything else by check. Runs
-    inside the transaction that credited it; the card refund is sent after commit."""
+def closed_account_payment_refund(*, payment: Payment, amount_cents: int) -> Refund:
+    """Refund what a payment credited to an already closed account left above zero (it raced the
+    close, or its 3-D Secure step finished late; a payment toward a closed account's debt keeps
+    what it paid off): a card payment back to its card, anything else by check. Runs inside the
+    transaction that credited it; the card refund is sent after commit."""
     if payment.method == PaymentMethod.CARD and payment.stripe_payment_intent_id:
         refund = Refund.objects.create(
-            account=payment.account, payment=payment, method=RefundMethod.CARD, amount_cents=payment.amount_cents
+            account=payment.account, payment=payment, method=RefundMethod.CARD, amount_cents=amount_cents
         )
         outbox_enqueue(kind="refund.card_send", payload={"refund_id": refund.pk})
         return refund
-    return _check_refund_create(account=payment.account, amount_cents=payment.amount_cents, actor=None)
+    return _check_refund_create(account=payment.account, amount_cents=amount_cents, actor=None)
 
 
 def _card_refund_fail(*, refund: Refund, message: str) -> None:

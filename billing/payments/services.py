@@ -83,10 +83,23 @@ def payment_limits(
     payments already on their way (so payments made at once never add up to more than is owed);
     other cases only need a positive amount unless the caller passes limits of its own. Pass the
     locked balance (`ledger.balance_lock`) to decide under the lock."""
+    if account.status == AccountStatus.CLOSED:
+        # A closed account takes a payment only toward what it still owes (a call reported after it
+        # closed), without reopening it.
+        return 1, _payable(account=account, balance_cents=balance_cents, closed=True)
     if account.kind == AccountKind.ADVANCE_CONNECT and channel in CARD_CHANNELS:
         return settings.MIN_DEPOSIT_CENTS, settings.MAX_DEPOSIT_CENTS
     if account.kind == AccountKind.DIRECT_BILL:
+        return 1, _payable(account=account, balance_cents=balance_cents, closed=False)
+    return 1, None
+
+
+def _payable(*, account: CallingAccount, balance_cents: int | None, closed: bool) -> int:
+    """What is owed less the payments already on their way. Raises PaymentError when nothing is."""
+    if account.kind == AccountKind.DIRECT_BILL or closed:
         owed = ledger.owed_cents(account=account, balance_cents=balance_cents)
+        if owed <= 0 and closed:
+            raise PaymentError(gettext("This account is closed and cannot take payments."))
         if owed <= 0:
             raise PaymentError(gettext("Nothing is owed on this account."))
         payable = owed - _in_flight_cents(account=account)
@@ -94,8 +107,7 @@ def payment_limits(
             raise PaymentError(
                 gettext("A payment of what is owed is already being processed. Please wait a few minutes.")
             )
-        return 1, payable
-    return 1, None
+        return payable
 
 
 def _in_flight_cents(*, account: CallingAccount) -> int:
@@ -117,8 +129,8 @@ def payment_quote(
     """Validate an amount for `account` and say what it costs and does. Raises PaymentError with a
     message fit to show for an amount outside `limits` (default: `payment_limits`) or a closed account.
     Pass the locked balance to decide under the lock (as every payment does before it is created)."""
-    if account.status == AccountStatus.CLOSED:
-        raise PaymentError(gettext("This account is closed and cannot take payments."))
+    if account.status == AccountStatus.CLOSED and limits is not None:
+        limits = None  # a closed account is only ever paid up to what it owes
     low, high = limits or payment_limits(account=account, channel=channel, balance_cents=balance_cents)
     if amount_cents <= 0:
         raise PaymentError(gettext("Enter an amount greater than zero."))
@@ -394,7 +406,10 @@ def _credit(*, payment: Payment, now: datetime) -> None:
     payment.save(update_fields=["entry", "status", "succeeded_at", "failure_message"])
     # The account is locked (account_mark_funded), so this status is the one in force.
     if CallingAccount.objects.filter(pk=payment.account_id, status=AccountStatus.CLOSED).exists():
-        closed_account_payment_refund(payment=payment)
+        # Money a closed account does not owe goes straight back (a late 3-D Secure, a race).
+        extra = min(payment.amount_cents, result.balances.get(ledger.account_ledger(payment.account).pk, 0))
+        if extra > 0:
+            closed_account_payment_refund(payment=payment, amount_cents=extra)
     elif payment.account.kind == AccountKind.DIRECT_BILL:
         # Whichever path credits it (page, 3-D Secure return, webhook, staff), paying off a
         # past-due statement restores service in the same transaction.

@@ -222,6 +222,10 @@ CELERY_BEAT_SCHEDULE["billing-dunning-daily"] = {
     "task": "billing.statement_tasks.dunning_daily_run",
     "schedule": crontab(minute=0, hour=6),
 }
+CELERY_BEAT_SCHEDULE["billing-credit-limits-raise-daily"] = {
+    "task": "billing.tasks.credit_limits_raise_daily_run",
+    "schedule": crontab(minute=30, hour=6),
+}
 CELERY_BEAT_SCHEDULE["calls-expire-holds"] = {"task": "calls.tasks.expire_call_holds", "schedule": 300.0}
 # Inactive prepaid balances: notice, then refund (never forfeit), daily.
 CELERY_BEAT_SCHEDULE["billing-inactive-balances-daily"] = {
@@ -277,6 +281,14 @@ ACTIVATION_DELAY = timedelta(hours=env.int("ACTIVATION_DELAY_HOURS", default=24)
 ALASKA_PREAPPROVED_LIMIT_CENTS = 5000
 STATEMENT_DUE_DAYS = env.int("STATEMENT_DUE_DAYS", default=21)
 CALL_HOLD_TTL = timedelta(hours=2)
+# Direct Bill credit limits: staff set at most the maximum; above the review threshold they confirm;
+# every RAISE_DAYS with every statement paid on time the limit rises one step, up to the maximum.
+DIRECT_BILL_MAX_CREDIT_LIMIT_CENTS = env.int("DIRECT_BILL_MAX_CREDIT_LIMIT_CENTS", default=50_000)
+DIRECT_BILL_CREDIT_LIMIT_REVIEW_CENTS = env.int("DIRECT_BILL_CREDIT_LIMIT_REVIEW_CENTS", default=20_000)
+DIRECT_BILL_CREDIT_LIMIT_STEP_CENTS = env.int("DIRECT_BILL_CREDIT_LIMIT_STEP_CENTS", default=2_000)
+DIRECT_BILL_CREDIT_LIMIT_RAISE_DAYS = env.int("DIRECT_BILL_CREDIT_LIMIT_RAISE_DAYS", default=90)
+# A sponsor whose sponsorship a call skipped (short of funds or at its cap) is told at most this often.
+SPONSOR_SKIP_NOTICE_EVERY = timedelta(days=1)
 # Unused prepaid balances (47 CFR 64.6130): a notice after this many days without a payment or a
 # call, the refund after INACTIVITY_REFUND_DAYS and never sooner than INACTIVITY_NOTICE_MIN_DAYS
 # after the notice went out.

@@ -175,12 +175,16 @@ def test_six_concurrent_mail_payments_of_what_is_owed_accept_one(staff):
 
 def test_close_racing_a_sponsorship_start_never_leaves_a_sponsorship_on_a_closed_account(facility, inmate):
     for _ in range(8):
-        account = make_account(balance_cents=0)
+        account = make_account(balance_cents=100)
         results = _run_at_once(
             [
                 lambda account=account: closing.account_close(account=account, actor=account.holder),
                 lambda account=account: calls.sponsorship_start(
-                    account=account, facility=facility, inmate_number=inmate.inmate_number, actor=account.holder
+                    account=account,
+                    facility=facility,
+                    inmate_number=inmate.inmate_number,
+                    actor=account.holder,
+                    confirmed=True,
                 ),
             ]
         )

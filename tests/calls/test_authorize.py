@@ -239,7 +239,7 @@ def test_inmate_debit_still_needs_a_registered_number(facility, inmate):
     InmateDebitSponsorship.objects.create(inmate=inmate, account=sponsor, started_by=sponsor.holder)
     _deny(authorize(facility, inmate, next_number()), DenyReason.NUMBER_NOT_REGISTERED)
     closed = make_account(status=AccountStatus.CLOSED)
-    _deny(authorize(facility, inmate, closed.test_number), DenyReason.NUMBER_NOT_REGISTERED)
+    _deny(authorize(facility, inmate, closed.test_number), DenyReason.ACCOUNT_CLOSED)
 
 
 def test_announcement_in_spanish_for_a_spanish_speaking_holder(facility, inmate):

@@ -6,7 +6,7 @@ from django.urls import reverse
 from accounts.models import AccountKind
 from calls.models import InmateDebitSponsorship
 from tests.factories import InmateFactory
-from tests.helpers import complete, make_account
+from tests.helpers import authorize, complete, make_account
 
 pytestmark = pytest.mark.django_db
 
@@ -54,29 +54,38 @@ def test_history_is_paginated_newest_first(client, facility, inmate):
     assert "Feb 1, 2026" in second
 
 
-def test_holder_sponsors_an_inmate_and_stops(client, facility, inmate):
+def test_holder_sponsors_an_inmate_after_confirming_the_name_and_stops(client, facility, inmate):
     account = make_account(balance_cents=1000)
     client.force_login(account.holder)
     url = reverse("calls:sponsorships", args=[account.pk])
-    response = client.post(url, {"facility": facility.pk, "inmate_number": inmate.inmate_number}, follow=True)
+    asked = client.post(url, {"facility": facility.pk, "inmate_number": inmate.inmate_number}).content.decode()
+    assert f"John Roe, inmate #{inmate.inmate_number} at {facility.name}" in asked
+    assert not InmateDebitSponsorship.objects.exists()  # shown the name, nothing started yet
+    confirm = {"facility": facility.pk, "inmate_number": inmate.inmate_number, "confirm": "on"}
+    refused = client.post(url, confirm)
+    assert refused.status_code == 400 and "Please confirm that John Roe" in refused.content.decode()
+    assert not InmateDebitSponsorship.objects.exists()
+    response = client.post(url, {**confirm, "confirmed_name": "on", "monthly_cap": "20.00"}, follow=True)
     assert "John Roe&#x27;s calls are now paid from this account." in response.content.decode()
     sponsorship = InmateDebitSponsorship.objects.get(account=account)
-    assert sponsorship.is_active
+    assert sponsorship.is_active and sponsorship.monthly_cap_cents == 2000
+    client.post(reverse("calls:sponsorship_cap", args=[sponsorship.pk]), {"monthly_cap": ""})
+    sponsorship.refresh_from_db()
+    assert sponsorship.monthly_cap_cents is None
     client.post(reverse("calls:sponsorship_end", args=[sponsorship.pk]))
     sponsorship.refresh_from_db()
     assert sponsorship.ended_at is not None
 
 
 def test_sponsorship_errors_are_shown_on_the_form(client, facility, inmate):
-    account = make_account(balance_cents=1000)
-    other = make_account(balance_cents=1000)
-    InmateDebitSponsorship.objects.create(inmate=inmate, account=other, started_by=other.holder)
+    account = make_account(balance_cents=0)
     client.force_login(account.holder)
     url = reverse("calls:sponsorships", args=[account.pk])
-    page = client.post(url, {"facility": facility.pk, "inmate_number": inmate.inmate_number}).content.decode()
-    assert "already paid for from another FamilyLine account" in page
     page = client.post(url, {"facility": facility.pk, "inmate_number": "nope"}).content.decode()
     assert f"No inmate with number nope is at {facility.name}." in page
+    confirm = {"facility": facility.pk, "inmate_number": inmate.inmate_number, "confirm": "on", "confirmed_name": "on"}
+    page = client.post(url, confirm).content.decode()
+    assert "Add money to this account first" in page
     assert InmateDebitSponsorship.objects.filter(account=account).count() == 0
 
 
@@ -84,9 +93,27 @@ def test_direct_bill_account_cannot_sponsor(client, facility, inmate):
     account = make_account(kind=AccountKind.DIRECT_BILL, credit_limit_cents=5000)
     client.force_login(account.holder)
     url = reverse("calls:sponsorships", args=[account.pk])
-    page = client.post(url, {"facility": facility.pk, "inmate_number": inmate.inmate_number}).content.decode()
+    confirm = {"facility": facility.pk, "inmate_number": inmate.inmate_number, "confirm": "on", "confirmed_name": "on"}
+    page = client.post(url, confirm).content.decode()
     assert "Only an AdvanceConnect (prepaid) account can pay for an inmate's calls." in page
     assert not InmateDebitSponsorship.objects.exists()
+
+
+def test_the_sponsor_sees_the_calls_it_paid_for_with_other_families_numbers_masked(client, facility, inmate):
+    sponsor = make_account(balance_cents=5000)
+    InmateDebitSponsorship.objects.create(inmate=inmate, account=sponsor, started_by=sponsor.holder)
+    family = make_account(balance_cents=0)
+    complete(
+        facility, inmate, family.test_number, seconds=120, cid=authorize(facility, inmate, family.test_number).call_id
+    )
+    complete(
+        facility, inmate, sponsor.test_number, seconds=60, cid=authorize(facility, inmate, sponsor.test_number).call_id
+    )
+    client.force_login(sponsor.holder)
+    page = client.get(reverse("calls:sponsorships", args=[sponsor.pk])).content.decode()
+    assert family.test_number not in page and family.test_number[-2:] in page
+    assert f"•••••••••{family.test_number[-2:]}" in page
+    assert sponsor.test_number in page  # its own number in full
 
 
 def test_someone_elses_sponsorship_cannot_be_ended(client, facility):

@@ -55,7 +55,7 @@ def test_closing_refunds_a_card_funded_balance_to_the_card_and_frees_everything(
     account_activate(account=account, actor=staff)
     phone_number_add(account=account, number=NUMBER, label="Home", line_type="landline", actor=holder)
     sponsorship = sponsorship_start(
-        account=account, facility=facility, inmate_number=sponsored.inmate_number, actor=holder
+        account=account, facility=facility, inmate_number=sponsored.inmate_number, actor=holder, confirmed=True
     )
     # A call authorized hours ago and never reported: its hold has expired but is still open.
     before = call_authorize(
