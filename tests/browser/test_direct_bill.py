@@ -89,3 +89,30 @@ def test_pay_a_past_due_statement_by_card_in_the_browser(page, live_server, staf
     tab.screenshot(path=str(SHOTS / "statement-paid.png"), full_page=True)
     account.refresh_from_db()
     assert account.status == AccountStatus.ACTIVE
+
+
+def test_at_the_credit_limit_the_holder_sees_why_and_pays_before_any_statement(page, live_server, staff):
+    account = open_direct_bill(state="AK")  # $50.00 limit
+    adjustment_create(account=account, amount_cents=-5000, reason="Calls carried over", actor=staff)
+    FeeSchedule.objects.update_or_create(channel=Channel.WEB, defaults={"fee_cents": 300})
+
+    tab = _login(page, live_server, account.holder)
+    tab.goto(f"{live_server.url}/accounts/{account.pk}/")
+    main = tab.locator("main").inner_text()
+    assert "Your credit limit is reached: pay any amount to restore calls." in main
+    assert tab.locator('[data-credit="available"]').inner_text() == "$0.00"
+    tab.screenshot(path=str(SHOTS / "direct-bill-at-limit.png"), full_page=True)
+
+    tab.get_by_role("link", name="Pay what you owe").click()
+    tab.get_by_label("Amount").fill("10.00")
+    tab.get_by_role("button", name="Review payment").click()
+    assert tab.locator("#quote-total").inner_text() == "$13.00"
+    for field, value in [("number", "4242424242424242"), ("exp_month", "12"), ("exp_year", "34"),
+                         ("cvc", "123"), ("postal_code", "99801")]:  # fmt: skip
+        tab.locator(f"#card-element input[placeholder={field}]").fill(value)
+    tab.get_by_role("button", name="Pay $13.00").click()
+    tab.wait_for_url("**/billing/payments/*/")
+    tab.goto(f"{live_server.url}/accounts/{account.pk}/")
+    assert tab.locator('[data-credit="available"]').inner_text() == "$10.00"
+    assert "credit limit is reached" not in tab.locator("main").inner_text()
+    tab.screenshot(path=str(SHOTS / "direct-bill-paid-before-statement.png"), full_page=True)

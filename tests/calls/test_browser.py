@@ -46,11 +46,20 @@ def test_family_sees_call_history_and_sponsors_an_inmate(browser_context, live_s
     tab.get_by_role("link", name="Inmate debit").click()
     tab.get_by_label("Facility").select_option(label=str(facility))
     tab.get_by_label("Inmate number").fill(inmate.inmate_number)
-    tab.get_by_role("button", name="Pay for this inmate's calls").click()
+    tab.get_by_label("Monthly limit (optional)").fill("20.00")
+    tab.get_by_role("button", name="Continue").click()
+    # FamilyLine shows whose calls these are; nothing starts until the holder confirms.
+    assert f"John Roe, inmate #{inmate.inmate_number} at {facility.name}" in tab.locator("#confirm-inmate").inner_text()
+    tab.get_by_role("button", name="Start paying for these calls").click()
+    assert "Please confirm that John Roe" in tab.locator("[role=alert]").inner_text()
+    assert not InmateDebitSponsorship.objects.filter(inmate=inmate).exists()
+    tab.get_by_label("Yes, this is the person whose calls I want to pay for").check()
+    tab.get_by_role("button", name="Start paying for these calls").click()
     assert "John Roe's calls are now paid from this account." in tab.locator(".messages").inner_text()
+    assert "Monthly limit: $20.00" in tab.content()
     tab.screenshot(path=str(SHOTS / "calls-sponsorship.png"), full_page=True)
     assert InmateDebitSponsorship.objects.get(inmate=inmate).account_id == account.pk
 
-    tab.get_by_role("button", name="Stop paying").click()
+    tab.get_by_role("button", name="Stop paying for John Roe").click()
     assert "no longer pays for John Roe" in tab.locator(".messages").inner_text()
     assert InmateDebitSponsorship.objects.get(inmate=inmate).ended_at is not None
