@@ -106,11 +106,17 @@ class CallingAccount(models.Model):
     suspension_code = models.CharField(max_length=30, choices=SuspensionCode.choices, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Read on the call path (no extra query): the holder's low-balance alert threshold, and the
+    # auto-reload threshold while auto-reload is on (null when it is off; billing.AutoReload holds
+    # the rest of the set-up).
+    low_balance_threshold_cents = models.BigIntegerField(default=500)
+    auto_reload_threshold_cents = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(credit_limit_cents__gte=0), name="credit_limit_not_negative"),
+            models.CheckConstraint(condition=Q(low_balance_threshold_cents__gte=0), name="low_balance_threshold_sane"),
             models.CheckConstraint(
                 condition=Q(kind="direct_bill") | Q(credit_limit_cents=0), name="credit_limit_only_direct_bill"
             ),

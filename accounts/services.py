@@ -3,6 +3,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from phonenumber_field.phonenumber import PhoneNumber as ParsedNumber
 
 from billing import ledger
@@ -36,8 +37,20 @@ def account_open(
     status: AccountStatus = AccountStatus.PENDING_FUNDING,
     credit_limit_cents: int = 0,
 ) -> CallingAccount:
-    """Open a calling account with its ledger account and an `opened` audit row."""
+    """Open a calling account with its ledger account and an `opened` audit row. Raises AccountError
+    when the holder already keeps MAX_OPEN_ACCOUNTS_PER_HOLDER open accounts (decided under a lock
+    on the holder, so two requests at once cannot pass the cap together)."""
     with transaction.atomic():
+        User.objects.select_for_update().filter(pk=holder.pk).exists()
+        limit = settings.MAX_OPEN_ACCOUNTS_PER_HOLDER
+        if CallingAccount.objects.filter(holder=holder).exclude(status=AccountStatus.CLOSED).count() >= limit:
+            raise AccountError(
+                gettext(
+                    "You already have %(limit)s open accounts, the most one person can keep open. "
+                    "Close one to open another."
+                )
+                % {"limit": limit}
+            )
         account = CallingAccount.objects.create(
             holder=holder, kind=kind, status=status, credit_limit_cents=credit_limit_cents
         )
@@ -208,6 +221,8 @@ def account_suspend(
             reason=reason.strip(),
             data={"code": code, "previous_status": previous, **(data or {})},
         )
+        if code == SuspensionCode.STAFF:  # dunning sends its own past-due notice
+            account_email_enqueue(account_id=account.pk, template="account_suspended")
     return account
 
 
@@ -239,6 +254,7 @@ def account_reinstate(
         account = _locked(account)
         if account.status != AccountStatus.SUSPENDED or (code and account.suspension_code != code):
             raise AccountError(f"Account #{account.pk} is not suspended.")
+        previous_code = account.suspension_code
         account.status = _restored_status(account, now)
         if account.status == AccountStatus.ACTIVE:
             account.activated_at = account.activated_at or now
@@ -247,6 +263,8 @@ def account_reinstate(
         AccountEvent.objects.create(
             account=account, action=AccountEvent.Action.REINSTATED, actor=actor, reason=reason.strip(), data=data or {}
         )
+        if previous_code == SuspensionCode.STAFF:  # dunning sends its own "service restored" notice
+            account_email_enqueue(account_id=account.pk, template="account_reinstated")
     return account
 
 

@@ -42,15 +42,11 @@ def _rules() -> dict:
 @login_required
 @require_POST
 def account_open(request):
-    limit = settings.MAX_OPEN_ACCOUNTS_PER_HOLDER
-    if selectors.account_open_list_for_holder(holder=request.user).count() >= limit:
-        messages.error(
-            request,
-            _("You already have %(limit)s open accounts, the most one person can keep open. Close one to open another.")
-            % {"limit": limit},
-        )
+    try:
+        account = services.account_open(holder=request.user, kind=AccountKind.ADVANCE_CONNECT)
+    except services.AccountError as exc:
+        messages.error(request, exc.message)
         return redirect("accounts:dashboard")
-    account = services.account_open(holder=request.user, kind=AccountKind.ADVANCE_CONNECT)
     messages.success(
         request,
         _("AdvanceConnect account #%(number)s is open. Add the numbers you want to be called on.")

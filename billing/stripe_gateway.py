@@ -17,10 +17,12 @@ JSON_MAX_DEPTH = 32  # a Stripe event nests about ten levels
 class GatewayError(Exception):
     """Stripe refused or could not be reached. `message` is fit to show to the payer."""
 
-    def __init__(self, message: str, *, declined: bool = False):
+    def __init__(self, message: str, *, declined: bool = False, code: str = ""):
         super().__init__(message)
         self.message = message
         self.declined = declined
+        # Stripe's error code when it gave one (`authentication_required`, `card_declined`…).
+        self.code = code
 
 
 class SignatureError(Exception):
@@ -87,10 +89,11 @@ def customer_create(*, email: str, name: str) -> str:
     return customer.id
 
 
-def setup_intent_create(*, customer_id: str) -> tuple[str, str]:
-    """A SetupIntent the browser confirms with the card element. Returns (id, client_secret)."""
+def setup_intent_create(*, customer_id: str, usage: str = "on_session") -> tuple[str, str]:
+    """A SetupIntent the browser confirms with the card element (`usage="off_session"` to save a
+    card for auto-reload). Returns (id, client_secret)."""
     try:
-        intent = _client().v1.setup_intents.create(params={"customer": customer_id, "usage": "on_session"})
+        intent = _client().v1.setup_intents.create(params={"customer": customer_id, "usage": usage})
     except stripe.StripeError as exc:
         raise _unreachable(exc) from exc
     return intent.id, intent.client_secret
@@ -133,6 +136,53 @@ def payment_intent_create(
     except stripe.StripeError as exc:
         raise _unreachable(exc) from exc
     return Intent.from_stripe(intent)
+
+
+def payment_intent_create_off_session(
+    *, amount_cents: int, customer_id: str, payment_method_id: str, idempotency_key: str, metadata: dict
+) -> Intent:
+    """Charge a saved card while the holder is away (auto-reload). Stripe answers a card that needs
+    the holder either with an Intent in `requires_action` or with a 402 card error whose code is
+    `authentication_required`; a decline is GatewayError(declined=True, code=...)."""
+    try:
+        intent = _client().v1.payment_intents.create(
+            params={
+                "amount": amount_cents,
+                "currency": "usd",
+                "customer": customer_id,
+                "payment_method": payment_method_id,
+                "confirm": True,
+                "off_session": True,
+                "metadata": metadata,
+            },
+            options={"idempotency_key": idempotency_key},
+        )
+    except stripe.CardError as exc:
+        raise GatewayError(exc.user_message or "Your card was declined.", declined=True, code=exc.code or "") from exc
+    except stripe.StripeError as exc:
+        raise _unreachable(exc) from exc
+    return Intent.from_stripe(intent)
+
+
+def payment_intent_cancel(*, payment_intent_id: str) -> Intent:
+    """Cancel a PaymentIntent that was never charged (an abandoned 3-D Secure step)."""
+    try:
+        intent = _client().v1.payment_intents.cancel(payment_intent_id)
+    except stripe.InvalidRequestError as exc:
+        raise GatewayError("This payment can no longer be canceled.", declined=True) from exc
+    except stripe.StripeError as exc:
+        raise _unreachable(exc) from exc
+    return Intent.from_stripe(intent)
+
+
+def payment_method_detach(*, payment_method_id: str) -> None:
+    """Remove a saved card from the Stripe customer (an already detached card is fine)."""
+    try:
+        _client().v1.payment_methods.detach(payment_method_id)
+    except stripe.InvalidRequestError:
+        return
+    except stripe.StripeError as exc:
+        raise _unreachable(exc) from exc
 
 
 def payment_intent_retrieve(*, payment_intent_id: str) -> Intent:

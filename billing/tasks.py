@@ -5,7 +5,7 @@ from celery import shared_task
 
 from .closing import inactivity
 from .closing import services as closing
-from .payments import webhooks
+from .payments import autoreload, webhooks  # noqa: F401  (autoreload registers its outbox handlers)
 from .statements import credit_raise, dunning
 from .statements import services as statements
 

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from accounts import alerts
 from accounts.emails import account_email_enqueue
 from accounts.models import AccountKind, AccountStatus, CallingAccount, LineType, PhoneNumber, SuspensionCode, User
 from billing import ledger
@@ -537,6 +538,7 @@ def _record_charged_call(*, fields: dict, account: CallingAccount, call: _RatedC
             return winner, False
     # This transaction created the entry `call:<call_id>`, so no other can hold this call id.
     balance = posted.balances[account_ledger.pk]
+    alerts.balance_charged(account=account, balance_after_cents=balance, charged_cents=call.cost.total_cents)
     return CallRecord.objects.create(**fields, entry=posted.entry, balance_after_cents=balance), True
 
 
