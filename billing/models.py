@@ -287,44 +287,6 @@ class StripeEvent(models.Model):
         return labels.get(self.method, _("Reference %(reference)s")) % {"reference": self.reference}
 
 
-class AutoReload(models.Model):
-    """A prepaid account's auto-reload: the saved card (the SetupIntent's payment method, kept on
-    the holder's Stripe customer), how much to add and below which balance, and a monthly cap.
-    Reloads are off-session card payments (`Payment.auto_reload`), at most one a day."""
-
-    class Stopped(models.TextChoices):
-        AUTHENTICATION = "authentication_required", _("your bank asked to confirm the payment")
-        DECLINED = "declined", _("your card was declined")
-        HOLDER = "holder", _("you turned it off")
-
-    account = models.OneToOneField("accounts.CallingAccount", on_delete=models.PROTECT, related_name="auto_reload")
-    enabled = models.BooleanField(default=False)
-    amount_cents = models.BigIntegerField()
-    threshold_cents = models.BigIntegerField()
-    monthly_cap_cents = models.BigIntegerField()
-    stripe_payment_method_id = models.CharField(max_length=255, blank=True)
-    card_last4 = models.CharField(max_length=4, blank=True)
-    stopped_reason = models.CharField(max_length=30, choices=Stopped.choices, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["account_id"]
-        constraints = [
-            models.CheckConstraint(condition=Q(amount_cents__gt=0), name="auto_reload_amount_positive"),
-            models.CheckConstraint(condition=Q(threshold_cents__gte=0), name="auto_reload_threshold_sane"),
-            models.CheckConstraint(
-                condition=Q(monthly_cap_cents__gte=models.F("amount_cents")), name="auto_reload_cap_covers_one"
-            ),
-            models.CheckConstraint(
-                condition=Q(enabled=False) | ~Q(stripe_payment_method_id=""), name="auto_reload_on_has_card"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"Auto-reload of account #{self.account_id} ({'on' if self.enabled else 'off'})"
-
-
 class Statement(models.Model):
     """A Direct Bill monthly statement. Written once; never changed after it is issued."""
 
