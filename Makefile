@@ -12,7 +12,7 @@ TEST_ENV := DATABASE_URL=$(DATABASE_URL) REDIS_URL=$(REDIS_URL)
 # `make run` and `make smoke` use the embedded default, whatever the environment says.
 LOCAL_ENV := env -u DATABASE_URL -u CELERY_BROKER_URL -u REDIS_URL DJANGO_SETTINGS_MODULE=config.settings.local
 
-.PHONY: run test smoke lint venv browser local-setup clean
+.PHONY: run test smoke lint venv browser local-setup clean bench
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,13 @@ test: venv browser
 
 smoke: local-setup
 	$(LOCAL_ENV) WEB_PORT=$(PORT) bash scripts/smoke.sh
+
+# Benchmarks (figures and ratios, never part of `make test`): the platform API over HTTP with wrk.
+bench: venv
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "Installing wrk for the HTTP benchmark..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+	$(TEST_ENV) $(PY) bench/api_http.py $(BENCH_ARGS)
 
 lint: venv
 	$(PY) -m ruff check .

@@ -1,3 +1,5 @@
+from django.http import JsonResponse
+from django.views.decorators.http import require_GET
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticated
@@ -89,3 +91,10 @@ class CompleteView(PlatformView):
         if charged and not selectors.call_was_authorized(call_id=completion.call_id):
             token_unauthorized_complete_record(token=request.auth)
         return Response(completion.as_dict())
+
+
+@require_GET
+def ping(request):
+    """A trivial view through the same middleware as the API (the framework's floor in bench/api_http.py,
+    and a liveness probe for a load balancer). Touches no database."""
+    return JsonResponse({"ok": True})
