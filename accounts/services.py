@@ -143,13 +143,15 @@ def phone_number_remove(*, phone: PhoneNumber, actor: User, now: datetime | None
 
 
 def account_mark_funded(*, account: CallingAccount, now: datetime, actor: User | None = None) -> bool:
-    """Called inside the transaction that credits a payment. On the first funding of an account
-    still pending funding, start the activation clock (`activates_at` = now + ACTIVATION_DELAY).
-    Returns True when this call started it. The caller holds the transaction."""
+    """Called inside the transaction that credits a payment. On the first funding of an account,
+    start the activation clock (`activates_at` = now + ACTIVATION_DELAY): a pending account becomes
+    pending activation; a suspended one keeps its suspension, and reinstating it then finds it
+    funded. Returns True when this call started the clock. The caller holds the transaction."""
     account = _locked(account)
-    if account.status != AccountStatus.PENDING_FUNDING:
+    if account.activates_at is not None or account.status == AccountStatus.CLOSED:
         return False
-    account.status = AccountStatus.PENDING_ACTIVATION
+    if account.status == AccountStatus.PENDING_FUNDING:
+        account.status = AccountStatus.PENDING_ACTIVATION
     account.activates_at = now + settings.ACTIVATION_DELAY
     account.save(update_fields=["status", "activates_at"])
     AccountEvent.objects.create(

@@ -11,7 +11,7 @@ Callers may rely on:
 """
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -28,7 +28,7 @@ from accounts.models import (
     User,
 )
 from accounts.outbox import outbox_enqueue, outbox_handler
-from accounts.services import account_open
+from accounts.services import AccountError, account_open
 from accounts.states import US_STATES
 from billing import ledger
 from billing.money import format_cents
@@ -193,13 +193,16 @@ def application_approve(
     with transaction.atomic():
         application = _locked_pending(application)
         _address_to_profile(application)
-        account = account_open(
-            holder=application.applicant,
-            kind=AccountKind.DIRECT_BILL,
-            status=AccountStatus.PENDING_ACTIVATION,
-            credit_limit_cents=credit_limit_cents,
-            actor=actor,
-        )
+        try:
+            account = account_open(
+                holder=application.applicant,
+                kind=AccountKind.DIRECT_BILL,
+                status=AccountStatus.PENDING_ACTIVATION,
+                credit_limit_cents=credit_limit_cents,
+                actor=actor,
+            )
+        except AccountError as exc:  # the holder keeps the most open accounts one person may
+            raise ApplicationError(exc.message) from exc
         account.activates_at = now + settings.ACTIVATION_DELAY
         account.save(update_fields=["activates_at"])
         provider = provider or application.provider or credit.StaffReviewProvider.name
@@ -328,19 +331,25 @@ def credit_limit_last_changed_at(*, account: CallingAccount) -> datetime:
 def credit_limit_raise(*, account: CallingAccount, now: datetime) -> CallingAccount | None:
     """Raise the limit one DIRECT_BILL_CREDIT_LIMIT_STEP_CENTS, up to the maximum, for a holder whose
     statements since the last change were all paid on time (the statements workflow decides that).
-    Returns None, changing nothing, at the maximum."""
-    highest = settings.DIRECT_BILL_MAX_CREDIT_LIMIT_CENTS
-    if account.credit_limit_cents >= highest:
-        return None
-    raised = min(highest, account.credit_limit_cents + settings.DIRECT_BILL_CREDIT_LIMIT_STEP_CENTS)
-    return credit_limit_change(
-        account=account,
-        credit_limit_cents=raised,
-        actor=None,
-        reason=f"{settings.DIRECT_BILL_CREDIT_LIMIT_RAISE_DAYS} days with every statement paid on time",
-        confirmed=True,
-        data={"automatic": True, "at": now.isoformat()},
-    )
+    Decided under the account's locks from the limit in force then: a staff change or another run
+    that got there first wins, and this returns None, changing nothing (as at the maximum)."""
+    with transaction.atomic():
+        ledger.balance_lock(account=account)
+        account = CallingAccount.objects.select_for_update(no_key=True).get(pk=account.pk)
+        highest = settings.DIRECT_BILL_MAX_CREDIT_LIMIT_CENTS
+        days = settings.DIRECT_BILL_CREDIT_LIMIT_RAISE_DAYS
+        if account.credit_limit_cents >= highest or now - credit_limit_last_changed_at(account=account) < timedelta(
+            days=days
+        ):
+            return None
+        return credit_limit_change(
+            account=account,
+            credit_limit_cents=min(highest, account.credit_limit_cents + settings.DIRECT_BILL_CREDIT_LIMIT_STEP_CENTS),
+            actor=None,
+            reason=f"{days} days with every statement paid on time",
+            confirmed=True,
+            data={"automatic": True, "at": now.isoformat()},
+        )
 
 
 # Reads

@@ -405,12 +405,15 @@ def _credit(*, payment: Payment, now: datetime) -> None:
     payment.failure_message = ""
     payment.save(update_fields=["entry", "status", "succeeded_at", "failure_message"])
     # The account is locked (account_mark_funded), so this status is the one in force.
-    if CallingAccount.objects.filter(pk=payment.account_id, status=AccountStatus.CLOSED).exists():
-        # Money a closed account does not owe goes straight back (a late 3-D Secure, a race).
+    closed = CallingAccount.objects.filter(pk=payment.account_id, status=AccountStatus.CLOSED).exists()
+    if closed or payment.account.kind == AccountKind.DIRECT_BILL:
+        # Money a closed or Direct Bill account does not owe goes straight back: a late 3-D Secure,
+        # a race with a close, or a charge Stripe took after answering us unclearly while the holder
+        # paid again. A payment never leaves more than what was owed.
         extra = min(payment.amount_cents, result.balances.get(ledger.account_ledger(payment.account).pk, 0))
         if extra > 0:
             closed_account_payment_refund(payment=payment, amount_cents=extra)
-    elif payment.account.kind == AccountKind.DIRECT_BILL:
+    if not closed and payment.account.kind == AccountKind.DIRECT_BILL:
         # Whichever path credits it (page, 3-D Secure return, webhook, staff), paying off a
         # past-due statement restores service in the same transaction.
         account_payment_received(account=payment.account, now=now)
