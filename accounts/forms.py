@@ -39,13 +39,18 @@ class ProfileForm(HardenedFormMixin, forms.ModelForm):
             "city": _("City"),
             "state": _("State"),
             "postal_code": _("ZIP code"),
+            "time_zone": _("Time zone"),
         }
-        help_texts = {"state": _("Your state decides which accounts you can open (Alaska residents are pre-approved).")}
+        help_texts = {
+            "state": _("Your state decides which accounts you can open (Alaska residents are pre-approved)."),
+            "time_zone": _("Times on your history and receipts are shown in this zone."),
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name in ("first_name", "last_name", "address_line1", "city", "state", "postal_code"):
             self.fields[name].required = True
+        self.fields["time_zone"].required = False  # kept as it is when left out
 
     def clean_postal_code(self):
         value = self.cleaned_data["postal_code"].strip()
@@ -63,12 +68,34 @@ class PhoneNumberForm(HardenedFormMixin, forms.Form):
         error_messages={"invalid": _("Enter a valid phone number, like (860) 555-0134.")},
     )
     label = forms.CharField(label=_("Label"), max_length=60, required=False, help_text=_("Home, work, Grandma…"))
-    line_type = forms.ChoiceField(label=_("Line"), choices=LineType.choices, initial=LineType.LANDLINE)
+    line_type = forms.ChoiceField(
+        label=_("Kind of line"),
+        choices=[("", _("Choose the kind of line"))] + LineType.choices,
+        help_text=_("Calls to mobile numbers connect only where the facility allows cell phones."),
+        error_messages={"required": _("Choose the kind of line: landline, mobile, VoIP or unknown.")},
+    )
 
 
 class PhoneNumberEditForm(HardenedFormMixin, forms.Form):
     label = forms.CharField(label=_("Label"), max_length=60, required=False)
-    line_type = forms.ChoiceField(label=_("Line"), choices=LineType.choices)
+    line_type = forms.ChoiceField(label=_("Kind of line"), choices=LineType.choices)
+
+
+class AccountOpenForm(HardenedFormMixin, forms.Form):
+    """Opening an AdvanceConnect account: optionally, the facility that will call (to show its prices)."""
+
+    facility = forms.ModelChoiceField(
+        label=_("Which facility will call you? (optional)"),
+        queryset=None,
+        required=False,
+        empty_label=_("I don't know yet"),
+        help_text=_("We show what its calls cost before you pay anything."),
+    )
+
+    def __init__(self, *args, facilities, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["facility"].queryset = facilities
+        self.fields["facility"].label_from_instance = lambda facility: facility.name
 
 
 class ReasonForm(HardenedFormMixin, forms.Form):

@@ -13,6 +13,18 @@ class Language(models.TextChoices):
     SPANISH = "es", "Español"
 
 
+class HolderTimeZone(models.TextChoices):
+    """The zone a holder reads times in (history, receipts)."""
+
+    EASTERN = "America/New_York", _("Eastern time")
+    CENTRAL = "America/Chicago", _("Central time")
+    MOUNTAIN = "America/Denver", _("Mountain time")
+    ARIZONA = "America/Phoenix", _("Arizona time")
+    PACIFIC = "America/Los_Angeles", _("Pacific time")
+    ALASKA = "America/Anchorage", _("Alaska time")
+    HAWAII = "Pacific/Honolulu", _("Hawaii time")
+
+
 class UserManager(BaseUserManager):
     use_in_migrations = True
 
@@ -47,6 +59,9 @@ class User(AbstractUser):
     state = models.CharField(max_length=2, choices=US_STATES, blank=True)
     postal_code = models.CharField(_("ZIP code"), max_length=10, blank=True)
     stripe_customer_id = models.CharField(max_length=255, blank=True)
+    time_zone = models.CharField(
+        _("time zone"), max_length=40, choices=HolderTimeZone.choices, default=HolderTimeZone.EASTERN
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
@@ -60,6 +75,7 @@ class User(AbstractUser):
         "city",
         "state",
         "postal_code",
+        "time_zone",
     )
 
     objects = UserManager()
@@ -111,6 +127,8 @@ class CallingAccount(models.Model):
     # the rest of the set-up).
     low_balance_threshold_cents = models.BigIntegerField(default=500)
     auto_reload_threshold_cents = models.BigIntegerField(null=True, blank=True)
+    # The facility the holder said calls them, when opening (optional): its prices are shown up front.
+    facility = models.ForeignKey("calls.Facility", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
 
     class Meta:
         ordering = ["-created_at", "-id"]

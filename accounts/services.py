@@ -59,6 +59,13 @@ def account_open(
     return account
 
 
+def account_facility_set(*, account: CallingAccount, facility_id: int | None) -> CallingAccount:
+    """Remember the facility the holder said calls them (its prices are shown up front)."""
+    CallingAccount.objects.filter(pk=account.pk).update(facility_id=facility_id)
+    account.facility_id = facility_id
+    return account
+
+
 def profile_update(
     *,
     user: User,
@@ -70,12 +77,15 @@ def profile_update(
     city: str,
     state: str,
     postal_code: str,
+    time_zone: str = "",
 ) -> User:
-    """Save the holder's name, language and postal address (the state decides Direct Bill rules)."""
+    """Save the holder's name, language, postal address (the state decides Direct Bill rules) and the
+    time zone the holder reads times in."""
     user.first_name, user.last_name = first_name.strip(), last_name.strip()
     user.preferred_language = preferred_language
     user.address_line1, user.address_line2 = address_line1.strip(), address_line2.strip()
     user.city, user.state, user.postal_code = city.strip(), state, postal_code.strip()
+    user.time_zone = time_zone or user.time_zone
     user.save(update_fields=list(User.PROFILE_FIELDS))
     return user
 

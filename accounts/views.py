@@ -5,12 +5,17 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from billing import history as family_history
 from billing import selectors as billing_selectors
 from billing.closing import services as refunds
+from billing.models import PaymentStatus
+from billing.payments import autoreload
+from calls import prices as call_prices
+from calls.selectors import facility_list_active
 
 from . import selectors, services
-from .forms import CloseAccountForm, PhoneNumberEditForm, PhoneNumberForm, ProfileForm
-from .models import AccountKind
+from .forms import AccountOpenForm, CloseAccountForm, PhoneNumberEditForm, PhoneNumberForm, ProfileForm
+from .models import AccountKind, AccountStatus, SuspensionCode
 
 
 def home(request):
@@ -19,17 +24,42 @@ def home(request):
     return render(request, "home.html")
 
 
+def _account_context(account) -> dict:
+    """What the account's summary shows: state, prices up front and which payment to offer."""
+    view = selectors.account_view(account=account)
+    prices = call_prices.facility_prices_for_account(account=account, balance_cents=view.balance_cents)
+    only_free = call_prices.only_free_facilities(prices)
+    staff_suspended = view.status == AccountStatus.SUSPENDED and account.suspension_code == SuspensionCode.STAFF
+    can_add_money = account.is_prepaid and view.status != AccountStatus.CLOSED and not staff_suspended
+    return {
+        "view": view,
+        "prices": prices,
+        "only_free": only_free,
+        # Paying never lifts a staff suspension, and a family whose calls are all free never needs to.
+        "offer_add_money": can_add_money and not only_free,
+        "auto_reload": autoreload.auto_reload_get(account=account) if account.is_prepaid else None,
+        "recent": family_history.history_for_account(
+            account=account, filters=family_history.Filters(zone=account.holder.time_zone), limit=8
+        ).entries,
+        "waiting_payments": [
+            p
+            for p in billing_selectors.payment_list_for_account(account=account)[:20]
+            if p.status == PaymentStatus.REQUIRES_ACTION
+        ],
+    }
+
+
 @login_required
 def dashboard(request):
     views = [
         {
-            "view": selectors.account_view(account=account),
+            **_account_context(account),
             "payments": billing_selectors.payment_list_for_account(account=account)[:5],
-            "postings": billing_selectors.posting_list_for_account(account=account)[:5],
         }
         for account in selectors.account_list_for_holder(holder=request.user)
     ]
-    return render(request, "accounts/dashboard.html", {"accounts": views, **_rules()})
+    open_form = AccountOpenForm(facilities=facility_list_active())
+    return render(request, "accounts/dashboard.html", {"accounts": views, "open_form": open_form, **_rules()})
 
 
 def _rules() -> dict:
@@ -42,8 +72,12 @@ def _rules() -> dict:
 @login_required
 @require_POST
 def account_open(request):
+    form = AccountOpenForm(request.POST, facilities=facility_list_active())
+    facility = form.cleaned_data["facility"] if form.is_valid() else None
     try:
         account = services.account_open(holder=request.user, kind=AccountKind.ADVANCE_CONNECT)
+        if facility is not None:
+            services.account_facility_set(account=account, facility_id=facility.pk)
     except services.AccountError as exc:
         messages.error(request, exc.message)
         return redirect("accounts:dashboard")
@@ -72,10 +106,9 @@ def account_detail(request, pk: int):
         request,
         "accounts/account_detail.html",
         {
-            "view": selectors.account_view(account=account),
+            **_account_context(account),
             "form": form,
             "payments": billing_selectors.payment_list_for_account(account=account)[:50],
-            "postings": billing_selectors.posting_list_for_account(account=account)[:50],
             "refunds": billing_selectors.refund_list_for_account(account=account),
             **_rules(),
         },
@@ -129,9 +162,12 @@ def number_edit(request, pk: int):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def number_remove(request, pk: int):
+    """A GET asks to confirm; the POST from that page removes the number."""
     phone = selectors.phone_number_get_for_holder(holder=request.user, pk=pk)
+    if request.method == "GET":
+        return render(request, "accounts/number_remove.html", {"phone": phone})
     services.phone_number_remove(phone=phone, actor=request.user)
     messages.success(
         request,

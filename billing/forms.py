@@ -1,5 +1,8 @@
+import re
+
 from django import forms
 from django.conf import settings
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from accounts.security import HardenedFormMixin
@@ -7,6 +10,21 @@ from config.forms import AmountField
 
 from .models import Channel, FeeSchedule, PaymentMethod
 from .money import format_cents
+
+# "12,50" or "1.250,50": a decimal comma, as Spanish readers write amounts.
+DECIMAL_COMMA = re.compile(r"^\$?\s*(\d{1,3}(?:\.\d{3})+|\d+),(\d{1,2})$")
+
+
+class LocalAmountField(AmountField):
+    """An amount as the reader writes it: in Spanish "12,50" is twelve dollars fifty (a comma
+    followed by one or two digits is the decimal mark); everything else as AmountField."""
+
+    def clean(self, value):
+        if isinstance(value, str) and (get_language() or "en").startswith("es"):
+            match = DECIMAL_COMMA.match(value.strip())
+            if match:
+                value = f"{match.group(1).replace('.', '')}.{match.group(2)}"
+        return super().clean(value)
 
 
 class FundForm(HardenedFormMixin, forms.Form):
@@ -19,7 +37,7 @@ class FundForm(HardenedFormMixin, forms.Form):
         empty_label=None,
         error_messages={"invalid_choice": _("Choose one of your own open accounts.")},
     )
-    amount = AmountField(label=_("Amount"), help_text=_("For example 25.00"))
+    amount = LocalAmountField(label=_("Amount"), help_text=_("For example 25.00"))
 
     def __init__(self, *args, accounts, **kwargs):
         super().__init__(*args, **kwargs)
@@ -49,6 +67,24 @@ class PayForm(FundForm):
         super().__init__(*args, **kwargs)
         self.fields["account"].widget = forms.HiddenInput()
         self.fields["amount"].widget = forms.HiddenInput()
+
+
+class AlertForm(HardenedFormMixin, forms.Form):
+    low_balance_threshold = LocalAmountField(
+        label=_("Email me when the balance falls below"),
+        help_text=_("One email each time the balance goes below this amount. 0.00 turns the alert off."),
+    )
+
+
+class AutoReloadForm(HardenedFormMixin, forms.Form):
+    """Auto-reload terms; `setup_intent` is the card the browser just confirmed (empty: keep the saved card)."""
+
+    amount = LocalAmountField(label=_("Add this amount"))
+    threshold = LocalAmountField(label=_("When the balance falls below"))
+    monthly_cap = LocalAmountField(
+        label=_("At most this much a month"), help_text=_("Reloads stop for the month once they would pass it.")
+    )
+    setup_intent = forms.CharField(max_length=255, required=False, widget=forms.HiddenInput)
 
 
 class OfflinePaymentForm(HardenedFormMixin, forms.Form):

@@ -8,13 +8,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts import alerts
 from accounts import selectors as account_selectors
 
 from . import selectors, stripe_gateway
-from .forms import FundForm, PayForm
+from .forms import AlertForm, AutoReloadForm, FundForm, PayForm
 from .models import Channel, PaymentStatus
 from .money import to_decimal
-from .payments import services, webhooks
+from .payments import autoreload, pending, services, webhooks
+from .payments.card_errors import plain_card_error
 
 
 def _fundable(request):
@@ -27,6 +29,20 @@ def _stripe_context() -> dict:
     return {"stripe_js_url": settings.STRIPE_JS_URL, "stripe_publishable_key": settings.STRIPE_PUBLISHABLE_KEY}
 
 
+def _limits_context() -> dict:
+    """The limits and the fee, shown on the first step, before any review."""
+    return {
+        "min_deposit_cents": settings.MIN_DEPOSIT_CENTS,
+        "max_deposit_cents": settings.MAX_DEPOSIT_CENTS,
+        "web_fee_cents": services.fee_for_channel(channel=Channel.WEB),
+    }
+
+
+def _fund_page(request, form, *, error: str = "", status: int = 200):
+    context = {"form": form, "error": error, **_limits_context()}
+    return render(request, "billing/fund.html", context, status=status)
+
+
 def _review(request, *, account, amount_cents: int, error: str = ""):
     """The confirmation step: amount, fee and total before the card is charged, and the card field."""
     accounts = _fundable(request)
@@ -35,7 +51,7 @@ def _review(request, *, account, amount_cents: int, error: str = ""):
         setup_id, client_secret = services.card_setup_start(holder=request.user)
     except services.PaymentError as exc:
         form = FundForm(initial={"account": account.pk, "amount": to_decimal(amount_cents)}, accounts=accounts)
-        return render(request, "billing/fund.html", {"form": form, "error": exc.message}, status=400)
+        return _fund_page(request, form, error=exc.message, status=400)
     pay_form = PayForm(
         initial={"account": account.pk, "amount": to_decimal(amount_cents), "total_cents": quote.total_cents},
         accounts=accounts,
@@ -44,7 +60,7 @@ def _review(request, *, account, amount_cents: int, error: str = ""):
         "account": account,
         "quote": quote,
         "form": pay_form,
-        "error": error,
+        "error": plain_card_error(error) if error else "",
         "setup_intent_id": setup_id,
         "client_secret": client_secret,
         **_stripe_context(),
@@ -61,9 +77,9 @@ def fund(request):
         form = FundForm(request.POST, accounts=accounts)
         if form.is_valid():
             return _review(request, account=form.cleaned_data["account"], amount_cents=form.cleaned_data["amount"])
-        return render(request, "billing/fund.html", {"form": form}, status=400)
+        return _fund_page(request, form, status=400)
     initial = {"account": request.GET["account"]} if request.GET.get("account", "").isdigit() else {}
-    return render(request, "billing/fund.html", {"form": FundForm(initial=initial, accounts=accounts)})
+    return _fund_page(request, FundForm(initial=initial, accounts=accounts))
 
 
 @login_required
@@ -73,7 +89,7 @@ def fund_pay(request):
     accounts = _fundable(request)
     form = PayForm(request.POST, accounts=accounts)
     if not form.is_valid():
-        return render(request, "billing/fund.html", {"form": FundForm(request.POST, accounts=accounts)}, status=400)
+        return _fund_page(request, FundForm(request.POST, accounts=accounts), status=400)
     account, amount = form.cleaned_data["account"], form.cleaned_data["amount"]
     try:
         payment = services.card_payment_create(
@@ -97,7 +113,7 @@ def _after_charge(request, payment):
     if payment.status in (PaymentStatus.PROCESSING, PaymentStatus.CREATED):
         messages.info(request, _("Your bank is still processing this payment. We will email your receipt."))
         return redirect("billing:receipt", pk=payment.pk)
-    messages.error(request, payment.failure_message or _("The payment did not go through. Nothing was charged."))
+    messages.error(request, plain_card_error(payment.failure_message))
     return redirect(f"{reverse('billing:fund')}?account={payment.account_id}")
 
 
@@ -129,6 +145,109 @@ def authenticate(request, pk: int):
 def receipt(request, pk: int):
     payment = selectors.payment_get_for_holder(holder=request.user, pk=pk)
     return render(request, "billing/receipt.html", {"payment": payment, "account": payment.account})
+
+
+@login_required
+@require_POST
+def payment_cancel(request, pk: int):
+    """Give up a payment waiting for the bank's confirmation (nothing was charged)."""
+    payment = selectors.payment_get_for_holder(holder=request.user, pk=pk)
+    try:
+        payment = pending.card_payment_cancel(payment=payment)
+    except services.PaymentError as exc:
+        messages.error(request, exc.message)
+    else:
+        if payment.status == PaymentStatus.SUCCEEDED:
+            messages.success(request, _("Your bank had already confirmed this payment: it went through."))
+        else:
+            messages.success(request, _("The payment was canceled. Nothing was charged."))
+    return redirect("accounts:account_detail", pk=payment.account_id)
+
+
+def _alerts_page(request, account, *, alert_form=None, reload_form=None, error: str = "", status: int = 200):
+    config = autoreload.auto_reload_get(account=account)
+    if reload_form is None:
+        initial = {"amount": "20.00", "threshold": "5.00", "monthly_cap": "100.00"}
+        if config is not None:
+            initial = {
+                "amount": to_decimal(config.amount_cents),
+                "threshold": to_decimal(config.threshold_cents),
+                "monthly_cap": to_decimal(config.monthly_cap_cents),
+            }
+        reload_form = AutoReloadForm(initial=initial)
+    alert_form = alert_form or AlertForm(
+        initial={"low_balance_threshold": to_decimal(account.low_balance_threshold_cents)}
+    )
+    setup_id = client_secret = ""
+    try:
+        setup_id, client_secret = autoreload.saved_card_setup_start(holder=request.user)
+    except autoreload.AutoReloadError as exc:
+        error = error or exc.message
+    context = {
+        "account": account,
+        "config": config,
+        "alert_form": alert_form,
+        "reload_form": reload_form,
+        "error": error,
+        "setup_intent_id": setup_id,
+        "client_secret": client_secret,
+        "reloaded_this_month_cents": autoreload.reloads_this_month_cents(account=account),
+        **_limits_context(),
+        **_stripe_context(),
+    }
+    return render(request, "billing/alerts.html", context, status=status)
+
+
+def _alerts_post(request, account):
+    action = request.POST.get("action", "")
+    if action == "alert":
+        form = AlertForm(request.POST)
+        if not form.is_valid():
+            return _alerts_page(request, account, alert_form=form, status=400)
+        alerts.low_balance_threshold_set(account=account, threshold_cents=form.cleaned_data["low_balance_threshold"])
+        messages.success(request, _("Your low-balance alert is saved."))
+    elif action in ("off", "remove"):
+        try:
+            if action == "off":
+                autoreload.auto_reload_turn_off(account=account)
+            else:
+                autoreload.saved_card_remove(account=account)
+        except autoreload.AutoReloadError as exc:
+            return _alerts_page(request, account, error=exc.message, status=400)
+        messages.success(request, _("Auto-reload is off.") if action == "off" else _("Your saved card was removed."))
+    else:
+        return _auto_reload_post(request, account)
+    return redirect("billing:alerts", pk=account.pk)
+
+
+def _auto_reload_post(request, account):
+    form = AutoReloadForm(request.POST)
+    if not form.is_valid():
+        return _alerts_page(request, account, reload_form=form, status=400)
+    data = form.cleaned_data
+    terms = autoreload.ReloadTerms(
+        amount_cents=data["amount"], threshold_cents=data["threshold"], monthly_cap_cents=data["monthly_cap"]
+    )
+    try:
+        autoreload.auto_reload_save(
+            account=account, holder=request.user, terms=terms, setup_intent_id=data["setup_intent"]
+        )
+    except autoreload.AutoReloadError as exc:
+        return _alerts_page(request, account, reload_form=form, error=exc.message, status=400)
+    messages.success(request, _("Auto-reload is on."))
+    return redirect("billing:alerts", pk=account.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def alerts_page(request, pk: int):
+    """The low-balance alert and auto-reload from a saved card, for one prepaid account."""
+    account = account_selectors.account_get_for_holder(holder=request.user, pk=pk)
+    if not account.is_prepaid:
+        return redirect("accounts:account_detail", pk=account.pk)
+    if request.method == "POST":
+        return _alerts_post(request, account)
+    return _alerts_page(request, account)
 
 
 @csrf_exempt

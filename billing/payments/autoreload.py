@@ -71,6 +71,11 @@ def _check_terms(terms: ReloadTerms) -> None:
             gettext("A reload adds between %(low)s and %(high)s.")
             % {"low": format_cents(low), "high": format_cents(high)}
         )
+    if terms.threshold_cents > alerts.ALERT_THRESHOLD_MAX_CENTS:
+        raise AutoReloadError(
+            gettext("Choose a balance of at most %(high)s to reload at.")
+            % {"high": format_cents(alerts.ALERT_THRESHOLD_MAX_CENTS)}
+        )
     if terms.monthly_cap_cents < terms.amount_cents:
         raise AutoReloadError(gettext("The monthly limit must be at least the reload amount."))
 

@@ -39,7 +39,7 @@ def test_family_sees_call_history_and_sponsors_an_inmate(browser_context, live_s
 
     tab.goto(f"{live_server.url}/calls/accounts/{account.pk}/history/")
     row = tab.locator("tbody tr").first
-    for text in ("Jan 5, 2026 2:30 PM", facility.name, "John Roe", "(860) 555-0147", "$2.10", "$0.13", "$2.23"):
+    for text in ("Jan 5, 2026 3:30 PM", facility.name, "John Roe", "(860) 555-0147", "$2.10", "$0.13", "$2.23"):
         assert text in row.inner_text()
     tab.screenshot(path=str(SHOTS / "calls-history.png"), full_page=True)
 

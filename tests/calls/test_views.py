@@ -11,7 +11,7 @@ from tests.helpers import authorize, complete, make_account
 pytestmark = pytest.mark.django_db
 
 
-def test_history_shows_own_calls_in_facility_time(client, facility, inmate):
+def test_history_shows_own_calls_in_the_holders_time_zone(client, facility, inmate):
     account = make_account(balance_cents=1000, number="+18605550147")
     complete(
         facility,
@@ -24,8 +24,10 @@ def test_history_shows_own_calls_in_facility_time(client, facility, inmate):
     response = client.get(reverse("calls:history", args=[account.pk]))
     assert response.status_code == 200
     page = response.content.decode()
-    # 20:30 UTC is 2:30 PM in Chicago (the facility's time zone)
-    for text in ("Jan 5, 2026 2:30 PM", facility.name, "John Roe", "(860) 555-0147", ">10<", "$2.10", "$0.13", "$2.23"):
+    # 20:30 UTC is 3:30 PM in New York (the holder's zone, named), whatever the facility's zone
+    for text in ("Jan 5, 2026 3:30 PM", "Eastern time", facility.name, "John Roe", "(860) 555-0147", "10 min"):
+        assert text in page
+    for text in ("$2.10", "$0.13", "$2.23"):
         assert text in page
 
 

@@ -1,0 +1,226 @@
+"""What a family reads of its account's past: one list of calls and money movements in plain words,
+sorted by when each happened, filtered by dates, number and inmate; the totals the CSV exports
+add up to; and the monthly spending (calls, taxes, fees) for the chart. Read-only."""
+
+import datetime
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import CallingAccount
+from calls.models import CallRecord
+
+from .models import Adjustment, Channel, Payment, PaymentStatus, Refund, RefundMethod, RefundStatus
+from .money import format_cents
+
+
+def channel_words(channel: str) -> str:
+    """How a payment was made, in the reader's language."""
+    return {
+        Channel.WEB: _("Online"),
+        Channel.PHONE_IVR: _("By phone (automated)"),
+        Channel.PHONE_AGENT: _("By phone (live agent)"),
+        Channel.MAIL: _("By mail (check or money order)"),
+    }.get(channel, channel)
+
+
+def payment_state_words(payment: Payment) -> str:
+    """A payment's state, saying plainly whether money was taken."""
+    return {
+        PaymentStatus.SUCCEEDED: _("Paid"),
+        PaymentStatus.FAILED: _("Failed: nothing was charged"),
+        PaymentStatus.CANCELED: _("Canceled: nothing was charged"),
+        PaymentStatus.REQUIRES_ACTION: _("Waiting for your bank's confirmation: not charged yet"),
+        PaymentStatus.PROCESSING: _("Processing"),
+        PaymentStatus.CREATED: _("Processing"),
+    }.get(payment.status, payment.status)
+
+
+def call_words(call: CallRecord) -> str:
+    """ "Call from Maria Lopez at Cheshire CI · 12 min · $2.53"."""
+    cost = _("free") if call.charge_cents + call.tax_cents == 0 else format_cents(call.charge_cents + call.tax_cents)
+    return _("Call from %(inmate)s at %(facility)s · %(minutes)s min · %(cost)s") % {
+        "inmate": call.inmate.full_name,
+        "facility": call.facility.name,
+        "minutes": call.billable_minutes,
+        "cost": cost,
+    }
+
+
+def payment_words(payment: Payment) -> str:
+    card = _(", card ending %(last4)s") % {"last4": payment.card_last4} if payment.card_last4 else ""
+    if payment.auto_reload:
+        how = _("Automatic reload") + card
+    else:
+        how = _("Payment") + " · " + channel_words(payment.channel) + card
+    if payment.status == PaymentStatus.SUCCEEDED:
+        return _("%(how)s · %(amount)s added") % {"how": how, "amount": format_cents(payment.amount_cents)}
+    return _("%(how)s · %(amount)s · %(state)s") % {
+        "how": how,
+        "amount": format_cents(payment.amount_cents),
+        "state": payment_state_words(payment),
+    }
+
+
+def refund_words(refund: Refund) -> str:
+    where = _("Refund to your card") if refund.method == RefundMethod.CARD else _("Refund by check")
+    state = {RefundStatus.SUCCEEDED: _("sent"), RefundStatus.FAILED: _("refused by the card processor")}.get(
+        refund.status, _("on its way")
+    )
+    return f"{where} · {format_cents(refund.amount_cents)} · {state}"
+
+
+def adjustment_words(adjustment: Adjustment) -> str:
+    if adjustment.amount_cents > 0:
+        return _("Credit from FamilyLine · %(amount)s") % {"amount": format_cents(adjustment.amount_cents)}
+    return _("Correction by FamilyLine · %(amount)s") % {"amount": format_cents(-adjustment.amount_cents)}
+
+
+@dataclass(frozen=True)
+class Entry:
+    at: datetime.datetime
+    kind: str  # "call", "payment", "refund", "adjustment"
+    text: str
+    amount_cents: int  # the effect on the balance: negative for a call, 0 for money not taken
+    call: CallRecord | None = None
+    payment: Payment | None = None
+
+
+@dataclass(frozen=True)
+class Filters:
+    date_from: datetime.date | None = None
+    date_to: datetime.date | None = None
+    number: str = ""  # E.164
+    inmate_id: int | None = None
+    zone: str = "America/New_York"
+
+    @property
+    def calls_only(self) -> bool:
+        return bool(self.number or self.inmate_id)
+
+    def bounds(self) -> tuple[datetime.datetime | None, datetime.datetime | None]:
+        tz = ZoneInfo(self.zone)
+        start = datetime.datetime.combine(self.date_from, datetime.time(), tz) if self.date_from else None
+        end = self.date_to and datetime.datetime.combine(self.date_to + datetime.timedelta(days=1), datetime.time(), tz)
+        return start, end
+
+
+def _between(queryset: QuerySet, name: str, filters: Filters) -> QuerySet:
+    start, end = filters.bounds()
+    if start:
+        queryset = queryset.filter(**{f"{name}__gte": start})
+    if end:
+        queryset = queryset.filter(**{f"{name}__lt": end})
+    return queryset
+
+
+def calls_for(*, account: CallingAccount, filters: Filters) -> QuerySet[CallRecord]:
+    calls = CallRecord.objects.filter(account=account).select_related("facility", "inmate")
+    if filters.number:
+        calls = calls.filter(dialed_number=filters.number)
+    if filters.inmate_id:
+        calls = calls.filter(inmate_id=filters.inmate_id)
+    return _between(calls, "started_at", filters).order_by("-started_at", "-id")
+
+
+def payments_for(*, account: CallingAccount, filters: Filters) -> QuerySet[Payment]:
+    payments = Payment.objects.filter(account=account).exclude(status=PaymentStatus.CREATED, auto_reload=True)
+    start, end = filters.bounds()
+    if start:
+        payments = payments.filter(Q(succeeded_at__gte=start) | Q(succeeded_at__isnull=True, created_at__gte=start))
+    if end:
+        payments = payments.filter(Q(succeeded_at__lt=end) | Q(succeeded_at__isnull=True, created_at__lt=end))
+    return payments.order_by("-created_at", "-id")
+
+
+@dataclass
+class History:
+    entries: list[Entry] = field(default_factory=list)
+    calls_total_cents: int = 0
+    calls_count: int = 0
+    paid_total_cents: int = 0
+    fees_total_cents: int = 0
+
+
+def history_for_account(*, account: CallingAccount, filters: Filters, limit: int | None = None) -> History:
+    """Calls and money movements, newest first. Totals: what the listed calls cost (charge + tax)
+    and what the listed successful payments added and cost in fees, as the CSV exports sum them.
+    With `limit`, only the latest `limit` entries (the totals then cover those only)."""
+    result = History()
+    for call in calls_for(account=account, filters=filters)[:limit]:
+        total = call.charge_cents + call.tax_cents
+        result.entries.append(Entry(call.started_at, "call", call_words(call), -total, call=call))
+        result.calls_total_cents += total
+        result.calls_count += 1
+    if not filters.calls_only:
+        for payment in payments_for(account=account, filters=filters)[:limit]:
+            paid = payment.status == PaymentStatus.SUCCEEDED
+            at = payment.succeeded_at or payment.created_at
+            amount = payment.amount_cents if paid else 0
+            result.entries.append(Entry(at, "payment", payment_words(payment), amount, payment=payment))
+            if paid:
+                result.paid_total_cents += payment.amount_cents
+                result.fees_total_cents += payment.fee_cents
+        for refund in _between(Refund.objects.filter(account=account), "created_at", filters)[:limit]:
+            result.entries.append(Entry(refund.created_at, "refund", refund_words(refund), -refund.amount_cents))
+        for adjustment in _between(Adjustment.objects.filter(account=account), "created_at", filters)[:limit]:
+            result.entries.append(
+                Entry(adjustment.created_at, "adjustment", adjustment_words(adjustment), adjustment.amount_cents)
+            )
+    result.entries.sort(key=lambda entry: entry.at, reverse=True)
+    if limit is not None:
+        result.entries = result.entries[:limit]
+    return result
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: datetime.date
+    calls_cents: int
+    taxes_cents: int
+    fees_cents: int
+
+    @property
+    def total_cents(self) -> int:
+        return self.calls_cents + self.taxes_cents + self.fees_cents
+
+
+def _month_starts(now: datetime.datetime, zone: str, months: int) -> list[datetime.datetime]:
+    local = timezone.localtime(now, ZoneInfo(zone)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    starts = [local]
+    for _index in range(months):
+        previous = (starts[0] - datetime.timedelta(days=1)).replace(day=1)
+        starts.insert(0, previous)
+    return starts[1:] + [(local + datetime.timedelta(days=32)).replace(day=1)]
+
+
+def monthly_spending(
+    *, account: CallingAccount, zone: str, months: int = 6, now: datetime.datetime | None = None
+) -> list[Bar]:
+    """Calls, taxes and payment fees of each of the last `months` months (this one included)."""
+    bounds = _month_starts(now or timezone.now(), zone, months)
+    calls = list(
+        CallRecord.objects.filter(account=account, started_at__gte=bounds[0], started_at__lt=bounds[-1]).values_list(
+            "started_at", "charge_cents", "tax_cents"
+        )
+    )
+    fees = list(
+        Payment.objects.filter(
+            account=account, status=PaymentStatus.SUCCEEDED, succeeded_at__gte=bounds[0], succeeded_at__lt=bounds[-1]
+        ).values_list("succeeded_at", "fee_cents")
+    )
+    bars = []
+    for start, end in zip(bounds, bounds[1:], strict=False):
+        month_calls = [(c, t) for at, c, t in calls if start <= at < end]
+        bars.append(
+            Bar(
+                label=start.date(),
+                calls_cents=sum(c for c, _t in month_calls),
+                taxes_cents=sum(t for _c, t in month_calls),
+                fees_cents=sum(f for at, f in fees if start <= at < end),
+            )
+        )
+    return bars
