@@ -6,27 +6,38 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, SolarSchedule
 
 from billing import ledger
 from billing.closing import activity
 from billing.closing import services as refunds
 from billing.models import InactivityNotice, Payment
 from billing.money import format_cents
-from config.admin_base import ReadOnlyInline
+from calls.models import CallRecord, InmateDebitSponsorship
+from config.admin_base import ReadOnlyAdmin, ReadOnlyInline, local_time, money_column, time_column
 
 from . import (
     direct_bill_admin,  # noqa: F401  (registers the Direct Bill application queue)
     services,
 )
 from .forms import ReasonForm
-from .models import AccountEvent, CallingAccount, PhoneNumber, User
+from .models import AccountEvent, CallingAccount, OutboxMessage, PhoneNumber, User
+from .outbox import MAX_ATTEMPTS
+
+# Schedules staff never edit (beat's schedule lives in settings): kept off the admin home.
+for _model in (ClockedSchedule, CrontabSchedule, IntervalSchedule, SolarSchedule):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+
+RECENT_ROWS = 20
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     ordering = ["email"]
-    list_display = ["email", "first_name", "last_name", "state", "is_staff", "date_joined"]
+    list_display = ["email", "first_name", "last_name", "state", "is_staff", "staff_roles", "date_joined"]
+    list_filter = ["is_staff", "is_superuser", "is_active", "groups"]
     search_fields = ["email", "first_name", "last_name"]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
@@ -36,6 +47,14 @@ class UserAdmin(BaseUserAdmin):
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+    filter_horizontal = ["groups", "user_permissions"]
+
+    @admin.display(description="roles (groups)")
+    def staff_roles(self, obj):
+        return ", ".join(group.name for group in obj.groups.all()) or "-"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("groups")
 
 
 class PhoneNumberInline(admin.TabularInline):
@@ -52,8 +71,11 @@ class PhoneNumberInline(admin.TabularInline):
 
 class PaymentInline(ReadOnlyInline):
     model = Payment
-    fields = ["link", "created_at", "channel", "method", "amount_cents", "fee_cents", "status", "reference"]
+    fields = ["link", "created", "channel", "method", "amount", "fee", "status", "reference"]
     ordering = ["-created_at", "-id"]
+    amount = money_column("amount_cents", "amount")
+    fee = money_column("fee_cents", "fee")
+    created = time_column("created_at", "created")
 
     @admin.display(description="payment")
     def link(self, obj):
@@ -62,9 +84,10 @@ class PaymentInline(ReadOnlyInline):
 
 class InactivityNoticeInline(ReadOnlyInline):
     model = InactivityNotice
-    fields = ["for_last_activity_date", "sent_at", "balance", "refund_date", "created_at"]
+    fields = ["for_last_activity_date", "sent", "balance", "refund_date"]
     ordering = ["-for_last_activity_date", "-id"]
     verbose_name_plural = "inactivity notices"
+    sent = time_column("sent_at", "sent")
 
     @admin.display(description="balance told")
     def balance(self, obj):
@@ -73,8 +96,14 @@ class InactivityNoticeInline(ReadOnlyInline):
 
 class AccountEventInline(ReadOnlyInline):
     model = AccountEvent
-    fields = ["created_at", "action", "actor", "reason", "data"]
+    fields = ["created", "action", "actor", "reason", "data"]
     ordering = ["-created_at", "-id"]
+    created = time_column("created_at", "at")
+
+
+def _activate_early(*, account, actor, reason: str) -> None:
+    if not services.account_activate(account=account, actor=actor, reason=reason):
+        raise services.AccountError(f"{account} was not pending activation.")
 
 
 def _with_reason(
@@ -109,7 +138,7 @@ def _with_reason(
 
 @admin.register(CallingAccount)
 class CallingAccountAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "holder", "kind", "status", "activates_at", "balance"]
+    list_display = ["__str__", "holder", "kind", "status", "activates", "balance"]
     list_filter = ["status", "kind"]
     search_fields = ["holder__email", "holder__first_name", "holder__last_name", "phone_numbers__number", "=id"]
     list_select_related = ["holder", "ledger_account"]
@@ -119,16 +148,23 @@ class CallingAccountAdmin(admin.ModelAdmin):
         "kind",
         "status",
         "suspension_code",
-        "activates_at",
-        "activated_at",
-        "credit_limit_cents",
+        "activates",
+        "activated",
+        "credit_limit",
         "balance",
         "last_activity",
         "ledger",
-        "created_at",
-        "closed_at",
+        "recent_calls",
+        "sponsorships",
+        "created",
+        "closed",
     ]
     readonly_fields = fields
+    activates = time_column("activates_at", "activates at")
+    activated = time_column("activated_at", "activated at")
+    created = time_column("created_at", "opened")
+    closed = time_column("closed_at", "closed")
+    credit_limit = money_column("credit_limit_cents", "credit limit")
     inlines = [PhoneNumberInline, PaymentInline, InactivityNoticeInline, AccountEventInline]
     actions = ["activate_now", "suspend", "reinstate", "close"]
 
@@ -168,16 +204,52 @@ class CallingAccountAdmin(admin.ModelAdmin):
         record = reverse("admin:billing_payment_add") + f"?account={obj.pk}"
         return format_html('<a href="{}">Read-only ledger</a> · <a href="{}">Record a payment</a>', url, record)
 
-    @admin.action(permissions=["change"], description="Activate now (skip the rest of the activation delay)")
+    @admin.display(description="recent calls")
+    def recent_calls(self, obj):
+        calls = CallRecord.objects.filter(account=obj).select_related("facility", "inmate")
+        rows = [
+            (
+                reverse("admin:calls_callrecord_change", args=[call.pk]),
+                local_time(call.started_at),
+                call.facility.name,
+                call.inmate.full_name,
+                call.dialed_number.as_national,
+                call.billable_minutes,
+                format_cents(call.total_cents),
+            )
+            for call in calls.order_by("-started_at", "-id")[:RECENT_ROWS]
+        ]
+        if not rows:
+            return "No calls yet."
+        more = reverse("admin:calls_callrecord_changelist") + f"?account__id__exact={obj.pk}"
+        items = format_html_join("", '<li><a href="{}">{}</a>: {}, {} to {}, {} min, {}</li>', rows)
+        return format_html('<ul>{}</ul><a href="{}">All calls of this account</a>', items, more)
+
+    @admin.display(description="inmate debit sponsorships")
+    def sponsorships(self, obj):
+        found = InmateDebitSponsorship.objects.filter(account=obj).select_related("inmate__facility")
+        rows = [
+            (
+                sponsorship.inmate.full_name,
+                sponsorship.inmate.inmate_number,
+                sponsorship.inmate.facility.name,
+                local_time(sponsorship.started_at),
+                f"ended {local_time(sponsorship.ended_at)}" if sponsorship.ended_at else "in force",
+                "no cap"
+                if sponsorship.monthly_cap_cents is None
+                else f"cap {format_cents(sponsorship.monthly_cap_cents)}/month",
+            )
+            for sponsorship in found.order_by("-started_at", "-id")[:RECENT_ROWS]
+        ]
+        if not rows:
+            return "None."
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{} (#{}, {}): since {}, {}, {}</li>", rows))
+
+    @admin.action(permissions=["change"], description="Activate now (with a reason)")
     def activate_now(self, request, queryset):
-        done = sum(
-            services.account_activate(account=account, actor=request.user, reason="Activated early by staff")
-            for account in queryset.order_by("id")
+        return _with_reason(
+            self, request, queryset, title="Activate now", action="activate_now", service=_activate_early
         )
-        skipped = queryset.count() - done
-        self.message_user(request, f"Activated {done} account(s).", messages.SUCCESS)
-        if skipped:
-            self.message_user(request, f"{skipped} account(s) were not pending activation.", messages.WARNING)
 
     @admin.action(permissions=["change"], description="Suspend (with a reason)")
     def suspend(self, request, queryset):
@@ -194,3 +266,37 @@ class CallingAccountAdmin(admin.ModelAdmin):
     @admin.action(permissions=["change"], description="Close and refund the balance (with a reason)")
     def close(self, request, queryset):
         return _with_reason(self, request, queryset, title="Close", action="close", service=refunds.account_close)
+
+
+class OutboxStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("failing", f"Failing ({MAX_ATTEMPTS} attempts or more)"), ("pending", "Pending"), ("done", "Done")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "failing":
+            return queryset.filter(done_at__isnull=True, attempts__gte=MAX_ATTEMPTS)
+        if self.value() == "pending":
+            return queryset.filter(done_at__isnull=True)
+        if self.value() == "done":
+            return queryset.filter(done_at__isnull=False)
+        return queryset
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(ReadOnlyAdmin):
+    """Work after commit (emails, card refunds, Stripe events): "Failing" lists what the sweep gave up on."""
+
+    list_display = ["id", "kind", "created", "available", "attempts", "done", "error"]
+    list_filter = [OutboxStateFilter, "kind"]
+    search_fields = ["kind", "=id"]
+    ordering = ["-created_at", "-id"]
+    created = time_column("created_at", "created")
+    available = time_column("available_at", "next try")
+    done = time_column("done_at", "done")
+
+    @admin.display(description="last error")
+    def error(self, obj):
+        return obj.last_error[:120]

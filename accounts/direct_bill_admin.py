@@ -9,6 +9,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from billing.money import format_cents
+from config.admin_base import local_time, time_column
 
 from .direct_bill import services as applications
 from .direct_bill_forms import ApplicationApproveForm, ApplicationDeclineForm, CreditLimitChangeForm
@@ -39,7 +40,7 @@ class PendingFirstFilter(admin.SimpleListFilter):
 
 @admin.register(DirectBillApplication)
 class DirectBillApplicationAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "applicant", "state", "status", "limit", "created_at", "decided_at"]
+    list_display = ["__str__", "applicant", "state", "status", "limit", "created", "decided"]
     list_filter = [PendingFirstFilter, "state", "provider"]
     search_fields = ["legal_name", "applicant__email", "postal_code"]
     ordering = ["created_at", "id"]
@@ -56,16 +57,19 @@ class DirectBillApplicationAdmin(admin.ModelAdmin):
         "state",
         "postal_code",
         "ssn_display",
-        "consented_at",
+        "consented",
         "provider",
         "limit",
         "decision_reason",
-        "decided_at",
+        "decided",
         "decided_by",
         "account_link",
         "credit_limit_history",
     ]
     readonly_fields = fields
+    created = time_column("created_at", "applied")
+    decided = time_column("decided_at", "decided")
+    consented = time_column("consented_at", "consented")
 
     def has_add_permission(self, request):
         return False
@@ -102,7 +106,7 @@ class DirectBillApplicationAdmin(admin.ModelAdmin):
         ).select_related("actor")
         rows = [
             (
-                event.created_at.strftime("%Y-%m-%d %H:%M"),
+                local_time(event.created_at),
                 "none" if event.data.get("from") is None else format_cents(event.data["from"]),
                 format_cents(event.data.get("to") or 0),
                 event.actor or "automatic decision",

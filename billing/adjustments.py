@@ -16,22 +16,32 @@ class AdjustmentError(Exception):
         self.message = message
 
 
-def adjustment_create(*, account: CallingAccount, amount_cents: int, reason: str, actor: User) -> Adjustment:
+DESCRIPTION_MAX_LENGTH = 200
+
+
+def adjustment_create(
+    *, account: CallingAccount, amount_cents: int, reason: str, actor: User, description: str = ""
+) -> Adjustment:
     """Post a correction of `amount_cents` (from the holder's side: positive is a credit, negative a
     debit) against the adjustments account, under the key `adjustment:<id>`, with the staff member and
-    reason recorded. A credit that clears a past-due Direct Bill statement restores service at once.
-    Raises AdjustmentError (nothing posted) without a reason, for one over REASON_MAX_LENGTH, or for a zero amount."""
+    the staff-only note (`reason`) recorded. `description` is what the family reads (statements,
+    history; the entry's memo carries it, never the note). A credit that clears a past-due Direct Bill
+    statement restores service at once. Raises AdjustmentError (nothing posted) without a note or a
+    description, for one too long, or for a zero amount."""
     reason = reason.strip()
+    description = " ".join(description.split()) or "Account adjustment"
     if not reason:
         raise AdjustmentError("Give a reason for the adjustment.")
     if len(reason) > settings.REASON_MAX_LENGTH:
         raise AdjustmentError(f"Keep the reason under {settings.REASON_MAX_LENGTH} characters.")
+    if len(description) > DESCRIPTION_MAX_LENGTH:
+        raise AdjustmentError(f"Keep the description for the family under {DESCRIPTION_MAX_LENGTH} characters.")
     if not isinstance(amount_cents, int) or isinstance(amount_cents, bool) or amount_cents == 0:
         raise AdjustmentError("Enter an amount other than $0.00.")
     with transaction.atomic():
         ledger.balance_lock(account=account)  # lock order step 1 (billing/ledger.py)
         adjustment = Adjustment.objects.create(
-            account=account, amount_cents=amount_cents, reason=reason, created_by=actor
+            account=account, amount_cents=amount_cents, reason=reason, description=description, created_by=actor
         )
         result = ledger.post(
             idempotency_key=f"adjustment:{adjustment.pk}",
@@ -40,7 +50,7 @@ def adjustment_create(*, account: CallingAccount, amount_cents: int, reason: str
                 (ledger.account_ledger(account), amount_cents),
                 (ledger.system_account(SystemAccount.ADJUSTMENTS), -amount_cents),
             ],
-            memo=f"Adjustment #{adjustment.pk}: {reason}",
+            memo=description,
             created_by=actor,
         )
         adjustment.entry = result.entry

@@ -1,37 +1,71 @@
+from datetime import date
+
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.models import AccountStatus, CallingAccount
-from config.admin_base import ReadOnlyAdmin, ReadOnlyInline
+from accounts.security import HardenedFormMixin
+from config.admin_base import ReadOnlyAdmin, ReadOnlyInline, local_time, money_column, time_column
+from config.forms import AmountField
 
-from . import statement_admin  # noqa: F401  (registers statements, the past-due list, adjustments)
+from . import (
+    call_credits,
+    ledger,
+    reconciliation,
+    refund_notices,
+    reports,
+    statement_admin,  # noqa: F401  (registers statements, the past-due list, adjustments)
+)
 from .closing import services as refunds
-from .forms import FeeScheduleForm, OfflinePaymentForm
-from .models import FeeSchedule, JournalEntry, LedgerAccount, Payment, Posting, Refund, RefundMethod, StripeEvent
+from .models import (
+    FEE_CAPS_CENTS,
+    CallCreditRequest,
+    CallCreditStatus,
+    Channel,
+    Dispute,
+    DisputeStatus,
+    FeeSchedule,
+    JournalEntry,
+    LedgerAccount,
+    Payment,
+    PaymentMethod,
+    Posting,
+    ReconciliationDifference,
+    ReconciliationRun,
+    Refund,
+    RefundMethod,
+    StripeEvent,
+)
 from .money import format_cents
-from .payments import services, webhooks
+from .payments import disputes, services, webhooks
 
 
 class PostingInline(ReadOnlyInline):
     model = Posting
-    fields = ["ledger_account", "amount_cents"]
+    fields = ["ledger_account", "amount"]
+    amount = money_column("amount_cents", "amount")
 
 
 @admin.register(JournalEntry)
 class JournalEntryAdmin(ReadOnlyAdmin):
-    list_display = ["id", "created_at", "kind", "idempotency_key", "memo"]
+    list_display = ["id", "created", "kind", "idempotency_key", "memo"]
     list_filter = ["kind", "created_at"]
     search_fields = ["idempotency_key", "memo"]
     inlines = [PostingInline]
+    created = time_column("created_at", "posted at")
 
 
 class AccountPostingInline(PostingInline):
     """A ledger account's lines, newest first, each with its entry (read-only)."""
 
-    fields = ["entry", "entry_memo", "entry_created_at", "amount_cents"]
+    fields = ["entry", "entry_memo", "entry_created_at", "amount"]
     ordering = ["-entry__created_at", "-id"]
 
     @admin.display(description="memo")
@@ -40,7 +74,7 @@ class AccountPostingInline(PostingInline):
 
     @admin.display(description="at")
     def entry_created_at(self, obj):
-        return obj.entry.created_at
+        return local_time(obj.entry.created_at)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("entry")
@@ -48,13 +82,56 @@ class AccountPostingInline(PostingInline):
 
 @admin.register(LedgerAccount)
 class LedgerAccountAdmin(ReadOnlyAdmin):
-    list_display = ["code", "name", "balance_cents"]
+    list_display = ["code", "name", "balance"]
     search_fields = ["code", "name"]
     inlines = [AccountPostingInline]
+    fields = ["code", "name", "calling_account", "balance", "created_at"]
+    readonly_fields = fields
+
+    @admin.display(description="balance")
+    def balance(self, obj):
+        # A system account keeps no cached balance: the kernel sums its postings.
+        cents = obj.balance_cents if obj.calling_account_id else ledger.balance(obj)
+        return format_cents(cents or 0)
 
     def get_inlines(self, request, obj):
         # System accounts take a posting from nearly every entry: too many lines for one page.
         return self.inlines if obj is not None and obj.calling_account_id else []
+
+
+class OfflinePaymentAdminForm(HardenedFormMixin, forms.Form):
+    """Staff record a mail payment (check or money order) or a live-agent phone payment. Nothing is
+    preselected: staff choose how the money came in."""
+
+    CHOOSE = [("", "Choose…")]
+    account = forms.IntegerField(min_value=1, label="Account number", help_text="The calling account to credit.")
+    channel = forms.ChoiceField(
+        choices=CHOOSE + [(Channel.MAIL, Channel.MAIL.label), (Channel.PHONE_AGENT, Channel.PHONE_AGENT.label)]
+    )
+    method = forms.ChoiceField(
+        choices=CHOOSE
+        + [
+            (PaymentMethod.CHECK, "Check (by mail)"),
+            (PaymentMethod.MONEY_ORDER, "Money order (by mail)"),
+            (PaymentMethod.CARD, "Card on the agent's terminal (live agent)"),
+        ]
+    )
+    amount = AmountField(
+        label="Amount to add", help_text="Mail payments carry no fee; live-agent payments carry the live-agent fee."
+    )
+    reference = forms.CharField(
+        max_length=100, label="Check or money order number, or the card terminal's confirmation number"
+    )
+    confirm_duplicate = forms.BooleanField(
+        required=False, label="I checked: this is a different payment with the same number"
+    )
+
+    def clean_account(self):
+        account = CallingAccount.objects.filter(pk=self.cleaned_data["account"]).exclude(status=AccountStatus.CLOSED)
+        found = account.select_related("holder").first()
+        if found is None:
+            raise forms.ValidationError("No open account has this number.")
+        return found
 
 
 @admin.register(Payment)
@@ -62,7 +139,7 @@ class PaymentAdmin(admin.ModelAdmin):
     """Payments are read-only; "Add payment" records a mail or live-agent payment through the
     payment service, which posts it to the ledger."""
 
-    list_display = ["id", "created_at", "account", "channel", "method", "amount", "fee", "status", "reference"]
+    list_display = ["id", "created", "account", "channel", "method", "amount", "fee", "status", "reference"]
     list_filter = ["status", "channel", "method"]
     search_fields = ["=id", "account__holder__email", "reference", "stripe_payment_intent_id", "=account__id"]
     list_select_related = ["account__holder"]
@@ -81,18 +158,14 @@ class PaymentAdmin(admin.ModelAdmin):
         "failure_message",
         "recorded_by",
         "entry",
-        "created_at",
-        "succeeded_at",
+        "created",
+        "succeeded",
     ]
     fields = readonly_fields
-
-    @admin.display(description="amount")
-    def amount(self, obj):
-        return format_cents(obj.amount_cents)
-
-    @admin.display(description="fee")
-    def fee(self, obj):
-        return format_cents(obj.fee_cents)
+    amount = money_column("amount_cents", "amount")
+    fee = money_column("fee_cents", "fee")
+    created = time_column("created_at", "created")
+    succeeded = time_column("succeeded_at", "succeeded")
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -104,9 +177,9 @@ class PaymentAdmin(admin.ModelAdmin):
         # This view replaces Django's add view, so it must check the permission Django would have.
         if not self.has_add_permission(request):
             raise PermissionDenied
-        accounts = CallingAccount.objects.exclude(status=AccountStatus.CLOSED).select_related("holder").order_by("id")
-        initial = {"account": request.GET.get("account")} if request.GET.get("account", "").isdigit() else {}
-        form = OfflinePaymentForm(request.POST or None, accounts=accounts, initial=initial)
+        account = request.GET.get("account", "")
+        form = OfflinePaymentAdminForm(request.POST or None, initial={"account": account} if account.isdigit() else {})
+        duplicates = []
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
@@ -117,14 +190,18 @@ class PaymentAdmin(admin.ModelAdmin):
                     amount_cents=data["amount"],
                     reference=data["reference"],
                     recorded_by=request.user,
+                    duplicate_confirmed=data["confirm_duplicate"],
                 )
+            except services.DuplicateReferenceError as exc:
+                duplicates = exc.payments
+                form.add_error("confirm_duplicate", exc.message)
             except services.PaymentError as exc:
                 form.add_error(None, exc.message)
             else:
                 self.message_user(
                     request,
                     f"Recorded payment #{payment.pk}: {format_cents(payment.amount_cents)} to account "
-                    f"#{payment.account_id} (fee {format_cents(payment.fee_cents)}).",
+                    f"#{payment.account_id} (fee {format_cents(payment.fee_cents)}, {payment.reference_label}).",
                     messages.SUCCESS,
                 )
                 return redirect("admin:billing_payment_change", payment.pk)
@@ -132,21 +209,45 @@ class PaymentAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "title": "Record a mail or live-agent phone payment",
             "form": form,
+            "duplicates": duplicates,
             "opts": self.model._meta,
             "fees": FeeSchedule.objects.order_by("channel"),
         }
-        return TemplateResponse(request, "billing/admin_record_payment.html", context)
+        return TemplateResponse(request, "admin/billing/record_payment.html", context)
+
+
+class FeeScheduleAdminForm(HardenedFormMixin, forms.ModelForm):
+    fee = AmountField(label="Fee", help_text="Dollars and cents, for example 2.50.")
+
+    class Meta:
+        model = FeeSchedule
+        fields = ["fee"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["fee"] = format_cents(self.instance.fee_cents, currency=False)
+
+    def clean_fee(self):
+        cents = self.cleaned_data["fee"]
+        try:
+            services.fee_schedule_check(channel=self.instance.channel, fee_cents=cents)
+        except services.PaymentError as exc:
+            raise forms.ValidationError(exc.message) from exc
+        return cents
 
 
 @admin.register(FeeSchedule)
 class FeeScheduleAdmin(admin.ModelAdmin):
-    form = FeeScheduleForm
-    list_display = ["channel", "fee", "updated_at"]
+    form = FeeScheduleAdminForm
+    list_display = ["channel", "fee", "cap", "updated"]
     ordering = ["channel"]
+    fee = money_column("fee_cents", "fee")
+    updated = time_column("updated_at", "updated")
 
-    @admin.display(description="fee")
-    def fee(self, obj):
-        return format_cents(obj.fee_cents)
+    @admin.display(description="FCC cap")
+    def cap(self, obj):
+        return format_cents(FEE_CAPS_CENTS[Channel(obj.channel)])
 
     def has_add_permission(self, request):
         return False
@@ -160,7 +261,7 @@ class FeeScheduleAdmin(admin.ModelAdmin):
 
 @admin.register(StripeEvent)
 class StripeEventAdmin(ReadOnlyAdmin):
-    list_display = ["event_id", "event_type", "received_at", "processed_at", "attempts", "parked_at", "error"]
+    list_display = ["event_id", "event_type", "received", "processed", "attempts", "parked", "error"]
     # "Parked at: not empty" is the work queue: events that failed too often for the automatic retry.
     list_filter = [
         "event_type",
@@ -170,12 +271,18 @@ class StripeEventAdmin(ReadOnlyAdmin):
     search_fields = ["event_id"]
     ordering = ["-received_at", "-id"]
     actions = ["process_now"]
+    received = time_column("received_at", "received")
+    processed = time_column("processed_at", "processed")
+    parked = time_column("parked_at", "parked")
 
     @admin.display(description="last error")
     def error(self, obj):
         return format_html("<span>{}</span>", obj.last_error[:80]) if obj.last_error else ""
 
-    @admin.action(description="Process now")
+    def has_process_permission(self, request):
+        return request.user.has_perm("billing.process_stripeevent")
+
+    @admin.action(permissions=["process"], description="Process now")
     def process_now(self, request, queryset):
         done = sum(webhooks.stripe_event_process(event_pk=pk) for pk in queryset.values_list("pk", flat=True))
         self.message_user(request, f"{done} event(s) processed.", messages.SUCCESS)
@@ -184,15 +291,17 @@ class StripeEventAdmin(ReadOnlyAdmin):
 @admin.register(Refund)
 class RefundAdmin(ReadOnlyAdmin):
     """Refunds are created by closing an account. Staff mark a pending check refund sent here (with
-    its check number), which posts refunds payable to mail clearing."""
+    its check number, mailed to the address shown), which posts refunds payable to mail clearing and
+    emails the holder."""
 
-    list_display = ["id", "created_at", "account", "method", "amount", "status", "payment", "check_number"]
+    list_display = ["id", "created", "account", "method", "amount", "status", "payment", "check_number"]
     list_filter = ["status", "method", "created_at"]
     search_fields = ["=id", "=account__id", "account__holder__email", "check_number", "stripe_refund_id"]
     list_select_related = ["account__holder", "payment"]
     ordering = ["-created_at", "-id"]
     fields = [
         "account",
+        "mailing_address",
         "payment",
         "method",
         "amount",
@@ -203,15 +312,18 @@ class RefundAdmin(ReadOnlyAdmin):
         "recorded_by",
         "entry",
         "sent_entry",
-        "created_at",
-        "succeeded_at",
+        "created",
+        "succeeded",
     ]
     readonly_fields = fields
     actions = ["mark_check_sent", "retry_card_refund"]
+    amount = money_column("amount_cents", "amount")
+    created = time_column("created_at", "created")
+    succeeded = time_column("succeeded_at", "sent")
 
-    @admin.display(description="amount")
-    def amount(self, obj):
-        return format_cents(obj.amount_cents)
+    @admin.display(description="mail the check to")
+    def mailing_address(self, obj):
+        return mailing_address(obj.account.holder)
 
     def has_change_permission(self, request, obj=None):
         # The list's actions need it; the form itself stays read-only (every field is).
@@ -219,7 +331,7 @@ class RefundAdmin(ReadOnlyAdmin):
 
     @admin.action(permissions=["change"], description="Mark check sent (enter check numbers)")
     def mark_check_sent(self, request, queryset):
-        pending = list(queryset.filter(method=RefundMethod.CHECK, status="pending").select_related("account"))
+        pending = list(queryset.filter(method=RefundMethod.CHECK, status="pending").select_related("account__holder"))
         if not pending:
             self.message_user(request, "Select pending check refunds.", messages.WARNING)
             return None
@@ -228,19 +340,21 @@ class RefundAdmin(ReadOnlyAdmin):
             for refund in pending:
                 number = request.POST.get(f"check_number_{refund.pk}", "")
                 try:
-                    refunds.refund_check_mark_sent(refund=refund, check_number=number, actor=request.user)
+                    refund_notices.refund_check_sent_record(refund=refund, check_number=number, actor=request.user)
                     done += 1
                 except refunds.CloseError as exc:
                     self.message_user(request, f"Refund #{refund.pk}: {exc.message}", messages.WARNING)
-            self.message_user(request, f"Marked {done} check refund(s) sent.", messages.SUCCESS)
+            self.message_user(
+                request, f"Marked {done} check refund(s) sent; the holders were emailed.", messages.SUCCESS
+            )
             return None
         return TemplateResponse(
             request,
-            "billing/admin_check_sent.html",
+            "admin/billing/check_sent.html",
             {
                 **self.admin_site.each_context(request),
                 "title": "Mark check refunds sent",
-                "refunds": pending,
+                "rows": [(refund, mailing_address(refund.account.holder)) for refund in pending],
                 "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
                 "opts": self.model._meta,
             },
@@ -252,3 +366,223 @@ class RefundAdmin(ReadOnlyAdmin):
         for refund in queryset.filter(method=RefundMethod.CARD, status="pending").order_by("id"):
             done += refunds.refund_card_send(refund=refund).status != "pending"
         self.message_user(request, f"{done} card refund(s) sent or moved to a check.", messages.SUCCESS)
+
+
+def mailing_address(holder) -> str:
+    lines = [
+        holder.get_full_name() or holder.email,
+        holder.address_line1,
+        holder.address_line2,
+        " ".join(part for part in (f"{holder.city},", holder.state, holder.postal_code) if part.strip(", ")),
+    ]
+    text = " · ".join(line for line in lines if line and line.strip())
+    return text if holder.address_line1 else f"{text} (no postal address on file: ask the holder first)"
+
+
+class DisputeResolveForm(HardenedFormMixin, forms.Form):
+    note = forms.CharField(max_length=500, label="Note for staff")
+
+
+@admin.register(Dispute)
+class DisputeAdmin(ReadOnlyAdmin):
+    """Chargebacks: the amount is held in disputes while open. Stripe's closing event resolves a dispute;
+    staff may resolve it here too (won: back to card clearing; lost: a loss to FamilyLine)."""
+
+    list_display = ["stripe_dispute_id", "created", "payment", "amount", "reason", "status", "resolved"]
+    list_filter = ["status", "reason"]
+    search_fields = ["stripe_dispute_id", "stripe_charge_id", "stripe_payment_intent_id", "=payment__account__id"]
+    list_select_related = ["payment"]
+    ordering = ["-created_at", "-id"]
+    actions = ["resolve_won", "resolve_lost"]
+    amount = money_column("amount_cents", "amount")
+    created = time_column("created_at", "opened")
+    resolved = time_column("resolved_at", "resolved")
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and request.user.has_perm("billing.change_dispute")
+
+    def _resolve(self, request, queryset, outcome):
+        done = 0
+        for dispute in queryset.filter(status=DisputeStatus.OPEN).order_by("id"):
+            disputes.dispute_resolve(dispute=dispute, outcome=outcome, actor=request.user, note="Resolved by staff")
+            done += 1
+        self.message_user(request, f"{done} dispute(s) marked {outcome}.", messages.SUCCESS)
+
+    @admin.action(permissions=["change"], description="Mark won (release the amount to card clearing)")
+    def resolve_won(self, request, queryset):
+        self._resolve(request, queryset, DisputeStatus.WON)
+
+    @admin.action(permissions=["change"], description="Mark lost (a loss to FamilyLine, never the family's)")
+    def resolve_lost(self, request, queryset):
+        self._resolve(request, queryset, DisputeStatus.LOST)
+
+
+class DeclineForm(HardenedFormMixin, forms.Form):
+    reason = forms.CharField(
+        max_length=500, widget=forms.Textarea(attrs={"rows": 3}), label="Reason (emailed to the holder)"
+    )
+
+
+@admin.register(CallCreditRequest)
+class CallCreditRequestAdmin(ReadOnlyAdmin):
+    list_display = ["id", "created", "account", "call_link", "reason", "amount", "status", "decided_by"]
+    list_filter = ["status", "reason"]
+    search_fields = ["=id", "=account__id", "account__holder__email", "call__call_id"]
+    list_select_related = ["account__holder", "call", "decided_by"]
+    ordering = ["created_at", "id"]
+    actions = ["approve", "decline"]
+    amount = money_column("amount_cents", "amount")
+    created = time_column("created_at", "asked")
+
+    @admin.display(description="call")
+    def call_link(self, obj):
+        call = obj.call
+        return f"{local_time(call.started_at)} · {call.billable_minutes} min · {call.get_disconnect_display()}"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and request.user.has_perm("billing.change_callcreditrequest")
+
+    @admin.action(permissions=["change"], description="Approve (credit the call to the account)")
+    def approve(self, request, queryset):
+        done = 0
+        for credit in queryset.filter(status=CallCreditStatus.OPEN).order_by("id"):
+            call_credits.call_credit_approve(credit=credit, actor=request.user)
+            done += 1
+        self.message_user(request, f"Approved {done} request(s); the holders were emailed.", messages.SUCCESS)
+
+    @admin.action(permissions=["change"], description="Decline (with a reason)")
+    def decline(self, request, queryset):
+        form = DeclineForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            done = 0
+            for credit in queryset.filter(status=CallCreditStatus.OPEN).order_by("id"):
+                call_credits.call_credit_decline(credit=credit, actor=request.user, reason=form.cleaned_data["reason"])
+                done += 1
+            self.message_user(request, f"Declined {done} request(s); the holders were emailed.", messages.SUCCESS)
+            return None
+        return TemplateResponse(
+            request,
+            "admin/billing/call_credit_decline.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Decline call-credit requests",
+                "form": form,
+                "credits": queryset.order_by("id"),
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "opts": self.model._meta,
+            },
+        )
+
+
+class DifferenceInline(ReadOnlyInline):
+    model = ReconciliationDifference
+    fields = ["kind", "payment", "refund", "stripe_id", "ours", "stripes", "suggested_action"]
+
+
+class ReconciliationPermissionMixin:
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("billing.run_reconciliation")
+
+    def has_module_permission(self, request):
+        return request.user.has_perm("billing.run_reconciliation")
+
+
+@admin.register(ReconciliationRun)
+class ReconciliationRunAdmin(ReconciliationPermissionMixin, ReadOnlyAdmin):
+    """The reconciliation with Stripe: each run and its differences (zero is the expected state).
+    "Run now" compares again; a daily task runs it too. The monthly report is reached from here."""
+
+    list_display = [
+        "__str__",
+        "finished",
+        "payments_checked",
+        "refunds_checked",
+        "stripe_net",
+        "ledger_net",
+        "found",
+        "error",
+    ]
+    ordering = ["-started_at", "-id"]
+    inlines = [DifferenceInline]
+    change_list_template = "admin/billing/reconciliation_change_list.html"
+    fields = ["started", "finished", "payments_checked", "refunds_checked", "stripe_net", "ledger_net", "error"]
+    readonly_fields = fields
+    started = time_column("started_at", "started")
+    finished = time_column("finished_at", "finished")
+    stripe_net = money_column("stripe_net_cents", "Stripe: charged less refunded")
+    ledger_net = money_column("ledger_card_clearing_cents", "card clearing (Stripe's share)")
+
+    @admin.display(description="differences")
+    def found(self, obj):
+        return obj.differences.count()
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("run/", wrap(self.run_view), name="billing_reconciliation_run"),
+            path("monthly-report/", wrap(self.report_view), name="billing_monthly_report"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        latest = reconciliation.reconciliation_latest()
+        extra = {
+            "latest": latest,
+            "latest_differences": list(latest.differences.select_related("payment", "refund")) if latest else [],
+        }
+        return super().changelist_view(request, {**(extra_context or {}), **extra})
+
+    def run_view(self, request):
+        if not request.user.has_perm("billing.run_reconciliation") or request.method != "POST":
+            raise PermissionDenied
+        run = reconciliation.reconciliation_run()
+        found = run.differences.count()
+        level = messages.SUCCESS if not found and not run.error else messages.WARNING
+        self.message_user(request, run.error or f"Reconciliation done: {found} difference(s).", level)
+        return redirect("admin:billing_reconciliationrun_changelist")
+
+    def report_view(self, request):
+        if not request.user.has_perm("billing.view_reports"):
+            raise PermissionDenied
+        month = _month_from(request.GET.get("month", ""))
+        report = reports.monthly_report(month=month)
+        if request.GET.get("format") == "csv":
+            response = HttpResponse(reports.monthly_report_csv(report=report), content_type="text/csv")
+            response["Content-Disposition"] = f'attachment; filename="familyline-report-{month:%Y-%m}.csv"'
+            return response
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Monthly report {month:%B %Y}",
+            "report": report,
+            "month_value": f"{month:%Y-%m}",
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/billing/monthly_report.html", context)
+
+
+def _month_from(text: str) -> date:
+    try:
+        year, month = (int(part) for part in text.split("-"))
+        return date(year, month, 1)
+    except ValueError:
+        return timezone.localdate().replace(day=1)
+
+
+@admin.register(ReconciliationDifference)
+class ReconciliationDifferenceAdmin(ReconciliationPermissionMixin, ReadOnlyAdmin):
+    list_display = ["kind", "run", "payment", "refund", "stripe_id", "ours", "stripes", "suggested_action"]
+    list_filter = ["kind", "run"]
+    list_select_related = ["run", "payment", "refund"]
+    search_fields = ["stripe_id", "=payment__id", "=refund__id"]
+
+    def get_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)

@@ -511,3 +511,18 @@ def _refund_violations() -> list[Violation]:
     for pk, key in orphans.values_list("pk", "idempotency_key"):
         violations.append(Violation("refund_entry_without_refund", f"entry #{pk} ({key})"))
     return violations
+
+
+def totals_between(*, start: datetime, end: datetime, kinds) -> dict[str, int]:
+    """What the entries of `kinds` posted in [start, end) put on each system account (by code,
+    `system:<name>`) and on all calling accounts together (under `accounts`). For reports."""
+    rows = (
+        Posting.objects.filter(entry__kind__in=list(kinds), entry__created_at__gte=start, entry__created_at__lt=end)
+        .values_list("ledger_account__code")
+        .annotate(total=Sum("amount_cents"))
+        .order_by()
+    )
+    totals: dict[str, int] = defaultdict(int)
+    for code, total in rows:
+        totals["accounts" if code.startswith("account:") else code] += total
+    return dict(totals)

@@ -16,6 +16,10 @@ class SystemAccount(models.TextChoices):
     TAX_PAYABLE = "tax_payable", "Tax payable"
     REFUNDS_PAYABLE = "refunds_payable", "Refunds payable"
     ADJUSTMENTS = "adjustments", "Adjustments"
+    # Card money a family's bank disputes (a chargeback), held here for staff review (DESIGN.md §1).
+    DISPUTES = "disputes", "Disputes"
+    # Disputes FamilyLine lost: its own loss, never the family's.
+    DISPUTE_LOSSES = "dispute_losses", "Dispute losses"
 
 
 class LedgerAccount(models.Model):
@@ -135,8 +139,29 @@ class Channel(models.TextChoices):
     MAIL = "mail", "Mail (check or money order)"
 
 
+# The one home of the fee caps (47 CFR 64.6020): automated payments (web, IVR) at most $3.00, a live
+# agent at most $5.95, mail never a fee. The service, the admin and the database constraints below
+# are all built from it.
+FEE_CAPS_CENTS = {
+    Channel.WEB: 300,
+    Channel.PHONE_IVR: 300,
+    Channel.PHONE_AGENT: 595,
+    Channel.MAIL: 0,
+}
+FEE_CAP_CENTS = max(FEE_CAPS_CENTS.values())
+
+
+def fee_within_caps() -> Q:
+    """Each channel's fee between 0 and its own cap (a check constraint)."""
+    condition = Q(fee_cents__gte=0)
+    for channel, cap in FEE_CAPS_CENTS.items():
+        condition &= ~Q(channel=channel) | Q(fee_cents__lte=cap)
+    return condition
+
+
 class FeeSchedule(models.Model):
-    """The payment processing fee per channel, editable by staff. Never above FEE_CAP_CENTS."""
+    """The payment processing fee per channel, editable by staff. Never above its channel's cap
+    (FEE_CAPS_CENTS)."""
 
     channel = models.CharField(max_length=20, choices=Channel.choices, unique=True)
     fee_cents = models.BigIntegerField()
@@ -145,12 +170,12 @@ class FeeSchedule(models.Model):
     class Meta:
         ordering = ["channel"]
         constraints = [
-            models.CheckConstraint(condition=Q(fee_cents__gte=0) & Q(fee_cents__lte=595), name="fee_within_cap"),
-            models.CheckConstraint(condition=~Q(channel="mail") | Q(fee_cents=0), name="mail_has_no_fee"),
+            models.CheckConstraint(condition=fee_within_caps(), name="fee_within_channel_cap"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_channel_display()}: {self.fee_cents} cents"
+        whole, frac = divmod(self.fee_cents, 100)
+        return f"{self.get_channel_display()}: ${whole}.{frac:02d}"
 
 
 class PaymentStatus(models.TextChoices):
@@ -197,10 +222,7 @@ class Payment(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount_cents__gt=0), name="payment_amount_positive"),
-            models.CheckConstraint(
-                condition=Q(fee_cents__gte=0) & Q(fee_cents__lte=595), name="payment_fee_within_cap"
-            ),
-            models.CheckConstraint(condition=~Q(channel="mail") | Q(fee_cents=0), name="mail_payment_has_no_fee"),
+            models.CheckConstraint(condition=fee_within_caps(), name="payment_fee_within_channel_cap"),
         ]
 
     def __str__(self) -> str:
@@ -209,6 +231,18 @@ class Payment(models.Model):
     @property
     def total_cents(self) -> int:
         return self.amount_cents + self.fee_cents
+
+    @property
+    def reference_label(self) -> str:
+        """What the reference is, for receipts: "Check number 1042", "Card terminal confirmation TERM-88812"."""
+        if not self.reference:
+            return ""
+        labels = {
+            PaymentMethod.CHECK: _("Check number %(reference)s"),
+            PaymentMethod.MONEY_ORDER: _("Money order number %(reference)s"),
+            PaymentMethod.CARD: _("Card terminal confirmation %(reference)s"),
+        }
+        return labels.get(self.method, _("Reference %(reference)s")) % {"reference": self.reference}
 
 
 class AutoReload(models.Model):
@@ -265,6 +299,7 @@ class StripeEvent(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-id"]
+        permissions = [("process_stripeevent", "Can process a stored Stripe event again")]
         indexes = [
             models.Index(
                 fields=["received_at"], condition=Q(processed_at__isnull=True), name="stripe_event_pending_idx"
@@ -273,18 +308,6 @@ class StripeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.event_id}"
-
-    @property
-    def reference_label(self) -> str:
-        """What the reference is, for receipts: "Check number 1042", "Card terminal confirmation TERM-88812"."""
-        if not self.reference:
-            return ""
-        labels = {
-            PaymentMethod.CHECK: _("Check number %(reference)s"),
-            PaymentMethod.MONEY_ORDER: _("Money order number %(reference)s"),
-            PaymentMethod.CARD: _("Card terminal confirmation %(reference)s"),
-        }
-        return labels.get(self.method, _("Reference %(reference)s")) % {"reference": self.reference}
 
 
 class Statement(models.Model):
@@ -346,7 +369,10 @@ class Adjustment(models.Model):
 
     account = models.ForeignKey("accounts.CallingAccount", on_delete=models.PROTECT, related_name="adjustments")
     amount_cents = models.BigIntegerField()
-    reason = models.TextField()
+    # For staff only: why the adjustment was made (never shown to the family).
+    reason = models.TextField("staff note")
+    # What the family reads on its statement and history ("Credit for a dropped call").
+    description = models.CharField(max_length=200, default="Account adjustment")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     # Set in the same transaction that creates the row (the key needs the row's id first).
     entry = models.OneToOneField(
@@ -359,10 +385,11 @@ class Adjustment(models.Model):
         constraints = [
             models.CheckConstraint(condition=~Q(amount_cents=0), name="adjustment_not_zero"),
             models.CheckConstraint(condition=~Q(reason=""), name="adjustment_has_reason"),
+            models.CheckConstraint(condition=~Q(description=""), name="adjustment_has_description"),
         ]
 
     def __str__(self) -> str:
-        return f"Adjustment #{self.pk} on account #{self.account_id}: {self.amount_cents} cents"
+        return f"Adjustment #{self.pk} on account #{self.account_id}"
 
 
 class RefundMethod(models.TextChoices):
@@ -449,3 +476,139 @@ class InactivityNotice(models.Model):
 
     def __str__(self) -> str:
         return f"Inactivity notice for account #{self.account_id} (last activity {self.for_last_activity_date})"
+
+
+class DisputeStatus(models.TextChoices):
+    OPEN = "open", "Open: the amount is held for review"
+    WON = "won", "Won: the amount is back"
+    LOST = "lost", "Lost: a loss to FamilyLine"
+
+
+class Dispute(models.Model):
+    """A chargeback on one of our card charges (Stripe's Dispute object). Opening it moves the
+    disputed amount from card clearing to disputes (`dispute:<stripe id>:hold`); closing it moves
+    it back (won) or to dispute losses (lost), under `dispute:<stripe id>:close`. The family's balance
+    and calls are never touched and no fee is charged (DESIGN.md §1)."""
+
+    stripe_dispute_id = models.CharField(max_length=255, unique=True)
+    stripe_charge_id = models.CharField(max_length=255, blank=True)
+    stripe_payment_intent_id = models.CharField(max_length=255, blank=True)
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="disputes")
+    amount_cents = models.BigIntegerField()
+    currency = models.CharField(max_length=3, default="usd")
+    reason = models.CharField("bank's reason", max_length=100, blank=True)
+    stripe_status = models.CharField(max_length=40, blank=True)
+    status = models.CharField(max_length=10, choices=DisputeStatus.choices, default=DisputeStatus.OPEN)
+    hold_entry = models.OneToOneField(
+        JournalEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="dispute_hold"
+    )
+    close_entry = models.OneToOneField(
+        JournalEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="dispute_close"
+    )
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    resolution_note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_cents__gt=0), name="dispute_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(status="open") | Q(close_entry__isnull=False), name="closed_dispute_is_posted"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Dispute {self.stripe_dispute_id}"
+
+
+class CallCreditReason(models.TextChoices):
+    DROPPED = "dropped", _("The call dropped")
+    POOR_QUALITY = "poor_quality", _("The sound was poor")
+    WRONG_NUMBER = "wrong_number", _("It reached the wrong number")
+
+
+class CallCreditStatus(models.TextChoices):
+    OPEN = "open", _("Waiting for review")
+    APPROVED = "approved", _("Approved")
+    DECLINED = "declined", _("Declined")
+
+
+class CallCreditRequest(models.Model):
+    """A family asks for a call's charge back (within CALL_CREDIT_WINDOW of the call). Approved, it
+    is credited once through the ledger under `call_credit:<id>`; declined, it carries a reason."""
+
+    call = models.OneToOneField("calls.CallRecord", on_delete=models.PROTECT, related_name="credit_request")
+    account = models.ForeignKey("accounts.CallingAccount", on_delete=models.PROTECT, related_name="call_credits")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=20, choices=CallCreditReason.choices)
+    details = models.CharField(max_length=500, blank=True)
+    amount_cents = models.BigIntegerField()
+    status = models.CharField(max_length=10, choices=CallCreditStatus.choices, default=CallCreditStatus.OPEN)
+    decline_reason = models.CharField(max_length=500, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    entry = models.OneToOneField(
+        JournalEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="call_credit"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_cents__gt=0), name="call_credit_amount_positive"),
+            models.CheckConstraint(
+                condition=~Q(status="approved") | Q(entry__isnull=False), name="approved_call_credit_is_posted"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="declined") | ~Q(decline_reason=""), name="declined_call_credit_has_reason"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Call credit request #{self.pk} on account #{self.account_id}"
+
+
+class ReconciliationRun(models.Model):
+    """One comparison of our payments and refunds with Stripe's records, and of the sums with the
+    card clearing account. Zero differences is the expected state."""
+
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    payments_checked = models.PositiveIntegerField(default=0)
+    refunds_checked = models.PositiveIntegerField(default=0)
+    stripe_net_cents = models.BigIntegerField(default=0)
+    ledger_card_clearing_cents = models.BigIntegerField(default=0)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        permissions = [
+            ("run_reconciliation", "Can run and read the reconciliation with Stripe"),
+            ("view_reports", "Can read and download the financial reports"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Reconciliation #{self.pk} ({self.started_at:%Y-%m-%d %H:%M})"
+
+
+class ReconciliationDifference(models.Model):
+    run = models.ForeignKey(ReconciliationRun, on_delete=models.CASCADE, related_name="differences")
+    kind = models.CharField(max_length=40)
+    payment = models.ForeignKey(Payment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    refund = models.ForeignKey(Refund, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    stripe_id = models.CharField(max_length=255, blank=True)
+    ours = models.CharField(max_length=200, blank=True)
+    stripes = models.CharField("Stripe's", max_length=200, blank=True)
+    suggested_action = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["run_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.stripe_id or ''}".strip()

@@ -10,13 +10,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from accounts.models import CallingAccount
 from accounts.security import HardenedFormMixin
-from config.admin_base import ReadOnlyAdmin, ReadOnlyInline
+from config.admin_base import ReadOnlyAdmin, ReadOnlyInline, money_column, time_column
 from config.forms import AmountField
 
 from . import selectors
-from .adjustments import AdjustmentError, adjustment_create
+from .adjustments import DESCRIPTION_MAX_LENGTH, AdjustmentError, adjustment_create
 from .models import Adjustment, PaymentMethod, Statement, StatementLine
 from .money import format_cents
 from .payments import direct_bill as statement_payments
@@ -26,11 +25,9 @@ from .statements import standing
 
 class StatementLineInline(ReadOnlyInline):
     model = StatementLine
-    fields = ["occurred_at", "kind", "description", "facility", "inmate", "number", "minutes", "amount"]
-
-    @admin.display(description="amount")
-    def amount(self, obj):
-        return format_cents(obj.amount_cents)
+    fields = ["occurred", "kind", "description", "facility", "inmate", "number", "minutes", "amount"]
+    amount = money_column("amount_cents", "amount")
+    occurred = time_column("occurred_at", "at")
 
 
 class PastDueFilter(admin.SimpleListFilter):
@@ -61,7 +58,7 @@ class MailPaymentForm(HardenedFormMixin, forms.Form):
 class StatementAdmin(ReadOnlyAdmin):
     """Viewing only: an issued statement never changes (the page is still reachable read-only)."""
 
-    list_display = ["__str__", "account", "period_start_date", "closing", "paid", "due", "due_date", "emailed_at"]
+    list_display = ["__str__", "account", "period_start_date", "closing", "paid", "due", "due_date", "emailed"]
     list_filter = [PastDueFilter, "period_start_date", "due_date"]
     search_fields = ["account__holder__email", "account__id"]
     list_select_related = ["account__holder"]
@@ -72,17 +69,24 @@ class StatementAdmin(ReadOnlyAdmin):
         "account",
         "period_start_date",
         "period_end_date",
-        "opening_balance_cents",
-        "charges_cents",
-        "tax_cents",
-        "payments_cents",
-        "adjustments_cents",
-        "closing_balance_cents",
+        "opening",
+        "charges",
+        "tax",
+        "payments",
+        "adjustments",
+        "closing",
         "due_date",
-        "issued_at",
-        "emailed_at",
+        "issued",
+        "emailed",
     ]
     readonly_fields = fields
+    opening = money_column("opening_balance_cents", "opening balance")
+    charges = money_column("charges_cents", "call charges")
+    tax = money_column("tax_cents", "taxes")
+    payments = money_column("payments_cents", "payments")
+    adjustments = money_column("adjustments_cents", "adjustments")
+    issued = time_column("issued_at", "issued")
+    emailed = time_column("emailed_at", "emailed")
 
     @admin.display(description="closing balance")
     def closing(self, obj):
@@ -144,15 +148,23 @@ class AdjustmentForm(forms.ModelForm):
         choices=[("credit", "Credit: reduce what the holder owes"), ("debit", "Debit: add to what the holder owes")]
     )
     amount = AmountField(label="Amount")
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=settings.REASON_MAX_LENGTH)
+    description = forms.CharField(
+        max_length=DESCRIPTION_MAX_LENGTH,
+        label="Description for the family",
+        required=False,
+        help_text='Shown on the statement and history, for example "Credit for a dropped call" '
+        '("Account adjustment" when left empty).',
+    )
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=settings.REASON_MAX_LENGTH,
+        label="Staff note",
+        help_text="Why, for staff only: never shown to the family.",
+    )
 
     class Meta:
         model = Adjustment
-        fields = ["account", "reason"]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["account"].queryset = CallingAccount.objects.select_related("holder").order_by("-id")
+        fields = ["account", "description", "reason"]
 
     def clean_amount(self):
         if self.cleaned_data["amount"] is None or self.cleaned_data["amount"] <= 0:
@@ -163,18 +175,20 @@ class AdjustmentForm(forms.ModelForm):
 @admin.register(Adjustment)
 class AdjustmentAdmin(admin.ModelAdmin):
     form = AdjustmentForm
-    list_display = ["__str__", "account", "amount", "reason", "created_by", "created_at"]
+    list_display = ["__str__", "account", "amount", "description", "reason", "created_by", "created"]
     list_select_related = ["account__holder", "created_by"]
-    search_fields = ["reason", "account__holder__email"]
+    search_fields = ["reason", "description", "account__holder__email"]
     ordering = ["-created_at", "-id"]
-    readonly_fields = ["account", "amount", "reason", "created_by", "entry", "created_at"]
+    autocomplete_fields = ["account"]
+    readonly_fields = ["account", "amount", "description", "reason", "created_by", "entry", "created"]
+    created = time_column("created_at", "created")
 
     @admin.display(description="amount (+ credit, - debit)")
     def amount(self, obj):
         return format_cents(obj.amount_cents)
 
     def get_fields(self, request, obj=None):
-        return ["account", "direction", "amount", "reason"] if obj is None else self.readonly_fields
+        return ["account", "direction", "amount", "description", "reason"] if obj is None else self.readonly_fields
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else self.readonly_fields
@@ -190,8 +204,21 @@ class AdjustmentAdmin(admin.ModelAdmin):
         sign = 1 if data["direction"] == "credit" else -1
         try:
             created = adjustment_create(
-                account=data["account"], amount_cents=sign * data["amount"], reason=data["reason"], actor=request.user
+                account=data["account"],
+                amount_cents=sign * data["amount"],
+                reason=data["reason"],
+                description=data["description"],
+                actor=request.user,
             )
         except AdjustmentError as exc:  # the form already checks both; kept for a clear message
             raise PermissionDenied(exc.message) from exc
         obj.pk, obj.entry, obj.created_at = created.pk, created.entry, created.created_at
+        obj.amount_cents = created.amount_cents
+
+    def response_add(self, request, obj, post_url_continue=None):
+        self.message_user(
+            request,
+            f"{obj}: {format_cents(obj.amount_cents)} posted ({obj.description}).",
+            messages.SUCCESS,
+        )
+        return redirect(reverse("admin:billing_adjustment_change", args=[obj.pk]))

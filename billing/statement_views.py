@@ -2,6 +2,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -21,10 +22,13 @@ from .statements import standing
 
 
 def _own_statement(request, pk: int, *, holder_only: bool = False):
-    """The holder's own statement (staff may view and download any, but only a holder pays)."""
+    """The holder's own statement. Staff may view and download another holder's statement only with
+    the permission to view statements (a 403 otherwise); only the holder pays."""
     statement = statement_selectors.statement_get_for_viewer(user=request.user, pk=pk)
     if statement is None or (holder_only and statement.account.holder_id != request.user.pk):
         raise Http404("No such statement.")
+    if statement.account.holder_id != request.user.pk and not request.user.has_perm("billing.view_statement"):
+        raise PermissionDenied
     return statement
 
 

@@ -265,3 +265,70 @@ def _signature_timestamp(header: str) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+# --- lists, for reconciliation -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StripeRecord:
+    """One PaymentIntent or Refund as Stripe lists it: what reconciliation compares."""
+
+    id: str
+    status: str
+    amount_cents: int
+    currency: str
+    metadata: dict
+    payment_intent: str = ""
+    created: int = 0  # Unix seconds
+
+
+def _record(data: dict) -> StripeRecord:
+    payment_intent = data.get("payment_intent") or ""
+    if not isinstance(payment_intent, str):
+        payment_intent = payment_intent.get("id", "")
+    return StripeRecord(
+        id=data["id"],
+        status=data.get("status") or "",
+        amount_cents=int(data.get("amount") or 0),
+        currency=(data.get("currency") or "").lower(),
+        metadata=dict(data.get("metadata") or {}),
+        payment_intent=payment_intent,
+        created=int(data.get("created") or 0),
+    )
+
+
+def _list_all(resource, page_size: int):
+    """Every object of a Stripe list, page by page with `starting_after` (the only paging both Stripe
+    and the local stand-in take, with `limit`)."""
+    params: dict = {"limit": page_size}
+    while True:
+        try:
+            page = resource.list(params=params)
+        except stripe.StripeError as exc:
+            raise GatewayError("We could not reach our card processor.") from exc
+        data = [item.to_dict() for item in page.data]
+        yield from (_record(item) for item in data)
+        if not page.has_more or not data:
+            return
+        params = {"limit": page_size, "starting_after": data[-1]["id"]}
+
+
+def payment_intents_list_all(*, page_size: int = 100):
+    """Every PaymentIntent on the Stripe account (an iterator; one request per page)."""
+    return _list_all(_client().v1.payment_intents, page_size)
+
+
+def refunds_list_all(*, page_size: int = 100):
+    """Every Refund on the Stripe account (an iterator; one request per page)."""
+    return _list_all(_client().v1.refunds, page_size)
+
+
+def charge_payment_intent(*, charge_id: str) -> str:
+    """The PaymentIntent a charge belongs to ("" when Stripe does not say)."""
+    try:
+        charge = _client().v1.charges.retrieve(charge_id)
+    except stripe.StripeError as exc:
+        raise GatewayError("We could not reach our card processor.") from exc
+    payment_intent = charge.to_dict().get("payment_intent") or ""
+    return payment_intent if isinstance(payment_intent, str) else payment_intent.get("id", "")

@@ -3,6 +3,7 @@ nothing. Names are pinned: beat schedules and queued messages name them."""
 
 from celery import shared_task
 
+from . import reconciliation
 from .closing import inactivity
 from .closing import services as closing
 from .payments import autoreload, webhooks  # noqa: F401  (autoreload registers its outbox handlers)
@@ -54,3 +55,10 @@ def dunning_daily_run() -> list[int]:
 def credit_limits_raise_daily_run() -> int:
     """Beat, daily: raise the credit limit of Direct Bill holders who paid every statement on time."""
     return credit_raise.credit_limits_raise_due()
+
+
+@shared_task(name="billing.tasks.reconciliation_daily_run", acks_late=True)
+def reconciliation_daily_run() -> int:
+    """Beat, daily: compare payments and refunds with Stripe and the sums with card clearing.
+    Returns how many differences were found (zero is the expected state)."""
+    return reconciliation.reconciliation_run().differences.count()

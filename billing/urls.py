@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import statement_views, views
+from . import call_credit_views, statement_views, views
 
 app_name = "billing"
 
@@ -12,6 +12,7 @@ urlpatterns = [
     path("payments/<int:pk>/cancel/", views.payment_cancel, name="payment_cancel"),
     path("accounts/<int:pk>/alerts/", views.alerts_page, name="alerts"),
     path("stripe/webhook/", views.stripe_webhook, name="stripe_webhook"),
+    path("calls/<int:pk>/credit/", call_credit_views.call_credit_request, name="call_credit_request"),
     path("statements/", statement_views.statement_list, name="statement_list"),
     path("statements/<int:pk>/", statement_views.statement_detail, name="statement_detail"),
     path("statements/<int:pk>/pdf/", statement_views.statement_pdf, name="statement_pdf"),

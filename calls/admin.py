@@ -5,8 +5,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from billing.models import Hold
-from billing.money import format_cents
-from config.admin_base import ReadOnlyAdmin
+from config.admin_base import ReadOnlyAdmin, money_column, time_column
 
 from . import services
 from .models import (
@@ -19,7 +18,7 @@ from .models import (
     PlatformTokenAlert,
     RatePlan,
 )
-from .rating import FCC_CAPS_EFFECTIVE_DATE, first_overlap, rate_cap_for
+from .rating import RateCapError, first_overlap, rate_plan_check
 
 
 class RatePlanForm(forms.ModelForm):
@@ -27,20 +26,28 @@ class RatePlanForm(forms.ModelForm):
         model = RatePlan
         fields = ["name", "rate_per_minute", "tax_rate", "effective_from_date", "effective_to_date"]
 
-    def clean(self):
-        data = super().clean()
-        facility = getattr(self, "parent_facility", None)  # set by the inline; None on a new facility
-        rate, start = data.get("rate_per_minute"), data.get("effective_from_date")
-        if facility and rate is not None and start and start >= FCC_CAPS_EFFECTIVE_DATE:
-            cap = rate_cap_for(facility_type=facility.facility_type, size_tier=facility.size_tier)
-            if cap is not None and rate > cap:
-                self.add_error("rate_per_minute", f"Above the FCC cap of ${cap} per minute for this facility.")
-        return data
-
 
 class RatePlanFormSet(forms.BaseInlineFormSet):
+    """The FCC cap is checked here, against the facility as the main form left it (`self.instance`):
+    the same check for a new facility (not saved yet) and an existing one, after its type or size
+    changed too."""
+
     def clean(self):
         super().clean()
+        facility = self.instance
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None) or {}
+            if data.get("DELETE") or data.get("rate_per_minute") is None or not data.get("effective_from_date"):
+                continue
+            try:
+                rate_plan_check(
+                    facility_type=facility.facility_type,
+                    size_tier=facility.size_tier,
+                    rate_per_minute=data["rate_per_minute"],
+                    effective_from_date=data["effective_from_date"],
+                )
+            except RateCapError as exc:
+                form.add_error("rate_per_minute", str(exc))
         spans = [
             (form.cleaned_data["effective_from_date"], form.cleaned_data.get("effective_to_date"))
             for form in self.forms
@@ -60,11 +67,6 @@ class RatePlanInline(admin.TabularInline):
     form = RatePlanForm
     formset = RatePlanFormSet
     extra = 0
-
-    def get_formset(self, request, obj=None, **kwargs):
-        formset = super().get_formset(request, obj, **kwargs)
-        formset.form = type("BoundRatePlanForm", (RatePlanForm,), {"parent_facility": obj})
-        return formset
 
 
 @admin.register(Facility)
@@ -103,11 +105,14 @@ class InmateAdmin(admin.ModelAdmin):
 
 @admin.register(InmateDebitSponsorship)
 class InmateDebitSponsorshipAdmin(ReadOnlyAdmin):
-    list_display = ["id", "inmate", "account", "started_at", "ended_at"]
     list_filter = [("ended_at", admin.EmptyFieldListFilter)]
-    search_fields = ["inmate__inmate_number", "inmate__last_name", "account__holder__email"]
+    search_fields = ["inmate__inmate_number", "inmate__last_name", "inmate__first_name", "account__holder__email"]
     list_select_related = ["inmate__facility", "account__holder"]
     actions = ["end_sponsorships"]
+    list_display = ["id", "inmate", "account", "started", "ended", "cap"]
+    started = time_column("started_at", "started")
+    ended = time_column("ended_at", "ended")
+    cap = money_column("monthly_cap_cents", "monthly cap")
 
     def has_change_permission(self, request, obj=None):
         # The action needs change permission; the form itself stays read-only (no editable fields).
@@ -116,7 +121,7 @@ class InmateDebitSponsorshipAdmin(ReadOnlyAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
 
-    @admin.action(description="End the selected sponsorships")
+    @admin.action(permissions=["change"], description="End the selected sponsorships")
     def end_sponsorships(self, request, queryset):
         for sponsorship in queryset.filter(ended_at__isnull=True):
             services.sponsorship_end(sponsorship=sponsorship, actor=request.user)
@@ -160,7 +165,7 @@ class BlockedNumberAdmin(admin.ModelAdmin):
             return
         obj.pk, obj.number, obj.created_at = created.pk, created.number, created.created_at
 
-    @admin.action(description="Lift the selected blocks")
+    @admin.action(permissions=["change"], description="Lift the selected blocks")
     def lift_blocks(self, request, queryset):
         for block in queryset.filter(lifted_at__isnull=True):
             services.number_unblock(block=block)
@@ -213,7 +218,7 @@ class PlatformTokenAdmin(admin.ModelAdmin):
             ),
         )
 
-    @admin.action(description="Revoke the selected tokens")
+    @admin.action(permissions=["change"], description="Revoke the selected tokens")
     def revoke_tokens(self, request, queryset):
         for token in queryset.filter(revoked_at__isnull=True):
             services.platform_token_revoke(token=token)
@@ -230,7 +235,10 @@ class PlatformTokenAlertAdmin(ReadOnlyAdmin):
     ordering = ["-created_at", "-id"]
     actions = ["acknowledge"]
 
-    @admin.action(description="Acknowledge the selected alerts")
+    def has_acknowledge_permission(self, request):
+        return request.user.has_perm("calls.change_platformtokenalert")
+
+    @admin.action(permissions=["acknowledge"], description="Acknowledge the selected alerts")
     def acknowledge(self, request, queryset):
         done = queryset.filter(acknowledged_at__isnull=True).update(
             acknowledged_at=timezone.now(), acknowledged_by=request.user
@@ -238,11 +246,28 @@ class PlatformTokenAlertAdmin(ReadOnlyAdmin):
         messages.success(request, f"{done} alert(s) acknowledged.")
 
 
+class AccountFilter(admin.SimpleListFilter):
+    """By calling account, typed as its number (a list of every account would not load)."""
+
+    title = "account"
+    parameter_name = "account__id__exact"
+    template = "admin/calls/account_filter.html"
+
+    def lookups(self, request, model_admin):
+        return [(self.value(), f"Account #{self.value()}")] if self.value() else [("", "")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value and value.isdigit():
+            return queryset.filter(account_id=int(value))
+        return queryset
+
+
 @admin.register(CallRecord)
 class CallRecordAdmin(ReadOnlyAdmin):
     list_display = [
         "call_id",
-        "started_at",
+        "started",
         "facility",
         "inmate",
         "dialed_number",
@@ -256,24 +281,40 @@ class CallRecordAdmin(ReadOnlyAdmin):
         ("started_at", DateFieldListFilter),
         "billing",
         ("facility", RelatedOnlyFieldListFilter),
-        ("account", RelatedOnlyFieldListFilter),
+        AccountFilter,
     ]
     date_hierarchy = "started_at"
-    search_fields = ["=call_id", "dialed_number", "=account__id", "account__holder__email", "inmate__inmate_number"]
+    search_fields = [
+        "=call_id",
+        "dialed_number",
+        "=account__id",
+        "account__holder__email",
+        "inmate__inmate_number",
+        "inmate__last_name",
+        "inmate__first_name",
+    ]
     list_select_related = ["facility", "inmate__facility", "account__holder"]
     ordering = ["-started_at", "-id"]
+    charge = money_column("charge_cents", "charge")
+    tax = money_column("tax_cents", "tax")
+    started = time_column("started_at", "started")
 
-    @admin.display(description="charge")
-    def charge(self, obj):
-        return format_cents(obj.charge_cents)
-
-    @admin.display(description="tax")
-    def tax(self, obj):
-        return format_cents(obj.tax_cents)
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        # "Maria Lopez" finds the inmate by first and last name together.
+        words = search_term.split()
+        if len(words) == 2:
+            first, last = words
+            queryset |= self.model.objects.filter(inmate__first_name__iexact=first, inmate__last_name__iexact=last)
+        return queryset, may_have_duplicates
 
 
 @admin.register(Hold)
 class HoldAdmin(ReadOnlyAdmin):
-    list_display = ["call_id", "account", "amount_cents", "created_at", "expires_at", "released_at"]
+    list_display = ["call_id", "account", "amount", "created", "expires", "released"]
+    amount = money_column("amount_cents", "amount held")
+    created = time_column("created_at", "placed")
+    expires = time_column("expires_at", "expires")
+    released = time_column("released_at", "released")
     list_filter = [("released_at", admin.EmptyFieldListFilter)]
     search_fields = ["=call_id", "=account__id"]

@@ -98,3 +98,19 @@ def first_overlap(
         if next_start <= end:
             return start, next_start
     return None
+
+
+class RateCapError(ValueError):
+    """A rate plan above its FCC cap. The message is fit to show staff."""
+
+
+def rate_plan_check(
+    *, facility_type: str, size_tier: str, rate_per_minute: Decimal, effective_from_date: datetime.date
+) -> None:
+    """Refuse (RateCapError) a plan starting on or after FCC_CAPS_EFFECTIVE_DATE whose rate is above the
+    FCC cap for the facility's type and size. The admin calls it for new and existing facilities."""
+    if effective_from_date < FCC_CAPS_EFFECTIVE_DATE:
+        return
+    cap = rate_cap_for(facility_type=facility_type, size_tier=size_tier)
+    if cap is not None and rate_per_minute > cap:
+        raise RateCapError(f"Above the FCC cap of ${cap} per minute for this facility.")

@@ -238,13 +238,16 @@ def card_payment(base_url, holder, account, cents: int) -> Payment:
     )
 
 
+_references = itertools.count(1)
+
+
 def mail_payment(account, cents: int, staff) -> Payment:
     return payments.payment_record_offline(
         account=account,
         channel=Channel.MAIL,
         method=PaymentMethod.MONEY_ORDER,
         amount_cents=cents,
-        reference="MO-1",
+        reference=f"MO-{next(_references)}",
         recorded_by=staff,
     )
 

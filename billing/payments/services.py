@@ -16,7 +16,16 @@ from accounts.outbox import outbox_enqueue
 from accounts.services import account_mark_funded
 from billing import ledger, stripe_gateway
 from billing.closing.services import IN_FLIGHT_PAYMENT_STATUSES, IN_FLIGHT_WINDOW, closed_account_payment_refund
-from billing.models import Channel, EntryKind, FeeSchedule, Payment, PaymentMethod, PaymentStatus, SystemAccount
+from billing.models import (
+    FEE_CAPS_CENTS,
+    Channel,
+    EntryKind,
+    FeeSchedule,
+    Payment,
+    PaymentMethod,
+    PaymentStatus,
+    SystemAccount,
+)
 from billing.money import format_cents
 from billing.statements.dunning import account_payment_received
 
@@ -43,6 +52,15 @@ class PaymentError(Exception):
         self.message = message
 
 
+class DuplicateReferenceError(PaymentError):
+    """A check or money order number (or terminal confirmation) already recorded: staff confirm
+    that this is a different payment before it is recorded again. `payments` are the earlier ones."""
+
+    def __init__(self, message: str, payments: list):
+        super().__init__(message)
+        self.payments = payments
+
+
 class PaymentMismatchError(Exception):
     """Stripe reports a charge that does not match our payment row. Never credited; left for staff."""
 
@@ -66,13 +84,13 @@ class Quote:
 
 
 def fee_for_channel(*, channel: Channel | str) -> int:
-    """The processing fee for one payment on `channel`: the staff-edited schedule, never above
-    FEE_CAP_CENTS, always 0 for mail and when PAYMENT_FEES_WAIVED is set."""
+    """The processing fee for one payment on `channel`: the staff-edited schedule, never above the
+    channel's own cap (FEE_CAPS_CENTS), always 0 for mail and when PAYMENT_FEES_WAIVED is set."""
     if settings.PAYMENT_FEES_WAIVED or channel == Channel.MAIL:
         return 0
     row = FeeSchedule.objects.filter(channel=channel).first()
     fee = row.fee_cents if row else 0
-    return max(0, min(fee, settings.FEE_CAP_CENTS))
+    return max(0, min(fee, FEE_CAPS_CENTS.get(channel, 0)))
 
 
 def payment_limits(
@@ -311,10 +329,12 @@ def payment_record_offline(
     reference: str,
     recorded_by: User,
     limits: tuple[int, int | None] | None = None,
+    duplicate_confirmed: bool = False,
 ) -> Payment:
     """Staff record a mail payment (check or money order, never a fee) or a live-agent phone payment
     (card, the phone_agent fee). Validated like any payment, then credited at once through the ledger.
-    Raises PaymentError with a message fit to show; nothing is stored then."""
+    Raises PaymentError with a message fit to show; nothing is stored then. A reference already
+    recorded for the same method raises DuplicateReferenceError unless `duplicate_confirmed`."""
     if channel not in OFFLINE_CHANNELS:
         raise PaymentError("Staff record mail and live-agent phone payments only.")
     if channel == Channel.MAIL and method not in (PaymentMethod.CHECK, PaymentMethod.MONEY_ORDER):
@@ -323,6 +343,13 @@ def payment_record_offline(
         raise PaymentError("A live-agent phone payment is a card payment.")
     if not reference.strip():
         raise PaymentError("Enter the check or money order number, or the card terminal confirmation number.")
+    earlier = payments_with_reference(method=method, reference=reference)
+    if earlier and not duplicate_confirmed:
+        raise DuplicateReferenceError(
+            f"{PaymentMethod(method).label} {reference.strip()} was already recorded "
+            f"({', '.join(f'payment #{p.pk}' for p in earlier)}). Confirm that this is a different payment.",
+            earlier,
+        )
     now = timezone.now()
     with transaction.atomic():
         # Lock order step 1, and what is owed decided under it: two staff recording at once cannot
@@ -343,6 +370,17 @@ def payment_record_offline(
         )
         _credit(payment=payment, now=now)
     return payment
+
+
+def payments_with_reference(*, method: PaymentMethod | str, reference: str) -> list[Payment]:
+    """Succeeded staff-recorded payments of `method` with this reference (case and spaces ignored)."""
+    reference = reference.strip()
+    if not reference:
+        return []
+    found = Payment.objects.filter(
+        method=method, reference__iexact=reference, status=PaymentStatus.SUCCEEDED, recorded_by__isnull=False
+    )
+    return list(found.order_by("id")[:5])
 
 
 def _confirmed_setup(*, holder: User, setup_intent_id: str) -> stripe_gateway.SetupResult:
@@ -420,13 +458,21 @@ def _credit(*, payment: Payment, now: datetime) -> None:
     outbox_enqueue(kind="email.payment_receipt", payload={"payment_id": payment.pk})
 
 
-def fee_schedule_update(*, row: FeeSchedule, fee_cents: int) -> FeeSchedule:
-    """Staff change a channel's fee. Refused above FEE_CAP_CENTS and for mail (the database checks
-    both too). The fee applies to payments quoted from now on."""
-    if not 0 <= fee_cents <= settings.FEE_CAP_CENTS:
-        raise PaymentError(f"No fee may exceed {format_cents(settings.FEE_CAP_CENTS)}.")
-    if row.channel == Channel.MAIL and fee_cents:
+def fee_schedule_check(*, channel: Channel | str, fee_cents: int) -> None:
+    """Raise PaymentError (a message fit to show staff) for a fee outside the channel's own cap."""
+    if channel == Channel.MAIL and fee_cents:
         raise PaymentError("Mail payments never carry a fee.")
+    cap = FEE_CAPS_CENTS[Channel(channel)]
+    if fee_cents < 0:
+        raise PaymentError("A fee cannot be negative.")
+    if fee_cents > cap:
+        raise PaymentError(f"No {Channel(channel).label} fee may exceed {format_cents(cap)} (47 CFR 64.6020).")
+
+
+def fee_schedule_update(*, row: FeeSchedule, fee_cents: int) -> FeeSchedule:
+    """Staff change a channel's fee. Refused above the channel's own cap (automated $3.00, live agent
+    $5.95, mail $0.00; the database checks the same caps). The fee applies to payments quoted from now on."""
+    fee_schedule_check(channel=row.channel, fee_cents=fee_cents)
     row.fee_cents = fee_cents
     row.save(update_fields=["fee_cents", "updated_at"])
     return row

@@ -12,6 +12,7 @@ from accounts.outbox import outbox_enqueue, outbox_handler
 from billing import stripe_gateway
 from billing.models import StripeEvent
 
+from . import disputes
 from .services import payment_intent_apply
 
 logger = logging.getLogger(__name__)
@@ -22,7 +23,15 @@ HANDLED_EVENT_TYPES = (
     "payment_intent.canceled",
     "payment_intent.processing",
     "payment_intent.requires_action",
+    "charge.dispute.created",
+    "charge.dispute.updated",
+    "charge.dispute.closed",
 )
+DISPUTE_HANDLERS = {
+    "charge.dispute.created": disputes.dispute_opened,
+    "charge.dispute.updated": disputes.dispute_opened,
+    "charge.dispute.closed": disputes.dispute_closed,
+}
 
 
 # Stripe webhooks: stored first, processed by a task, retried by a periodic task.
@@ -92,6 +101,9 @@ def _event_handle(event_type: str, payload: dict) -> None:
     if event_type not in HANDLED_EVENT_TYPES:
         return
     obj = (payload.get("data") or {}).get("object") or {}
+    if event_type in DISPUTE_HANDLERS and obj.get("object") == "dispute":
+        DISPUTE_HANDLERS[event_type](data=obj)
+        return
     if obj.get("object") != "payment_intent":
         return
     payment_intent_apply(intent=stripe_gateway.Intent.from_stripe(obj))

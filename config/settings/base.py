@@ -226,6 +226,10 @@ CELERY_BEAT_SCHEDULE["billing-credit-limits-raise-daily"] = {
     "task": "billing.tasks.credit_limits_raise_daily_run",
     "schedule": crontab(minute=30, hour=6),
 }
+CELERY_BEAT_SCHEDULE["billing-reconciliation-daily"] = {
+    "task": "billing.tasks.reconciliation_daily_run",
+    "schedule": crontab(minute=0, hour=5),
+}
 CELERY_BEAT_SCHEDULE["calls-expire-holds"] = {"task": "calls.tasks.expire_call_holds", "schedule": 300.0}
 # Inactive prepaid balances: notice, then refund (never forfeit), daily.
 CELERY_BEAT_SCHEDULE["billing-inactive-balances-daily"] = {

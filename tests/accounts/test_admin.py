@@ -59,10 +59,15 @@ def _action(client, action, account, **extra):
 
 def test_activate_now(staff_client, account):
     services.account_mark_funded(account=account, now=account.created_at)
-    _action(staff_client, "activate_now", account)
+    asked = _action(staff_client, "activate_now", account)
+    assert asked.status_code == 200 and b"reason" in asked.content
+    account.refresh_from_db()
+    assert account.status == AccountStatus.PENDING_ACTIVATION
+    _action(staff_client, "activate_now", account, apply="Activate now", reason="Holder is a verified returning family")
     account.refresh_from_db()
     assert account.status == AccountStatus.ACTIVE
-    assert AccountEvent.objects.filter(account=account, action=AccountEvent.Action.ACTIVATED).exists()
+    event = AccountEvent.objects.get(account=account, action=AccountEvent.Action.ACTIVATED)
+    assert event.reason == "Holder is a verified returning family"
 
 
 def test_suspend_asks_for_a_reason_and_keeps_it(staff_client, account):

@@ -330,7 +330,7 @@ def test_fee_changed_after_review_shows_the_new_total_and_charges_nothing(stripe
     client.force_login(holder)
     review = client.post(reverse("billing:fund"), {"account": account.pk, "amount": "25.00"})
     assert review.context["form"].initial["total_cents"] == 2800
-    FeeSchedule.objects.filter(channel="web").update(fee_cents=350)
+    FeeSchedule.objects.filter(channel="web").update(fee_cents=250)
 
     setup_id = confirmed_setup_intent(stripe_server, holder)
     response = client.post(
@@ -340,7 +340,7 @@ def test_fee_changed_after_review_shows_the_new_total_and_charges_nothing(stripe
 
     assert response.status_code == 400
     html = response.content.decode()
-    assert "The processing fee changed" in html and "Pay $28.50" in html
+    assert "The processing fee changed" in html and "Pay $27.50" in html
     assert not Payment.objects.exists()
 
 

@@ -24,9 +24,11 @@ def test_one_setting_waives_every_fee(settings, holder):
 
 
 @pytest.mark.django_db
-def test_the_database_refuses_a_fee_above_595_or_a_mail_fee():
+def test_the_database_refuses_a_fee_above_its_channel_cap_or_a_mail_fee():
     with pytest.raises(IntegrityError), transaction.atomic():
-        FeeSchedule.objects.filter(channel="web").update(fee_cents=596)
+        FeeSchedule.objects.filter(channel="web").update(fee_cents=301)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        FeeSchedule.objects.filter(channel="phone_agent").update(fee_cents=596)
     with pytest.raises(IntegrityError), transaction.atomic():
         FeeSchedule.objects.filter(channel="mail").update(fee_cents=1)
 
@@ -37,8 +39,8 @@ def test_staff_edit_a_fee_and_new_quotes_use_it(client, holder, staff):
     web = FeeSchedule.objects.get(channel="web")
     url = reverse("admin:billing_feeschedule_change", args=[web.pk])
 
-    refused = client.post(url, {"fee": "5.96"})
-    assert refused.status_code == 200 and "No fee may exceed $5.95." in refused.content.decode()
+    refused = client.post(url, {"fee": "3.01"})
+    assert refused.status_code == 200 and "No Online (web) fee may exceed $3.00" in refused.content.decode()
     assert client.post(url, {"fee": "2.50"}).status_code == 302
 
     quote = services.payment_quote(account=account_open(holder=holder), amount_cents=1000, channel=Channel.WEB)

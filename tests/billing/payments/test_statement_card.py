@@ -101,7 +101,7 @@ def test_fee_changed_after_review_charges_nothing_and_shows_the_new_total(past_d
     FeeSchedule.objects.update_or_create(channel="web", defaults={"fee_cents": 300})
     review = client.post(reverse("billing:statement_pay", args=[past_due.pk]), {"amount": "80.00"})
     assert 'name="total_cents" value="8300"' in review.content.decode()
-    FeeSchedule.objects.filter(channel="web").update(fee_cents=450)
+    FeeSchedule.objects.filter(channel="web").update(fee_cents=150)
     setup_id = confirmed_setup_intent(stripe_server, account.holder)
     again = client.post(
         reverse("billing:statement_pay_confirm", args=[past_due.pk]),
@@ -109,6 +109,6 @@ def test_fee_changed_after_review_charges_nothing_and_shows_the_new_total(past_d
     )
     assert again.status_code == 400
     assert "fee changed" in again.content.decode()
-    assert 'id="quote-total"><strong>$84.50</strong>' in again.content.decode()
+    assert 'id="quote-total"><strong>$81.50</strong>' in again.content.decode()
     assert not Payment.objects.filter(account=account).exists()
     assert balance_of(account) == -8000

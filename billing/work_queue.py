@@ -1,0 +1,134 @@
+"""The staff work queue on the admin home: how many items wait in each list, and where the list is.
+Each count needs one query (past-due statements: one per past-due candidate's standing)."""
+
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from accounts.models import DirectBillApplication, OutboxMessage
+from accounts.outbox import MAX_ATTEMPTS
+from billing.models import (
+    CallCreditRequest,
+    CallCreditStatus,
+    Dispute,
+    DisputeStatus,
+    Payment,
+    PaymentStatus,
+    ReconciliationDifference,
+    Refund,
+    RefundStatus,
+    Statement,
+    StripeEvent,
+)
+from billing.reconciliation import reconciliation_latest
+from billing.statements import standing
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    key: str
+    label: str
+    count: int
+    # An admin URL name and the query string of its filtered list.
+    url_name: str
+    query: str
+    # The permission a staff member needs to see the item (and open its list).
+    permission: str
+
+
+def past_due_statement_ids() -> list[int]:
+    """Statements past their due date with something still unpaid (the dunning list)."""
+    past = Statement.objects.filter(due_date__lt=timezone.localdate()).select_related("account")
+    return [s.pk for s in past.order_by("id") if standing.statement_standing(statement=s).due_cents > 0]
+
+
+def outbox_failing():
+    return OutboxMessage.objects.filter(done_at__isnull=True, attempts__gte=MAX_ATTEMPTS)
+
+
+def work_queue(*, user) -> list[QueueItem]:
+    """The queue items `user` may work on, in the order staff take them."""
+    latest = reconciliation_latest()
+    items = [
+        QueueItem(
+            "applications",
+            "Direct Bill applications to review",
+            DirectBillApplication.objects.filter(status=DirectBillApplication.Status.PENDING).count(),
+            "admin:accounts_directbillapplication_changelist",
+            "status=pending",
+            "accounts.change_directbillapplication",
+        ),
+        QueueItem(
+            "call_credits",
+            "Call-credit requests to decide",
+            CallCreditRequest.objects.filter(status=CallCreditStatus.OPEN).count(),
+            "admin:billing_callcreditrequest_changelist",
+            "status__exact=open",
+            "billing.change_callcreditrequest",
+        ),
+        QueueItem(
+            "past_due",
+            "Past-due statements",
+            len(past_due_statement_ids()),
+            "admin:billing_statement_changelist",
+            "standing=past_due",
+            "billing.view_statement",
+        ),
+        QueueItem(
+            "refunds_pending",
+            "Refunds pending",
+            Refund.objects.filter(status=RefundStatus.PENDING).count(),
+            "admin:billing_refund_changelist",
+            "status__exact=pending",
+            "billing.view_refund",
+        ),
+        QueueItem(
+            "refunds_failed",
+            "Refunds failed",
+            Refund.objects.filter(status=RefundStatus.FAILED).count(),
+            "admin:billing_refund_changelist",
+            "status__exact=failed",
+            "billing.view_refund",
+        ),
+        QueueItem(
+            "payments_held",
+            "Payments held for review (charge does not match)",
+            Payment.objects.filter(status=PaymentStatus.PROCESSING).count(),
+            "admin:billing_payment_changelist",
+            "status__exact=processing",
+            "billing.view_payment",
+        ),
+        QueueItem(
+            "disputes",
+            "Disputes open",
+            Dispute.objects.filter(status=DisputeStatus.OPEN).count(),
+            "admin:billing_dispute_changelist",
+            "status__exact=open",
+            "billing.view_dispute",
+        ),
+        QueueItem(
+            "reconciliation",
+            "Reconciliation differences (latest run)",
+            ReconciliationDifference.objects.filter(run=latest).count() if latest else 0,
+            "admin:billing_reconciliationdifference_changelist",
+            f"run__id__exact={latest.pk}" if latest else "",
+            "billing.run_reconciliation",
+        ),
+        QueueItem(
+            "stripe_events",
+            "Stripe events parked after too many attempts",
+            StripeEvent.objects.filter(parked_at__isnull=False, processed_at__isnull=True).count(),
+            "admin:billing_stripeevent_changelist",
+            "parked_at__isempty=0&processed_at__isempty=1",
+            "billing.view_stripeevent",
+        ),
+        QueueItem(
+            "outbox",
+            "Emails and work after commit failing",
+            outbox_failing().count(),
+            "admin:accounts_outboxmessage_changelist",
+            "state=failing",
+            "accounts.view_outboxmessage",
+        ),
+    ]
+    return [item for item in items if user.has_perm(item.permission)]
