@@ -62,7 +62,7 @@ def dispute_resolve(*, dispute: Dispute, outcome: DisputeStatus | str, actor: Us
     if outcome not in (DisputeStatus.WON, DisputeStatus.LOST):
         raise DisputeError("A dispute is resolved as won or lost.")
     with transaction.atomic():
-        dispute = Dispute.objects.select_for_update().select_related("payment").get(pk=dispute.pk)
+        dispute = Dispute.objects.select_for_update(of=("self",)).select_related("payment").get(pk=dispute.pk)
         if dispute.status != DisputeStatus.OPEN:
             return dispute
         target = SystemAccount.CARD_CLEARING if outcome == DisputeStatus.WON else SystemAccount.DISPUTE_LOSSES
@@ -98,7 +98,9 @@ def _dispute_for(data: dict) -> tuple[Dispute, bool]:
     amount = data.get("amount")
     if not dispute_id or not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
         raise DisputeError("not a Stripe Dispute object")
-    found = Dispute.objects.select_for_update().select_related("payment").filter(stripe_dispute_id=dispute_id)
+    found = (
+        Dispute.objects.select_for_update(of=("self",)).select_related("payment").filter(stripe_dispute_id=dispute_id)
+    )
     dispute = found.first()
     if dispute is not None:
         return dispute, False
@@ -119,7 +121,7 @@ def _dispute_for(data: dict) -> tuple[Dispute, bool]:
             "stripe_status": str(data.get("status") or "")[:40],
         },
     )
-    return Dispute.objects.select_for_update().select_related("payment").get(pk=dispute.pk), created
+    return Dispute.objects.select_for_update(of=("self",)).select_related("payment").get(pk=dispute.pk), created
 
 
 def _id_of(value) -> str:

@@ -1,0 +1,95 @@
+"""Call credits: from a call in the history a family asks for a credit (dropped, poor quality, wrong
+number) within 90 days; staff approve (credited once through the ledger, however often approved) or
+decline with a reason; the holder is emailed either way."""
+
+import datetime
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+from django.utils import timezone
+
+from billing import call_credits
+from billing.models import CallCreditRequest, CallCreditStatus, JournalEntry, SystemAccount
+from billing.selectors import ledger_violations
+from calls.models import CallRecord
+from tests.helpers import balance_of, make_account, system_posted
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def charged_call(calls):
+    account = make_account(balance_cents=2000)
+    calls.complete(number=account.test_number, minutes=5)
+    call = CallRecord.objects.get(account=account)
+    assert call.total_cents > 0
+    return call
+
+
+def test_a_family_asks_from_the_call_and_approving_twice_credits_once(
+    charged_call, client, admin_client, django_capture_on_commit_callbacks
+):
+    account = charged_call.account
+    client.force_login(account.holder)
+    page = client.get(reverse("billing:call_credit_request", args=[charged_call.pk]))
+    assert page.status_code == 200 and "Ask for a credit" in page.content.decode()
+    response = client.post(
+        reverse("billing:call_credit_request", args=[charged_call.pk]), {"reason": "dropped", "details": "Cut off"}
+    )
+    assert response.status_code == 302
+    credit = CallCreditRequest.objects.get()
+    assert (credit.status, credit.amount_cents, credit.reason) == ("open", charged_call.total_cents, "dropped")
+
+    before, adjustments = balance_of(account), system_posted(SystemAccount.ADJUSTMENTS)
+    url = reverse("admin:billing_callcreditrequest_changelist")
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(url, {"action": "approve", "_selected_action": [credit.pk]})
+    admin_client.post(url, {"action": "approve", "_selected_action": [credit.pk]})
+    staff = credit.account.holder  # any user: the service is idempotent on the request
+    call_credits.call_credit_approve(credit=credit, actor=staff)
+    credit.refresh_from_db()
+    assert credit.status == CallCreditStatus.APPROVED
+    assert JournalEntry.objects.filter(idempotency_key=f"call_credit:{credit.pk}").count() == 1
+    assert balance_of(account) == before + charged_call.total_cents
+    assert system_posted(SystemAccount.ADJUSTMENTS) == adjustments - charged_call.total_cents
+    assert [m.subject for m in mail.outbox] == ["FamilyLine: your call credit was approved"]
+    assert ledger_violations() == []
+
+
+def test_staff_decline_with_a_reason_the_holder_is_emailed(
+    charged_call, admin_client, django_capture_on_commit_callbacks
+):
+    credit = call_credits.call_credit_request(
+        call=charged_call, holder=charged_call.account.holder, reason="poor_quality"
+    )
+    url = reverse("admin:billing_callcreditrequest_changelist")
+    asked = admin_client.post(url, {"action": "decline", "_selected_action": [credit.pk]})
+    assert asked.status_code == 200 and "Reason" in asked.content.decode()
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            url, {"action": "decline", "_selected_action": [credit.pk], "apply": "1", "reason": "The line tested clear"}
+        )
+    credit.refresh_from_db()
+    assert (credit.status, credit.decline_reason, credit.entry) == ("declined", "The line tested clear", None)
+    assert len(mail.outbox) == 1 and "The line tested clear" in mail.outbox[0].body
+    with pytest.raises(call_credits.CallCreditError):
+        call_credits.call_credit_approve(credit=credit, actor=credit.account.holder)
+
+
+def test_only_charged_calls_of_ones_own_within_90_days_and_once(charged_call):
+    holder = charged_call.account.holder
+    stranger = make_account().holder
+    with pytest.raises(call_credits.CallCreditError):
+        call_credits.call_credit_request(call=charged_call, holder=stranger, reason="dropped")
+    with pytest.raises(call_credits.CallCreditError):
+        call_credits.call_credit_request(call=charged_call, holder=holder, reason="not-a-reason")
+    late = timezone.now() + datetime.timedelta(days=91)
+    with pytest.raises(call_credits.CallCreditError, match="90 days"):
+        call_credits.call_credit_request(call=charged_call, holder=holder, reason="dropped", now=late)
+    call_credits.call_credit_request(call=charged_call, holder=holder, reason="wrong_number")
+    with pytest.raises(call_credits.CallCreditError, match="already"):
+        call_credits.call_credit_request(call=charged_call, holder=holder, reason="dropped")
+    assert CallCreditRequest.objects.count() == 1
