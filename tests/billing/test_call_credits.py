@@ -93,3 +93,12 @@ def test_only_charged_calls_of_ones_own_within_90_days_and_once(charged_call):
     with pytest.raises(call_credits.CallCreditError, match="already"):
         call_credits.call_credit_request(call=charged_call, holder=holder, reason="dropped")
     assert CallCreditRequest.objects.count() == 1
+
+
+def test_the_call_history_links_each_charged_call_to_its_credit_page(charged_call, client):
+    client.force_login(charged_call.account.holder)
+    html = client.get(reverse("calls:history", args=[charged_call.account_id])).content.decode()
+    assert reverse("billing:call_credit_request", args=[charged_call.pk]) in html and "Ask for a credit" in html
+    other = make_account().holder
+    client.force_login(other)
+    assert client.get(reverse("billing:call_credit_request", args=[charged_call.pk])).status_code == 404
