@@ -111,7 +111,7 @@ class StatementAdmin(ReadOnlyAdmin):
         ]
 
     def mail_payment_view(self, request, pk):
-        if not request.user.has_perm("billing.add_payment"):
+        if not (request.user.has_perm("billing.add_payment") and request.user.has_perm("billing.view_statement")):
             raise PermissionDenied
         statement = get_object_or_404(Statement.objects.select_related("account__holder"), pk=pk)
         form = MailPaymentForm(request.POST or None)

@@ -117,3 +117,8 @@ def test_roles_are_assigned_on_the_user_form(admin_client):
     assert 'name="groups"' in page and ">agent<" in page
     user.groups.add(agent)
     assert user.has_perm("billing.add_payment") and not user.has_perm("billing.change_refund")
+
+
+def test_recording_a_mail_payment_on_a_statement_needs_to_see_statements_too(client, statement):
+    _staff(client, "add_payment")
+    assert client.get(reverse("admin:billing_statement_mail_payment", args=[statement.pk])).status_code == 403
