@@ -4,6 +4,7 @@ from django.db.models import F, Q
 from phonenumber_field.modelfields import PhoneNumberField
 
 from accounts.states import US_STATES
+from billing.money import format_cents
 
 
 class FacilityType(models.TextChoices):
@@ -327,7 +328,7 @@ class CallRecord(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Call {self.call_id} ({self.billable_minutes} min, {self.charge_cents + self.tax_cents} cents)"
+        return f"Call {self.call_id} ({self.billable_minutes} min, {format_cents(self.charge_cents + self.tax_cents)})"
 
     @property
     def total_cents(self) -> int:
