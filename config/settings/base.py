@@ -109,6 +109,8 @@ ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.SignupForm"
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+# allauth's emails say who sends them ("FamilyLine: Confirm your email"), not "[127.0.0.1:8000] ...".
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "FamilyLine: "
 # Every allauth form a family submits refuses control characters like the project's own forms.
 ACCOUNT_FORMS = {
     "login": "accounts.auth_forms.LoginForm",

@@ -109,16 +109,15 @@ def test_spanish_holder_sees_the_call_history_in_spanish(client):
     client.force_login(account.holder)
     html = client.get(reverse("calls:history", args=[account.pk])).content.decode()
     for text in (
-        "Historial de llamadas",
+        "Llamadas y pagos",
         "Fecha y hora",
         "Centro",
-        "Minutos",
         "Impuesto",
-        "hora local",
+        "hora del Este",
         inmate.full_name,
     ):
         assert text in html
-    assert "Call history" not in html
+    assert "Call history" not in html and "Calls and payments" not in html
 
 
 def test_spanish_holder_sees_a_statement_in_spanish(client):
