@@ -340,6 +340,8 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
+        if hasattr(connections["default"], "close_pool"):
+            connections["default"].close_pool()  # production settings pool their connections
         _psql(f"DROP DATABASE IF EXISTS {BENCH_DB}")
 
 

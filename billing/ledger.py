@@ -1,7 +1,8 @@
 """The money kernel: the only code that reads, locks or changes a balance, or places a hold.
 
 API: `balance_get`, `balance_lock`, `balance_as_of`, `owed_cents`, `hold_place`, `hold_get`,
-`hold_release`, `holds_release_for_account`, `holds_expire`, `holds_open_exist`, `post`, `reverse`,
+`hold_release`, `holds_release_for_account`, `holds_expire`, `holds_open_exist`, `post`, `post_batch`
+(many entries at once, for bulk imports), `reverse`,
 plus the statement reads `entry_totals_between` and `credits_since`, and `check`.
 
 The lock order (every path that touches an account's money takes its locks in this order, so a
@@ -77,6 +78,20 @@ def account_ledger(calling_account) -> LedgerAccount:
     return account
 
 
+def account_ledgers_attach(calling_accounts: Iterable) -> None:
+    """Read the ledger accounts of many calling accounts in one query and attach each to its calling
+    account (as `account_ledger` would, one query each). For bulk work."""
+    pending = [a for a in calling_accounts if "ledger_account" not in a._state.fields_cache]
+    if not pending:
+        return
+    found = {
+        la.calling_account_id: la for la in LedgerAccount.objects.filter(calling_account_id__in={a.pk for a in pending})
+    }
+    for account in pending:
+        if account.pk in found:
+            account.ledger_account = found[account.pk]
+
+
 def post(
     *,
     idempotency_key: str,
@@ -88,33 +103,157 @@ def post(
 ) -> PostResult:
     """Post one balanced journal entry, or return the entry already posted under this key."""
     _validate(idempotency_key, lines)
-    with transaction.atomic():
-        # Lock order step 1 (a no-op when the caller already holds it), before the entry's rows.
-        _lock_ledger_rows(sorted({account.pk for account, _ in lines if account.balance_cents is not None}))
+    moves: dict[int, int] = defaultdict(int)  # what the entry adds to each calling account's balance
+    for account, amount in lines:
+        if _keeps_balance(account):
+            moves[account.pk] += amount
+    # No savepoint of its own: inside a caller's transaction a failure here fails that transaction.
+    with transaction.atomic(savepoint=False):
+        # Lock order step 1, before the entry's rows. For the usual entry, which moves one calling
+        # account's balance, the UPDATE that moves it takes the lock: one statement instead of two.
+        # Should the key turn out to be posted already, the move is undone below, in this
+        # transaction and under the same lock, so nobody ever sees it.
+        single = len(moves) == 1 and next(iter(moves.values())) != 0
+        if single:
+            balances = _add_to_balances(moves)
+        else:
+            _lock_ledger_rows(sorted(moves))
         entry = _insert_entry(idempotency_key, kind, memo[:300], reverses, created_by)
         if entry is None:
+            if single:
+                _add_to_balances({pk: -amount for pk, amount in moves.items()})
             return PostResult(JournalEntry.objects.get(idempotency_key=idempotency_key), False)
-
-        Posting.objects.bulk_create(
-            Posting(entry=entry, ledger_account=account, amount_cents=amount) for account, amount in lines
-        )
-        per_account: dict[int, int] = defaultdict(int)
-        for account, amount in lines:
-            if account.balance_cents is not None:
-                per_account[account.pk] += amount
-        balances: dict[int, int] = {}
-        table = connection.ops.quote_name(LedgerAccount._meta.db_table)
-        with connection.cursor() as cursor:
-            # Ascending id order, so two entries touching the same accounts cannot deadlock.
-            for account_id in sorted(per_account):
-                if per_account[account_id]:
-                    cursor.execute(
-                        f"UPDATE {table} SET balance_cents = balance_cents + %s WHERE id = %s "  # noqa: S608
-                        "RETURNING balance_cents",
-                        [per_account[account_id], account_id],
-                    )
-                    balances[account_id] = cursor.fetchone()[0]
+        _insert_postings(entry.pk, lines)
+        if not single:
+            balances = _add_to_balances(moves)
         return PostResult(entry, True, balances)
+
+
+@dataclass(frozen=True)
+class EntrySpec:
+    """One entry of `post_batch`: what `post` takes."""
+
+    idempotency_key: str
+    kind: str
+    lines: Sequence[tuple[LedgerAccount, int]]
+    memo: str = ""
+
+
+@dataclass(frozen=True)
+class BatchPosted:
+    entry_ids: dict[str, int]  # the entries this batch created, by idempotency key
+    balance_after: list[int | None]  # per spec: its calling account's balance right after it (None: not posted)
+    balances: dict[int, int]  # every locked calling account's balance at the end, by ledger account id
+
+
+def post_batch(*, entries: Sequence[EntrySpec], also_lock: Iterable[LedgerAccount] = ()) -> BatchPosted:
+    """`post` for many entries at once, with the same guarantees (each balanced, each key posted once
+    even when raced, cached balances moved in the same transaction) in a handful of statements
+    however many entries: lock every calling account's ledger row (ascending ids: lock order step 1),
+    insert the entries (a key already taken is skipped), their postings, then one update of the
+    balances. `also_lock` adds ledger rows whose balance the caller wants read under the lock."""
+    for spec in entries:
+        _validate(spec.idempotency_key, spec.lines)
+    calling = {a.pk for spec in entries for a, _ in spec.lines if _keeps_balance(a)}
+    calling |= {a.pk for a in also_lock}
+    with transaction.atomic(savepoint=False):
+        balances = _lock_ledger_rows(sorted(calling))
+        created = _insert_entries(entries)
+        balance_after: list[int | None] = []
+        moves: dict[int, int] = defaultdict(int)
+        postings = []
+        for spec in entries:
+            entry_id = created.get(spec.idempotency_key)
+            after = None
+            if entry_id is not None:
+                for account, amount in spec.lines:
+                    postings.append((entry_id, account.pk, amount))
+                    if _keeps_balance(account):
+                        moves[account.pk] += amount
+                        balances[account.pk] += amount
+                        after = balances[account.pk]
+            balance_after.append(after)
+        for start in range(0, len(postings), 3000):
+            _insert_posting_rows(postings[start : start + 3000])
+        _add_to_balances_at_once({pk: amount for pk, amount in moves.items() if amount})
+    return BatchPosted(created, balance_after, balances)
+
+
+def _insert_entries(entries: Sequence[EntrySpec]) -> dict[str, int]:
+    """Insert the entries whose key is free; their ids by key (taken keys are left out)."""
+    created: dict[str, int] = {}
+    table = connection.ops.quote_name(JournalEntry._meta.db_table)
+    now = timezone.now()
+    for start in range(0, len(entries), 1000):
+        chunk = entries[start : start + 1000]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (idempotency_key, kind, memo, reverses_id, created_by_id, created_at) "  # noqa: S608
+                f"VALUES {', '.join(['(%s, %s, %s, NULL, NULL, %s)'] * len(chunk))} "
+                "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key",
+                [v for spec in chunk for v in (spec.idempotency_key, str(spec.kind), spec.memo[:300], now)],
+            )
+            created.update({key: pk for pk, key in cursor.fetchall()})
+    return created
+
+
+def _insert_posting_rows(rows: list[tuple[int, int, int]]) -> None:
+    if not rows:
+        return
+    table = connection.ops.quote_name(Posting._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (entry_id, ledger_account_id, amount_cents) "  # noqa: S608
+            f"VALUES {', '.join(['(%s, %s, %s)'] * len(rows))}",
+            [value for row in rows for value in row],
+        )
+
+
+def _add_to_balances_at_once(moves: dict[int, int]) -> None:
+    """One UPDATE for many cached balances (the rows are already locked by the caller)."""
+    if not moves:
+        return
+    table = connection.ops.quote_name(LedgerAccount._meta.db_table)
+    ids = sorted(moves)
+    cases = " ".join(["WHEN %s THEN %s"] * len(ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET balance_cents = balance_cents + CASE id {cases} END "  # noqa: S608
+            f"WHERE id IN ({', '.join(['%s'] * len(ids))})",
+            [v for pk in ids for v in (pk, moves[pk])] + ids,
+        )
+
+
+def _keeps_balance(account: LedgerAccount) -> bool:
+    """A calling account's ledger account (system accounts keep no cached balance)."""
+    return account.calling_account_id is not None or account.balance_cents is not None
+
+
+def _add_to_balances(moves: dict[int, int]) -> dict[int, int]:
+    """Add to cached balances atomically, in ascending id order (two entries touching the same
+    accounts cannot deadlock); the new balance of each, by ledger account id."""
+    balances: dict[int, int] = {}
+    table = connection.ops.quote_name(LedgerAccount._meta.db_table)
+    with connection.cursor() as cursor:
+        for account_id in sorted(moves):
+            if moves[account_id]:
+                cursor.execute(
+                    f"UPDATE {table} SET balance_cents = balance_cents + %s WHERE id = %s "  # noqa: S608
+                    "RETURNING balance_cents",
+                    [moves[account_id], account_id],
+                )
+                balances[account_id] = cursor.fetchone()[0]
+    return balances
+
+
+def _insert_postings(entry_id: int, lines: Sequence[tuple[LedgerAccount, int]]) -> None:
+    table = connection.ops.quote_name(Posting._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (entry_id, ledger_account_id, amount_cents) "  # noqa: S608
+            f"VALUES {', '.join(['(%s, %s, %s)'] * len(lines))}",
+            [value for account, amount in lines for value in (entry_id, account.pk, amount)],
+        )
 
 
 def _insert_entry(idempotency_key, kind, memo, reverses, created_by) -> JournalEntry | None:
@@ -171,6 +310,12 @@ def balance(ledger_account: LedgerAccount) -> int:
 _LEDGER_TABLE = LedgerAccount._meta.db_table
 
 
+def _lock_clause() -> str:
+    """Row locks where the database has them. SQLite has none: its writers are serialized by the
+    database lock, which `make run`'s settings take when a transaction begins (IMMEDIATE)."""
+    return " FOR NO KEY UPDATE" if connection.features.has_select_for_no_key_update else ""
+
+
 def _lock_ledger_rows(ledger_ids: list[int]) -> dict[int, int]:
     if not ledger_ids:
         return {}
@@ -178,7 +323,7 @@ def _lock_ledger_rows(ledger_ids: list[int]) -> dict[int, int]:
         # Ascending id order, so two transactions locking the same rows cannot deadlock.
         cursor.execute(
             f"SELECT id, balance_cents FROM {connection.ops.quote_name(_LEDGER_TABLE)} "  # noqa: S608
-            f"WHERE id IN ({', '.join(['%s'] * len(ledger_ids))}) ORDER BY id FOR NO KEY UPDATE",
+            f"WHERE id IN ({', '.join(['%s'] * len(ledger_ids))}) ORDER BY id{_lock_clause()}",
             ledger_ids,
         )
         return dict(cursor.fetchall())
@@ -310,37 +455,78 @@ def hold_place(
     step, so two authorizations at once never spend the same dollars. A hold already placed under
     `call_id` is returned as it is (placed=False) and `decide` is not asked again."""
     now = now or timezone.now()
-    try:
-        with transaction.atomic():
-            balance = balance_lock(account=account)
-            is_open = Q(account_id=account.pk, released_at__isnull=True, expires_at__gt=now)
-            held = Hold.objects.filter(is_open | Q(call_id=call_id)).aggregate(
-                total=Sum("amount_cents", filter=is_open), mine=Count("id", filter=Q(call_id=call_id))
-            )
-            held_cents = held["total"] or 0
-            funds = Funds(
-                balance_cents=balance,
-                held_cents=held_cents,
-                available_cents=(credit_limit_cents or 0) + balance - held_cents,
-            )
-            if held["mine"]:
-                return HoldResult(Hold.objects.get(call_id=call_id), False, funds)
-            terms = decide(funds)
-            if terms is None:
-                return HoldResult(None, False, funds)
-            hold = Hold.objects.create(
-                call_id=call_id,
-                account_id=account.pk,
-                amount_cents=terms.amount_cents,
-                max_seconds=terms.max_seconds,
-                response=terms.response,
-                expires_at=expires_at,
-                **details,
-            )
+    ledger_id = account_ledger(account).pk
+    with transaction.atomic():
+        balance, held_cents, existing = _lock_for_hold(
+            ledger_id=ledger_id, account_id=account.pk, call_id=call_id, now=now
+        )
+        funds = Funds(
+            balance_cents=balance,
+            held_cents=held_cents,
+            available_cents=(credit_limit_cents or 0) + balance - held_cents,
+        )
+        if existing is not None:
+            return HoldResult(Hold.objects.get(pk=existing), False, funds)
+        terms = decide(funds)
+        if terms is None:
+            return HoldResult(None, False, funds)
+        hold = Hold(
+            call_id=call_id,
+            account_id=account.pk,
+            amount_cents=terms.amount_cents,
+            max_seconds=terms.max_seconds,
+            response=terms.response,
+            created_at=timezone.now(),
+            expires_at=expires_at,
+            **details,
+        )
+        if _insert_hold(hold):
             return HoldResult(hold, True, funds)
-    except IntegrityError:
-        # The same call id was held at the same moment on another account's lock: the first wins.
-        return HoldResult(Hold.objects.get(call_id=call_id), False, None)
+    # The same call id was held at the same moment on another account's lock: the first one wins.
+    return HoldResult(Hold.objects.get(call_id=call_id), False, None)
+
+
+_HOLD_TABLE = Hold._meta.db_table
+
+
+def _lock_for_hold(*, ledger_id: int, account_id: int, call_id: str, now: datetime) -> tuple[int, int, int | None]:
+    """Lock order step 1, then what a hold decision needs: the locked balance, what open holds
+    already reserve, and the hold this call id already has (its id), if any.
+
+    Two statements, not one: on PostgreSQL a statement reads with the snapshot it started with, so
+    holds committed while it waited for the lock would be missing from a sum taken in the statement
+    that waited. The second statement starts after the lock is ours and sees them all."""
+    balance = _lock_ledger_rows([ledger_id])[ledger_id]
+    holds = connection.ops.quote_name(_HOLD_TABLE)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT COALESCE(SUM(amount_cents), 0) FROM {holds} "  # noqa: S608 - table names from the models
+            " WHERE account_id = %s AND released_at IS NULL AND expires_at > %s), "
+            f"(SELECT id FROM {holds} WHERE call_id = %s)",
+            [account_id, now, call_id],
+        )
+        held, existing = cursor.fetchone()
+    return balance, int(held), existing
+
+
+def _insert_hold(hold: Hold) -> bool:
+    """Insert the hold in one statement; False when its call id is taken (a concurrent first wins)."""
+    fields = [f for f in Hold._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    values = [f.get_db_prep_save(getattr(hold, f.attname), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {connection.ops.quote_name(_HOLD_TABLE)} ({columns}) "  # noqa: S608
+            f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT (call_id) DO NOTHING RETURNING id",
+            values,
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    hold.pk = row[0]
+    hold._state.adding = False
+    hold._state.db = connection.alias
+    return True
 
 
 def hold_get(*, call_id: str) -> Hold | None:
@@ -351,6 +537,11 @@ def hold_get(*, call_id: str) -> Hold | None:
 def hold_release(*, hold: Hold, now: datetime | None = None) -> bool:
     """Release a hold (its call completed). Releasing a released hold changes nothing."""
     return bool(Hold.objects.filter(pk=hold.pk, released_at__isnull=True).update(released_at=now or timezone.now()))
+
+
+def holds_release(*, hold_ids: Iterable[int], now: datetime) -> int:
+    """Release many holds at once (their calls completed in a bulk import)."""
+    return Hold.objects.filter(pk__in=list(hold_ids), released_at__isnull=True).update(released_at=now)
 
 
 def holds_release_for_account(*, account, now: datetime) -> int:

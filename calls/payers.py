@@ -15,7 +15,7 @@ account that held N at `started_at`, whatever became of the number since.
 
 import datetime
 
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import AccountKind, AccountStatus, CallingAccount, PhoneNumber
@@ -23,15 +23,6 @@ from billing import ledger
 from billing.models import Hold
 
 from .models import Billing, CallRecord, InmateDebitSponsorship
-
-
-def callee_number(*, e164: str) -> PhoneNumber | None:
-    """The active registration of a number (at most one, on an open account)."""
-    return (
-        PhoneNumber.objects.filter(number=e164, is_active=True)
-        .select_related("account__holder", "account__ledger_account")
-        .first()
-    )
 
 
 def sponsorships_now(*, inmate_id: int) -> list[InmateDebitSponsorship]:
@@ -45,25 +36,63 @@ def sponsorships_now(*, inmate_id: int) -> list[InmateDebitSponsorship]:
 
 def holder_at(*, e164: str, at: datetime.datetime) -> CallingAccount | None:
     """The account whose registration of the number covered the moment `at`."""
-    registration = (
-        PhoneNumber.objects.filter(number=e164, added_at__lte=at)
-        .filter(Q(removed_at__isnull=True) | Q(removed_at__gt=at))
-        .select_related("account")
-        .order_by("-added_at", "-id")
-        .first()
-    )
-    return registration.account if registration else None
+    return _holder_from(_registrations(e164s=[e164], until=at).get(e164, []), at)
 
 
 def payer_at(*, inmate_id: int, e164: str, started_at: datetime.datetime) -> tuple[CallingAccount | None, str | None]:
     """(account, billing) for a call that started at `started_at` and has no hold."""
-    holder = holder_at(e164=e164, at=started_at)
-    in_force = list(
-        InmateDebitSponsorship.objects.filter(inmate_id=inmate_id, started_at__lte=started_at)
-        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=started_at))
+    return payers_at(calls=[(inmate_id, e164, started_at)])[0]
+
+
+def payers_at(*, calls: list[tuple[int, str, datetime.datetime]]) -> list[tuple[CallingAccount | None, str | None]]:
+    """`payer_at` for many calls (inmate id, number, started_at) in two queries, in their order."""
+    if not calls:
+        return []
+    latest = max(started_at for _, _, started_at in calls)
+    registrations = _registrations(e164s=sorted({e164 for _, e164, _ in calls}), until=latest)
+    sponsorships: dict[int, list[InmateDebitSponsorship]] = {}
+    for sponsorship in (
+        InmateDebitSponsorship.objects.filter(inmate_id__in={i for i, _, _ in calls}, started_at__lte=latest)
         .select_related("account")
         .order_by("started_at", "id")
-    )
+    ):
+        sponsorships.setdefault(sponsorship.inmate_id, []).append(sponsorship)
+    answers = []
+    for inmate_id, e164, started_at in calls:
+        holder = _holder_from(registrations.get(e164, []), started_at)
+        in_force = [
+            s
+            for s in sponsorships.get(inmate_id, [])
+            if s.started_at <= started_at and (s.ended_at is None or s.ended_at > started_at)
+        ]
+        answers.append(_payer_from(holder, in_force))
+    return answers
+
+
+def _registrations(*, e164s: list[str], until: datetime.datetime) -> dict[str, list[PhoneNumber]]:
+    """Every registration of these numbers added by `until`, newest first, by number."""
+    found: dict[str, list[PhoneNumber]] = {}
+    for registration in (
+        PhoneNumber.objects.filter(number__in=e164s, added_at__lte=until)
+        .select_related("account")
+        .order_by("-added_at", "-id")
+    ):
+        found.setdefault(str(registration.number), []).append(registration)
+    return found
+
+
+def _holder_from(registrations: list[PhoneNumber], at: datetime.datetime) -> CallingAccount | None:
+    for registration in registrations:  # newest first
+        if registration.added_at <= at and (registration.removed_at is None or registration.removed_at > at):
+            return registration.account
+    return None
+
+
+def _payer_from(
+    holder: CallingAccount | None, in_force: list[InmateDebitSponsorship]
+) -> tuple[CallingAccount | None, str | None]:
+    """The payer order for a call that already happened: the callee's own sponsorship, else the
+    oldest sponsorship in force, else the holder of the number (collect or Direct Bill)."""
     own = next((s for s in in_force if holder is not None and s.account_id == holder.pk), None)
     if own is not None:
         return own.account, Billing.INMATE_DEBIT

@@ -1,23 +1,23 @@
 import datetime
 import hashlib
-import logging
+import json
 import time
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.cache import cache
+from django.db import connection
 from django.db.models import QuerySet
+from django.utils.dateparse import parse_datetime
 
-from accounts.models import CallingAccount, User
+from accounts.models import CallingAccount, PhoneNumber, User
 from billing import ledger
+from billing.models import Hold, LedgerAccount, SystemAccount
 
-from .models import CallRecord, Facility, Inmate, InmateDebitSponsorship, PlatformToken, RatePlan
+from .models import BlockedNumber, CallRecord, Facility, Inmate, InmateDebitSponsorship, PlatformToken, RatePlan
 from .rating import local_date
 
-logger = logging.getLogger(__name__)
-
-FACILITY_CACHE_SECONDS = 300
+_clock = time.monotonic
 
 
 @dataclass(frozen=True)
@@ -54,22 +54,30 @@ class FacilityInfo:
         return None
 
 
-def _facility_cache_key(code: str) -> str:
-    return f"calls:facility:v1:{code}"
+# Facilities by code, reused in this process for FACILITY_CACHE_SECONDS: the call path reads no
+# facility or rate plan from the database (nor from Redis) while an entry is fresh. A staff edit clears
+# the entry of the process that made it at once (`facility_cache_clear`); other processes see it within
+# FACILITY_CACHE_SECONDS.
+_facility_cache: dict[str, tuple[float, FacilityInfo | None]] = {}
 
 
 def facility_info_get(*, code: str) -> FacilityInfo | None:
-    """An active facility by its platform code with its rate plans, from the cache when it can
-    (staff edits clear it; it also expires after a few minutes). None when there is no such
-    active facility. Works, only slower, when the cache is down."""
-    key = _facility_cache_key(code)
-    try:
-        info = cache.get(key)
-    except Exception:  # noqa: BLE001 - a cache outage must not stop calls
-        logger.warning("facility cache unavailable", exc_info=True)
-        info = None
-    if info is not None:
-        return info
+    """An active facility by its platform code with its rate plans, newest first. None when there is
+    no such active facility."""
+    ttl = settings.FACILITY_CACHE_SECONDS
+    now = _clock()
+    cached = _facility_cache.get(code)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    info = _facility_info_load(code)
+    if ttl > 0:
+        if len(_facility_cache) > 10_000:  # unknown codes are kept too (a platform retrying one)
+            _facility_cache.clear()
+        _facility_cache[code] = (now + ttl, info)
+    return info
+
+
+def _facility_info_load(code: str) -> FacilityInfo | None:
     facility = Facility.objects.filter(code=code, is_active=True).first()
     if facility is None:
         return None
@@ -77,7 +85,7 @@ def facility_info_get(*, code: str) -> FacilityInfo | None:
         PlanInfo(p.id, p.effective_from_date, p.effective_to_date, p.rate_per_minute, p.tax_rate)
         for p in RatePlan.objects.filter(facility=facility).order_by("-effective_from_date", "-id")
     )
-    info = FacilityInfo(
+    return FacilityInfo(
         id=facility.id,
         code=facility.code,
         name=facility.name,
@@ -86,18 +94,11 @@ def facility_info_get(*, code: str) -> FacilityInfo | None:
         max_call_minutes=facility.max_call_minutes,
         plans=plans,
     )
-    try:
-        cache.set(key, info, FACILITY_CACHE_SECONDS)
-    except Exception:  # noqa: BLE001
-        logger.warning("facility cache unavailable", exc_info=True)
-    return info
 
 
 def facility_cache_clear(*, codes: list[str]) -> None:
-    try:
-        cache.delete_many([_facility_cache_key(code) for code in codes])
-    except Exception:  # noqa: BLE001
-        logger.warning("facility cache unavailable; entries expire by themselves", exc_info=True)
+    for code in codes:
+        _facility_cache.pop(code, None)
 
 
 def call_history_for_account(*, account: CallingAccount) -> QuerySet[CallRecord]:
@@ -155,7 +156,6 @@ def token_hash(raw: str) -> str:
 # Active tokens by hash, reused in this process for PLATFORM_TOKEN_CACHE_SECONDS (so the hot path
 # skips two queries) and never longer: a revocation takes effect within that many seconds.
 _token_cache: dict[str, tuple[float, PlatformToken]] = {}
-_clock = time.monotonic
 
 
 def platform_token_authenticate(*, raw: str) -> PlatformToken | None:
@@ -190,3 +190,211 @@ def platform_token_allows_facility(*, token: PlatformToken, facility_code: str) 
     if codes is None:
         codes = frozenset(token.facilities.values_list("code", flat=True))
     return not codes or facility_code in codes
+
+
+# --- the call path's reads ---------------------------------------------------------------------------
+# authorize and complete each read everything they decide on in ONE statement (plain SQL that
+# PostgreSQL and SQLite both run, with no ORM query to compile per request). A LEFT JOIN from a
+# one-row base answers even when nothing matches: every part is then NULL.
+
+
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _aware(value) -> datetime.datetime | None:
+    """A timestamp as read by a plain cursor: already aware on PostgreSQL, text or naive UTC on SQLite."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.UTC)
+    return value
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+@dataclass(frozen=True)
+class EarlierCall:
+    """What this call id already has (an authorization's hold, a completed record): the details it
+    was given, to refuse the same id for another call, and the answer to give again."""
+
+    facility_id: int
+    inmate_id: int
+    dialed_number: str
+    answer: dict | None = None  # the hold's authorization answer
+
+
+@dataclass(frozen=True)
+class RecordedCall(EarlierCall):
+    billing: str = ""
+    rate_per_minute: Decimal = Decimal("0")
+    billable_minutes: int = 0
+    charge_cents: int = 0
+    tax_cents: int = 0
+    balance_after_cents: int | None = None
+
+
+@dataclass(frozen=True)
+class AuthorizeFacts:
+    inmate_id: int | None  # an active inmate of this facility with this number
+    inmate_name: str
+    blocked: bool
+    callee: CallingAccount | None  # the open account holding the number, with its ledger account
+    line_type: str | None
+    language: str  # the callee holder's
+    has_sponsors: bool  # whether the inmate has an active sponsorship at all
+    hold: EarlierCall | None
+    record: RecordedCall | None
+
+
+def _record_columns(alias: str) -> str:
+    return ", ".join(
+        f"{alias}.{c}"
+        for c in (
+            "facility_id",
+            "inmate_id",
+            "dialed_number",
+            "billing",
+            "rate_per_minute",
+            "billable_minutes",
+            "charge_cents",
+            "tax_cents",
+            "balance_after_cents",
+        )
+    )
+
+
+def _record_from(row) -> RecordedCall | None:
+    if row[0] is None:
+        return None
+    return RecordedCall(
+        facility_id=row[0],
+        inmate_id=row[1],
+        dialed_number=row[2],
+        billing=row[3],
+        rate_per_minute=Decimal(str(row[4])),
+        billable_minutes=row[5],
+        charge_cents=row[6],
+        tax_cents=row[7],
+        balance_after_cents=row[8],
+    )
+
+
+def _account_from(row) -> CallingAccount | None:
+    """(id, holder_id, kind, status, suspension_code, activates_at, credit_limit_cents, ledger id) as a
+    CallingAccount whose `ledger_account` is already known, so the kernel locks it without a look-up."""
+    if row[0] is None:
+        return None
+    account = CallingAccount(
+        id=row[0],
+        holder_id=row[1],
+        kind=row[2],
+        status=row[3],
+        suspension_code=row[4] or "",
+        activates_at=_aware(row[5]),
+        credit_limit_cents=row[6],
+    )
+    if row[7] is not None:
+        account.ledger_account = LedgerAccount(
+            id=row[7], code=f"account:{row[0]}", calling_account_id=row[0], balance_cents=None
+        )
+    return account
+
+
+# The ledger row's id only: its balance is the kernel's to read, under its lock.
+_ACCOUNT_COLUMNS = "a.id, a.holder_id, a.kind, a.status, a.suspension_code, a.activates_at, a.credit_limit_cents, l.id"
+
+
+def authorize_facts_get(*, call_id: str, facility_id: int | None, inmate_number: str, e164: str) -> AuthorizeFacts:
+    """Everything `call_authorize` decides on, in one statement."""
+    sql = f"""
+        SELECT i.id, i.is_active, i.first_name, i.last_name,
+            EXISTS (SELECT 1 FROM {_table(BlockedNumber)} b WHERE b.number = %s AND b.lifted_at IS NULL
+                    AND (b.facility_id = %s OR b.facility_id IS NULL)),
+            EXISTS (SELECT 1 FROM {_table(InmateDebitSponsorship)} s WHERE s.inmate_id = i.id AND s.ended_at IS NULL),
+            p.line_type, u.preferred_language, {_ACCOUNT_COLUMNS},
+            h.facility_id, h.inmate_id, h.dialed_number, h.response,
+            {_record_columns("r")}
+        FROM (SELECT 1 AS one) base
+        LEFT JOIN {_table(Inmate)} i ON i.facility_id = %s AND i.inmate_number = %s
+        LEFT JOIN {_table(PhoneNumber)} p ON p.number = %s AND p.is_active
+        LEFT JOIN {_table(CallingAccount)} a ON a.id = p.account_id
+        LEFT JOIN {_table(User)} u ON u.id = a.holder_id
+        LEFT JOIN {_table(LedgerAccount)} l ON l.calling_account_id = a.id
+        LEFT JOIN {_table(Hold)} h ON h.call_id = %s
+        LEFT JOIN {_table(CallRecord)} r ON r.call_id = %s
+    """  # noqa: S608 - table names from the models, values as parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [e164, facility_id, facility_id, inmate_number, e164, call_id, call_id])
+        row = cursor.fetchone()
+    active_inmate = row[0] is not None and bool(row[1])
+    hold = None
+    if row[16] is not None:
+        hold = EarlierCall(facility_id=row[16], inmate_id=row[17], dialed_number=row[18], answer=_json(row[19]))
+    return AuthorizeFacts(
+        inmate_id=row[0] if active_inmate else None,
+        inmate_name=f"{row[2] or ''} {row[3] or ''}".strip(),
+        blocked=bool(row[4]),
+        has_sponsors=bool(row[5]),
+        line_type=row[6],
+        language=row[7] or "en",
+        callee=_account_from(row[8:16]),
+        hold=hold,
+        record=_record_from(row[20:29]),
+    )
+
+
+@dataclass(frozen=True)
+class HeldCall(EarlierCall):
+    """The hold an authorization placed for this call id, and the account it was placed on."""
+
+    hold_id: int = 0
+    billing: str = ""
+    account: CallingAccount | None = None
+
+
+@dataclass(frozen=True)
+class CompleteFacts:
+    inmate_id: int | None  # the inmate with this number at this facility, released or not
+    record: RecordedCall | None
+    hold: HeldCall | None
+    system_ledgers: tuple[LedgerAccount, LedgerAccount] | None  # call revenue, tax payable
+
+
+def complete_facts_get(*, call_id: str, facility_id: int | None, inmate_number: str) -> CompleteFacts:
+    """Everything `call_complete` decides on before charging, in one statement."""
+    revenue, tax = f"system:{SystemAccount.CALL_REVENUE.value}", f"system:{SystemAccount.TAX_PAYABLE.value}"
+    ledgers = _table(LedgerAccount)
+    sql = f"""
+        SELECT i.id, {_record_columns("r")},
+            h.id, h.facility_id, h.inmate_id, h.dialed_number, h.billing, {_ACCOUNT_COLUMNS},
+            (SELECT id FROM {ledgers} WHERE code = %s), (SELECT id FROM {ledgers} WHERE code = %s)
+        FROM (SELECT 1 AS one) base
+        LEFT JOIN {_table(Inmate)} i ON i.facility_id = %s AND i.inmate_number = %s
+        LEFT JOIN {_table(CallRecord)} r ON r.call_id = %s
+        LEFT JOIN {_table(Hold)} h ON h.call_id = %s
+        LEFT JOIN {_table(CallingAccount)} a ON a.id = h.account_id
+        LEFT JOIN {ledgers} l ON l.calling_account_id = a.id
+    """  # noqa: S608 - table names from the models, values as parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [revenue, tax, facility_id, inmate_number, call_id, call_id])
+        row = cursor.fetchone()
+    hold = None
+    if row[10] is not None:
+        hold = HeldCall(
+            hold_id=row[10],
+            facility_id=row[11],
+            inmate_id=row[12],
+            dialed_number=row[13],
+            billing=row[14],
+            account=_account_from(row[15:23]),
+        )
+    system = None
+    if row[23] is not None and row[24] is not None:
+        system = (
+            LedgerAccount(id=row[23], code=revenue, balance_cents=None),
+            LedgerAccount(id=row[24], code=tax, balance_cents=None),
+        )
+    return CompleteFacts(inmate_id=row[0], record=_record_from(row[1:10]), hold=hold, system_ledgers=system)

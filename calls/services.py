@@ -2,6 +2,7 @@
 sponsorships, blocked numbers and platform tokens."""
 
 import datetime
+import re
 import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -18,7 +19,7 @@ from accounts import alerts
 from accounts.emails import account_email_enqueue
 from accounts.models import AccountKind, AccountStatus, CallingAccount, LineType, PhoneNumber, SuspensionCode, User
 from billing import ledger
-from billing.models import EntryKind, SystemAccount
+from billing.models import EntryKind, Hold, SystemAccount
 from billing.money import to_decimal
 
 from . import payers
@@ -34,7 +35,18 @@ from .models import (
     PlatformToken,
 )
 from .rating import Price, billable_minutes, format_rate, minutes_covered, price
-from .selectors import FacilityInfo, PlanInfo, facility_cache_clear, facility_info_get, token_hash
+from .selectors import (
+    AuthorizeFacts,
+    CompleteFacts,
+    EarlierCall,
+    FacilityInfo,
+    PlanInfo,
+    authorize_facts_get,
+    complete_facts_get,
+    facility_cache_clear,
+    facility_info_get,
+    token_hash,
+)
 
 # A call record may say it started slightly in the future (clock skew between systems), not more.
 CLOCK_SKEW = datetime.timedelta(minutes=5)
@@ -81,6 +93,16 @@ class CallInputError(Exception):
         self.message = message
 
 
+class CallConflict(Exception):
+    """A call id already used for another call: `field` names what differs (facility, inmate or
+    dialed_number). Nothing is held or charged."""
+
+    def __init__(self, field: str):
+        super().__init__(f"This call_id was already used for a call with another {field}.")
+        self.field = field
+        self.message = str(self)
+
+
 class SponsorshipError(Exception):
     """A sponsorship request a holder can correct; the message is fit to show."""
 
@@ -89,10 +111,19 @@ class BlockError(Exception):
     """A block request staff can correct; the message is fit to show."""
 
 
+# A phone number as a platform sends it: digits, at most one leading "+", and the usual separators.
+# No letters (vanity numbers), no extension, no "++".
+PHONE_TEXT = re.compile(r"\+?\(?[0-9][0-9 ().\-]*", re.ASCII)
+
+
 def normalize_number(text: str) -> str:
     """E.164 for a number given in E.164 or US national form. Raises CallInputError otherwise."""
+    if not isinstance(text, str) or not PHONE_TEXT.fullmatch(text.strip()):
+        raise CallInputError(
+            "dialed_number", "Enter a phone number in E.164 (+18605550123) or US form: digits only, no extension."
+        )
     try:
-        parsed = phonenumbers.parse(str(text), "US")
+        parsed = phonenumbers.parse(text, "US")
     except phonenumbers.NumberParseException:
         raise CallInputError("dialed_number", "Enter a phone number in E.164 (+18605550123) or US form.") from None
     if not phonenumbers.is_possible_number(parsed):
@@ -164,14 +195,6 @@ def _status_reason(account: CallingAccount, now: datetime.datetime, *, free: boo
     return None
 
 
-def _is_blocked(*, facility_id: int, e164: str) -> bool:
-    return (
-        BlockedNumber.objects.filter(number=e164, lifted_at__isnull=True)
-        .filter(Q(facility_id=facility_id) | Q(facility__isnull=True))
-        .exists()
-    )
-
-
 def call_authorize(
     *, call_id: str, facility_code: str, inmate_number: str, dialed_number: str, now: datetime.datetime | None = None
 ) -> Authorization:
@@ -180,8 +203,13 @@ def call_authorize(
     Callers may rely on: a deny changes nothing; an allow of a paid call places a hold for the
     price of `max_seconds` on the payer's account, decided under a row lock on that account's
     ledger row, so two authorizations at once never spend the same dollars; the same `call_id`
-    authorized again returns the first answer and places no second hold. Raises CallInputError
-    only for a dialed number that cannot be a phone number."""
+    authorized again returns the first answer and places no second hold; a `call_id` already
+    completed is answered from its record and places no hold. Raises CallInputError for a dialed
+    number that cannot be a phone number, CallConflict for a call id used for another call.
+
+    The usual allowed call costs three statements: one read of everything decided on
+    (`selectors.authorize_facts_get`), then the kernel's locked read of funds and its insert of the
+    hold (`ledger.hold_place`). Facility, rate plan and token come from in-process caches."""
     now = now or timezone.now()
     call = _call_to_authorize(
         call_id=call_id, facility_code=facility_code, inmate_number=inmate_number, dialed_number=dialed_number, now=now
@@ -193,11 +221,11 @@ def call_authorize(
         if reason:
             return _deny(call_id, reason, call.plan.rate_per_minute)
         return _allow_free(call)
-    sponsorships = payers.sponsorships_now(inmate_id=call.inmate.id)
-    if any(s.account_id == call.callee.pk for s in sponsorships):
-        # The callee's own sponsorship pays first for calls to its own number.
-        return _authorize_on(call, account=call.callee, billing=Billing.INMATE_DEBIT)
-    if sponsorships:
+    if call.has_sponsors:
+        sponsorships = payers.sponsorships_now(inmate_id=call.inmate_id)
+        if any(s.account_id == call.callee.pk for s in sponsorships):
+            # The callee's own sponsorship pays first for calls to its own number.
+            return _authorize_on(call, account=call.callee, billing=Billing.INMATE_DEBIT)
         answer = _authorize_by_a_sponsor(call, sponsorships)
         if answer is not None:
             return answer
@@ -205,28 +233,63 @@ def call_authorize(
 
 
 def _call_to_authorize(*, call_id, facility_code, inmate_number, dialed_number, now) -> "_Call | Authorization":
-    """The call's facility, plan, inmate and callee, or the deny that stops it before any money."""
+    """The call's facility, plan, inmate and callee, or the answer that stops it before any money:
+    a deny, or the answer already given for this call id."""
     e164 = normalize_number(dialed_number)
     info = facility_info_get(code=facility_code)
+    facts = authorize_facts_get(
+        call_id=call_id, facility_id=info.id if info else None, inmate_number=inmate_number, e164=e164
+    )
+    earlier = facts.hold or facts.record
+    if earlier is not None:
+        _check_same_call(earlier, facility_id=info.id if info else None, inmate_id=facts.inmate_id, e164=e164)
+        return _answer_again(call_id, facts)
     plan = info.plan_at(now) if info else None
     if info is None or plan is None:
         # A facility without a rate plan in force is not open for calls.
         return _deny(call_id, DenyReason.UNKNOWN_FACILITY)
-    inmate = (
-        Inmate.objects.filter(facility_id=info.id, inmate_number=inmate_number, is_active=True)
-        .only("id", "first_name", "last_name")
-        .first()
-    )
-    if inmate is None:
+    if facts.inmate_id is None:
         return _deny(call_id, DenyReason.UNKNOWN_INMATE, plan.rate_per_minute)
-    if _is_blocked(facility_id=info.id, e164=e164):
+    if facts.blocked:
         return _deny(call_id, DenyReason.NUMBER_BLOCKED, plan.rate_per_minute)
-    number = payers.callee_number(e164=e164)
-    if number is None:
+    if facts.callee is None:
         return _deny(call_id, _unregistered_reason(e164), plan.rate_per_minute)
-    if number.line_type in (LineType.MOBILE, LineType.UNKNOWN) and not info.cell_phones_allowed:
+    if facts.line_type in (LineType.MOBILE, LineType.UNKNOWN) and not info.cell_phones_allowed:
         return _deny(call_id, DenyReason.CELL_PHONE_NOT_ALLOWED, plan.rate_per_minute)
-    return _Call(call_id=call_id, info=info, plan=plan, inmate=inmate, e164=e164, callee=number.account, now=now)
+    return _Call(
+        call_id=call_id,
+        info=info,
+        plan=plan,
+        inmate_id=facts.inmate_id,
+        inmate_name=facts.inmate_name,
+        e164=e164,
+        callee=facts.callee,
+        language=facts.language,
+        has_sponsors=facts.has_sponsors,
+        now=now,
+    )
+
+
+def _check_same_call(earlier: EarlierCall, *, facility_id: int | None, inmate_id: int | None, e164: str) -> None:
+    """A call id names one call: the same facility, inmate and number each time it is sent."""
+    if earlier.facility_id != facility_id:
+        raise CallConflict("facility")
+    if earlier.inmate_id != inmate_id:
+        raise CallConflict("inmate")
+    if str(earlier.dialed_number) != e164:
+        raise CallConflict("dialed_number")
+
+
+def _answer_again(call_id: str, facts: AuthorizeFacts) -> Authorization:
+    """The answer for a call id seen before: its authorization's first answer (a retry); or, for a
+    call completed without one, what its record says it was allowed (no new hold either way: the
+    call is over or already held for)."""
+    if facts.hold is not None:
+        return Authorization(**facts.hold.answer)
+    record = facts.record
+    return Authorization(
+        call_id, "allow", None, record.billable_minutes * 60, record.billing, format_rate(record.rate_per_minute), ""
+    )
 
 
 @dataclass(frozen=True)
@@ -234,9 +297,12 @@ class _Call:
     call_id: str
     info: FacilityInfo
     plan: PlanInfo
-    inmate: Inmate
+    inmate_id: int
+    inmate_name: str
     e164: str
     callee: CallingAccount
+    language: str  # of the callee's holder: the called party hears the announcement
+    has_sponsors: bool
     now: datetime.datetime
 
     @property
@@ -253,11 +319,15 @@ class _Call:
 
     def announcement(self, billing: str) -> str:
         return announcement(
-            billing=billing,
-            inmate_name=self.inmate.full_name,
-            facility_name=self.info.name,
-            language=self.callee.holder.preferred_language,
+            billing=billing, inmate_name=self.inmate_name, facility_name=self.info.name, language=self.language
         )
+
+    @property
+    def hold_expires_at(self) -> datetime.datetime:
+        """A hold outlives the longest call it may allow (the facility's cap) by CALL_HOLD_MARGIN,
+        and lives at least CALL_HOLD_TTL: it never lapses while its call may still be running."""
+        longest = datetime.timedelta(minutes=self.info.max_call_minutes) + settings.CALL_HOLD_MARGIN
+        return self.now + max(settings.CALL_HOLD_TTL, longest)
 
 
 def _allow_free(call: _Call) -> Authorization:
@@ -293,6 +363,8 @@ def _authorize_by_a_sponsor(call: _Call, sponsorships: list[InmateDebitSponsorsh
     """Another family's sponsorship, oldest first, if one can pay now at least as long a call as
     the callee's own account could (one minute when it cannot pay). None when every sponsor is
     skipped; then the callee's account is asked as for a collect call."""
+    if not sponsorships:
+        return None
     reason = _status_reason(call.callee, call.now, free=True)
     if reason:  # a closed or staff-suspended callee takes no calls, whoever pays
         return _deny(call.call_id, reason, call.plan.rate_per_minute)
@@ -344,11 +416,11 @@ def _place(call: _Call, *, account: CallingAccount, billing: str, decide) -> led
         account=account,
         call_id=call.call_id,
         credit_limit_cents=account.credit_limit_cents if account.kind == AccountKind.DIRECT_BILL else None,
-        expires_at=call.now + settings.CALL_HOLD_TTL,
+        expires_at=call.hold_expires_at,
         decide=decide,
         details={
             "facility_id": call.info.id,
-            "inmate_id": call.inmate.id,
+            "inmate_id": call.inmate_id,
             "dialed_number": call.e164,
             "billing": billing,
         },
@@ -384,16 +456,19 @@ class Completion:
     tax_cents: int
     balance_after_cents: int | None
     created: bool = field(default=False, compare=False)  # False when the call was already recorded
+    authorized: bool = field(default=False, compare=False)  # an authorization placed a hold for it
 
     @classmethod
-    def of(cls, record: CallRecord, *, created: bool = False) -> "Completion":
+    def of(cls, record, *, call_id: str | None = None, created: bool = False, authorized: bool = False) -> "Completion":
+        """From a CallRecord, or from the record as the call path read it (`selectors.RecordedCall`)."""
         return cls(
-            record.call_id,
+            call_id or record.call_id,
             record.billable_minutes,
             record.charge_cents,
             record.tax_cents,
             record.balance_after_cents,
             created,
+            authorized,
         )
 
     def as_dict(self) -> dict:
@@ -419,12 +494,10 @@ class _RatedCall:
 
 
 def _rate_reported_call(
-    *, facility_code, inmate_number, dialed_number, started_at, duration_seconds, disconnect, now
+    *, info: FacilityInfo | None, inmate_id: int | None, e164: str, started_at, duration_seconds, disconnect, now
 ) -> _RatedCall:
     """Check and rate a call report: per started minute at the plan in force on the facility's
     local date when the call started. Raises CallInputError."""
-    e164 = normalize_number(dialed_number)
-    info = facility_info_get(code=facility_code)
     if info is None:
         raise CallInputError("facility", "No facility has this code.")
     if started_at > now + CLOCK_SKEW:
@@ -433,9 +506,6 @@ def _rate_reported_call(
     if plan is None:
         raise CallInputError("started_at", "No rate plan is in force at this facility on that date.")
     # A late record may name an inmate released since: inactive inmates are still charged for.
-    inmate_id = (
-        Inmate.objects.filter(facility_id=info.id, inmate_number=inmate_number).values_list("id", flat=True).first()
-    )
     if inmate_id is None:
         raise CallInputError("inmate", "No inmate has this number at this facility.")
     minutes = billable_minutes(
@@ -464,21 +534,32 @@ def call_complete(
     when reported many times at once; a call without a prior authorization is charged to the payer
     the authorization would have found, even into a negative balance; the payer found at
     authorization (its hold) is charged when there was one; a call that costs nothing posts no
-    entry. Raises CallInputError (and changes nothing) when the call cannot be rated or has no payer."""
+    entry. Raises CallInputError (and changes nothing) when the call cannot be rated or has no payer,
+    CallConflict (nothing charged) when the call id was used for another facility, inmate or number.
+
+    The usual call costs six statements: one read of everything decided on
+    (`selectors.complete_facts_get`), the kernel's post (balance update that is also the lock, entry,
+    postings), the call record and the hold's release."""
     now = now or timezone.now()
-    existing = CallRecord.objects.filter(call_id=call_id).first()
-    if existing is not None:
-        return Completion.of(existing)
+    e164 = normalize_number(dialed_number)
+    info = facility_info_get(code=facility_code)
+    facility_id = info.id if info else None
+    facts = complete_facts_get(call_id=call_id, facility_id=facility_id, inmate_number=inmate_number)
+    for earlier in (facts.record, facts.hold):
+        if earlier is not None:
+            _check_same_call(earlier, facility_id=facility_id, inmate_id=facts.inmate_id, e164=e164)
+    if facts.record is not None:
+        return Completion.of(facts.record, call_id=call_id, authorized=facts.hold is not None)
     call = _rate_reported_call(
-        facility_code=facility_code,
-        inmate_number=inmate_number,
-        dialed_number=dialed_number,
+        info=info,
+        inmate_id=facts.inmate_id,
+        e164=e164,
         started_at=started_at,
         duration_seconds=duration_seconds,
         disconnect=disconnect,
         now=now,
     )
-    hold = ledger.hold_get(call_id=call_id)
+    hold = facts.hold
     if hold is not None:
         account, billing = hold.account, hold.billing
     else:
@@ -509,18 +590,20 @@ def call_complete(
     }
     with transaction.atomic():
         if call.cost.total_cents:
-            record, created = _record_charged_call(fields=fields, account=account, call=call)
+            record, created = _record_charged_call(fields=fields, account=account, call=call, facts=facts)
         else:
             record, created = _record_free_call(fields=fields, account=account)
         if hold is not None:
-            ledger.hold_release(hold=hold, now=now)
-    return Completion.of(record, created=created)
+            ledger.hold_release(hold=Hold(pk=hold.hold_id), now=now)
+    return Completion.of(record, created=created, authorized=hold is not None)
 
 
-def _record_charged_call(*, fields: dict, account: CallingAccount, call: _RatedCall) -> tuple[CallRecord, bool]:
+def _record_charged_call(
+    *, fields: dict, account: CallingAccount, call: _RatedCall, facts: CompleteFacts
+) -> tuple[CallRecord, bool]:
     """Post the charge (the kernel locks the payer's ledger row first), then record the call. The
     entry's key `call:<call_id>` decides a race between two reports of one call."""
-    revenue, tax = ledger.system_accounts(SystemAccount.CALL_REVENUE, SystemAccount.TAX_PAYABLE)
+    revenue, tax = facts.system_ledgers or ledger.system_accounts(SystemAccount.CALL_REVENUE, SystemAccount.TAX_PAYABLE)
     account_ledger = ledger.account_ledger(account)
     lines = [(account_ledger, -call.cost.total_cents), (revenue, call.cost.charge_cents)]
     if call.cost.tax_cents:

@@ -9,19 +9,46 @@ CALL_ID_PATTERN = r"^[\x21-\x7e]+$"
 MAX_CALL_SECONDS = 24 * 60 * 60
 
 
+class StrictCharField(serializers.CharField):
+    """A JSON string only: DRF's CharField would also take a number and make it text."""
+
+    default_error_messages = {"invalid": "Send a JSON string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer only (DESIGN.md §7): not "60", not 60.0, not true."""
+
+    default_error_messages = {"invalid": "Send a JSON integer (not a string)."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictRegexField(serializers.RegexField):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class CallRequestSerializer(serializers.Serializer):
-    call_id = serializers.RegexField(
+    call_id = StrictRegexField(
         CALL_ID_PATTERN, max_length=100, error_messages={"invalid": "Use visible ASCII characters, no spaces."}
     )
-    facility = serializers.CharField(
-        max_length=20, help_text="The facility code.", validators=[reject_control_characters]
-    )
-    inmate = serializers.CharField(
+    facility = StrictCharField(max_length=20, help_text="The facility code.", validators=[reject_control_characters])
+    inmate = StrictCharField(
         max_length=30, help_text="The inmate number at that facility.", validators=[reject_control_characters]
     )
-    dialed_number = serializers.CharField(
+    dialed_number = StrictCharField(
         max_length=32,
-        help_text="E.164 (+18605550123) or US national form.",
+        help_text="E.164 (+18605550123) or US national form: digits, one leading + at most, no extension or letters.",
         validators=[reject_control_characters],
     )
 
@@ -38,7 +65,7 @@ class AuthorizeRequestSerializer(CallRequestSerializer):
 
 class CompleteRequestSerializer(CallRequestSerializer):
     started_at = serializers.DateTimeField(help_text="ISO-8601 with a UTC offset.")
-    duration_seconds = serializers.IntegerField(min_value=0, max_value=MAX_CALL_SECONDS)
+    duration_seconds = StrictIntegerField(min_value=0, max_value=MAX_CALL_SECONDS, help_text="A JSON integer.")
     disconnect = serializers.ChoiceField(choices=Disconnect.choices)
 
 

@@ -1,7 +1,7 @@
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from .views import AuthorizeView, CompleteView, ping
+from .views import AuthorizeView, CompleteView, not_found, ping
 
 app_name = "api"
 
@@ -10,4 +10,5 @@ urlpatterns = [
     path("calls/complete", CompleteView.as_view(), name="calls-complete"),
     path("ping", ping, name="ping"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
+    re_path(r"^(?P<path>.*)$", not_found),
 ]

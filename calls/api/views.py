@@ -1,7 +1,10 @@
+import logging
+
+from django.db import DatabaseError
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,6 +13,7 @@ from calls import selectors, services
 from calls.models import CallSource
 from calls.token_alerts import token_unauthorized_complete_record
 
+from . import fields
 from .authentication import PlatformTokenAuthentication
 from .parsers import BoundedJSONParser
 from .serializers import (
@@ -26,11 +30,36 @@ NOT_ALLOWED = OpenApiResponse(
     description='The token is limited to other facilities: `{"detail": "...", "reason": "facility_not_allowed"}`.'
 )
 TOO_MANY = OpenApiResponse(description="More requests per second than the token's limit.")
+CONFLICT = OpenApiResponse(
+    description='The call_id was already used for another call: `{"detail": "...", "reason": "call_id_conflict", '
+    '"field": "facility"|"inmate"|"dialed_number"}`. Nothing is held or charged.'
+)
+OVERLOADED = OpenApiResponse(
+    description='The database is busy (no connection free in time): `{"detail": "...", "reason": "overloaded"}`, '
+    "with Retry-After. Safe to retry: call ids are idempotent."
+)
+
+logger = logging.getLogger(__name__)
 
 
 class FacilityNotAllowed(PermissionDenied):
     default_detail = "This token may not act for this facility."
     default_code = "facility_not_allowed"
+
+
+class CallIdConflict(APIException):
+    status_code = 409
+    default_code = "call_id_conflict"
+
+
+class Overloaded(APIException):
+    status_code = 503
+    default_detail = "The service is busy. Retry in a moment."
+    default_code = "overloaded"
+
+
+class InternalError(APIException):
+    default_code = "server_error"
 
 
 class PlatformView(APIView):
@@ -39,30 +68,44 @@ class PlatformView(APIView):
     parser_classes = [BoundedJSONParser]
     throttle_classes = [PlatformTokenRateThrottle]
 
-    def answer(self, serializer_class, service, **extra):
-        """Validate the body, refuse a facility the token is not limited to (403), call the service
-        with the platform's field names mapped to its arguments, and turn a CallInputError into a
-        field-level 400."""
-        serializer = serializer_class(data=self.request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        data["facility_code"] = data.pop("facility")
-        data["inmate_number"] = data.pop("inmate")
+    def answer(self, check, service, **extra):
+        """Check the body field by field (`fields.py`, the rules the serializers document), refuse a
+        facility the token is not limited to (403), call the service, and turn a CallInputError into
+        a field-level 400 and a CallConflict into a 409."""
+        try:
+            data = check(self.request.data)
+        except fields.RequestInvalid as exc:
+            raise ValidationError(exc.errors) from None
         if not selectors.platform_token_allows_facility(token=self.request.auth, facility_code=data["facility_code"]):
             raise FacilityNotAllowed()
         try:
             result = service(**data, **extra)
         except services.CallInputError as exc:
             raise ValidationError({exc.field: [exc.message]}) from None
+        except services.CallConflict as exc:
+            raise CallIdConflict({"detail": exc.message, "field": exc.field}) from None
         return result
 
     def handle_exception(self, exc):
+        """Every answer is JSON, errors included: a database that cannot give a connection in time
+        (pool exhausted, server at its connection limit) is a 503 the platform retries, any other
+        unexpected error a JSON 500 (and a log line)."""
+        if isinstance(exc, DatabaseError):
+            logger.warning("platform API: database unavailable (%s)", exc.__class__.__name__)
+            exc = Overloaded()
+        elif not isinstance(exc, APIException):
+            logger.exception("platform API: unexpected error")
+            exc = InternalError()
         response = super().handle_exception(exc)
+        if isinstance(exc, Overloaded):
+            response["Retry-After"] = "1"
         # Every refusal carries a machine-readable reason beside DRF's `detail`.
         if isinstance(response.data, dict) and "detail" in response.data and hasattr(exc, "get_codes"):
             codes = exc.get_codes()
             if isinstance(codes, str):
                 response.data["reason"] = codes
+            elif isinstance(codes, dict) and isinstance(codes.get("detail"), str):
+                response.data = {**response.data, "reason": codes["detail"]}
         return response
 
 
@@ -71,10 +114,18 @@ class AuthorizeView(PlatformView):
         operation_id="calls_authorize",
         summary="May this call connect, and for how long?",
         request=AuthorizeRequestSerializer,
-        responses={200: AuthorizeResponseSerializer, 400: BAD_INPUT, 401: NO_TOKEN, 403: NOT_ALLOWED, 429: TOO_MANY},
+        responses={
+            200: AuthorizeResponseSerializer,
+            400: BAD_INPUT,
+            401: NO_TOKEN,
+            403: NOT_ALLOWED,
+            409: CONFLICT,
+            429: TOO_MANY,
+            503: OVERLOADED,
+        },
     )
     def post(self, request):
-        return Response(self.answer(AuthorizeRequestSerializer, services.call_authorize).as_dict())
+        return Response(self.answer(fields.authorize_request, services.call_authorize).as_dict())
 
 
 class CompleteView(PlatformView):
@@ -82,13 +133,21 @@ class CompleteView(PlatformView):
         operation_id="calls_complete",
         summary="Charge a finished call (idempotent on call_id).",
         request=CompleteRequestSerializer,
-        responses={200: CompleteResponseSerializer, 400: BAD_INPUT, 401: NO_TOKEN, 403: NOT_ALLOWED, 429: TOO_MANY},
+        responses={
+            200: CompleteResponseSerializer,
+            400: BAD_INPUT,
+            401: NO_TOKEN,
+            403: NOT_ALLOWED,
+            409: CONFLICT,
+            429: TOO_MANY,
+            503: OVERLOADED,
+        },
     )
     def post(self, request):
-        completion = self.answer(CompleteRequestSerializer, services.call_complete, source=CallSource.API)
+        completion = self.answer(fields.complete_request, services.call_complete, source=CallSource.API)
         charged = completion.created and completion.charge_cents + completion.tax_cents > 0
         # Only a charged call costs a family money: count those that no authorization preceded.
-        if charged and not selectors.call_was_authorized(call_id=completion.call_id):
+        if charged and not completion.authorized:
             token_unauthorized_complete_record(token=request.auth)
         return Response(completion.as_dict())
 
@@ -98,3 +157,8 @@ def ping(request):
     """A trivial view through the same middleware as the API (the framework's floor in bench/api_http.py,
     and a liveness probe for a load balancer). Touches no database."""
     return JsonResponse({"ok": True})
+
+
+def not_found(request, path=""):
+    """Any other path under /api/v1/: a JSON 404, like every API answer."""
+    return JsonResponse({"detail": "Not found.", "reason": "not_found"}, status=404)

@@ -259,6 +259,10 @@ PLATFORM_TOKEN_RATE_PER_SECOND = env.int("PLATFORM_TOKEN_RATE_PER_SECOND", defau
 PLATFORM_TOKEN_UNAUTHORIZED_COMPLETES_PER_HOUR = env.int("PLATFORM_TOKEN_UNAUTHORIZED_COMPLETES_PER_HOUR", default=50)
 # How long a token lookup may be reused in-process: a revocation takes effect within this time.
 PLATFORM_TOKEN_CACHE_SECONDS = 5
+# How long a facility and its rate plans may be reused in-process by the call path (no database or
+# Redis round trip while fresh): a staff edit takes effect at once in the process that made it and
+# within this time in every other.
+FACILITY_CACHE_SECONDS = 5
 # Largest JSON body the API and the Stripe webhook accept, and the deepest nesting.
 JSON_MAX_BYTES = 64 * 1024
 JSON_MAX_DEPTH = 20
@@ -286,7 +290,10 @@ PAYMENT_FEES_WAIVED = env.bool("PAYMENT_FEES_WAIVED", default=False)
 ACTIVATION_DELAY = timedelta(hours=env.int("ACTIVATION_DELAY_HOURS", default=24))
 ALASKA_PREAPPROVED_LIMIT_CENTS = 5000
 STATEMENT_DUE_DAYS = env.int("STATEMENT_DUE_DAYS", default=21)
+# A call's hold lives CALL_HOLD_MARGIN longer than the longest call it may allow (the facility's cap,
+# up to 240 minutes), and never less than CALL_HOLD_TTL; an expired hold no longer counts.
 CALL_HOLD_TTL = timedelta(hours=2)
+CALL_HOLD_MARGIN = timedelta(minutes=15)
 # Direct Bill credit limits: staff set at most the maximum; above the review threshold they confirm;
 # every RAISE_DAYS with every statement paid on time the limit rises one step, up to the maximum.
 DIRECT_BILL_MAX_CREDIT_LIMIT_CENTS = env.int("DIRECT_BILL_MAX_CREDIT_LIMIT_CENTS", default=50_000)

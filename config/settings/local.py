@@ -8,6 +8,14 @@ SECRET_KEY = env("DJANGO_SECRET_KEY", default="local-development-only-not-secret
 ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", default="optional")
 
 VAR_DIR = BASE_DIR / "var"
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded database: each transaction takes SQLite's write lock when it begins (IMMEDIATE),
+    # which is what the kernel's row locks are on PostgreSQL (the call path reads, then decides, then
+    # writes under them); WAL lets the web server and the worker read while one writes.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+    )
 BROKER_DIR = VAR_DIR / "broker"
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")

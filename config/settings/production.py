@@ -7,8 +7,27 @@ from .base import env
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 DATABASES = {"default": env.db("DATABASE_URL")}
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# One psycopg connection pool per process (Django's built-in pool, DESIGN.md §8). A gunicorn sync
+# worker or a Celery solo worker uses one connection at a time; a threaded worker one per thread:
+# size DB_POOL_MAX_SIZE to that, and keep processes x DB_POOL_MAX_SIZE below PostgreSQL's
+# max_connections (100 here) with room for migrations, psql and the test suite. A request that cannot
+# get a connection within DB_POOL_TIMEOUT seconds fails fast (the platform API answers 503 JSON)
+# instead of queueing without bound; the pool replaces broken connections by itself. DB_POOL=off
+# (for PgBouncer in transaction mode) falls back to persistent connections.
+if env.bool("DB_POOL", default=True) and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections
+    DATABASES["default"]["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),
+        "pool": {
+            "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
+            "max_size": env.int("DB_POOL_MAX_SIZE", default=2),
+            "timeout": env.float("DB_POOL_TIMEOUT", default=2.0),
+            "max_idle": 300,
+        },
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY")
 STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET")

@@ -3,10 +3,14 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from billing import ledger
+from billing.models import Hold
+from calls import importing
 from calls.models import CallRecord, CallSource
-from tests.helpers import balance_of, complete, make_account
+from tests.helpers import authorize, balance_of, complete, make_account
 
 pytestmark = pytest.mark.django_db
 
@@ -57,3 +61,56 @@ def test_file_without_the_needed_columns_is_refused(tmp_path, db):
 def test_missing_file_is_a_clear_error(tmp_path, db):
     with pytest.raises(CommandError, match="Cannot read"):
         call_command("import_calls", str(tmp_path / "nope.csv"))
+
+
+def _rows(facility, inmate, numbers, count, prefix):
+    return [
+        f"{prefix}-{n},{facility.code},{inmate.inmate_number},{numbers[n % len(numbers)]},2026-01-05T14:00:00-05:00,"
+        f"{30 + n % 600},normal"
+        for n in range(count)
+    ]
+
+
+def test_import_is_set_based_statements_grow_with_batches_not_rows(tmp_path, facility, inmate, monkeypatch):
+    monkeypatch.setattr(importing, "BATCH_ROWS", 50)
+    accounts = [make_account(balance_cents=100_000) for _ in range(3)]
+    numbers = [a.test_number for a in accounts]
+    counts = {}
+    for count, prefix in ((100, "small"), (400, "large")):
+        path = tmp_path / f"{prefix}.csv"
+        path.write_text(HEADER + "\n".join(_rows(facility, inmate, numbers, count, prefix)) + "\n", encoding="utf-8")
+        out, err = StringIO(), StringIO()
+        with CaptureQueriesContext(connection) as captured:
+            call_command("import_calls", str(path), stdout=out, stderr=err)
+        assert out.getvalue().startswith(f"posted: {count}, duplicate: 0, rejected: 0")
+        assert f"{count:,} rows: posted {count:,}" in err.getvalue()  # the progress line
+        counts[count] = len(captured)
+    # 2 batches, then 8: the statements follow the batches (a fixed handful each), not the rows.
+    assert counts[400] <= 4 * counts[100] + 10
+    assert counts[100] < 60
+    assert CallRecord.objects.count() == 500
+    assert ledger.check() == []
+    for account in accounts:
+        charged = sum(r.charge_cents + r.tax_cents for r in CallRecord.objects.filter(account=account))
+        assert balance_of(account) == 100_000 - charged
+    # Once per call: the same file again posts nothing.
+    assert _run(tmp_path, (tmp_path / "large.csv").read_text()).startswith("posted: 0, duplicate: 400")
+
+
+def test_import_charges_the_payer_of_the_hold_and_refuses_an_id_used_for_another_call(tmp_path, facility, inmate):
+    account = make_account(balance_cents=1000)
+    other = make_account(balance_cents=1000)
+    authorize(facility, inmate, account.test_number, cid="held")
+    authorize(facility, inmate, account.test_number, cid="held-other")
+    f, i = facility.code, inmate.inmate_number
+    rows = [
+        f"held,{f},{i},{account.test_number},2026-01-05T14:00:00-05:00,61,normal",
+        f"held-other,{f},{i},{other.test_number},2026-01-05T14:00:00-05:00,61,normal",
+    ]
+    out = _run(tmp_path, HEADER + "\n".join(rows) + "\n")
+    assert out.splitlines()[0] == "posted: 1, duplicate: 0, rejected: 1"
+    assert "line 3: call_id: This call_id was already used for a call with another dialed_number." in out
+    assert Hold.objects.get(call_id="held").released_at is not None
+    assert Hold.objects.get(call_id="held-other").released_at is None
+    assert (balance_of(account), balance_of(other)) == (1000 - 45, 1000)
+    assert ledger.check() == []

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from calls.importing import COLUMNS, ImportFileError, call_records_import
+from calls import importing
+from calls.importing import COLUMNS, ImportFileError, ImportSummary, call_records_import
 
 
 class Command(BaseCommand):
@@ -13,10 +14,18 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("file", help="CSV file of finished calls")
 
+    def _progress(self, summary: ImportSummary) -> None:
+        """A line on stderr every batch, once the file is larger than one batch."""
+        if summary.rows > importing.BATCH_ROWS:
+            self.stderr.write(
+                f"{summary.rows:,} rows: posted {summary.posted:,}, duplicate {summary.duplicate:,}, "
+                f"rejected {len(summary.rejected):,}"
+            )
+
     def handle(self, *args, **options):
         try:
             with open(options["file"], newline="", encoding="utf-8-sig") as handle:
-                summary = call_records_import(lines=handle)
+                summary = call_records_import(lines=handle, progress=self._progress)
         except OSError as exc:
             raise CommandError(f"Cannot read {options['file']}: {exc.strerror}") from None
         except UnicodeDecodeError:
