@@ -399,6 +399,44 @@ def entry_totals_between(*, account, start: datetime, end: datetime) -> tuple[di
     return per_entry, tax
 
 
+def balances_as_of_many(*, account_ids: Iterable[int], at: datetime) -> dict[int, int]:
+    """`balance_as_of` for many calling accounts in one query, by calling account id (0 when none)."""
+    ids = list(account_ids)
+    totals = dict(
+        Posting.objects.filter(ledger_account__calling_account_id__in=ids, entry__created_at__lt=at)
+        .values_list("ledger_account__calling_account_id")
+        .annotate(total=Sum("amount_cents"))
+        .order_by()
+    )
+    return {pk: totals.get(pk, 0) for pk in ids}
+
+
+def entry_totals_between_many(
+    *, account_ids: Iterable[int], start: datetime, end: datetime
+) -> tuple[dict[int, dict[int, int]], dict[int, int]]:
+    """`entry_totals_between` for many calling accounts in two queries: what each entry posted in
+    [start, end) added to each account (by calling account id, then entry id), and the tax payable
+    each of those entries posted (by entry id)."""
+    postings = Posting.objects.filter(
+        ledger_account__calling_account_id__in=list(account_ids),
+        entry__created_at__gte=start,
+        entry__created_at__lt=end,
+    )
+    per_account: dict[int, dict[int, int]] = defaultdict(dict)
+    rows = postings.values_list("ledger_account__calling_account_id", "entry_id").annotate(total=Sum("amount_cents"))
+    for account_id, entry_id, total in rows.order_by():
+        per_account[account_id][entry_id] = total
+    tax = dict(
+        Posting.objects.filter(
+            ledger_account__code=f"system:{SystemAccount.TAX_PAYABLE.value}", entry_id__in=postings.values("entry_id")
+        )
+        .values_list("entry_id")
+        .annotate(total=Sum("amount_cents"))
+        .order_by()
+    )
+    return dict(per_account), tax
+
+
 def credits_since(*, account, at: datetime, credit_kinds, until: datetime | None = None) -> int:
     """What entries of `credit_kinds` posted at or after `at` (and before `until`) added to the
     account, less what reversals took back (never below zero)."""

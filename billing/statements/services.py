@@ -18,9 +18,11 @@ Callers may rely on:
 """
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from accounts.emails import send_templated
@@ -44,52 +46,101 @@ class StatementError(Exception):
         self.message = message
 
 
-def _lines_for_period(account: CallingAccount, period: Period) -> list[StatementLine]:
-    per_entry, tax_by_entry = ledger.entry_totals_between(account=account, start=period.starts_at, end=period.ends_at)
-    if not per_entry:
-        return []
-    entries = (
-        JournalEntry.objects.filter(pk__in=per_entry)
-        .select_related("payment", "adjustment")
-        .order_by("created_at", "id")
+# Accounts per batch of the monthly run: each batch costs the same handful of statements.
+BATCH_ACCOUNTS = 500
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """A statement worked out but not yet written."""
+
+    account: CallingAccount
+    opening_cents: int
+    lines: list[StatementLine]
+
+    def statement(self, period: Period) -> Statement:
+        totals = dict.fromkeys(StatementLine.Kind.values, 0)
+        for line in self.lines:
+            totals[line.kind] += line.amount_cents
+        calls = [line for line in self.lines if line.kind == StatementLine.Kind.CALL]
+        return Statement(
+            account=self.account,
+            period_start_date=period.start_date,
+            period_end_date=period.end_date,
+            opening_balance_cents=self.opening_cents,
+            charges_cents=sum(line.charge_cents for line in calls),
+            tax_cents=sum(line.tax_cents for line in calls),
+            payments_cents=totals[StatementLine.Kind.PAYMENT],
+            adjustments_cents=totals[StatementLine.Kind.ADJUSTMENT],
+            closing_balance_cents=self.opening_cents + sum(line.amount_cents for line in self.lines),
+            due_date=period.due_date,
+        )
+
+
+def _drafts(accounts: list[CallingAccount], period: Period) -> list[_Draft]:
+    """The statements of these accounts for the period, in five queries however many accounts: the
+    opening balances, what each entry of the period added to each account, the tax of those entries,
+    the entries (with their payment or adjustment) and their call records. Accounts with nothing to
+    bill (no activity and a zero opening balance) get no draft."""
+    ids = [account.pk for account in accounts]
+    openings = ledger.balances_as_of_many(account_ids=ids, at=period.starts_at)
+    per_account, tax_by_entry = ledger.entry_totals_between_many(
+        account_ids=ids, start=period.starts_at, end=period.ends_at
     )
-    calls = _call_records(list(per_entry))
+    entry_ids = [entry_id for totals in per_account.values() for entry_id in totals]
+    entries = {}
+    calls = {}
+    if entry_ids:
+        entries = JournalEntry.objects.filter(pk__in=entry_ids).select_related("payment", "adjustment").in_bulk()
+        calls = _call_records(entry_ids)
+    drafts = []
+    for account in accounts:
+        totals = per_account.get(account.pk, {})
+        lines = _lines(totals, tax_by_entry, entries, calls)
+        opening = -openings[account.pk]
+        if lines or opening:
+            drafts.append(_Draft(account, opening, lines))
+    return drafts
+
+
+def _lines(per_entry: dict[int, int], tax_by_entry: dict, entries: dict, calls: dict) -> list[StatementLine]:
     lines = []
-    for entry in entries:
-        amount = -per_entry[entry.pk]  # owed convention
-        if amount == 0:
-            continue
-        line = StatementLine(entry=entry, occurred_at=entry.created_at, amount_cents=amount)
-        if entry.kind == EntryKind.CALL:
-            line.kind = StatementLine.Kind.CALL
-            record = calls.get(entry.pk)
-            tax = tax_by_entry.get(entry.pk, 0)
-            if record is not None:
-                if record.charge_cents + record.tax_cents == amount:
-                    tax = record.tax_cents
-                line.occurred_at = record.started_at
-                line.facility = record.facility.name[:200]
-                line.inmate = record.inmate.full_name[:200]
-                line.number = record.dialed_number.as_e164 if record.dialed_number else ""
-                line.minutes = record.billable_minutes
-            line.tax_cents, line.charge_cents = tax, amount - tax
-            line.description = "Call" if record is None else f"Call from {line.facility}"
-        elif entry.kind in (EntryKind.PAYMENT, EntryKind.REFUND):
-            line.kind = StatementLine.Kind.PAYMENT
-            payment = getattr(entry, "payment", None)
-            if payment is not None:
-                line.occurred_at = payment.succeeded_at or entry.created_at
-                line.description = f"Payment, {payment.get_channel_display().lower()}"
-            else:
-                line.description = entry.memo or entry.get_kind_display()
-        else:
-            line.kind = StatementLine.Kind.ADJUSTMENT
-            adjustment = getattr(entry, "adjustment", None)
-            line.description = f"Adjustment: {adjustment.reason}" if adjustment else (entry.memo or "Adjustment")
-        line.description = line.description[:300]
-        lines.append(line)
+    for entry_id, total in per_entry.items():
+        amount = -total  # owed convention
+        if amount:
+            lines.append(_line(entries[entry_id], amount, tax_by_entry.get(entry_id, 0), calls.get(entry_id)))
     lines.sort(key=lambda line: (line.occurred_at, line.entry_id))
     return lines
+
+
+def _line(entry: JournalEntry, amount: int, tax: int, record) -> StatementLine:
+    line = StatementLine(entry=entry, occurred_at=entry.created_at, amount_cents=amount)
+    if entry.kind == EntryKind.CALL:
+        line.kind = StatementLine.Kind.CALL
+        if record is not None:
+            if record.charge_cents + record.tax_cents == amount:
+                tax = record.tax_cents
+            line.occurred_at = record.started_at
+            line.facility = record.facility.name[:200]
+            line.inmate = record.inmate.full_name[:200]
+            line.number = record.dialed_number.as_e164 if record.dialed_number else ""
+            line.minutes = record.billable_minutes
+        line.tax_cents, line.charge_cents = tax, amount - tax
+        line.description = "Call" if record is None else f"Call from {line.facility}"
+    elif entry.kind in (EntryKind.PAYMENT, EntryKind.REFUND):
+        line.kind = StatementLine.Kind.PAYMENT
+        payment = getattr(entry, "payment", None)
+        if payment is not None:
+            line.occurred_at = payment.succeeded_at or entry.created_at
+            line.description = f"Payment, {payment.get_channel_display().lower()}"
+        else:
+            line.description = entry.memo or entry.get_kind_display()
+    else:
+        line.kind = StatementLine.Kind.ADJUSTMENT
+        adjustment = getattr(entry, "adjustment", None)
+        line.description = f"Adjustment: {adjustment.reason}" if adjustment else (entry.memo or "Adjustment")
+    line.description = line.description[:300]
+    return line
 
 
 def _call_records(entry_ids: list[int]) -> dict:
@@ -98,8 +149,11 @@ def _call_records(entry_ids: list[int]) -> dict:
     return {record.entry_id: record for record in records}
 
 
-def _opening_balance(account: CallingAccount, period: Period) -> int:
-    return -ledger.balance_as_of(account=account, at=period.starts_at)
+def _check_can_bill(account: CallingAccount, period: Period, now: datetime) -> None:
+    if account.kind != AccountKind.DIRECT_BILL:
+        raise StatementError("Only Direct Bill accounts get statements.")
+    if now < period.ends_at:
+        raise StatementError(f"The month starting {period.start_date:%Y-%m-%d} has not ended yet.")
 
 
 def statement_generate(
@@ -109,66 +163,88 @@ def statement_generate(
     returned unchanged. Returns (None, False) when there is nothing to bill (no activity and a zero
     opening balance). Raises StatementError for a period that has not ended or an account that is not
     Direct Bill. The "statement ready" email is queued after commit."""
-    now = now or timezone.now()
-    if account.kind != AccountKind.DIRECT_BILL:
-        raise StatementError("Only Direct Bill accounts get statements.")
-    if now < period.ends_at:
-        raise StatementError(f"The month starting {period.start_date:%Y-%m-%d} has not ended yet.")
+    _check_can_bill(account, period, now or timezone.now())
     existing = Statement.objects.filter(account=account, period_start_date=period.start_date).first()
     if existing is not None:
         return existing, False
     with transaction.atomic():
-        opening = _opening_balance(account, period)
-        lines = _lines_for_period(account, period)
-        if not lines and opening == 0:
+        drafts = _drafts([account], period)
+        if not drafts:
             return None, False
-        totals = dict.fromkeys(StatementLine.Kind.values, 0)
-        for line in lines:
-            totals[line.kind] += line.amount_cents
-        charges = sum(line.charge_cents for line in lines if line.kind == StatementLine.Kind.CALL)
-        tax = sum(line.tax_cents for line in lines if line.kind == StatementLine.Kind.CALL)
         try:
             # The unique index makes a second worker wait here for the first, then fail: it returns
             # the first worker's statement instead of writing another.
             with transaction.atomic():
-                statement = Statement.objects.create(
-                    account=account,
-                    period_start_date=period.start_date,
-                    period_end_date=period.end_date,
-                    opening_balance_cents=opening,
-                    charges_cents=charges,
-                    tax_cents=tax,
-                    payments_cents=totals[StatementLine.Kind.PAYMENT],
-                    adjustments_cents=totals[StatementLine.Kind.ADJUSTMENT],
-                    closing_balance_cents=opening + sum(line.amount_cents for line in lines),
-                    due_date=period.due_date,
-                )
+                statement = drafts[0].statement(period)
+                statement.save()
         except IntegrityError:
             return Statement.objects.get(account=account, period_start_date=period.start_date), False
-        for line in lines:
+        for line in drafts[0].lines:
             line.statement = statement
-        StatementLine.objects.bulk_create(lines)
+        StatementLine.objects.bulk_create(drafts[0].lines)
         _email_on_commit(statement.pk)
     return statement, True
 
 
 def statements_generate_for_month(*, period: Period | None = None, now: datetime | None = None) -> list[Statement]:
     """Issue the month's statement for every Direct Bill account that has something to bill (default:
-    the month before `now`). Each account is its own transaction, so one failure leaves the others
-    issued, and a re-run picks up where a crashed run stopped. Statements of the month whose email has
-    not gone out yet are emailed. Returns the statements created by this run."""
+    the month before `now`). Set-based: BATCH_ACCOUNTS accounts at a time, each batch one
+    transaction of a fixed handful of statements (the reads of `_drafts`, the statements, their
+    lines, one outbox message for the batch's "statement ready" emails), so a run's statements grow
+    with batches, not accounts; one failing batch leaves the others issued, and a re-run picks up
+    where a crashed run stopped. A batch that meets a statement another worker is writing falls back
+    to one account at a time. Statements of the month whose email has not gone out yet are emailed.
+    Returns the statements created by this run. PDFs are built when asked for."""
     now = now or timezone.now()
     period = period or previous_month(now)
-    accounts = CallingAccount.objects.filter(kind=AccountKind.DIRECT_BILL, created_at__lt=period.ends_at).order_by("id")
-    created = []
-    for account in accounts.iterator():
-        statement, was_created = statement_generate(account=account, period=period, now=now)
-        if was_created:
-            created.append(statement)
+    if now < period.ends_at:
+        raise StatementError(f"The month starting {period.start_date:%Y-%m-%d} has not ended yet.")
+    billed = Statement.objects.filter(account=OuterRef("pk"), period_start_date=period.start_date)
+    pending = CallingAccount.objects.filter(kind=AccountKind.DIRECT_BILL, created_at__lt=period.ends_at).exclude(
+        Exists(billed)
+    )
+    created: list[Statement] = []
+    last_id = 0
+    while batch := list(pending.filter(pk__gt=last_id).order_by("pk")[:BATCH_ACCOUNTS]):
+        last_id = batch[-1].pk
+        try:
+            created.extend(_statements_write(batch, period))
+        except IntegrityError:
+            for account in batch:
+                statement, was_created = statement_generate(account=account, period=period, now=now)
+                if was_created:
+                    created.append(statement)
     unsent = Statement.objects.filter(period_start_date=period.start_date, emailed_at__isnull=True)
-    for statement_id in unsent.exclude(pk__in=[s.pk for s in created]).values_list("pk", flat=True):
-        _email_on_commit(statement_id)
+    unsent_ids = list(unsent.exclude(pk__in=[s.pk for s in created]).values_list("pk", flat=True))
+    for start in range(0, len(unsent_ids), BATCH_ACCOUNTS):
+        _emails_on_commit(unsent_ids[start : start + BATCH_ACCOUNTS])
     return created
+
+
+def _statements_write(accounts: list[CallingAccount], period: Period) -> list[Statement]:
+    with transaction.atomic():
+        drafts = _drafts(accounts, period)
+        statements = Statement.objects.bulk_create([draft.statement(period) for draft in drafts])
+        lines = []
+        for draft, statement in zip(drafts, statements, strict=True):
+            for line in draft.lines:
+                line.statement = statement
+                lines.append(line)
+        StatementLine.objects.bulk_create(lines, batch_size=5000)
+        _emails_on_commit([statement.pk for statement in statements])
+    return statements
+
+
+def _emails_on_commit(statement_ids: list[int]) -> None:
+    """One outbox message for many "statement ready" emails (each is sent once: `emailed_at`)."""
+    if statement_ids:
+        outbox_enqueue(kind="email.statements_ready", payload={"statement_ids": statement_ids})
+
+
+@outbox_handler("email.statements_ready")
+def _statements_email_send(*, statement_ids: list[int]) -> None:
+    for statement_id in statement_ids:
+        statement_email_send(statement_id=statement_id)
 
 
 def _email_on_commit(statement_id: int) -> None:
