@@ -2,9 +2,11 @@
 application, record a mail payment, resolve a call-credit request, and read the reconciliation page.
 Screenshots are kept in the suite's artifacts folder."""
 
+import importlib
+
 import pytest
 import requests
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 
 from accounts.models import DirectBillApplication
 from billing import call_credits
@@ -16,6 +18,16 @@ from tests.helpers import ARTIFACTS, Calls, make_account, open_direct_bill
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "correct horse battery"
+STAFF_GROUPS = importlib.import_module("billing.migrations.0013_staff_groups")
+
+
+def _supervisor_group() -> Group:
+    """The migration's group (a transactional test may run after another one emptied the tables)."""
+    group, _ = Group.objects.get_or_create(name="supervisor")
+    for perm in STAFF_GROUPS.SUPERVISOR:
+        app_label, codename = perm.split(".")
+        group.permissions.add(*Permission.objects.filter(content_type__app_label=app_label, codename=codename))
+    return group
 
 
 @pytest.fixture
@@ -31,7 +43,7 @@ def tab(chromium, live_server, stripe_server):
 def day():
     """What waits for staff this morning: an application, a family to credit, a call-credit request."""
     supervisor = UserFactory(is_staff=True, email="sam.supervisor@familyline.example")
-    supervisor.groups.add(Group.objects.get(name="supervisor"))
+    supervisor.groups.add(_supervisor_group())
     open_direct_bill(state="CT", activate=False)
     calls = Calls()
     account = make_account()
