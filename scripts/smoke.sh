@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Start what `make run` starts, in the background; fetch the home page and the admin login; stop all.
+# Start what `make run` starts, in the background; fetch the home page and the admin login; authorize
+# and complete one call through the platform API; stop all.
 set -euo pipefail
 PORT=${WEB_PORT:-8000}
 export WEB_PORT=$PORT
@@ -23,6 +24,29 @@ done
 stripe=$(status_of "http://127.0.0.1:8420/js.stripe.com/v3/")
 echo "GET localstripe Stripe.js -> $stripe"
 [ "$stripe" = "200" ] || fail=1
+# The platform API on the embedded database: authorize a paid call to the demo family's number,
+# then complete it (a token made for the smoke test, revoked afterwards).
+read -r token number < <(.venv/bin/python manage.py shell -v 0 -c "
+from accounts.models import PhoneNumber
+from calls.services import platform_token_create
+_, raw = platform_token_create(name='smoke test', actor=None)
+phone = PhoneNumber.objects.filter(account__holder__email='family@familyline.example', is_active=True).order_by('id').first()
+print(raw, phone.number.as_e164)")
+call_id="smoke-$(date +%s)-$$"
+api() { curl -s -H "Authorization: Bearer $token" -H "Content-Type: application/json" -d "$2" "http://127.0.0.1:$PORT/api/v1/calls/$1"; }
+answer=$(api authorize "{\"call_id\": \"$call_id\", \"facility\": \"TX-HCJ\", \"inmate\": \"02241987\", \"dialed_number\": \"$number\"}")
+echo "POST /api/v1/calls/authorize -> $answer"
+echo "$answer" | grep -q '"decision":"allow"' || fail=1
+started=$(date -u -d '-2 minutes' +%Y-%m-%dT%H:%M:%SZ)
+done_body="{\"call_id\": \"$call_id\", \"facility\": \"TX-HCJ\", \"inmate\": \"02241987\", \"dialed_number\": \"$number\", \"started_at\": \"$started\", \"duration_seconds\": 61, \"disconnect\": \"normal\"}"
+charged=$(api complete "$done_body")
+echo "POST /api/v1/calls/complete -> $charged"
+echo "$charged" | grep -q '"billable_minutes":2' || fail=1
+.venv/bin/python manage.py shell -v 0 -c "
+from calls.models import PlatformToken
+from calls.services import platform_token_revoke
+for token in PlatformToken.objects.filter(name='smoke test', revoked_at__isnull=True):
+    platform_token_revoke(token=token)"
 grep -q "celery@.* ready" "$log" || { sleep 5; grep -q "celery@.* ready" "$log"; } || { echo "Celery worker did not start"; fail=1; }
 grep -q "Webhook registered" "$log" || { echo "Stripe webhook was not registered"; fail=1; }
 if [ $fail -ne 0 ]; then echo "Smoke test FAILED"; tail -n 60 "$log"; exit 1; fi
