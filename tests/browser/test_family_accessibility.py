@@ -140,6 +140,7 @@ def _family(base_url, language: str) -> dict:
             ("history direct bill", f"/calls/accounts/{direct.pk}/history/"),
             ("statements", "/billing/statements/"),
             ("statement", f"/billing/statements/{statement.pk}/"),
+            ("statement pay", f"/billing/statements/{statement.pk}/pay/"),
             ("sponsorships", f"/calls/accounts/{active.pk}/sponsorships/"),
             ("profile", "/profile/"),
             ("close", f"/accounts/{active.pk}/close/"),
@@ -225,6 +226,17 @@ def test_every_family_page_has_no_wcag_a_or_aa_violation(chromium, live_server, 
     page.set_viewport_size(DESKTOP)
     page.goto(f"{base}/direct-bill/")
     _check(page, axe, f"{language} desktop direct bill pending application", failures)
+    _login(context, live_server, UserFactory(preferred_language=language))
+    for viewport_name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(viewport)
+        page.goto(f"{base}/direct-bill/apply/")
+        _check(page, axe, f"{language} {viewport_name} direct bill application form", failures)
+        page.locator("form button[type=submit]").last.click()
+        _check(page, axe, f"{language} {viewport_name} direct bill application form errors", failures)
+    context.clear_cookies()
+    for path in ("/auth/login/", "/auth/signup/"):
+        page.goto(f"{base}{path}")
+        _check(page, axe, f"{language} phone {path}", failures)
     context.close()
     assert failures == []
 
