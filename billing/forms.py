@@ -1,15 +1,11 @@
 import re
 
 from django import forms
-from django.conf import settings
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from accounts.security import HardenedFormMixin
 from config.forms import AmountField
-
-from .models import Channel, FeeSchedule, PaymentMethod
-from .money import format_cents
 
 # "12,50" or "1.250,50": a decimal comma, as Spanish readers write amounts.
 DECIMAL_COMMA = re.compile(r"^\$?\s*(\d{1,3}(?:\.\d{3})+|\d+),(\d{1,2})$")
@@ -85,44 +81,3 @@ class AutoReloadForm(HardenedFormMixin, forms.Form):
         label=_("At most this much a month"), help_text=_("Reloads stop for the month once they would pass it.")
     )
     setup_intent = forms.CharField(max_length=255, required=False, widget=forms.HiddenInput)
-
-
-class OfflinePaymentForm(HardenedFormMixin, forms.Form):
-    """Staff record a mail payment (check or money order) or a live-agent phone payment."""
-
-    account = forms.ModelChoiceField(queryset=None, help_text="The calling account to credit.")
-    channel = forms.ChoiceField(
-        choices=[(Channel.MAIL, Channel.MAIL.label), (Channel.PHONE_AGENT, Channel.PHONE_AGENT.label)]
-    )
-    method = forms.ChoiceField(choices=PaymentMethod.choices)
-    amount = AmountField(
-        label="Amount to add", help_text="Mail payments carry no fee; live-agent payments carry the phone_agent fee."
-    )
-    reference = forms.CharField(
-        max_length=100, label="Check / money order number, or card terminal confirmation number"
-    )
-
-    def __init__(self, *args, accounts, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["account"].queryset = accounts
-
-
-class FeeScheduleForm(HardenedFormMixin, forms.ModelForm):
-    fee = AmountField(label="Fee")
-
-    class Meta:
-        model = FeeSchedule
-        fields = ["fee"]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            self.initial["fee"] = f"{self.instance.fee_cents / 100:.2f}"
-
-    def clean_fee(self):
-        cents = self.cleaned_data["fee"]
-        if cents > settings.FEE_CAP_CENTS:
-            raise forms.ValidationError(f"No fee may exceed {format_cents(settings.FEE_CAP_CENTS)}.")
-        if self.instance.channel == Channel.MAIL and cents:
-            raise forms.ValidationError("Mail payments never carry a fee.")
-        return cents
