@@ -2,7 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.security import HardenedFormMixin
-from config.forms import AmountField
+from billing.forms import LocalAmountField as AmountField
 
 from .selectors import facility_list_active
 

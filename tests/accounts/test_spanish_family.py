@@ -9,10 +9,12 @@ import pytest
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from accounts.models import Language
 from accounts.outbox import outbox_drain
 from billing.models import Channel, Payment, PaymentMethod, PaymentStatus
+from calls.forms import SponsorshipCapForm
 from tests.helpers import Calls, complete, make_account
 
 pytestmark = pytest.mark.django_db
@@ -161,3 +163,12 @@ def test_allauth_emails_carry_a_familyline_subject(client, db):
     (email,) = mail.outbox
     assert email.subject.startswith("FamilyLine: ")
     assert "127.0.0.1" not in email.subject and "[" not in email.subject
+
+
+def test_a_sponsorship_limit_with_a_decimal_comma_is_accepted_in_spanish():
+    with translation.override("es"):
+        form = SponsorshipCapForm({"monthly_cap": "20,50"})
+        assert form.is_valid(), form.errors
+    assert form.cleaned_data["monthly_cap"] == 2050
+    with translation.override("en"):
+        assert not SponsorshipCapForm({"monthly_cap": "20,50"}).is_valid()  # "20,50" is not an English amount
