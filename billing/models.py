@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
@@ -594,7 +595,8 @@ class ReconciliationRun(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Reconciliation #{self.pk} ({self.started_at:%Y-%m-%d %H:%M})"
+        started = timezone.localtime(self.started_at) if self.started_at else None
+        return f"Reconciliation #{self.pk}" + (f" ({started:%Y-%m-%d %H:%M %Z})" if started else "")
 
 
 class ReconciliationDifference(models.Model):

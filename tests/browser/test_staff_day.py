@@ -14,7 +14,7 @@ from billing.models import CallCreditRequest, Payment
 from billing.selectors import ledger_violations
 from calls.models import CallRecord
 from tests.factories import UserFactory
-from tests.helpers import ARTIFACTS, Calls, make_account, open_direct_bill
+from tests.helpers import ARTIFACTS, Calls, card_payment, make_account, open_direct_bill
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "correct horse battery"
@@ -57,7 +57,7 @@ def _shot(tab, name: str) -> None:
     tab.screenshot(path=str(ARTIFACTS / f"staff-day-{name}.png"), full_page=True)
 
 
-def test_a_staff_day(tab, live_server, day):
+def test_a_staff_day(tab, live_server, day, stripe_server):
     tab.goto(f"{live_server.url}/admin/login/")
     tab.locator("#id_username").fill(day["staff"].email)
     tab.locator("#id_password").fill(PASSWORD)
@@ -103,11 +103,14 @@ def test_a_staff_day(tab, live_server, day):
     _shot(tab, "4-call-credit")
     assert CallCreditRequest.objects.get().status == "approved"
 
-    # Read the reconciliation page: run it, and expect nothing to differ.
+    # A family paid by card on the web meanwhile; read the reconciliation page: nothing differs.
+    family = UserFactory()
+    card_payment(stripe_server, family, make_account(holder=family), 2000)
     tab.goto(f"{live_server.url}/admin/")
     tab.get_by_role("link", name="Reconciliation with Stripe").click()
     tab.get_by_role("button", name="Run now").click()
     assert "0 difference(s)" in tab.locator(".messagelist").inner_text()
     assert tab.locator("#no-differences").is_visible()
+    assert "1 payment(s) and 0 refund(s) compared" in tab.locator("#reconciliation").inner_text()
     _shot(tab, "5-reconciliation")
     assert ledger_violations() == []
