@@ -151,7 +151,7 @@ class PaymentAdmin(admin.ModelAdmin):
         "amount",
         "fee",
         "status",
-        "reference",
+        "reference_shown",
         "card_last4",
         "stripe_payment_intent_id",
         "stripe_setup_intent_id",
@@ -166,6 +166,10 @@ class PaymentAdmin(admin.ModelAdmin):
     fee = money_column("fee_cents", "fee")
     created = time_column("created_at", "created")
     succeeded = time_column("succeeded_at", "succeeded")
+
+    @admin.display(description="reference")
+    def reference_shown(self, obj):
+        return obj.reference_label or "-"
 
     def has_change_permission(self, request, obj=None):
         return False
