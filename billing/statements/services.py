@@ -22,14 +22,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import CharField, Exists, OuterRef
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from accounts.emails import send_templated
 from accounts.models import AccountKind, CallingAccount
 from accounts.outbox import outbox_enqueue, outbox_handler
 from billing import ledger
-from billing.models import EntryKind, JournalEntry, Statement, StatementLine
+from billing.models import Channel, EntryKind, JournalEntry, Statement, StatementLine
 from calls.models import CallRecord
 
 from .periods import Period, previous_month
@@ -88,11 +89,7 @@ def _drafts(accounts: list[CallingAccount], period: Period) -> list[_Draft]:
         account_ids=ids, start=period.starts_at, end=period.ends_at
     )
     entry_ids = [entry_id for totals in per_account.values() for entry_id in totals]
-    entries = {}
-    calls = {}
-    if entry_ids:
-        entries = JournalEntry.objects.filter(pk__in=entry_ids).select_related("payment", "adjustment").in_bulk()
-        calls = _call_records(entry_ids)
+    entries, calls = _entry_details(entry_ids)
     drafts = []
     for account in accounts:
         totals = per_account.get(account.pk, {})
@@ -103,50 +100,94 @@ def _drafts(accounts: list[CallingAccount], period: Period) -> list[_Draft]:
     return drafts
 
 
+@dataclass(frozen=True)
+class _Entry:
+    kind: str
+    created_at: datetime
+    memo: str
+    payment_channel: str | None
+    payment_succeeded_at: datetime | None
+    adjustment_reason: str | None
+
+
+@dataclass(frozen=True)
+class _Call:
+    started_at: datetime
+    facility: str
+    inmate: str
+    number: str
+    minutes: int
+    charge_cents: int
+    tax_cents: int
+
+
+def _entry_details(entry_ids: list[int]) -> tuple[dict[int, _Entry], dict[int, _Call]]:
+    """What the lines say about each entry and its call, read as plain rows (thousands per batch: no
+    model instances, no phone number parsing)."""
+    if not entry_ids:
+        return {}, {}
+    entries = {
+        pk: _Entry(*rest)
+        for pk, *rest in JournalEntry.objects.filter(pk__in=entry_ids).values_list(
+            "id", "kind", "created_at", "memo", "payment__channel", "payment__succeeded_at", "adjustment__reason"
+        )
+    }
+    calls = {
+        entry_id: _Call(started, facility, f"{first} {last}".strip(), number or "", minutes, charge, tax)
+        for entry_id, started, facility, first, last, number, minutes, charge, tax in CallRecord.objects.filter(
+            entry_id__in=entry_ids
+        ).values_list(
+            "entry_id",
+            "started_at",
+            "facility__name",
+            "inmate__first_name",
+            "inmate__last_name",
+            Cast("dialed_number", output_field=CharField()),
+            "billable_minutes",
+            "charge_cents",
+            "tax_cents",
+        )
+    }
+    return entries, calls
+
+
 def _lines(per_entry: dict[int, int], tax_by_entry: dict, entries: dict, calls: dict) -> list[StatementLine]:
     lines = []
     for entry_id, total in per_entry.items():
         amount = -total  # owed convention
         if amount:
-            lines.append(_line(entries[entry_id], amount, tax_by_entry.get(entry_id, 0), calls.get(entry_id)))
+            lines.append(_line(entry_id, entries[entry_id], amount, tax_by_entry.get(entry_id, 0), calls.get(entry_id)))
     lines.sort(key=lambda line: (line.occurred_at, line.entry_id))
     return lines
 
 
-def _line(entry: JournalEntry, amount: int, tax: int, record) -> StatementLine:
-    line = StatementLine(entry=entry, occurred_at=entry.created_at, amount_cents=amount)
+def _line(entry_id: int, entry: _Entry, amount: int, tax: int, call: _Call | None) -> StatementLine:
+    line = StatementLine(entry_id=entry_id, occurred_at=entry.created_at, amount_cents=amount)
     if entry.kind == EntryKind.CALL:
         line.kind = StatementLine.Kind.CALL
-        if record is not None:
-            if record.charge_cents + record.tax_cents == amount:
-                tax = record.tax_cents
-            line.occurred_at = record.started_at
-            line.facility = record.facility.name[:200]
-            line.inmate = record.inmate.full_name[:200]
-            line.number = record.dialed_number.as_e164 if record.dialed_number else ""
-            line.minutes = record.billable_minutes
+        if call is not None:
+            if call.charge_cents + call.tax_cents == amount:
+                tax = call.tax_cents
+            line.occurred_at = call.started_at
+            line.facility = call.facility[:200]
+            line.inmate = call.inmate[:200]
+            line.number = call.number
+            line.minutes = call.minutes
         line.tax_cents, line.charge_cents = tax, amount - tax
-        line.description = "Call" if record is None else f"Call from {line.facility}"
+        line.description = "Call" if call is None else f"Call from {line.facility}"
     elif entry.kind in (EntryKind.PAYMENT, EntryKind.REFUND):
         line.kind = StatementLine.Kind.PAYMENT
-        payment = getattr(entry, "payment", None)
-        if payment is not None:
-            line.occurred_at = payment.succeeded_at or entry.created_at
-            line.description = f"Payment, {payment.get_channel_display().lower()}"
+        if entry.payment_channel is not None:
+            line.occurred_at = entry.payment_succeeded_at or entry.created_at
+            line.description = f"Payment, {str(Channel(entry.payment_channel).label).lower()}"
         else:
-            line.description = entry.memo or entry.get_kind_display()
+            line.description = entry.memo or str(EntryKind(entry.kind).label)
     else:
         line.kind = StatementLine.Kind.ADJUSTMENT
-        adjustment = getattr(entry, "adjustment", None)
-        line.description = f"Adjustment: {adjustment.reason}" if adjustment else (entry.memo or "Adjustment")
+        reason = entry.adjustment_reason
+        line.description = f"Adjustment: {reason}" if reason is not None else (entry.memo or "Adjustment")
     line.description = line.description[:300]
     return line
-
-
-def _call_records(entry_ids: list[int]) -> dict:
-    """Call details for statement lines (the ledger alone gives the charge and tax of a call)."""
-    records = CallRecord.objects.filter(entry_id__in=entry_ids).select_related("facility", "inmate")
-    return {record.entry_id: record for record in records}
 
 
 def _check_can_bill(account: CallingAccount, period: Period, now: datetime) -> None:
