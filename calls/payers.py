@@ -112,6 +112,11 @@ def sponsor_is_active(sponsorship: InmateDebitSponsorship, now: datetime.datetim
     return account.kind == AccountKind.ADVANCE_CONNECT and account.status_at(now) == AccountStatus.ACTIVE
 
 
+def sponsorship_in_force(sponsorship: InmateDebitSponsorship) -> bool:
+    """Whether the sponsorship has not been ended since it was read (asked under the sponsor's lock)."""
+    return InmateDebitSponsorship.objects.filter(pk=sponsorship.pk, ended_at__isnull=True).exists()
+
+
 def month_start(now: datetime.datetime) -> datetime.datetime:
     local = timezone.localtime(now, timezone.get_default_timezone())
     return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)

@@ -223,9 +223,13 @@ def call_authorize(
         return _allow_free(call)
     if call.has_sponsors:
         sponsorships = payers.sponsorships_now(inmate_id=call.inmate_id)
-        if any(s.account_id == call.callee.pk for s in sponsorships):
-            # The callee's own sponsorship pays first for calls to its own number.
-            return _authorize_on(call, account=call.callee, billing=Billing.INMATE_DEBIT)
+        own = next((s for s in sponsorships if s.account_id == call.callee.pk), None)
+        if own is not None:
+            # The callee's own sponsorship pays first for calls to its own number, within its cap.
+            answer = _authorize_by_own_sponsorship(call, own)
+            if answer is not None:
+                return answer
+            sponsorships = [s for s in sponsorships if s is not own]
         answer = _authorize_by_a_sponsor(call, sponsorships)
         if answer is not None:
             return answer
@@ -336,13 +340,18 @@ def _allow_free(call: _Call) -> Authorization:
 
 
 def _authorize_on(call: _Call, *, account: CallingAccount, billing: str) -> Authorization:
-    """The callee's own account pays (collect, Direct Bill, or its own sponsorship)."""
+    """The callee's own account pays (collect or Direct Bill)."""
     reason = _status_reason(account, call.now, free=False)
     if reason:
         return _deny(call.call_id, reason, call.plan.rate_per_minute)
     direct_bill = account.kind == AccountKind.DIRECT_BILL
+    stopped = []  # a status change that committed while this call waited for the lock
 
     def decide(funds: ledger.Funds) -> ledger.HoldTerms | None:
+        reason = _status_reason_now(account, call.now)
+        if reason:
+            stopped.append(reason)
+            return None
         if not direct_bill and funds.balance_cents < 0:
             return None
         return _terms(call, billing=billing, minutes=call.minutes_for(funds.available_cents), at_least=1)
@@ -350,7 +359,9 @@ def _authorize_on(call: _Call, *, account: CallingAccount, billing: str) -> Auth
     result = _place(call, account=account, billing=billing, decide=decide)
     if result.hold is not None:
         return Authorization(**result.hold.response)
-    if direct_bill:
+    if stopped:
+        reason = stopped[0]
+    elif direct_bill:
         reason = DenyReason.CREDIT_LIMIT_REACHED
     elif result.funds.balance_cents < 0:
         reason = DenyReason.NEGATIVE_BALANCE
@@ -368,9 +379,7 @@ def _authorize_by_a_sponsor(call: _Call, sponsorships: list[InmateDebitSponsorsh
     reason = _status_reason(call.callee, call.now, free=True)
     if reason:  # a closed or staff-suspended callee takes no calls, whoever pays
         return _deny(call.call_id, reason, call.plan.rate_per_minute)
-    callee_minutes = 0
-    if _status_reason(call.callee, call.now, free=False) is None:
-        callee_minutes = call.minutes_for(payers.callee_available_cents(account=call.callee, now=call.now))
+    callee_minutes = _callee_minutes(call)
     for sponsorship in sponsorships:
         if not payers.sponsor_is_active(sponsorship, call.now):
             continue
@@ -386,8 +395,41 @@ def _authorize_by_a_sponsor(call: _Call, sponsorships: list[InmateDebitSponsorsh
     return None
 
 
+def _callee_minutes(call: _Call) -> int:
+    """The minutes the callee's own account would allow (a sponsorship must cover at least as many)."""
+    if _status_reason(call.callee, call.now, free=False) is not None:
+        return 0
+    return call.minutes_for(payers.callee_available_cents(account=call.callee, now=call.now))
+
+
+def _authorize_by_own_sponsorship(call: _Call, sponsorship: InmateDebitSponsorship) -> Authorization | None:
+    """The callee's own sponsorship, if its account is active and its monthly cap leaves at least
+    the call its account would allow as a collect call; None sends the call on down the payer order
+    (other sponsors, then the same account as a collect call). The cap limits inmate-debit billing
+    only, never the call."""
+    if not payers.sponsor_is_active(sponsorship, call.now):
+        return None
+    result = _place(
+        call,
+        account=sponsorship.account,
+        billing=Billing.INMATE_DEBIT,
+        decide=_sponsor_decision(call, sponsorship, at_least=max(1, _callee_minutes(call))),
+    )
+    return Authorization(**result.hold.response) if result.hold is not None else None
+
+
+def _status_reason_now(account: CallingAccount, now: datetime.datetime) -> str | None:
+    """The account's status read again under its ledger-row lock (which every status change takes
+    first): a close or suspension that committed while this call waited is seen, never a hold
+    placed on a closed or suspended account."""
+    fresh = CallingAccount.objects.only("status", "suspension_code", "activates_at").get(pk=account.pk)
+    return _status_reason(fresh, now, free=False)
+
+
 def _sponsor_decision(call: _Call, sponsorship: InmateDebitSponsorship, *, at_least: int):
     def decide(funds: ledger.Funds) -> ledger.HoldTerms | None:
+        if _status_reason_now(sponsorship.account, call.now) or not payers.sponsorship_in_force(sponsorship):
+            return None
         if funds.balance_cents < 0:
             return None
         minutes = call.minutes_for(funds.available_cents)

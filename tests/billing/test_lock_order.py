@@ -11,6 +11,7 @@ import uuid
 import pytest
 from django.db import connections
 
+from accounts.services import account_suspend
 from billing import ledger, selectors, stripe_gateway
 from billing.adjustments import adjustment_create
 from billing.closing import services as closing
@@ -228,4 +229,28 @@ def test_close_racing_a_complete_and_a_payment(staff, facility, inmate):
         refunded = sum(r.amount_cents for r in account.refunds.all())
         # Whatever the order, every cent is accounted for: deposits - the call - refunds = what is left.
         assert balance_of(account) == 2000 + paid * 500 - record.total_cents - refunded
+    assert selectors.ledger_violations() == []
+
+
+@pytest.mark.parametrize("change", ["close", "suspend"])
+def test_a_status_change_committed_while_an_authorize_waits_is_seen_under_the_lock(
+    facility, inmate, monkeypatch, change
+):
+    """The authorization read the account as active; a close (or suspension) commits before it gets
+    the ledger-row lock. Under the lock it reads the status again: no hold on that account."""
+    account = make_account(balance_cents=1000)
+    real_place = calls._place
+
+    def change_meanwhile(call, **kwargs):
+        if change == "close":
+            closing.account_close(account=account, actor=account.holder)
+        else:
+            account_suspend(account=account, actor=None, reason="Fraud review")
+        return real_place(call, **kwargs)
+
+    monkeypatch.setattr(calls, "_place", change_meanwhile)
+    answer = authorize(facility, inmate, account.test_number)
+    expected = "account_closed" if change == "close" else "account_suspended"
+    assert (answer.decision, answer.reason) == ("deny", expected)
+    assert not Hold.objects.filter(account=account, released_at__isnull=True).exists()
     assert selectors.ledger_violations() == []

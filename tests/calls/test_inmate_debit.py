@@ -230,3 +230,11 @@ def test_a_late_record_follows_the_sponsorship_in_force_when_the_call_started(fa
 
     record = CallRecord.objects.get(call_id=done.call_id)
     assert (record.account_id, record.billing) == (stranger.pk, Billing.INMATE_DEBIT)
+
+
+def test_the_callees_own_sponsorship_respects_its_cap_without_shortening_the_call(facility, inmate):
+    own = make_account(balance_cents=1000)  # 15 minutes as a collect call
+    sponsor(own, inmate, cap=100)  # $1.00 of inmate debit a month: 4 minutes
+    answer = authorize(facility, inmate, own.test_number)
+    assert (answer.billing, answer.max_seconds) == (Billing.COLLECT, 15 * 60)
+    assert Hold.objects.get(call_id=answer.call_id).account_id == own.pk
