@@ -11,7 +11,6 @@ from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import CallingAccount, PhoneNumber, User
-from billing import ledger
 from billing.models import Hold, LedgerAccount, SystemAccount
 
 from .models import BlockedNumber, CallRecord, Facility, Inmate, InmateDebitSponsorship, PlatformToken, RatePlan
@@ -177,11 +176,6 @@ def platform_token_authenticate(*, raw: str) -> PlatformToken | None:
             _token_cache.clear()
         _token_cache[digest] = (now + ttl, token)
     return token
-
-
-def call_was_authorized(*, call_id: str) -> bool:
-    """Whether an authorization placed a hold for this call id (released or not)."""
-    return ledger.hold_get(call_id=call_id) is not None
 
 
 def platform_token_allows_facility(*, token: PlatformToken, facility_code: str) -> bool:
