@@ -52,6 +52,9 @@ class MailPaymentForm(HardenedFormMixin, forms.Form):
     method = forms.ChoiceField(choices=[(PaymentMethod.CHECK, "Check"), (PaymentMethod.MONEY_ORDER, "Money order")])
     amount = AmountField(label="Amount")
     reference = forms.CharField(label="Check or money order number", max_length=100)
+    duplicate_confirmed = forms.BooleanField(
+        label="This number was already recorded, and this is a different payment", required=False
+    )
 
 
 @admin.register(Statement)
@@ -123,6 +126,7 @@ class StatementAdmin(ReadOnlyAdmin):
                     amount_cents=form.cleaned_data["amount"],
                     reference=form.cleaned_data["reference"],
                     recorded_by=request.user,
+                    duplicate_confirmed=form.cleaned_data["duplicate_confirmed"],
                 )
             except services.PaymentError as exc:
                 form.add_error(None, exc.message)

@@ -43,11 +43,17 @@ def direct_bill_card_payment_create(
 
 
 def direct_bill_mail_payment_record(
-    *, account: CallingAccount, method: str, amount_cents: int, reference: str, recorded_by: User
+    *,
+    account: CallingAccount,
+    method: str,
+    amount_cents: int,
+    reference: str,
+    recorded_by: User,
+    duplicate_confirmed: bool = False,
 ) -> Payment:
     """Staff record a check or money order toward a Direct Bill balance (no fee), in one transaction
     with the restore of service when it clears the past-due balance (done where every payment is
-    credited)."""
+    credited). A number already recorded needs `duplicate_confirmed`, as for any offline payment."""
     _direct_bill_only(account)
     # What is owed is decided under the account's ledger-row lock, inside the offline payment service.
     return services.payment_record_offline(
@@ -57,4 +63,5 @@ def direct_bill_mail_payment_record(
         amount_cents=amount_cents,
         reference=reference,
         recorded_by=recorded_by,
+        duplicate_confirmed=duplicate_confirmed,
     )

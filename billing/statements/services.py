@@ -107,7 +107,7 @@ class _Entry:
     memo: str
     payment_channel: str | None
     payment_succeeded_at: datetime | None
-    adjustment_reason: str | None
+    adjustment_description: str | None  # what the family reads (the staff note stays in the admin)
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def _entry_details(entry_ids: list[int]) -> tuple[dict[int, _Entry], dict[int, _
     entries = {
         pk: _Entry(*rest)
         for pk, *rest in JournalEntry.objects.filter(pk__in=entry_ids).values_list(
-            "id", "kind", "created_at", "memo", "payment__channel", "payment__succeeded_at", "adjustment__reason"
+            "id", "kind", "created_at", "memo", "payment__channel", "payment__succeeded_at", "adjustment__description"
         )
     }
     calls = {
@@ -184,8 +184,8 @@ def _line(entry_id: int, entry: _Entry, amount: int, tax: int, call: _Call | Non
             line.description = entry.memo or str(EntryKind(entry.kind).label)
     else:
         line.kind = StatementLine.Kind.ADJUSTMENT
-        reason = entry.adjustment_reason
-        line.description = f"Adjustment: {reason}" if reason is not None else (entry.memo or "Adjustment")
+        description = entry.adjustment_description
+        line.description = f"Adjustment: {description}" if description else (entry.memo or "Adjustment")
     line.description = line.description[:300]
     return line
 

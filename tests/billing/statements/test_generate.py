@@ -47,8 +47,20 @@ def _october(calls, staff):
         direct_bill_mail_payment_record(
             account=account, method="check", amount_cents=200, reference="chk 1001", recorded_by=staff
         )
-        adjustment_create(account=account, amount_cents=50, reason="Dropped call credit", actor=staff)
-        adjustment_create(account=account, amount_cents=-25, reason="Returned check fee", actor=staff)
+        adjustment_create(
+            account=account,
+            amount_cents=50,
+            reason="Agent 14: caller said the line cut out",
+            description="Dropped call credit",
+            actor=staff,
+        )
+        adjustment_create(
+            account=account,
+            amount_cents=-25,
+            reason="Bank returned check",
+            description="Returned check fee",
+            actor=staff,
+        )
     with time_machine.travel(ny(2026, 10, 31, 23, 59, 30), tick=False):
         calls.complete(number=number, minutes=3)  # 63 + 4, last minute of October
     with time_machine.travel(ny(2026, 11, 1, 0, 0, 30), tick=False):
@@ -99,6 +111,7 @@ def test_statement_for_a_month_ties_out_to_the_ledger_to_the_cent(calls, staff, 
         "Adjustment: Dropped call credit",
         "Adjustment: Returned check fee",
     }
+    assert not any("Agent 14" in line.description for line in lines)  # the staff note stays in the admin
     assert ledger.check() == []
     ready = [m for m in mail.outbox if "statement for October 2026 is ready" in m.subject]
     assert len(ready) == 1 and ready[0].to == [account.holder.email]

@@ -32,7 +32,9 @@ def statement(calls, staff):
         direct_bill_mail_payment_record(
             account=account, method=PaymentMethod.CHECK, amount_cents=89, reference="chk 55", recorded_by=staff
         )
-        adjustment_create(account=account, amount_cents=16, reason="Poor line quality", actor=staff)
+        adjustment_create(
+            account=account, amount_cents=16, reason="Ticket 881", description="Poor line quality", actor=staff
+        )
     with time_machine.travel(ny(2026, 11, 1, 2, 0), tick=False):
         statements_monthly_run()
     return Statement.objects.get(account=account, period_start_date="2026-10-01")
