@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.security import HardenedFormMixin
@@ -65,7 +66,9 @@ def statement_pdf(request, pk: int):
 
 
 class StatementPayForm(HardenedFormMixin, forms.Form):
-    amount = AmountField(label="Amount to pay", help_text="Pay all of it or part of it, for example 25.00.")
+    amount = AmountField(
+        label=gettext_lazy("Amount to pay"), help_text=gettext_lazy("Pay all of it or part of it, for example 25.00.")
+    )
 
 
 class StatementCardForm(StatementPayForm):

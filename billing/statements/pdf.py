@@ -4,8 +4,9 @@ import io
 from datetime import date, datetime
 from xml.sax.saxutils import escape
 
-from django.utils import timezone
-from django.utils.translation import gettext_noop
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext, gettext_noop
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import letter
 from reportlab.lib.styles import getSampleStyleSheet
@@ -23,7 +24,13 @@ from .standing import statement_standing
 
 
 def statement_pdf(*, statement: Statement, now: datetime | None = None) -> bytes:
-    """The statement as a PDF: the same summary, standing and lines as the statement page."""
+    """The statement as a PDF: the same summary, standing and lines as the statement page, in the
+    holder's language."""
+    with translation.override(statement.account.holder.preferred_language or "en"):
+        return _statement_pdf(statement=statement, now=now)
+
+
+def _statement_pdf(*, statement: Statement, now: datetime | None) -> bytes:
     standing = statement_standing(statement=statement, now=now)
     account, holder = statement.account, statement.account.holder
     styles = getSampleStyleSheet()
@@ -47,10 +54,17 @@ def statement_pdf(*, statement: Statement, now: datetime | None = None) -> bytes
         ]
     )
     story = [
-        Paragraph("FamilyLine Direct Bill statement", styles["Title"]),
+        Paragraph(_text(gettext("FamilyLine Direct Bill statement")), styles["Title"]),
         Paragraph(
-            f"Account #{account.pk} · {_text(holder.display_name)} · "
-            f"{_long_date(statement.period_start_date)} to {_long_date(statement.period_end_date)}",
+            _text(
+                gettext("Account #%(number)s · %(name)s · %(start)s to %(end)s")
+                % {
+                    "number": account.pk,
+                    "name": holder.display_name,
+                    "start": _long_date(statement.period_start_date),
+                    "end": _long_date(statement.period_end_date),
+                }
+            ),
             styles["Normal"],
         ),
     ]
@@ -58,19 +72,31 @@ def statement_pdf(*, statement: Statement, now: datetime | None = None) -> bytes
     if address:
         story.append(Paragraph("<br/>".join(_text(line) for line in address), styles["Normal"]))
     story.append(Spacer(1, 12))
-    summary = [[label, format_cents(cents)] for label, cents in statement_summary_rows(statement)]
+    summary = [[gettext(label), format_cents(cents)] for label, cents in statement_summary_rows(statement)]
     summary += [
-        ["Due date", _long_date(statement.due_date)],
-        ["Paid since this statement", format_cents(standing.paid_cents)],
-        ["Balance due", format_cents(standing.due_cents)],
+        [gettext("Due date"), _long_date(statement.due_date)],
+        [gettext("Paid since this statement"), format_cents(standing.paid_cents)],
+        [gettext("Balance due"), format_cents(standing.due_cents)],
     ]
     story += [Table(summary, colWidths=[3.2 * inch, 1.6 * inch], style=grid), Spacer(1, 16)]
-    rows = [["Date", "Description", "Facility", "Inmate", "Number", "Min", "Charge", "Tax", "Amount"]]
+    rows = [
+        [
+            gettext("Date"),
+            gettext("Description"),
+            gettext("Facility"),
+            gettext("Inmate"),
+            gettext("Number"),
+            gettext("Min"),
+            gettext("Charge"),
+            gettext("Tax"),
+            gettext("Amount"),
+        ]
+    ]
     for line in statement_lines(statement=statement):
         is_call = line.kind == StatementLine.Kind.CALL
         rows.append(
             [
-                f"{timezone.localtime(line.occurred_at, zone()):%m/%d/%Y}",
+                _short_date(timezone.localtime(line.occurred_at, zone()).date()),
                 Paragraph(_text(line.description), styles["BodyText"]),
                 line.facility,
                 line.inmate,
@@ -82,7 +108,7 @@ def statement_pdf(*, statement: Statement, now: datetime | None = None) -> bytes
             ]
         )
     if len(rows) == 1:
-        rows.append(["", "No activity this month", "", "", "", "", "", "", ""])
+        rows.append(["", gettext("No activity this month"), "", "", "", "", "", "", ""])
     widths = [0.75, 1.6, 1.1, 0.95, 0.95, 0.35, 0.6, 0.5, 0.6]
     story.append(Table(rows, colWidths=[w * inch for w in widths], style=grid, repeatRows=1))
     doc.build(story)
@@ -103,7 +129,13 @@ def _address_lines(holder) -> list[str]:
 
 
 def _long_date(day: date) -> str:
+    if translation.get_language() == "es":
+        return date_format(day, "DATE_FORMAT")  # "22 de noviembre de 2026"
     return f"{day:%B} {day.day}, {day.year}"
+
+
+def _short_date(day: date) -> str:
+    return date_format(day, "SHORT_DATE_FORMAT") if translation.get_language() == "es" else f"{day:%m/%d/%Y}"
 
 
 def statement_summary_rows(statement: Statement) -> list[tuple[str, int]]:

@@ -145,3 +145,18 @@ def test_staff_adjustment_needs_a_reason_and_posts_through_the_ledger(statement,
     assert adjustment.entry == entry
     assert sorted(p.amount_cents for p in entry.postings.all()) == [-200, 200]
     assert balance_of(account) == before - 200
+
+
+def test_a_spanish_speaking_holder_gets_the_pdf_in_spanish(statement, client):
+    holder = statement.account.holder
+    holder.preferred_language = "es"
+    holder.save(update_fields=["preferred_language"])
+    client.force_login(holder)
+    with time_machine.travel(ny(2026, 11, 2, 9, 0), tick=False):
+        pdf = client.get(reverse("billing:statement_pdf", args=[statement.pk]))
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    for spanish in ("Estado de cuenta de Direct Bill de FamilyLine", "Saldo inicial", "Fecha", "06/10/2026"):
+        assert spanish in text, spanish
+    assert "1 de octubre de 2026" in text
+    for english in ("Opening balance", "Due date", "Description", "10/06/2026"):
+        assert english not in text, english
