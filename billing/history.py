@@ -27,6 +27,18 @@ def channel_words(channel: str) -> str:
     }.get(channel, channel)
 
 
+def statement_line_words(line) -> str:
+    """A statement line's description in the reader's language (the stored one is English)."""
+    if line.kind == "call":
+        return _("Call from %(facility)s") % {"facility": line.facility} if line.facility else _("Call")
+    payment = getattr(line.entry, "payment", None) if line.entry_id else None
+    if line.kind == "payment" and payment is not None:
+        return _("Payment") + " · " + channel_words(payment.channel)
+    if line.kind == "adjustment" and line.description.startswith("Adjustment: "):
+        return _("Adjustment: %(description)s") % {"description": line.description.removeprefix("Adjustment: ")}
+    return line.description
+
+
 def payment_state_words(payment: Payment) -> str:
     """A payment's state, saying plainly whether money was taken."""
     return {

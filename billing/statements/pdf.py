@@ -13,6 +13,7 @@ from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import inch
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from billing.history import statement_line_words
 from billing.models import Statement, StatementLine
 from billing.money import format_cents
 
@@ -97,7 +98,7 @@ def _statement_pdf(*, statement: Statement, now: datetime | None) -> bytes:
         rows.append(
             [
                 _short_date(timezone.localtime(line.occurred_at, zone()).date()),
-                Paragraph(_text(line.description), styles["BodyText"]),
+                Paragraph(_text(statement_line_words(line)), styles["BodyText"]),
                 line.facility,
                 line.inmate,
                 line.number,

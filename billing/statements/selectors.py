@@ -23,4 +23,4 @@ def statement_get_for_viewer(*, user: User, pk: int) -> Statement | None:
 
 
 def statement_lines(*, statement: Statement) -> QuerySet[StatementLine]:
-    return statement.lines.order_by("occurred_at", "id")
+    return statement.lines.select_related("entry__payment").order_by("occurred_at", "id")

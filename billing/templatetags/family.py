@@ -22,6 +22,11 @@ def payment_words(payment) -> str:
 
 
 @register.filter
+def statement_line_words(line) -> str:
+    return history.statement_line_words(line)
+
+
+@register.filter
 def payment_state(payment) -> str:
     return history.payment_state_words(payment)
 

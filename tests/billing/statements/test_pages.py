@@ -160,3 +160,15 @@ def test_a_spanish_speaking_holder_gets_the_pdf_in_spanish(statement, client):
     assert "1 de octubre de 2026" in text
     for english in ("Opening balance", "Due date", "Description", "10/06/2026"):
         assert english not in text, english
+
+
+def test_a_spanish_speaking_holder_reads_the_statement_lines_in_spanish(statement, client):
+    holder = statement.account.holder
+    holder.preferred_language = "es"
+    holder.save(update_fields=["preferred_language"])
+    client.force_login(holder)
+    with time_machine.travel(ny(2026, 11, 2, 9, 0), tick=False):
+        page = client.get(reverse("billing:statement_detail", args=[statement.pk])).content.decode()
+    assert "Llamada desde" in page and "Ajuste: Poor line quality" in page
+    for english in ("Call from", "Payment, mail", "Adjustment:"):
+        assert english not in page, english
