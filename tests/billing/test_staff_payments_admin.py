@@ -7,9 +7,12 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
+from accounts.services import account_open
 from billing.closing import services as closing
-from billing.models import Adjustment, JournalEntry, Payment, Refund
+from billing.models import Adjustment, Channel, JournalEntry, Payment, PaymentMethod, Refund
+from billing.payments.services import payment_record_offline
 from billing.selectors import ledger_violations
+from tests.factories import UserFactory
 from tests.helpers import make_account
 
 pytestmark = pytest.mark.django_db
@@ -99,3 +102,17 @@ def test_a_check_refund_shows_the_address_and_emails_the_holder_when_sent(
     sent = [m for m in mail.outbox if "refund check" in m.subject]
     assert len(sent) == 1 and "5001" in sent[0].body and "$9.00" in sent[0].body and "12 Elm St" in sent[0].body
     assert ledger_violations() == []
+
+
+def test_a_live_agent_receipt_says_what_its_reference_is(client, staff):
+    from_agent = payment_record_offline(
+        account=account_open(holder=UserFactory()),
+        channel=Channel.PHONE_AGENT,
+        method=PaymentMethod.CARD,
+        amount_cents=2000,
+        reference="TERM-88812",
+        recorded_by=staff,
+    )
+    client.force_login(from_agent.account.holder)
+    page = client.get(reverse("billing:receipt", args=[from_agent.pk])).content.decode()
+    assert "Card terminal confirmation TERM-88812" in page and "card TERM-88812" not in page
