@@ -3,12 +3,15 @@ services. Fixtures live in conftest.py; no test module imports another."""
 
 import datetime
 import itertools
+import queue
+import threading
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import requests
 import stripe
 from django.conf import settings
+from django.db import connections
 from django.utils import timezone
 
 from accounts.direct_bill.services import application_submit
@@ -260,3 +263,39 @@ def stripe_refund(base_url: str, refund_id: str) -> dict:
 def stripe_refunds_of(base_url: str, payment_intent_id: str) -> list[dict]:
     client = stripe.StripeClient(api_key=settings.STRIPE_SECRET_KEY, base_addresses={"api": base_url})
     return [r.to_dict() for r in client.v1.refunds.list(params={"payment_intent": payment_intent_id}).data]
+
+
+# --- concurrency ------------------------------------------------------------------------------
+
+
+def run_at_once(targets, workers: int | None = None):
+    """Run every target on real threads (one connection each), released together. Returns each
+    target's result, or the exception it raised; no target may deadlock (PostgreSQL would raise)."""
+    workers = workers or len(targets)
+    pending = queue.SimpleQueue()
+    for i, target in enumerate(targets):
+        pending.put((i, target))
+    barrier = threading.Barrier(workers)
+    results = [None] * len(targets)
+
+    def run():
+        try:
+            barrier.wait()
+            while True:
+                try:
+                    i, target = pending.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    results[i] = target()
+                except Exception as exc:  # noqa: BLE001 - returned to the test
+                    results[i] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results

@@ -4,12 +4,9 @@ each other, closing racing a sponsorship, a charge and a payment. Zero errors, z
 arithmetic, and a clean ledger check at the end of each."""
 
 import datetime
-import queue
-import threading
 import uuid
 
 import pytest
-from django.db import connections
 
 from accounts.services import account_suspend
 from billing import ledger, selectors, stripe_gateway
@@ -21,42 +18,17 @@ from billing.payments.direct_bill import direct_bill_mail_payment_record
 from calls import services as calls
 from calls.models import CallRecord, InmateDebitSponsorship
 from calls.rating import price
-from tests.helpers import authorize, balance_of, complete, confirmed_setup_intent, make_account, open_direct_bill
+from tests.helpers import (
+    authorize,
+    balance_of,
+    complete,
+    confirmed_setup_intent,
+    make_account,
+    open_direct_bill,
+    run_at_once,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _run_at_once(targets, workers: int | None = None):
-    """Run every target on real threads (one connection each), released together. Returns each
-    target's result, or the exception it raised; no target may deadlock (PostgreSQL would raise)."""
-    workers = workers or len(targets)
-    pending = queue.SimpleQueue()
-    for i, target in enumerate(targets):
-        pending.put((i, target))
-    barrier = threading.Barrier(workers)
-    results = [None] * len(targets)
-
-    def run():
-        try:
-            barrier.wait()
-            while True:
-                try:
-                    i, target = pending.get_nowait()
-                except queue.Empty:
-                    return
-                try:
-                    results[i] = target()
-                except Exception as exc:  # noqa: BLE001 - returned to the test
-                    results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def _charged_card_payments(base_url, holder, account, count: int, cents: int):
@@ -96,7 +68,7 @@ def test_16_card_credits_and_48_completes_on_one_account_at_once(stripe_server, 
         for i, cid in enumerate(call_ids)
     ]
 
-    results = _run_at_once(targets[::2] + targets[1::2], workers=32)  # credits and charges interleaved
+    results = run_at_once(targets[::2] + targets[1::2], workers=32)  # credits and charges interleaved
 
     _no_errors(results)
     charged = sum(r.charge_cents + r.tax_cents for r in CallRecord.objects.filter(call_id__in=call_ids))
@@ -117,7 +89,7 @@ def test_16_card_credits_and_48_authorizes_on_one_account_at_once(stripe_server,
     targets = [lambda intent=intent: payments.payment_intent_apply(intent=intent) for _, intent in credits]
     targets += [lambda: authorize(facility, inmate, account.test_number) for _ in range(48)]
 
-    results = _run_at_once(targets[::2] + targets[1::2], workers=32)
+    results = run_at_once(targets[::2] + targets[1::2], workers=32)
 
     _no_errors(results)
     answers = [r for r in results if isinstance(r, calls.Authorization)]
@@ -137,7 +109,7 @@ def test_six_concurrent_full_payments_of_a_direct_bill_balance_accept_only_what_
     holder = account.holder
     setups = [confirmed_setup_intent(stripe_server, holder) for _ in range(6)]
 
-    results = _run_at_once(
+    results = run_at_once(
         [
             lambda setup=setup: payments.card_payment_create(
                 holder=holder, account=account, amount_cents=39, setup_intent_id=setup
@@ -160,7 +132,7 @@ def test_six_concurrent_full_payments_of_a_direct_bill_balance_accept_only_what_
 def test_six_concurrent_mail_payments_of_what_is_owed_accept_one(staff):
     account = open_direct_bill(state="AK")
     adjustment_create(account=account, amount_cents=-39, reason="Calls carried over", actor=staff)
-    results = _run_at_once(
+    results = run_at_once(
         [
             lambda i=i: direct_bill_mail_payment_record(
                 account=account, method=PaymentMethod.CHECK, amount_cents=39, reference=f"chk {i}", recorded_by=staff
@@ -177,7 +149,7 @@ def test_six_concurrent_mail_payments_of_what_is_owed_accept_one(staff):
 def test_close_racing_a_sponsorship_start_never_leaves_a_sponsorship_on_a_closed_account(facility, inmate):
     for _ in range(8):
         account = make_account(balance_cents=100)
-        results = _run_at_once(
+        results = run_at_once(
             [
                 lambda account=account: closing.account_close(account=account, actor=account.holder),
                 lambda account=account: calls.sponsorship_start(
@@ -202,7 +174,7 @@ def test_close_racing_a_complete_and_a_payment(staff, facility, inmate):
     for i in range(6):
         account = make_account(balance_cents=2000)
         cid = f"race-{i}-{uuid.uuid4().hex[:6]}"
-        results = _run_at_once(
+        results = run_at_once(
             [
                 lambda account=account: closing.account_close(account=account, actor=account.holder),
                 lambda account=account, cid=cid: complete(

@@ -2,55 +2,25 @@
 and concurrent authorizations must not spend the same dollars."""
 
 import datetime
-import queue
 import random
-import threading
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db import connections
 
 from billing import ledger
 from billing.models import Hold
 from calls.models import CallRecord
 from calls.rating import price
-from tests.helpers import authorize, balance_of, complete, make_account
+from tests.helpers import authorize, balance_of, complete, make_account, run_at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _run_threads(targets, workers=None):
-    """Run every target on real threads (one database connection each), all released at once.
-    With `workers`, that many threads share the targets, so the run stays within the server's
-    connection limit."""
-    workers = workers or len(targets)
-    pending = queue.SimpleQueue()
-    for i, target in enumerate(targets):
-        pending.put((i, target))
-    barrier = threading.Barrier(workers)
-    results, errors = [None] * len(targets), []
-
-    def run():
-        try:
-            barrier.wait()
-            while True:
-                try:
-                    i, target = pending.get_nowait()
-                except queue.Empty:
-                    return
-                results[i] = target()
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    """Every target on its own connection, released at once; none may raise."""
+    results = run_at_once(targets, workers=workers)
+    assert [r for r in results if isinstance(r, Exception)] == []
     return results
 
 
