@@ -36,7 +36,7 @@ from ledger_post import SERVER_URL, _psql, pgbench_tps
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 BENCH_DB = "familyline_bench_http"
-INMATE = "1"
+INMATE = "1"  # bench/fixtures.py's inmate (that module needs django.setup() to import)
 FUNDS_CENTS = 1_000_000
 
 LUA = r"""
@@ -99,49 +99,21 @@ def _bench_env(db_url: str, redis_url: str) -> dict:
 
 
 def _setup_data(accounts: int) -> tuple[str, str]:
-    """Migrate, then a facility at $0.06/min, one inmate, `accounts` funded active accounts each with
-    one number, and a platform token. Returns (facility code, raw token)."""
+    """Migrate, then the benchmark's facility and `accounts` funded active accounts (bench/fixtures.py)
+    and a platform token. Returns (facility code, raw token)."""
     import django
 
     django.setup()
-    from decimal import Decimal
-
     from django.core.management import call_command
     from django.db import connections
+    from fixtures import bench_facility, funded_accounts
 
-    from accounts.models import AccountStatus, PhoneNumber, User
-    from accounts.services import account_open
-    from billing import ledger
-    from billing.models import EntryKind, SystemAccount
     from calls import services
-    from calls.models import Facility, Inmate, RatePlan
 
     call_command("migrate", verbosity=0)
     code = f"BENCH-{os.getpid()}"
-    facility = Facility.objects.create(
-        code=code, name="Bench County Jail", town="Bench", state="TX", facility_type="jail", size_tier="large"
-    )
-    RatePlan.objects.create(
-        facility=facility,
-        name="Bench",
-        rate_per_minute=Decimal("0.06"),
-        tax_rate=Decimal("0.0625"),
-        effective_from_date=datetime.date(2020, 1, 1),
-    )
-    Inmate.objects.create(facility=facility, inmate_number=INMATE, first_name="Bench", last_name="Inmate")
-    card = ledger.system_account(SystemAccount.CARD_CLEARING)
-    long_ago = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
-    for n in range(accounts):
-        holder = User.objects.create_user(email=f"bench-{n}@example.com")
-        account = account_open(holder=holder, status=AccountStatus.ACTIVE)
-        ledger.post(
-            idempotency_key=f"bench-deposit:{n}",
-            kind=EntryKind.PAYMENT,
-            lines=[(card, -FUNDS_CENTS), (ledger.account_ledger(account), FUNDS_CENTS)],
-        )
-        PhoneNumber.objects.create(account=account, number=f"+1512{5_000_000 + n:07d}", line_type="landline")
-    PhoneNumber.objects.update(added_at=long_ago)
-    services.facility_changed(facility=facility)
+    bench_facility(code)
+    funded_accounts(accounts, funds_cents=FUNDS_CENTS)
     _, raw = services.platform_token_create(name="Bench platform", actor=None)
     connections.close_all()
     return code, raw

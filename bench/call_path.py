@@ -42,46 +42,18 @@ def _run(seconds: int, workers: int, accounts: int) -> dict:
     import django
 
     django.setup()
-    from decimal import Decimal
-
     from django.core.management import call_command
     from django.db import connections
+    from fixtures import INMATE, bench_facility, funded_accounts
 
-    from accounts.models import AccountStatus, PhoneNumber, User
-    from accounts.services import account_open
     from billing import ledger
-    from billing.models import EntryKind, SystemAccount
     from calls import services
-    from calls.models import Facility, Inmate, RatePlan
     from calls.selectors import facility_cache_clear
 
     call_command("migrate", verbosity=0)
     code = f"BENCH-{os.getpid()}"
-    facility = Facility.objects.create(
-        code=code, name="Bench County Jail", town="Bench", state="TX", facility_type="jail", size_tier="large"
-    )
-    RatePlan.objects.create(
-        facility=facility,
-        name="Bench",
-        rate_per_minute=Decimal("0.06"),
-        tax_rate=Decimal("0.0625"),
-        effective_from_date=datetime.date(2020, 1, 1),
-    )
-    Inmate.objects.create(facility=facility, inmate_number="1", first_name="Bench", last_name="Inmate")
-    holder = User.objects.create_user(email="bench@example.com")
-    card = ledger.system_account(SystemAccount.CARD_CLEARING)
-    numbers = []
-    for n in range(accounts):
-        account = account_open(holder=holder, status=AccountStatus.ACTIVE)
-        ledger.post(
-            idempotency_key=f"bench-deposit:{n}",
-            kind=EntryKind.PAYMENT,
-            lines=[(card, -1_000_000), (ledger.account_ledger(account), 1_000_000)],
-        )
-        number = f"+1512{5_000_000 + n:07d}"
-        PhoneNumber.objects.create(account=account, number=number, line_type="landline")
-        numbers.append(number)
-    services.facility_changed(facility=facility)
+    bench_facility(code)
+    numbers = funded_accounts(accounts, funds_cents=1_000_000)
 
     stop_at = time.monotonic() + seconds
 
@@ -93,13 +65,13 @@ def _run(seconds: int, workers: int, accounts: int) -> dict:
             number = numbers[(t + i * workers) % accounts]
             began = time.perf_counter()
             answer = services.call_authorize(
-                call_id=call_id, facility_code=code, inmate_number="1", dialed_number=number
+                call_id=call_id, facility_code=code, inmate_number=INMATE, dialed_number=number
             )
             if answer.allowed:
                 services.call_complete(
                     call_id=call_id,
                     facility_code=code,
-                    inmate_number="1",
+                    inmate_number=INMATE,
                     dialed_number=number,
                     started_at=datetime.datetime.now(datetime.UTC),
                     duration_seconds=185,

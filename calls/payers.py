@@ -148,12 +148,7 @@ def sponsorship_spent_cents(*, sponsorship: InmateDebitSponsorship, now: datetim
 def callee_available_cents(*, account: CallingAccount, now: datetime.datetime) -> int:
     """What the callee's own account could spend on a call now (no lock: it only sets how many
     minutes a sponsor must at least cover)."""
-    held = (
-        Hold.objects.filter(account_id=account.pk, released_at__isnull=True, expires_at__gt=now).aggregate(
-            total=Sum("amount_cents")
-        )["total"]
-        or 0
-    )
+    held = ledger.holds_open_cents(account=account, now=now)
     balance = ledger.balance_get(account=account)
     if account.kind == AccountKind.DIRECT_BILL:
         return account.credit_limit_cents + balance - held
