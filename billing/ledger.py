@@ -26,7 +26,7 @@ Callers of `post` may rely on:
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
@@ -34,6 +34,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import EntryKind, Hold, JournalEntry, LedgerAccount, Payment, PaymentStatus, Posting, Refund, SystemAccount
+from .rows import row_insert
 
 
 class LedgerError(Exception):
@@ -455,11 +456,16 @@ def credits_since(*, account, at: datetime, credit_kinds, until: datetime | None
 
 @dataclass(frozen=True)
 class Funds:
-    """What an account can spend now, read under its ledger-row lock."""
+    """What an account can spend now, read under its ledger-row lock, and the account's standing as
+    it is then: every status change takes the same lock first, so a close or a suspension that
+    committed while the hold waited is seen here."""
 
     balance_cents: int
     held_cents: int
     available_cents: int
+    status: str = ""
+    suspension_code: str = ""
+    activates_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -473,7 +479,7 @@ class HoldTerms:
 
 @dataclass(frozen=True)
 class HoldResult:
-    hold: Hold | None  # None when the decision was not to hold
+    response: dict | None  # the hold's authorization answer; None when the decision was not to hold
     placed: bool  # False for a hold already placed under this cause (a retry)
     funds: Funds | None  # None only when another transaction placed the hold first
 
@@ -491,80 +497,86 @@ def hold_place(
     """Lock the account's ledger row, compute what is available (balance, or credit limit + balance
     for Direct Bill, minus open holds) and, if `decide(funds)` returns terms, insert the hold: one
     step, so two authorizations at once never spend the same dollars. A hold already placed under
-    `call_id` is returned as it is (placed=False) and `decide` is not asked again."""
+    `call_id` is returned as it is (placed=False) and `decide` is not asked again.
+
+    Three statements inside the transaction: the lock, one read of what the decision needs, the
+    insert. `details` gives the hold's facility_id, inmate_id, dialed_number (E.164) and billing."""
     now = now or timezone.now()
     ledger_id = account_ledger(account).pk
     with transaction.atomic():
-        balance, held_cents, existing = _lock_for_hold(
-            ledger_id=ledger_id, account_id=account.pk, call_id=call_id, now=now
-        )
-        funds = Funds(
-            balance_cents=balance,
-            held_cents=held_cents,
-            available_cents=(credit_limit_cents or 0) + balance - held_cents,
+        funds, existing = _lock_for_hold(
+            ledger_id=ledger_id,
+            account_id=account.pk,
+            call_id=call_id,
+            credit_limit_cents=credit_limit_cents or 0,
+            now=now,
         )
         if existing is not None:
-            return HoldResult(Hold.objects.get(pk=existing), False, funds)
+            return HoldResult(Hold.objects.values_list("response", flat=True).get(pk=existing), False, funds)
         terms = decide(funds)
         if terms is None:
             return HoldResult(None, False, funds)
-        hold = Hold(
-            call_id=call_id,
-            account_id=account.pk,
-            amount_cents=terms.amount_cents,
-            max_seconds=terms.max_seconds,
-            response=terms.response,
-            created_at=timezone.now(),
-            expires_at=expires_at,
+        values = {
             **details,
-        )
-        if _insert_hold(hold):
-            return HoldResult(hold, True, funds)
+            "call_id": call_id,
+            "account_id": account.pk,
+            "amount_cents": terms.amount_cents,
+            "max_seconds": terms.max_seconds,
+            "response": terms.response,
+            "created_at": timezone.now(),
+            "expires_at": expires_at,
+        }
+        # The dialed number is E.164 text already (no parse on the hot path).
+        if row_insert(Hold, values, as_is=frozenset({"dialed_number"}), on_conflict_skip="call_id") is not None:
+            return HoldResult(terms.response, True, funds)
     # The same call id was held at the same moment on another account's lock: the first one wins.
-    return HoldResult(Hold.objects.get(call_id=call_id), False, None)
+    return HoldResult(Hold.objects.values_list("response", flat=True).get(call_id=call_id), False, None)
 
 
 _HOLD_TABLE = Hold._meta.db_table
+# The calling account's table, named through the ledger row's link to it (the kernel imports no app).
+_ACCOUNT_TABLE = LedgerAccount._meta.get_field("calling_account").related_model._meta.db_table
 
 
-def _lock_for_hold(*, ledger_id: int, account_id: int, call_id: str, now: datetime) -> tuple[int, int, int | None]:
+def _lock_for_hold(
+    *, ledger_id: int, account_id: int, call_id: str, credit_limit_cents: int, now: datetime
+) -> tuple[Funds, int | None]:
     """Lock order step 1, then what a hold decision needs: the locked balance, what open holds
-    already reserve, and the hold this call id already has (its id), if any.
+    already reserve, the account's standing, and the hold this call id already has (its id), if any.
 
     Two statements, not one: on PostgreSQL a statement reads with the snapshot it started with, so
-    holds committed while it waited for the lock would be missing from a sum taken in the statement
-    that waited. The second statement starts after the lock is ours and sees them all."""
+    holds committed (or a status changed) while it waited for the lock would be missing from a read
+    taken in the statement that waited. The second statement starts after the lock is ours and sees
+    them all."""
     balance = _lock_ledger_rows([ledger_id])[ledger_id]
-    holds = connection.ops.quote_name(_HOLD_TABLE)
+    holds, accounts = connection.ops.quote_name(_HOLD_TABLE), connection.ops.quote_name(_ACCOUNT_TABLE)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT (SELECT COALESCE(SUM(amount_cents), 0) FROM {holds} "  # noqa: S608 - table names from the models
             " WHERE account_id = %s AND released_at IS NULL AND expires_at > %s), "
-            f"(SELECT id FROM {holds} WHERE call_id = %s)",
-            [account_id, now, call_id],
+            f"(SELECT id FROM {holds} WHERE call_id = %s), a.status, a.suspension_code, a.activates_at "
+            f"FROM {accounts} a WHERE a.id = %s",
+            [account_id, connection.ops.adapt_datetimefield_value(now), call_id, account_id],
         )
-        held, existing = cursor.fetchone()
-    return balance, int(held), existing
+        held, existing, status, suspension_code, activates_at = cursor.fetchone()
+    funds = Funds(
+        balance_cents=balance,
+        held_cents=int(held),
+        available_cents=credit_limit_cents + balance - int(held),
+        status=status,
+        suspension_code=suspension_code or "",
+        activates_at=_aware(activates_at),
+    )
+    return funds, existing
 
 
-def _insert_hold(hold: Hold) -> bool:
-    """Insert the hold in one statement; False when its call id is taken (a concurrent first wins)."""
-    fields = [f for f in Hold._meta.concrete_fields if not f.primary_key]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    values = [f.get_db_prep_save(getattr(hold, f.attname), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {connection.ops.quote_name(_HOLD_TABLE)} ({columns}) "  # noqa: S608
-            f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT (call_id) DO NOTHING RETURNING id",
-            values,
-        )
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    hold.pk = row[0]
-    hold._state.adding = False
-    hold._state.db = connection.alias
-    return True
+def _aware(value) -> datetime | None:
+    """A timestamp as a plain cursor reads it: aware on PostgreSQL, text or naive UTC on SQLite."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
 
 
 def hold_get(*, call_id: str) -> Hold | None:
@@ -572,9 +584,16 @@ def hold_get(*, call_id: str) -> Hold | None:
     return Hold.objects.filter(call_id=call_id).select_related("account__ledger_account").first()
 
 
-def hold_release(*, hold: Hold, now: datetime | None = None) -> bool:
-    """Release a hold (its call completed). Releasing a released hold changes nothing."""
-    return bool(Hold.objects.filter(pk=hold.pk, released_at__isnull=True).update(released_at=now or timezone.now()))
+def hold_release(*, hold_id: int, now: datetime | None = None) -> bool:
+    """Release a hold (its call completed). Releasing a released hold changes nothing. One plain
+    statement: it is on the call path."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {connection.ops.quote_name(_HOLD_TABLE)} SET released_at = %s "  # noqa: S608 - name from the model
+            "WHERE id = %s AND released_at IS NULL",
+            [connection.ops.adapt_datetimefield_value(now or timezone.now()), hold_id],
+        )
+        return cursor.rowcount > 0
 
 
 def holds_release(*, hold_ids: Iterable[int], now: datetime) -> int:

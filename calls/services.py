@@ -2,9 +2,10 @@
 sponsorships, blocked numbers and platform tokens."""
 
 import datetime
+import functools
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 import phonenumbers
@@ -17,10 +18,20 @@ from django.utils.translation import gettext
 
 from accounts import alerts
 from accounts.emails import account_email_enqueue
-from accounts.models import AccountKind, AccountStatus, CallingAccount, LineType, PhoneNumber, SuspensionCode, User
+from accounts.models import (
+    AccountKind,
+    AccountStatus,
+    CallingAccount,
+    LineType,
+    PhoneNumber,
+    SuspensionCode,
+    User,
+    status_in_force,
+)
 from billing import ledger
-from billing.models import EntryKind, Hold, SystemAccount
+from billing.models import EntryKind, SystemAccount
 from billing.money import to_decimal
+from billing.rows import row_insert
 
 from . import payers
 from .announcements import announcement
@@ -116,8 +127,11 @@ class BlockError(Exception):
 PHONE_TEXT = re.compile(r"\+?\(?[0-9][0-9 ().\-]*", re.ASCII)
 
 
+@functools.lru_cache(maxsize=65_536)
 def normalize_number(text: str) -> str:
-    """E.164 for a number given in E.164 or US national form. Raises CallInputError otherwise."""
+    """E.164 for a number given in E.164 or US national form. Raises CallInputError otherwise.
+    Remembered per text in this process (a pure function, asked twice per call and per imported row;
+    a refusal is not remembered)."""
     if not isinstance(text, str) or not PHONE_TEXT.fullmatch(text.strip()):
         raise CallInputError(
             "dialed_number", "Enter a phone number in E.164 (+18605550123) or US form: digits only, no extension."
@@ -183,11 +197,14 @@ def _unregistered_reason(e164: str) -> str:
 def _status_reason(account: CallingAccount, now: datetime.datetime, *, free: bool) -> str | None:
     """Why the account cannot take a call now, if it cannot. A free call costs the account nothing,
     so only a closed account or a staff suspension stops it; paid calls need an active account."""
-    status = account.status_at(now)
+    return _standing_reason(account.status_at(now), account.suspension_code, free=free)
+
+
+def _standing_reason(status: str, suspension_code: str, *, free: bool) -> str | None:
     if status == AccountStatus.CLOSED:
         return DenyReason.ACCOUNT_CLOSED
     if status == AccountStatus.SUSPENDED:
-        if account.suspension_code == SuspensionCode.STATEMENT_PAST_DUE:
+        if suspension_code == SuspensionCode.STATEMENT_PAST_DUE:
             return None if free else DenyReason.STATEMENT_PAST_DUE
         return DenyReason.ACCOUNT_SUSPENDED
     if status in (AccountStatus.PENDING_FUNDING, AccountStatus.PENDING_ACTIVATION) and not free:
@@ -207,9 +224,10 @@ def call_authorize(
     completed is answered from its record and places no hold. Raises CallInputError for a dialed
     number that cannot be a phone number, CallConflict for a call id used for another call.
 
-    The usual allowed call costs three statements: one read of everything decided on
-    (`selectors.authorize_facts_get`), then the kernel's locked read of funds and its insert of the
-    hold (`ledger.hold_place`). Facility, rate plan and token come from in-process caches."""
+    The usual allowed call costs four statements: one read of everything decided on
+    (`selectors.authorize_facts_get`), then the kernel's lock, its read of funds and standing under
+    the lock, and its insert of the hold (`ledger.hold_place`). Facility, rate plan and token come
+    from in-process caches; nothing on the way is compiled by the ORM."""
     now = now or timezone.now()
     call = _call_to_authorize(
         call_id=call_id, facility_code=facility_code, inmate_number=inmate_number, dialed_number=dialed_number, now=now
@@ -348,7 +366,7 @@ def _authorize_on(call: _Call, *, account: CallingAccount, billing: str) -> Auth
     stopped = []  # a status change that committed while this call waited for the lock
 
     def decide(funds: ledger.Funds) -> ledger.HoldTerms | None:
-        reason = _status_reason_now(account, call.now)
+        reason = _status_reason_now(funds, call.now)
         if reason:
             stopped.append(reason)
             return None
@@ -357,8 +375,8 @@ def _authorize_on(call: _Call, *, account: CallingAccount, billing: str) -> Auth
         return _terms(call, billing=billing, minutes=call.minutes_for(funds.available_cents), at_least=1)
 
     result = _place(call, account=account, billing=billing, decide=decide)
-    if result.hold is not None:
-        return Authorization(**result.hold.response)
+    if result.response is not None:
+        return Authorization(**result.response)
     if stopped:
         reason = stopped[0]
     elif direct_bill:
@@ -389,8 +407,8 @@ def _authorize_by_a_sponsor(call: _Call, sponsorships: list[InmateDebitSponsorsh
             billing=Billing.INMATE_DEBIT,
             decide=_sponsor_decision(call, sponsorship, at_least=max(1, callee_minutes)),
         )
-        if result.hold is not None:
-            return Authorization(**result.hold.response)
+        if result.response is not None:
+            return Authorization(**result.response)
         _sponsor_skipped(sponsorship, now=call.now)
     return None
 
@@ -415,20 +433,20 @@ def _authorize_by_own_sponsorship(call: _Call, sponsorship: InmateDebitSponsorsh
         billing=Billing.INMATE_DEBIT,
         decide=_sponsor_decision(call, sponsorship, at_least=max(1, _callee_minutes(call))),
     )
-    return Authorization(**result.hold.response) if result.hold is not None else None
+    return Authorization(**result.response) if result.response is not None else None
 
 
-def _status_reason_now(account: CallingAccount, now: datetime.datetime) -> str | None:
-    """The account's status read again under its ledger-row lock (which every status change takes
-    first): a close or suspension that committed while this call waited is seen, never a hold
+def _status_reason_now(funds: ledger.Funds, now: datetime.datetime) -> str | None:
+    """The payer's status as the kernel read it under its ledger-row lock (which every status change
+    takes first): a close or suspension that committed while this call waited is seen, never a hold
     placed on a closed or suspended account."""
-    fresh = CallingAccount.objects.only("status", "suspension_code", "activates_at").get(pk=account.pk)
-    return _status_reason(fresh, now, free=False)
+    status = status_in_force(funds.status, funds.activates_at, now)
+    return _standing_reason(status, funds.suspension_code, free=False)
 
 
 def _sponsor_decision(call: _Call, sponsorship: InmateDebitSponsorship, *, at_least: int):
     def decide(funds: ledger.Funds) -> ledger.HoldTerms | None:
-        if _status_reason_now(sponsorship.account, call.now) or not payers.sponsorship_in_force(sponsorship):
+        if _status_reason_now(funds, call.now) or not payers.sponsorship_in_force(sponsorship):
             return None
         if funds.balance_cents < 0:
             return None
@@ -614,7 +632,7 @@ def call_complete(
         )
     fields = {
         "call_id": call_id,
-        "account": account,
+        "account_id": account.pk if account is not None else None,
         "facility_id": call.info.id,
         "inmate_id": call.inmate_id,
         "dialed_number": call.e164,
@@ -629,20 +647,21 @@ def call_complete(
         "charge_cents": call.cost.charge_cents,
         "tax_cents": call.cost.tax_cents,
         "source": source,
+        "completed_at": now,
     }
     with transaction.atomic():
         if call.cost.total_cents:
-            record, created = _record_charged_call(fields=fields, account=account, call=call, facts=facts)
+            completion = _record_charged_call(fields=fields, account=account, call=call, facts=facts)
         else:
-            record, created = _record_free_call(fields=fields, account=account)
+            completion = _record_free_call(fields=fields, account=account)
         if hold is not None:
-            ledger.hold_release(hold=Hold(pk=hold.hold_id), now=now)
-    return Completion.of(record, created=created, authorized=hold is not None)
+            ledger.hold_release(hold_id=hold.hold_id, now=now)
+    return replace(completion, authorized=hold is not None)
 
 
 def _record_charged_call(
     *, fields: dict, account: CallingAccount, call: _RatedCall, facts: CompleteFacts
-) -> tuple[CallRecord, bool]:
+) -> Completion:
     """Post the charge (the kernel locks the payer's ledger row first), then record the call. The
     entry's key `call:<call_id>` decides a race between two reports of one call."""
     revenue, tax = facts.system_ledgers or ledger.system_accounts(SystemAccount.CALL_REVENUE, SystemAccount.TAX_PAYABLE)
@@ -660,21 +679,37 @@ def _record_charged_call(
         # Another report of this call won the race and committed its record with its entry.
         winner = CallRecord.objects.filter(call_id=fields["call_id"]).first()
         if winner is not None:
-            return winner, False
-    # This transaction created the entry `call:<call_id>`, so no other can hold this call id.
+            return Completion.of(winner)
+    # This transaction created the entry `call:<call_id>`, so no other can hold this call id: a
+    # plain insert (a record already there is an IntegrityError that undoes the charge).
     balance = posted.balances[account_ledger.pk]
     alerts.balance_charged(account=account, balance_after_cents=balance, charged_cents=call.cost.total_cents)
-    return CallRecord.objects.create(**fields, entry=posted.entry, balance_after_cents=balance), True
+    row_insert(CallRecord, {**fields, "entry_id": posted.entry.pk, "balance_after_cents": balance}, as_is=_AS_IS)
+    return _completion(fields, balance)
 
 
-def _record_free_call(*, fields: dict, account: CallingAccount | None) -> tuple[CallRecord, bool]:
+def _record_free_call(*, fields: dict, account: CallingAccount | None) -> Completion:
     balance = ledger.balance_get(account=account) if account is not None else None
-    try:
-        with transaction.atomic():
-            return CallRecord.objects.create(**fields, balance_after_cents=balance), True
-    except IntegrityError:
+    values = {**fields, "balance_after_cents": balance}
+    if row_insert(CallRecord, values, as_is=_AS_IS, on_conflict_skip="call_id") is None:
         # A free call reported twice at once: the unique call_id decided the winner.
-        return CallRecord.objects.get(call_id=fields["call_id"]), False
+        return Completion.of(CallRecord.objects.get(call_id=fields["call_id"]))
+    return _completion(fields, balance)
+
+
+# The record's number is E.164 text already (checked by normalize_number): stored without a parse.
+_AS_IS = frozenset({"dialed_number"})
+
+
+def _completion(fields: dict, balance_after_cents: int | None) -> Completion:
+    return Completion(
+        fields["call_id"],
+        fields["billable_minutes"],
+        fields["charge_cents"],
+        fields["tax_cents"],
+        balance_after_cents,
+        created=True,
+    )
 
 
 def call_holds_expire(*, now: datetime.datetime | None = None) -> int:

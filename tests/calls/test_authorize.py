@@ -298,7 +298,7 @@ def _statements(captured) -> list[str]:
 
 def test_call_path_query_budget(facility, inmate, settings):
     """With the in-process caches warm (facility and plans; the token in the API), an allowed
-    authorize is 5 statements and its complete 6 (a charge that leaves a prepaid balance under the
+    authorize is 4 statements and its complete 6 (a charge that leaves a prepaid balance under the
     largest alert threshold reads the thresholds too: accounts.alerts)."""
     settings.FACILITY_CACHE_SECONDS = 60
     account = make_account(balance_cents=10_000)
@@ -306,9 +306,9 @@ def test_call_path_query_budget(facility, inmate, settings):
     complete(facility, inmate, account.test_number, seconds=60, cid=warm.call_id)  # creates system accounts
     with CaptureQueriesContext(connection) as captured:
         result = authorize(facility, inmate, account.test_number)
-    # the one read; the ledger-row lock; the open holds; the account's status again under the lock
-    # (a close or suspension that committed meanwhile is seen); the hold's insert
-    assert _statements(captured) == ["SELECT", "SELECT", "SELECT", "SELECT", "INSERT"], [q["sql"] for q in captured]
+    # the one read; the ledger-row lock; the open holds with the account's status again, under the
+    # lock (a close or suspension that committed meanwhile is seen); the hold's insert
+    assert _statements(captured) == ["SELECT", "SELECT", "SELECT", "INSERT"], [q["sql"] for q in captured]
     with CaptureQueriesContext(connection) as captured:
         complete(facility, inmate, account.test_number, seconds=125, cid=result.call_id)
     # the one read; the balance (lock order step 1); entry; postings; call record; hold released

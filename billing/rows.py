@@ -1,0 +1,40 @@
+"""Single rows written in one plain statement, for the call path: the ORM compiles every `create()`
+and `update()` again (and a phone number field parses its number again) on each call, which costs
+more than the statement itself there. Here the SQL is built once per model and kept; the values are
+prepared by each field as the ORM would, except the columns named `as_is`, which the caller passes
+already in their database form (an E.164 number checked on the way in). PostgreSQL and SQLite both
+run what these send."""
+
+import functools
+
+from django.db import connection
+from django.db.models import Model
+
+
+@functools.cache
+def _insert_sql(model: type[Model], attnames: frozenset[str], conflict: str | None) -> tuple[str, tuple]:
+    fields = tuple(f for f in model._meta.concrete_fields if f.attname in attnames)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    on_conflict = f" ON CONFLICT ({quote(conflict)}) DO NOTHING" if conflict else ""
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "  # noqa: S608 - names from the model
+        f"VALUES ({', '.join(['%s'] * len(fields))}){on_conflict} RETURNING {quote(model._meta.pk.column)}"
+    )
+    return sql, fields
+
+
+def row_insert(
+    model: type[Model], values: dict, *, as_is: frozenset[str] = frozenset(), on_conflict_skip: str | None = None
+) -> int | None:
+    """Insert one row of `model` from `values` (by attribute name: `account_id`, not `account`) and
+    return its primary key. With `on_conflict_skip` (a unique column), a row whose value is taken is
+    not inserted and None is returned; without it, the database's IntegrityError is raised."""
+    sql, fields = _insert_sql(model, frozenset(values), on_conflict_skip)
+    params = [
+        values[f.attname] if f.attname in as_is else f.get_db_prep_save(values[f.attname], connection) for f in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return row[0] if row else None
