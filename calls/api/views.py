@@ -5,6 +5,7 @@ from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -62,7 +63,17 @@ class InternalError(APIException):
     default_code = "server_error"
 
 
+class JSONOnly(DefaultContentNegotiation):
+    """The platform API answers JSON whatever the Accept header says (every answer, errors included,
+    is JSON): no parsing of Accept on each call. Request bodies are still matched to the parser by
+    their Content-Type (anything but JSON is a 415)."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class PlatformView(APIView):
+    content_negotiation_class = JSONOnly
     authentication_classes = [PlatformTokenAuthentication]
     permission_classes = [IsAuthenticated]
     parser_classes = [BoundedJSONParser]

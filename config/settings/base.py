@@ -73,8 +73,20 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")}
-DATABASES["default"]["ATOMIC_REQUESTS"] = False
+
+def database_settings(default: str | None = None) -> dict:
+    """DATABASE_URL (or `default`) as Django's database settings. On PostgreSQL, parameters are bound
+    on the server (psycopg's server-side binding): no SQL text is built in Python for each statement,
+    and psycopg prepares a statement the fifth time a connection runs it, so the call path's few
+    statements are parsed and planned once per connection, not on every call."""
+    database = env.db("DATABASE_URL", default=default) if default else env.db("DATABASE_URL")
+    database["ATOMIC_REQUESTS"] = False
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        database["OPTIONS"] = {**database.get("OPTIONS", {}), "server_side_binding": True}
+    return database
+
+
+DATABASES = {"default": database_settings(f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

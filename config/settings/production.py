@@ -2,11 +2,11 @@
 
 from .base import *  # noqa: F403
 from .base import CONTENT_SECURITY_POLICY as BASE_CSP
-from .base import env
+from .base import database_settings, env
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
-DATABASES = {"default": env.db("DATABASE_URL")}
+DATABASES = {"default": database_settings()}
 # One psycopg connection pool per process (Django's built-in pool, DESIGN.md §8). A gunicorn sync
 # worker or a Celery solo worker uses one connection at a time; a threaded worker one per thread:
 # size DB_POOL_MAX_SIZE to that, and keep processes x DB_POOL_MAX_SIZE below PostgreSQL's
@@ -28,6 +28,9 @@ if env.bool("DB_POOL", default=True) and DATABASES["default"]["ENGINE"] == "djan
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Behind PgBouncer in transaction mode a connection's prepared statements are not its own.
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY")
 STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET")

@@ -3,11 +3,11 @@
 import os
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import database_settings, env
 
 SECRET_KEY = "test-only-not-secret"
 DEBUG = False
-DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/familyline")}
+DATABASES = {"default": database_settings("postgres://postgres@127.0.0.1:5432/familyline")}
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/15")
 # Each test database has its own rows and ids, so each pytest-xdist worker (and each database name)
 # gets its own cache keys.
