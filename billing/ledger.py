@@ -34,7 +34,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import EntryKind, Hold, JournalEntry, LedgerAccount, Payment, PaymentStatus, Posting, Refund, SystemAccount
-from .rows import row_insert
+from .rows import pipelined, row_insert
 
 
 class LedgerError(Exception):
@@ -109,17 +109,21 @@ def post(
         if _keeps_balance(account):
             moves[account.pk] += amount
     # No savepoint of its own: inside a caller's transaction a failure here fails that transaction.
-    with transaction.atomic(savepoint=False):
+    with transaction.atomic(savepoint=False), connection.cursor() as moving:
         # Lock order step 1, before the entry's rows. For the usual entry, which moves one calling
         # account's balance, the UPDATE that moves it takes the lock: one statement instead of two.
         # Should the key turn out to be posted already, the move is undone below, in this
         # transaction and under the same lock, so nobody ever sees it.
         single = len(moves) == 1 and next(iter(moves.values())) != 0
         if single:
-            balances = _add_to_balances(moves)
+            ((moved_id, amount),) = moves.items()
+            # Sent, and read with the entry's answer: one round trip for both in a `pipelined` block.
+            moving.execute(_balance_move_sql(), [amount, moved_id])
         else:
             _lock_ledger_rows(sorted(moves))
         entry = _insert_entry(idempotency_key, kind, memo[:300], reverses, created_by)
+        if single:
+            balances = {moved_id: moving.fetchone()[0]}
         if entry is None:
             if single:
                 _add_to_balances({pk: -amount for pk, amount in moves.items()})
@@ -234,17 +238,20 @@ def _add_to_balances(moves: dict[int, int]) -> dict[int, int]:
     """Add to cached balances atomically, in ascending id order (two entries touching the same
     accounts cannot deadlock); the new balance of each, by ledger account id."""
     balances: dict[int, int] = {}
-    table = connection.ops.quote_name(LedgerAccount._meta.db_table)
     with connection.cursor() as cursor:
         for account_id in sorted(moves):
             if moves[account_id]:
-                cursor.execute(
-                    f"UPDATE {table} SET balance_cents = balance_cents + %s WHERE id = %s "  # noqa: S608
-                    "RETURNING balance_cents",
-                    [moves[account_id], account_id],
-                )
+                cursor.execute(_balance_move_sql(), [moves[account_id], account_id])
                 balances[account_id] = cursor.fetchone()[0]
     return balances
+
+
+def _balance_move_sql() -> str:
+    """Add (amount, ledger account id) to a cached balance, returning the new one."""
+    return (
+        f"UPDATE {connection.ops.quote_name(_LEDGER_TABLE)} SET balance_cents = balance_cents + %s "  # noqa: S608
+        "WHERE id = %s RETURNING balance_cents"
+    )
 
 
 def _insert_postings(entry_id: int, lines: Sequence[tuple[LedgerAccount, int]]) -> None:
@@ -503,7 +510,7 @@ def hold_place(
     insert. `details` gives the hold's facility_id, inmate_id, dialed_number (E.164) and billing."""
     now = now or timezone.now()
     ledger_id = account_ledger(account).pk
-    with transaction.atomic():
+    with pipelined(), transaction.atomic():
         funds, existing = _lock_for_hold(
             ledger_id=ledger_id,
             account_id=account.pk,
@@ -548,17 +555,23 @@ def _lock_for_hold(
     holds committed (or a status changed) while it waited for the lock would be missing from a read
     taken in the statement that waited. The second statement starts after the lock is ours and sees
     them all."""
-    balance = _lock_ledger_rows([ledger_id])[ledger_id]
     holds, accounts = connection.ops.quote_name(_HOLD_TABLE), connection.ops.quote_name(_ACCOUNT_TABLE)
-    with connection.cursor() as cursor:
-        cursor.execute(
+    with connection.cursor() as locking, connection.cursor() as reading:
+        # Both sent at once (`pipelined`); the server runs the second after the first has the lock.
+        locking.execute(
+            f"SELECT balance_cents FROM {connection.ops.quote_name(_LEDGER_TABLE)} "  # noqa: S608
+            f"WHERE id = %s{_lock_clause()}",
+            [ledger_id],
+        )
+        reading.execute(
             f"SELECT (SELECT COALESCE(SUM(amount_cents), 0) FROM {holds} "  # noqa: S608 - table names from the models
             " WHERE account_id = %s AND released_at IS NULL AND expires_at > %s), "
             f"(SELECT id FROM {holds} WHERE call_id = %s), a.status, a.suspension_code, a.activates_at "
             f"FROM {accounts} a WHERE a.id = %s",
             [account_id, connection.ops.adapt_datetimefield_value(now), call_id, account_id],
         )
-        held, existing, status, suspension_code, activates_at = cursor.fetchone()
+        (balance,) = locking.fetchone()
+        held, existing, status, suspension_code, activates_at = reading.fetchone()
     funds = Funds(
         balance_cents=balance,
         held_cents=int(held),
@@ -584,16 +597,15 @@ def hold_get(*, call_id: str) -> Hold | None:
     return Hold.objects.filter(call_id=call_id).select_related("account__ledger_account").first()
 
 
-def hold_release(*, hold_id: int, now: datetime | None = None) -> bool:
+def hold_release(*, hold_id: int, now: datetime | None = None) -> None:
     """Release a hold (its call completed). Releasing a released hold changes nothing. One plain
-    statement: it is on the call path."""
+    statement whose answer is not read: it is on the call path, sent with the commit (`pipelined`)."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {connection.ops.quote_name(_HOLD_TABLE)} SET released_at = %s "  # noqa: S608 - name from the model
             "WHERE id = %s AND released_at IS NULL",
             [connection.ops.adapt_datetimefield_value(now or timezone.now()), hold_id],
         )
-        return cursor.rowcount > 0
 
 
 def holds_release(*, hold_ids: Iterable[int], now: datetime) -> int:

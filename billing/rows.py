@@ -5,6 +5,7 @@ prepared by each field as the ORM would, except the columns named `as_is`, which
 already in their database form (an E.164 number checked on the way in). PostgreSQL and SQLite both
 run what these send."""
 
+import contextlib
 import functools
 
 from django.db import connection
@@ -12,29 +13,54 @@ from django.db.models import Model
 
 
 @functools.cache
-def _insert_sql(model: type[Model], attnames: frozenset[str], conflict: str | None) -> tuple[str, tuple]:
+def _insert_sql(
+    model: type[Model], attnames: frozenset[str], conflict: str | None, returning: bool
+) -> tuple[str, tuple]:
     fields = tuple(f for f in model._meta.concrete_fields if f.attname in attnames)
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
     on_conflict = f" ON CONFLICT ({quote(conflict)}) DO NOTHING" if conflict else ""
     sql = (
         f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "  # noqa: S608 - names from the model
-        f"VALUES ({', '.join(['%s'] * len(fields))}){on_conflict} RETURNING {quote(model._meta.pk.column)}"
+        f"VALUES ({', '.join(['%s'] * len(fields))}){on_conflict}"
+        + (f" RETURNING {quote(model._meta.pk.column)}" if returning else "")
     )
     return sql, fields
 
 
 def row_insert(
-    model: type[Model], values: dict, *, as_is: frozenset[str] = frozenset(), on_conflict_skip: str | None = None
+    model: type[Model],
+    values: dict,
+    *,
+    as_is: frozenset[str] = frozenset(),
+    on_conflict_skip: str | None = None,
+    returning: bool = True,
 ) -> int | None:
     """Insert one row of `model` from `values` (by attribute name: `account_id`, not `account`) and
     return its primary key. With `on_conflict_skip` (a unique column), a row whose value is taken is
-    not inserted and None is returned; without it, the database's IntegrityError is raised."""
-    sql, fields = _insert_sql(model, frozenset(values), on_conflict_skip)
+    not inserted and None is returned; without it, the database's IntegrityError is raised (at the
+    latest by the commit, in a `pipelined` block). `returning=False` reads no answer (nothing to wait
+    for in a `pipelined` block) and returns None."""
+    sql, fields = _insert_sql(model, frozenset(values), on_conflict_skip, returning)
     params = [
         values[f.attname] if f.attname in as_is else f.get_db_prep_save(values[f.attname], connection) for f in fields
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        row = cursor.fetchone()
+        row = cursor.fetchone() if returning else None
     return row[0] if row else None
+
+
+@contextlib.contextmanager
+def pipelined():
+    """Statements the block sends go to the server together. On PostgreSQL (psycopg's pipeline
+    mode) an execute only queues its statement; reading a result, or the commit, sends what is queued
+    and waits once for all of it, so a transaction whose statements do not need each other's answers
+    costs one round trip instead of one per statement. The server still runs them one after the
+    other, in order, each with its own snapshot. On SQLite each statement runs at once."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    connection.ensure_connection()
+    with connection.connection.pipeline():
+        yield

@@ -31,7 +31,7 @@ from accounts.models import (
 from billing import ledger
 from billing.models import EntryKind, SystemAccount
 from billing.money import to_decimal
-from billing.rows import row_insert
+from billing.rows import pipelined, row_insert
 
 from . import payers
 from .announcements import announcement
@@ -48,7 +48,6 @@ from .models import (
 from .rating import Price, billable_minutes, format_rate, minutes_covered, price
 from .selectors import (
     AuthorizeFacts,
-    CompleteFacts,
     EarlierCall,
     FacilityInfo,
     PlanInfo,
@@ -649,9 +648,17 @@ def call_complete(
         "source": source,
         "completed_at": now,
     }
-    with transaction.atomic():
-        if call.cost.total_cents:
-            completion = _record_charged_call(fields=fields, account=account, call=call, facts=facts)
+    ledgers = None
+    if call.cost.total_cents:
+        # Read (or, the first time, created) before the pipelined block: a creation that meets a
+        # concurrent one recovers from the IntegrityError, which a pipeline cannot.
+        system = facts.system_ledgers or ledger.system_accounts(SystemAccount.CALL_REVENUE, SystemAccount.TAX_PAYABLE)
+        ledgers = (ledger.account_ledger(account), *system)
+    # The charge's statements are sent a few at a time (`pipelined`): the record and the hold's
+    # release go with the commit. Nothing in the block may catch a database error and go on.
+    with pipelined(), transaction.atomic():
+        if ledgers is not None:
+            completion = _record_charged_call(fields=fields, ledgers=ledgers, account=account, call=call)
         else:
             completion = _record_free_call(fields=fields, account=account)
         if hold is not None:
@@ -659,13 +666,11 @@ def call_complete(
     return replace(completion, authorized=hold is not None)
 
 
-def _record_charged_call(
-    *, fields: dict, account: CallingAccount, call: _RatedCall, facts: CompleteFacts
-) -> Completion:
+def _record_charged_call(*, fields: dict, ledgers: tuple, account: CallingAccount, call: _RatedCall) -> Completion:
     """Post the charge (the kernel locks the payer's ledger row first), then record the call. The
-    entry's key `call:<call_id>` decides a race between two reports of one call."""
-    revenue, tax = facts.system_ledgers or ledger.system_accounts(SystemAccount.CALL_REVENUE, SystemAccount.TAX_PAYABLE)
-    account_ledger = ledger.account_ledger(account)
+    entry's key `call:<call_id>` decides a race between two reports of one call. `ledgers`: the
+    payer's, call revenue's and tax payable's ledger accounts."""
+    account_ledger, revenue, tax = ledgers
     lines = [(account_ledger, -call.cost.total_cents), (revenue, call.cost.charge_cents)]
     if call.cost.tax_cents:
         lines.append((tax, call.cost.tax_cents))
@@ -684,7 +689,8 @@ def _record_charged_call(
     # plain insert (a record already there is an IntegrityError that undoes the charge).
     balance = posted.balances[account_ledger.pk]
     alerts.balance_charged(account=account, balance_after_cents=balance, charged_cents=call.cost.total_cents)
-    row_insert(CallRecord, {**fields, "entry_id": posted.entry.pk, "balance_after_cents": balance}, as_is=_AS_IS)
+    values = {**fields, "entry_id": posted.entry.pk, "balance_after_cents": balance}
+    row_insert(CallRecord, values, as_is=_AS_IS, returning=False)
     return _completion(fields, balance)
 
 
