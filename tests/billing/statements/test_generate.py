@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.services import account_open
 from billing import ledger
 from billing.adjustments import adjustment_create
-from billing.models import Posting, Statement, StatementLine
+from billing.models import EntryKind, Posting, Statement, StatementLine, SystemAccount
 from billing.payments.direct_bill import direct_bill_mail_payment_record
 from billing.statements import periods
 from billing.statements import services as statements
@@ -219,3 +219,50 @@ def test_two_workers_at_once_yield_one_statement_and_one_email():
     assert statement.closing_balance_cents == -balance_of(account)
     assert len([m for m in mail.outbox if "is ready" in m.subject]) == 1
     assert ledger.check() == []
+
+
+def _post(account, kind: EntryKind, cents: int, *, memo: str = "", tax: int = 0):
+    """An entry of `kind` that adds `cents` to the account (and `tax` to tax payable), as the ledger
+    posts it for causes the other tests do not build."""
+    own = ledger.account_ledger(account)
+    other, tax_payable = ledger.system_accounts(SystemAccount.ADJUSTMENTS, SystemAccount.TAX_PAYABLE)
+    lines = [(own, cents), (other, -cents - tax)] + ([(tax_payable, tax)] if tax else [])
+    return ledger.post(idempotency_key=f"test:{kind}:{cents}", kind=kind, lines=lines, memo=memo).entry
+
+
+def test_each_kind_of_entry_gets_its_words_and_its_total_on_the_statement(calls):
+    with time_machine.travel(ny(2026, 9, 10, 12, 0), tick=False):
+        account = open_direct_bill(state="AK")
+        number = add_number(account)
+    with time_machine.travel(ny(2026, 10, 3, 19, 0), tick=False):
+        calls.complete(number=number, minutes=10)  # 210 + 13
+    with time_machine.travel(ny(2026, 10, 21, 10, 0), tick=False):
+        _post(account, EntryKind.PAYMENT, 100, memo="Payment by wire")
+        _post(account, EntryKind.PAYMENT, 101)
+        _post(account, EntryKind.REFUND, -40)
+        _post(account, EntryKind.REVERSAL, -30, memo="Reversed payment")
+        _post(account, EntryKind.ADJUSTMENT, 12)
+        _post(account, EntryKind.CALL, -99, tax=5)  # a charge without its call record
+        _post(account, EntryKind.PAYMENT, 7)
+        _post(account, EntryKind.PAYMENT, -7)
+    with time_machine.travel(ny(2026, 11, 1, 2, 0), tick=False):
+        (statement,) = statements.statements_generate_for_month(period=periods.month_period(ny(2026, 10, 1).date()))
+    lines = [
+        (line.kind, line.description, line.charge_cents, line.tax_cents, line.amount_cents)
+        for line in statement.lines.order_by("occurred_at", "id")
+    ]
+    assert lines == [
+        ("call", f"Call from {calls.facility.name}", 210, 13, 223),
+        ("payment", "Payment by wire", 0, 0, -100),
+        ("payment", "Payment", 0, 0, -101),
+        ("payment", "Refund", 0, 0, 40),
+        ("adjustment", "Reversed payment", 0, 0, 30),
+        ("adjustment", "Adjustment", 0, 0, -12),
+        ("call", "Call", 94, 5, 99),
+        ("payment", "Payment", 0, 0, -7),
+        ("payment", "Payment", 0, 0, 7),
+    ]
+    totals = (statement.charges_cents, statement.tax_cents, statement.payments_cents, statement.adjustments_cents)
+    assert totals == (210 + 94, 13 + 5, -100 - 101 + 40 - 7 + 7, 30 - 12)
+    assert statement.opening_balance_cents == 0
+    assert statement.closing_balance_cents == sum(amount for *_, amount in lines) == -balance_of(account)
