@@ -3,7 +3,9 @@
 API: `balance_get`, `balance_lock`, `balance_as_of`, `owed_cents`, `hold_place`, `hold_get`,
 `hold_release`, `holds_release_for_account`, `holds_expire`, `holds_open_exist`, `post`, `post_batch`
 (many entries at once, for bulk imports), `reverse`,
-plus the statement reads `entry_totals_between` and `credits_since`, and `check`.
+plus the statement reads `entry_totals_between` and `credits_since` (and, for the monthly run's
+INSERT … SELECT, the same reads as SQL: `balances_as_of_sql`, `entry_totals_between_sql`,
+`entry_tax_sql`), and `check`.
 
 The lock order (every path that touches an account's money takes its locks in this order, so a
 payment, a call, a close, a statement and an adjustment on one account never deadlock):
@@ -443,6 +445,62 @@ def entry_totals_between_many(
         .order_by()
     )
     return dict(per_account), tax
+
+
+# The same reads as SQL to build on, for a caller that writes from them inside the database
+# (INSERT … SELECT) rather than bringing thousands of rows into Python. Each returns (sql, params)
+# in the ORM's placeholder style, and runs on PostgreSQL and SQLite alike.
+
+
+def _calling_account_postings_sql(account_ids: Sequence[int]) -> tuple[str, list]:
+    tables = {
+        name: connection.ops.quote_name(model._meta.db_table)
+        for name, model in (("posting", Posting), ("ledger", LedgerAccount), ("entry", JournalEntry))
+    }
+    sql = (
+        f"FROM {tables['posting']} p JOIN {tables['ledger']} la ON la.id = p.ledger_account_id "
+        f"JOIN {tables['entry']} e ON e.id = p.entry_id "
+        f"WHERE la.calling_account_id IN ({', '.join(['%s'] * len(account_ids))})"
+    )
+    return sql, list(account_ids)
+
+
+def balances_as_of_sql(*, account_ids: Sequence[int], at: datetime) -> tuple[str, list]:
+    """`balances_as_of_many` as a SELECT of (account_id, balance_cents), one row per calling account
+    of `account_ids` that has postings before `at` (an account without any has a balance of 0)."""
+    postings, params = _calling_account_postings_sql(account_ids)
+    sql = (
+        "SELECT la.calling_account_id AS account_id, CAST(SUM(p.amount_cents) AS BIGINT) AS balance_cents "  # noqa: S608
+        f"{postings} AND e.created_at < %s GROUP BY la.calling_account_id"
+    )
+    return sql, [*params, connection.ops.adapt_datetimefield_value(at)]
+
+
+def entry_totals_between_sql(*, account_ids: Sequence[int], start: datetime, end: datetime) -> tuple[str, list]:
+    """The first half of `entry_totals_between_many` as a SELECT of (account_id, entry_id, kind,
+    created_at, memo, total_cents): each entry posted in [start, end) that touched a calling account
+    of `account_ids`, with what it added to that account."""
+    postings, params = _calling_account_postings_sql(account_ids)
+    sql = (
+        "SELECT la.calling_account_id AS account_id, e.id AS entry_id, e.kind AS kind, "  # noqa: S608
+        "e.created_at AS created_at, e.memo AS memo, CAST(SUM(p.amount_cents) AS BIGINT) AS total_cents "
+        f"{postings} AND e.created_at >= %s AND e.created_at < %s "
+        "GROUP BY la.calling_account_id, e.id, e.kind, e.created_at, e.memo"
+    )
+    adapt = connection.ops.adapt_datetimefield_value
+    return sql, [*params, adapt(start), adapt(end)]
+
+
+def entry_tax_sql(entry_id_column: str) -> tuple[str, list]:
+    """The second half of `entry_totals_between_many` as a scalar subquery: the tax payable that the
+    entry whose id is in `entry_id_column` posted (NULL when it posted none)."""
+    posting = connection.ops.quote_name(Posting._meta.db_table)
+    ledger = connection.ops.quote_name(LedgerAccount._meta.db_table)
+    sql = (
+        f"(SELECT SUM(tp.amount_cents) FROM {posting} tp WHERE tp.entry_id = {entry_id_column} "  # noqa: S608
+        f"AND tp.ledger_account_id = (SELECT tl.id FROM {ledger} tl WHERE tl.code = %s))"
+    )
+    return sql, [f"system:{SystemAccount.TAX_PAYABLE.value}"]
 
 
 def credits_since(*, account, at: datetime, credit_kinds, until: datetime | None = None) -> int:
