@@ -76,13 +76,14 @@ TEMPLATES = [
 
 def database_settings(default: str | None = None) -> dict:
     """DATABASE_URL (or `default`) as Django's database settings. On PostgreSQL, parameters are bound
-    on the server (psycopg's server-side binding): no SQL text is built in Python for each statement,
-    and psycopg prepares a statement the fifth time a connection runs it, so the call path's few
-    statements are parsed and planned once per connection, not on every call."""
+    on the server (psycopg's server-side binding: no SQL text is built in Python for each statement),
+    and psycopg prepares a statement the fifth time a connection runs it (Django turns that off by
+    default), so the call path's few statements are parsed and planned once per connection, not on
+    every call: planning its one-read join cost the server more than running it."""
     database = env.db("DATABASE_URL", default=default) if default else env.db("DATABASE_URL")
     database["ATOMIC_REQUESTS"] = False
     if database["ENGINE"] == "django.db.backends.postgresql":
-        database["OPTIONS"] = {**database.get("OPTIONS", {}), "server_side_binding": True}
+        database["OPTIONS"] = {**database.get("OPTIONS", {}), "server_side_binding": True, "prepare_threshold": 5}
     return database
 
 
