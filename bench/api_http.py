@@ -8,7 +8,7 @@ each holding one number:
   (c) POST /api/v1/calls/complete for those call ids (its hold released, the call charged);
   (d) pgbench tpcb-like at the same concurrency;
 then (b) and (c) again at --latency-connections for the latency goal. Prints requests/s,
-p50/p90/p99 and the ratios; then checks that every allowed authorize placed exactly one hold and that
+p50/p90/p99, the CPU time per request of the app server and of the database server, and the ratios; then checks that every allowed authorize placed exactly one hold and that
 `manage.py ledger_check` is clean. Everything listens on 127.0.0.1 only; each phase lasts --seconds.
 
 Needs Debian's wrk (`apt-get install -y wrk`) and pgbench (postgresql-client).
@@ -138,7 +138,44 @@ def _wait_up(url: str, seconds: float = 30) -> None:
     raise SystemExit(f"gunicorn did not answer {url}")
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds() -> dict[str, float]:
+    """CPU time (user + system) used so far by the app server (gunicorn) and the database server
+    (postgres) processes on this machine, from /proc (Linux)."""
+    used = {"app": 0.0, "db": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        seconds = (int(fields[11]) + int(fields[12])) / _TICKS
+        if name.startswith("postgres"):
+            used["db"] += seconds
+        elif b"gunicorn" in cmdline:
+            used["app"] += seconds
+    return used
+
+
 def _wrk(base: str, *, path: str, method: str, prefix: str, body: str, token: str, accounts: int, args, conns: int):
+    """One wrk phase; its figures, with the CPU time per request the app and the database used."""
+    before = _cpu_seconds()
+    result = _wrk_run(
+        base, path=path, method=method, prefix=prefix, body=body, token=token, accounts=accounts, args=args, conns=conns
+    )
+    after = _cpu_seconds()
+    for side in ("app", "db"):
+        result[f"{side}_cpu_us"] = (after[side] - before[side]) / max(1, result["requests"]) * 1e6
+    return result
+
+
+def _wrk_run(base: str, *, path: str, method: str, prefix: str, body: str, token: str, accounts: int, args, conns: int):
     threads = min(2, conns)
     headers = {"Authorization": f"Bearer {token}", "X-Forwarded-Proto": "https"}
     if method == "POST":
@@ -172,7 +209,8 @@ def _line(name: str, r: dict, conns: int) -> str:
     extra += f", {r['socket_errors']} socket errors" if r["socket_errors"] else ""
     return (
         f"{name:<28} {r['rps']:>8,.0f} req/s  p50 {r['p50'] / 1000:6.1f} ms  p90 {r['p90'] / 1000:6.1f} ms  "
-        f"p99 {r['p99'] / 1000:6.1f} ms  ({r['requests']:,} requests, {conns} connections{extra})"
+        f"p99 {r['p99'] / 1000:6.1f} ms  cpu/request app {r['app_cpu_us']:5,.0f} us db {r['db_cpu_us']:5,.0f} us  "
+        f"({r['requests']:,} requests, {conns} connections{extra})"
     )
 
 
