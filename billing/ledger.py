@@ -113,17 +113,31 @@ def post(
     # No savepoint of its own: inside a caller's transaction a failure here fails that transaction.
     with transaction.atomic(savepoint=False), connection.cursor() as moving:
         # Lock order step 1, before the entry's rows. For the usual entry, which moves one calling
-        # account's balance, the UPDATE that moves it takes the lock: one statement instead of two.
-        # Should the key turn out to be posted already, the move is undone below, in this
-        # transaction and under the same lock, so nobody ever sees it.
+        # account's balance, the UPDATE that moves it takes the lock: one statement instead of two,
+        # sent with the entry's insert (one round trip on PostgreSQL: `pipelined`). Should the key
+        # turn out to be posted already, the move is undone below, in this transaction and under
+        # the same lock, so nobody ever sees it.
         single = len(moves) == 1 and next(iter(moves.values())) != 0
-        if single:
-            ((moved_id, amount),) = moves.items()
-            # Sent, and read with the entry's answer: one round trip for both in a `pipelined` block.
-            moving.execute(_balance_move_sql(), [amount, moved_id])
-        else:
+        if not single:
             _lock_ledger_rows(sorted(moves))
-        entry = _insert_entry(idempotency_key, kind, memo[:300], reverses, created_by)
+        entry = JournalEntry(
+            idempotency_key=idempotency_key,
+            kind=kind,
+            memo=memo[:300],
+            reverses=reverses,
+            created_by=created_by,
+            created_at=timezone.now(),
+        )
+        with connection.cursor() as entering:
+            try:
+                with pipelined():
+                    if single:
+                        ((moved_id, amount),) = moves.items()
+                        moving.execute(_balance_move_sql(), [amount, moved_id])
+                    _entry_send(entering, entry)
+            except IntegrityError as exc:  # the only other unique column: `reverses`
+                raise LedgerError(f"entry #{reverses and reverses.pk} is already reversed") from exc
+            entry = _entry_read(entering, entry)
         if single:
             balances = {moved_id: moving.fetchone()[0]}
         if entry is None:
@@ -266,29 +280,28 @@ def _insert_postings(entry_id: int, lines: Sequence[tuple[LedgerAccount, int]]) 
         )
 
 
-def _insert_entry(idempotency_key, kind, memo, reverses, created_by) -> JournalEntry | None:
-    """Insert the entry, or return None when its key is taken. One statement, no savepoint: when
-    another transaction is inserting the same key, PostgreSQL makes this one wait for it and then
-    skip the row, and the caller reads the winner's entry."""
-    entry = JournalEntry(
-        idempotency_key=idempotency_key,
-        kind=kind,
-        memo=memo,
-        reverses=reverses,
-        created_by=created_by,
-        created_at=timezone.now(),
-    )
+def _entry_send(cursor, entry: JournalEntry) -> None:
+    """Insert the entry unless its key is taken. One statement, no savepoint: when another
+    transaction is inserting the same key, PostgreSQL makes this one wait for it and then skip the
+    row, and the caller reads the winner's entry."""
     table = connection.ops.quote_name(JournalEntry._meta.db_table)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (idempotency_key, kind, memo, reverses_id, created_by_id, created_at) "  # noqa: S608
-                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-                [entry.idempotency_key, str(kind), memo, entry.reverses_id, entry.created_by_id, entry.created_at],
-            )
-            row = cursor.fetchone()
-    except IntegrityError as exc:  # the only other unique column: `reverses`
-        raise LedgerError(f"entry #{reverses and reverses.pk} is already reversed") from exc
+    cursor.execute(
+        f"INSERT INTO {table} (idempotency_key, kind, memo, reverses_id, created_by_id, created_at) "  # noqa: S608
+        "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+        [
+            entry.idempotency_key,
+            str(entry.kind),
+            entry.memo,
+            entry.reverses_id,
+            entry.created_by_id,
+            connection.ops.adapt_datetimefield_value(entry.created_at),
+        ],
+    )
+
+
+def _entry_read(cursor, entry: JournalEntry) -> JournalEntry | None:
+    """The entry `_entry_send` inserted, with its id; None when its key was taken."""
+    row = cursor.fetchone()
     if row is None:
         return None
     entry.pk = row[0]
@@ -568,7 +581,7 @@ def hold_place(
     insert. `details` gives the hold's facility_id, inmate_id, dialed_number (E.164) and billing."""
     now = now or timezone.now()
     ledger_id = account_ledger(account).pk
-    with pipelined(), transaction.atomic():
+    with transaction.atomic():
         funds, existing = _lock_for_hold(
             ledger_id=ledger_id,
             account_id=account.pk,
@@ -615,19 +628,19 @@ def _lock_for_hold(
     them all."""
     holds, accounts = connection.ops.quote_name(_HOLD_TABLE), connection.ops.quote_name(_ACCOUNT_TABLE)
     with connection.cursor() as locking, connection.cursor() as reading:
-        # Both sent at once (`pipelined`); the server runs the second after the first has the lock.
-        locking.execute(
-            f"SELECT balance_cents FROM {connection.ops.quote_name(_LEDGER_TABLE)} "  # noqa: S608
-            f"WHERE id = %s{_lock_clause()}",
-            [ledger_id],
-        )
-        reading.execute(
-            f"SELECT (SELECT COALESCE(SUM(amount_cents), 0) FROM {holds} "  # noqa: S608 - table names from the models
-            " WHERE account_id = %s AND released_at IS NULL AND expires_at > %s), "
-            f"(SELECT id FROM {holds} WHERE call_id = %s), a.status, a.suspension_code, a.activates_at "
-            f"FROM {accounts} a WHERE a.id = %s",
-            [account_id, connection.ops.adapt_datetimefield_value(now), call_id, account_id],
-        )
+        with pipelined():  # one round trip; the server runs the second after the first has the lock
+            locking.execute(
+                f"SELECT balance_cents FROM {connection.ops.quote_name(_LEDGER_TABLE)} "  # noqa: S608
+                f"WHERE id = %s{_lock_clause()}",
+                [ledger_id],
+            )
+            reading.execute(
+                f"SELECT (SELECT COALESCE(SUM(amount_cents), 0) FROM {holds} "  # noqa: S608 - names from the models
+                " WHERE account_id = %s AND released_at IS NULL AND expires_at > %s), "
+                f"(SELECT id FROM {holds} WHERE call_id = %s), a.status, a.suspension_code, a.activates_at "
+                f"FROM {accounts} a WHERE a.id = %s",
+                [account_id, connection.ops.adapt_datetimefield_value(now), call_id, account_id],
+            )
         (balance,) = locking.fetchone()
         held, existing, status, suspension_code, activates_at = reading.fetchone()
     funds = Funds(
@@ -657,7 +670,7 @@ def hold_get(*, call_id: str) -> Hold | None:
 
 def hold_release(*, hold_id: int, now: datetime | None = None) -> None:
     """Release a hold (its call completed). Releasing a released hold changes nothing. One plain
-    statement whose answer is not read: it is on the call path, sent with the commit (`pipelined`)."""
+    statement whose answer is not read: the call path sends it with the call record (`pipelined`)."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {connection.ops.quote_name(_HOLD_TABLE)} SET released_at = %s "  # noqa: S608 - name from the model

@@ -53,11 +53,11 @@ def row_insert(
 
 @contextlib.contextmanager
 def pipelined():
-    """Statements the block sends go to the server together. On PostgreSQL (psycopg's pipeline
-    mode) an execute only queues its statement; reading a result, or the commit, sends what is queued
-    and waits once for all of it, so a transaction whose statements do not need each other's answers
-    costs one round trip instead of one per statement. The server still runs them one after the
-    other, in order, each with its own snapshot. On SQLite each statement runs at once."""
+    """Statements executed in the block go to the server together, and the block waits once for all
+    their answers when it ends: read the results after the block. On PostgreSQL this is psycopg's
+    pipeline mode (an execute only queues its statement); the server still runs the statements one
+    after the other, in order, each with its own snapshot. On SQLite each statement runs at once. An
+    error in any statement is raised when the block ends; nothing inside may catch it and go on."""
     if connection.vendor != "postgresql":
         yield
         return

@@ -50,6 +50,7 @@ from .selectors import (
     AuthorizeFacts,
     EarlierCall,
     FacilityInfo,
+    HeldCall,
     PlanInfo,
     authorize_facts_get,
     complete_facts_get,
@@ -650,26 +651,27 @@ def call_complete(
     }
     ledgers = None
     if call.cost.total_cents:
-        # Read (or, the first time, created) before the pipelined block: a creation that meets a
-        # concurrent one recovers from the IntegrityError, which a pipeline cannot.
+        # Read (or, the first time, created) before the charge's transaction begins.
         system = facts.system_ledgers or ledger.system_accounts(SystemAccount.CALL_REVENUE, SystemAccount.TAX_PAYABLE)
         ledgers = (ledger.account_ledger(account), *system)
-    # The charge's statements are sent a few at a time (`pipelined`): the record and the hold's
-    # release go with the commit. Nothing in the block may catch a database error and go on.
-    with pipelined(), transaction.atomic():
+    with transaction.atomic():
         if ledgers is not None:
-            completion = _record_charged_call(fields=fields, ledgers=ledgers, account=account, call=call)
+            completion = _record_charged_call(
+                fields=fields, ledgers=ledgers, account=account, call=call, hold=hold, now=now
+            )
         else:
             completion = _record_free_call(fields=fields, account=account)
-        if hold is not None:
-            ledger.hold_release(hold_id=hold.hold_id, now=now)
+            if hold is not None:
+                ledger.hold_release(hold_id=hold.hold_id, now=now)
     return replace(completion, authorized=hold is not None)
 
 
-def _record_charged_call(*, fields: dict, ledgers: tuple, account: CallingAccount, call: _RatedCall) -> Completion:
-    """Post the charge (the kernel locks the payer's ledger row first), then record the call. The
-    entry's key `call:<call_id>` decides a race between two reports of one call. `ledgers`: the
-    payer's, call revenue's and tax payable's ledger accounts."""
+def _record_charged_call(
+    *, fields: dict, ledgers: tuple, account: CallingAccount, call: _RatedCall, hold: HeldCall | None, now
+) -> Completion:
+    """Post the charge (the kernel locks the payer's ledger row first), then record the call and
+    release its hold. The entry's key `call:<call_id>` decides a race between two reports of one
+    call. `ledgers`: the payer's, call revenue's and tax payable's ledger accounts."""
     account_ledger, revenue, tax = ledgers
     lines = [(account_ledger, -call.cost.total_cents), (revenue, call.cost.charge_cents)]
     if call.cost.tax_cents:
@@ -681,7 +683,8 @@ def _record_charged_call(*, fields: dict, ledgers: tuple, account: CallingAccoun
         memo=f"Call {fields['call_id']}: {call.minutes} min from {call.info.code}",
     )
     if not posted.created:
-        # Another report of this call won the race and committed its record with its entry.
+        # Another report of this call won the race and committed its record with its entry (and
+        # released the hold).
         winner = CallRecord.objects.filter(call_id=fields["call_id"]).first()
         if winner is not None:
             return Completion.of(winner)
@@ -690,7 +693,10 @@ def _record_charged_call(*, fields: dict, ledgers: tuple, account: CallingAccoun
     balance = posted.balances[account_ledger.pk]
     alerts.balance_charged(account=account, balance_after_cents=balance, charged_cents=call.cost.total_cents)
     values = {**fields, "entry_id": posted.entry.pk, "balance_after_cents": balance}
-    row_insert(CallRecord, values, as_is=_AS_IS, returning=False)
+    with pipelined():  # one round trip for both; no answer is read
+        row_insert(CallRecord, values, as_is=_AS_IS, returning=False)
+        if hold is not None:
+            ledger.hold_release(hold_id=hold.hold_id, now=now)
     return _completion(fields, balance)
 
 
