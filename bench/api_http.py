@@ -8,7 +8,8 @@ each holding one number:
   (c) POST /api/v1/calls/complete for those call ids (its hold released, the call charged);
   (d) pgbench tpcb-like at the same concurrency;
 then (b) and (c) again at --latency-connections for the latency goal. Prints requests/s,
-p50/p90/p99, the CPU time per request of the app server and of the database server, and the ratios; then checks that every allowed authorize placed exactly one hold and that
+p50/p90/p99, the CPU time per request of the app server and of the database server, and the
+ratios; then checks that every allowed authorize placed exactly one hold and that
 `manage.py ledger_check` is clean. Everything listens on 127.0.0.1 only; each phase lasts --seconds.
 
 Needs Debian's wrk (`apt-get install -y wrk`) and pgbench (postgresql-client).
@@ -141,10 +142,10 @@ def _wait_up(url: str, seconds: float = 30) -> None:
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_seconds() -> dict[str, float]:
-    """CPU time (user + system) used so far by the app server (gunicorn) and the database server
-    (postgres) processes on this machine, from /proc (Linux)."""
-    used = {"app": 0.0, "db": 0.0}
+def _cpu_seconds() -> dict[int, tuple[str, float]]:
+    """CPU time (user + system) used so far by each app server (gunicorn) and database server
+    (postgres) process on this machine, by pid, from /proc (Linux)."""
+    used = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -155,11 +156,19 @@ def _cpu_seconds() -> dict[str, float]:
             continue
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2 :].split()
-        seconds = (int(fields[11]) + int(fields[12])) / _TICKS
-        if name.startswith("postgres"):
-            used["db"] += seconds
-        elif b"gunicorn" in cmdline:
-            used["app"] += seconds
+        side = "db" if name.startswith("postgres") else "app" if b"gunicorn" in cmdline else None
+        if side:
+            used[int(entry.name)] = (side, (int(fields[11]) + int(fields[12])) / _TICKS)
+    return used
+
+
+def _cpu_used(before: dict, after: dict) -> dict[str, float]:
+    """CPU seconds each side used between two `_cpu_seconds` readings (a process that ended in
+    between is not counted; one that started is counted whole)."""
+    used = {"app": 0.0, "db": 0.0}
+    for pid, (side, seconds) in after.items():
+        earlier = before.get(pid)
+        used[side] += seconds - (earlier[1] if earlier and earlier[0] == side else 0.0)
     return used
 
 
@@ -169,9 +178,9 @@ def _wrk(base: str, *, path: str, method: str, prefix: str, body: str, token: st
     result = _wrk_run(
         base, path=path, method=method, prefix=prefix, body=body, token=token, accounts=accounts, args=args, conns=conns
     )
-    after = _cpu_seconds()
+    used = _cpu_used(before, _cpu_seconds())
     for side in ("app", "db"):
-        result[f"{side}_cpu_us"] = (after[side] - before[side]) / max(1, result["requests"]) * 1e6
+        result[f"{side}_cpu_us"] = used[side] / max(1, result["requests"]) * 1e6
     return result
 
 
