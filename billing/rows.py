@@ -1,24 +1,44 @@
 """Single rows written in one plain statement, for the call path: the ORM compiles every `create()`
 and `update()` again (and a phone number field parses its number again) on each call, which costs
 more than the statement itself there. Here the SQL is built once per model and kept; the values are
-prepared by each field as the ORM would, except the columns named `as_is`, which the caller passes
-already in their database form (an E.164 number checked on the way in). PostgreSQL and SQLite both
-run what these send."""
+prepared by each field as the ORM would, except plain integers and text (stored as given) and the
+columns named `as_is`, which the caller passes already in their database form (an E.164 number
+checked on the way in). PostgreSQL and SQLite both run what these send."""
 
 import contextlib
 import functools
 
-from django.db import connection
+from django.db import connection, models
 from django.db.models import Model
+
+# Fields whose database value is the Python value itself (an int, a str), which both databases'
+# drivers take as they are: preparing them through the field costs more than the statement's send.
+_STORED_AS_GIVEN = frozenset(
+    {
+        models.BigIntegerField,
+        models.IntegerField,
+        models.PositiveIntegerField,
+        models.PositiveSmallIntegerField,
+        models.SmallIntegerField,
+        models.CharField,
+        models.TextField,
+        models.ForeignKey,
+        models.OneToOneField,
+    }
+)
 
 
 @functools.cache
 def _insert_sql(
     model: type[Model], attnames: frozenset[str], conflict: str | None, returning: bool
 ) -> tuple[str, tuple]:
-    fields = tuple(f for f in model._meta.concrete_fields if f.attname in attnames)
+    fields = tuple(
+        (f, None if type(f) in _STORED_AS_GIVEN else f.get_db_prep_save)
+        for f in model._meta.concrete_fields
+        if f.attname in attnames
+    )
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in fields)
+    columns = ", ".join(quote(f.column) for f, _ in fields)
     on_conflict = f" ON CONFLICT ({quote(conflict)}) DO NOTHING" if conflict else ""
     sql = (
         f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "  # noqa: S608 - names from the model
@@ -43,7 +63,8 @@ def row_insert(
     for in a `pipelined` block) and returns None."""
     sql, fields = _insert_sql(model, frozenset(values), on_conflict_skip, returning)
     params = [
-        values[f.attname] if f.attname in as_is else f.get_db_prep_save(values[f.attname], connection) for f in fields
+        values[f.attname] if prepare is None or f.attname in as_is else prepare(values[f.attname], connection)
+        for f, prepare in fields
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
