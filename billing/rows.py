@@ -83,5 +83,7 @@ def pipelined():
         yield
         return
     connection.ensure_connection()
-    with connection.connection.pipeline():
+    # The errors the block's end raises are psycopg's own: turned into Django's (IntegrityError…),
+    # as the ORM's statements raise them, so callers catch one kind.
+    with connection.wrap_database_errors, connection.connection.pipeline():
         yield
