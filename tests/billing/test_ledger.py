@@ -107,6 +107,18 @@ def test_reversal_restores_balance_and_happens_once(account_ledger):
     assert ledger.check() == []
 
 
+def test_a_second_reversal_under_another_key_is_refused_and_changes_nothing(account_ledger):
+    entry = _charge(account_ledger, 210, 13, "call:twice").entry
+    ledger.reverse(entry=entry)
+    lines = [(p.ledger_account, -p.amount_cents) for p in entry.postings.select_related("ledger_account")]
+    with pytest.raises(ledger.LedgerError, match="already reversed"), transaction.atomic():
+        ledger.post(idempotency_key="reversal:other", kind=EntryKind.REVERSAL, lines=lines, reverses=entry)
+    account_ledger.refresh_from_db()
+    assert account_ledger.balance_cents == 0
+    assert not JournalEntry.objects.filter(idempotency_key="reversal:other").exists()
+    assert ledger.check() == []
+
+
 def test_postings_are_append_only_in_the_database(account_ledger):
     _deposit(account_ledger, 500, "payment:ro")
     with (
