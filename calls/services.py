@@ -475,7 +475,7 @@ def _place(call: _Call, *, account: CallingAccount, billing: str, decide) -> led
     return ledger.hold_place(
         account=account,
         call_id=call.call_id,
-        credit_limit_cents=account.credit_limit_cents if account.kind == AccountKind.DIRECT_BILL else None,
+        on_credit=account.kind == AccountKind.DIRECT_BILL,
         expires_at=call.hold_expires_at,
         decide=decide,
         details={
@@ -683,10 +683,12 @@ def _record_charged_call(
         memo=f"Call {fields['call_id']}: {call.minutes} min from {call.info.code}",
     )
     if not posted.created:
-        # Another report of this call won the race and committed its record with its entry (and
-        # released the hold).
+        # Another report of this call won the race and committed its record with its entry. It may
+        # have read its facts before the authorization's hold existed: release the hold here too.
         winner = CallRecord.objects.filter(call_id=fields["call_id"]).first()
         if winner is not None:
+            if hold is not None:
+                ledger.hold_release(hold_id=hold.hold_id, now=now)
             return Completion.of(winner)
     # This transaction created the entry `call:<call_id>`, so no other can hold this call id: a
     # plain insert (a record already there is an IntegrityError that undoes the charge).

@@ -1,3 +1,4 @@
+import dataclasses
 import datetime
 from decimal import Decimal
 
@@ -7,6 +8,7 @@ from hypothesis import strategies as st
 
 from billing import ledger
 from billing.models import Hold, JournalEntry, SystemAccount
+from calls import services as calls_services
 from calls.models import CallRecord, InmateDebitSponsorship
 from calls.rating import billable_minutes, minutes_covered, price
 from calls.services import CallInputError
@@ -179,3 +181,21 @@ def test_late_record_is_charged_to_the_sponsorship_in_force_when_the_call_starte
     )
     assert balance_of(sponsor) < 1000
     assert balance_of(callee) == callee_before
+
+
+def test_a_report_that_loses_the_race_releases_the_hold_the_winner_did_not_see(facility, inmate, monkeypatch):
+    """Report A read its facts before the authorization's hold committed (no hold); report B read
+    them after it, but before A's record committed. A charges the call; B finds the charge posted
+    and must still release the hold, or it would tie up the family's money until it expires."""
+    account = make_account(balance_cents=5000)
+    allowed = authorize(facility, inmate, account.test_number)
+    real = calls_services.complete_facts_get
+    monkeypatch.setattr(calls_services, "complete_facts_get", lambda **kw: dataclasses.replace(real(**kw), hold=None))
+    started = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=3)
+    first = complete(facility, inmate, account.test_number, seconds=120, cid=allowed.call_id, started_at=started)
+    assert Hold.objects.get(call_id=allowed.call_id).released_at is None  # A never saw it
+    monkeypatch.setattr(calls_services, "complete_facts_get", lambda **kw: dataclasses.replace(real(**kw), record=None))
+    second = complete(facility, inmate, account.test_number, seconds=120, cid=allowed.call_id, started_at=started)
+    assert second.as_dict() == first.as_dict() and not second.created
+    assert Hold.objects.get(call_id=allowed.call_id).released_at is not None
+    assert CallRecord.objects.filter(call_id=allowed.call_id).count() == 1
