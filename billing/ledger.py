@@ -566,15 +566,16 @@ def hold_place(
     *,
     account,
     call_id: str,
-    credit_limit_cents: int | None,
+    on_credit: bool,
     expires_at: datetime,
     decide: Callable[[Funds], HoldTerms | None],
     details: dict,
     now: datetime | None = None,
 ) -> HoldResult:
-    """Lock the account's ledger row, compute what is available (balance, or credit limit + balance
-    for Direct Bill, minus open holds) and, if `decide(funds)` returns terms, insert the hold: one
-    step, so two authorizations at once never spend the same dollars. A hold already placed under
+    """Lock the account's ledger row, compute what is available (balance, or, `on_credit` (Direct
+    Bill), credit limit + balance, the limit as read under the lock; minus open holds) and, if
+    `decide(funds)` returns terms, insert the hold: one step, so two authorizations at once never
+    spend the same dollars, and a limit lowered meanwhile is the one in force. A hold already placed under
     `call_id` is returned as it is (placed=False) and `decide` is not asked again.
 
     Three statements inside the transaction: the lock, one read of what the decision needs, the
@@ -586,7 +587,7 @@ def hold_place(
             ledger_id=ledger_id,
             account_id=account.pk,
             call_id=call_id,
-            credit_limit_cents=credit_limit_cents or 0,
+            on_credit=on_credit,
             now=now,
         )
         if existing is not None:
@@ -617,7 +618,7 @@ _ACCOUNT_TABLE = LedgerAccount._meta.get_field("calling_account").related_model.
 
 
 def _lock_for_hold(
-    *, ledger_id: int, account_id: int, call_id: str, credit_limit_cents: int, now: datetime
+    *, ledger_id: int, account_id: int, call_id: str, on_credit: bool, now: datetime
 ) -> tuple[Funds, int | None]:
     """Lock order step 1, then what a hold decision needs: the locked balance, what open holds
     already reserve, the account's standing, and the hold this call id already has (its id), if any.
@@ -637,16 +638,17 @@ def _lock_for_hold(
             reading.execute(
                 f"SELECT (SELECT COALESCE(SUM(amount_cents), 0) FROM {holds} "  # noqa: S608 - names from the models
                 " WHERE account_id = %s AND released_at IS NULL AND expires_at > %s), "
-                f"(SELECT id FROM {holds} WHERE call_id = %s), a.status, a.suspension_code, a.activates_at "
+                f"(SELECT id FROM {holds} WHERE call_id = %s), a.status, a.suspension_code, a.activates_at, "
+                "a.credit_limit_cents "
                 f"FROM {accounts} a WHERE a.id = %s",
                 [account_id, connection.ops.adapt_datetimefield_value(now), call_id, account_id],
             )
         (balance,) = locking.fetchone()
-        held, existing, status, suspension_code, activates_at = reading.fetchone()
+        held, existing, status, suspension_code, activates_at, credit_limit_cents = reading.fetchone()
     funds = Funds(
         balance_cents=balance,
         held_cents=int(held),
-        available_cents=credit_limit_cents + balance - int(held),
+        available_cents=((credit_limit_cents or 0) if on_credit else 0) + balance - int(held),
         status=status,
         suspension_code=suspension_code or "",
         activates_at=_aware(activates_at),

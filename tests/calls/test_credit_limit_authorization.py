@@ -3,6 +3,7 @@ import pytest
 from accounts.direct_bill.services import credit_limit_change
 from billing.adjustments import adjustment_create
 from billing.models import Hold
+from calls import services as calls_services
 from tests.helpers import add_number, open_direct_bill
 
 pytestmark = pytest.mark.django_db
@@ -52,3 +53,21 @@ def test_a_call_in_progress_holds_its_credit(calls, staff):
     assert first.max_seconds == 22 * 60
     second = calls.authorize(number=number)  # the first call's hold leaves 9 cents
     assert (second.decision, second.reason) == ("deny", "credit_limit_reached")
+
+
+def test_a_limit_lowered_while_the_call_waited_for_the_lock_is_the_one_in_force(calls, staff, monkeypatch):
+    """The facts were read with a $50.00 limit, which staff lowered to $5.00 before the call took the
+    ledger-row lock: the hold is decided on the $5.00 read under the lock."""
+    account = open_direct_bill(state="AK")
+    number = add_number(account)
+    real = calls_services.authorize_facts_get
+
+    def read_then_lowered(**kwargs):
+        facts = real(**kwargs)
+        credit_limit_change(account=account, credit_limit_cents=500, actor=staff, reason="Lowered meanwhile")
+        return facts
+
+    monkeypatch.setattr(calls_services, "authorize_facts_get", read_then_lowered)
+    answer = calls.authorize(number=number)
+    assert (answer.decision, answer.max_seconds) == ("allow", 22 * 60)  # what $5.00 covers, not $50.00
+    assert Hold.objects.get(call_id=answer.call_id).amount_cents == 491
