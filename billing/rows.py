@@ -37,6 +37,9 @@ def _insert_sql(
         for f in model._meta.concrete_fields
         if f.attname in attnames
     )
+    unknown = attnames - {f.attname for f, _ in fields}
+    if unknown:  # `account` for `account_id`, say: the column would silently stay NULL
+        raise ValueError(f"{model.__name__} has no column for {', '.join(sorted(unknown))}")
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f, _ in fields)
     on_conflict = f" ON CONFLICT ({quote(conflict)}) DO NOTHING" if conflict else ""
