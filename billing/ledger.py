@@ -25,6 +25,7 @@ Callers of `post` may rely on:
   by an atomic `UPDATE … SET balance = balance + x`, so concurrent posts never lose an update.
 """
 
+import contextlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -110,44 +111,62 @@ def post(
     for account, amount in lines:
         if _keeps_balance(account):
             moves[account.pk] += amount
+    entry = JournalEntry(
+        idempotency_key=idempotency_key,
+        kind=kind,
+        memo=memo[:300],
+        reverses=reverses,
+        created_by=created_by,
+        created_at=timezone.now(),
+    )
     # No savepoint of its own: inside a caller's transaction a failure here fails that transaction.
-    with transaction.atomic(savepoint=False), connection.cursor() as moving:
-        # Lock order step 1, before the entry's rows. For the usual entry, which moves one calling
-        # account's balance, the UPDATE that moves it takes the lock: one statement instead of two,
-        # sent with the entry's insert (one round trip on PostgreSQL: `pipelined`). Should the key
-        # turn out to be posted already, the move is undone below, in this transaction and under
-        # the same lock, so nobody ever sees it.
-        single = len(moves) == 1 and next(iter(moves.values())) != 0
-        if not single:
-            _lock_ledger_rows(sorted(moves))
-        entry = JournalEntry(
-            idempotency_key=idempotency_key,
-            kind=kind,
-            memo=memo[:300],
-            reverses=reverses,
-            created_by=created_by,
-            created_at=timezone.now(),
-        )
-        with connection.cursor() as entering:
-            try:
-                with pipelined():
-                    if single:
-                        ((moved_id, amount),) = moves.items()
-                        moving.execute(_balance_move_sql(), [amount, moved_id])
-                    _entry_send(entering, entry)
-            except IntegrityError as exc:  # the only other unique column: `reverses`
-                raise LedgerError(f"entry #{reverses and reverses.pk} is already reversed") from exc
-            entry = _entry_read(entering, entry)
-        if single:
-            balances = {moved_id: moving.fetchone()[0]}
-        if entry is None:
-            if single:
-                _add_to_balances({pk: -amount for pk, amount in moves.items()})
+    with transaction.atomic(savepoint=False):
+        if len(moves) == 1 and next(iter(moves.values())) != 0:
+            created, balances = _post_moving_one(entry, *next(iter(moves.items())))
+        else:
+            created, balances = _post_moving_many(entry, moves)
+        if created is None:
             return PostResult(JournalEntry.objects.get(idempotency_key=idempotency_key), False)
-        _insert_postings(entry.pk, lines)
-        if not single:
-            balances = _add_to_balances(moves)
-        return PostResult(entry, True, balances)
+        _insert_postings(created.pk, lines)
+        return PostResult(created, True, balances)
+
+
+def _post_moving_one(entry: JournalEntry, ledger_id: int, amount: int) -> tuple[JournalEntry | None, dict[int, int]]:
+    """The usual entry, which moves one calling account's balance: the UPDATE that moves it takes
+    the lock (step 1 of the lock order), sent with the entry's insert in one round trip
+    (`pipelined`). Should the key turn out to be posted already, the move is undone in this
+    transaction and under the same lock, so nobody ever sees it."""
+    with connection.cursor() as moving, connection.cursor() as entering:
+        with _entry_errors(entry), pipelined():
+            moving.execute(_balance_move_sql(), [amount, ledger_id])
+            _entry_send(entering, entry)
+        created = _entry_read(entering, entry)
+        (balance,) = moving.fetchone()
+    if created is None:
+        _add_to_balances({ledger_id: -amount})
+        return None, {}
+    return created, {ledger_id: balance}
+
+
+def _post_moving_many(entry: JournalEntry, moves: dict[int, int]) -> tuple[JournalEntry | None, dict[int, int]]:
+    """An entry that moves several calling accounts' balances (or none): lock their ledger rows in
+    id order first (step 1), then the entry, then the balances."""
+    _lock_ledger_rows(sorted(moves))
+    with connection.cursor() as entering:
+        with _entry_errors(entry):
+            _entry_send(entering, entry)
+        created = _entry_read(entering, entry)
+    if created is None:
+        return None, {}
+    return created, _add_to_balances(moves)
+
+
+@contextlib.contextmanager
+def _entry_errors(entry: JournalEntry):
+    try:
+        yield
+    except IntegrityError as exc:  # the entry's only other unique column: `reverses`
+        raise LedgerError(f"entry #{entry.reverses_id} is already reversed") from exc
 
 
 @dataclass(frozen=True)
