@@ -75,3 +75,10 @@ def test_an_error_in_a_block_is_raised_when_it_ends_and_undoes_the_transaction(a
         row_insert(Hold, _hold_values(account, "rows-5"), returning=False)
         row_insert(Hold, _hold_values(account, "rows-4"), returning=False)  # taken
     assert not Hold.objects.filter(call_id="rows-5").exists()
+
+
+def test_a_value_for_no_column_is_refused(account):
+    values = {**_hold_values(account, "rows-6"), "account": account.pk}  # `account_id` is the column
+    with pytest.raises(ValueError, match="no column for account"):
+        row_insert(Hold, values)
+    assert not Hold.objects.filter(call_id="rows-6").exists()
