@@ -3,9 +3,8 @@
 API: `balance_get`, `balance_lock`, `balance_as_of`, `owed_cents`, `hold_place`, `hold_get`,
 `hold_release`, `holds_release_for_account`, `holds_expire`, `holds_open_exist`, `post`, `post_batch`
 (many entries at once, for bulk imports), `reverse`,
-plus the statement reads `entry_totals_between` and `credits_since` (and, for the monthly run's
-INSERT … SELECT, the same reads as SQL: `balances_as_of_sql`, `entry_totals_between_sql`,
-`entry_tax_sql`), and `check`.
+plus the statement reads `credits_since` and, for the monthly run's INSERT … SELECT, as SQL:
+`balances_as_of_sql`, `entry_totals_between_sql`, `entry_tax_sql`; and `check`.
 
 The lock order (every path that touches an account's money takes its locks in this order, so a
 payment, a call, a close, a statement and an adjustment on one account never deadlock):
@@ -419,67 +418,7 @@ def postings_for_account(*, account) -> QuerySet[Posting]:
     )
 
 
-def entry_totals_between(*, account, start: datetime, end: datetime) -> tuple[dict[int, int], dict[int, int]]:
-    """For the entries posted in [start, end): what each added to the account, by entry id, and the
-    tax payable each posted, by entry id."""
-    per_entry = dict(
-        Posting.objects.filter(
-            ledger_account=account_ledger(account), entry__created_at__gte=start, entry__created_at__lt=end
-        )
-        .values_list("entry_id")
-        .annotate(total=Sum("amount_cents"))
-        .order_by()
-    )
-    if not per_entry:
-        return {}, {}
-    tax = dict(
-        Posting.objects.filter(entry_id__in=per_entry, ledger_account=system_account(SystemAccount.TAX_PAYABLE))
-        .values_list("entry_id")
-        .annotate(total=Sum("amount_cents"))
-        .order_by()
-    )
-    return per_entry, tax
-
-
-def balances_as_of_many(*, account_ids: Iterable[int], at: datetime) -> dict[int, int]:
-    """`balance_as_of` for many calling accounts in one query, by calling account id (0 when none)."""
-    ids = list(account_ids)
-    totals = dict(
-        Posting.objects.filter(ledger_account__calling_account_id__in=ids, entry__created_at__lt=at)
-        .values_list("ledger_account__calling_account_id")
-        .annotate(total=Sum("amount_cents"))
-        .order_by()
-    )
-    return {pk: totals.get(pk, 0) for pk in ids}
-
-
-def entry_totals_between_many(
-    *, account_ids: Iterable[int], start: datetime, end: datetime
-) -> tuple[dict[int, dict[int, int]], dict[int, int]]:
-    """`entry_totals_between` for many calling accounts in two queries: what each entry posted in
-    [start, end) added to each account (by calling account id, then entry id), and the tax payable
-    each of those entries posted (by entry id)."""
-    postings = Posting.objects.filter(
-        ledger_account__calling_account_id__in=list(account_ids),
-        entry__created_at__gte=start,
-        entry__created_at__lt=end,
-    )
-    per_account: dict[int, dict[int, int]] = defaultdict(dict)
-    rows = postings.values_list("ledger_account__calling_account_id", "entry_id").annotate(total=Sum("amount_cents"))
-    for account_id, entry_id, total in rows.order_by():
-        per_account[account_id][entry_id] = total
-    tax = dict(
-        Posting.objects.filter(
-            ledger_account__code=f"system:{SystemAccount.TAX_PAYABLE.value}", entry_id__in=postings.values("entry_id")
-        )
-        .values_list("entry_id")
-        .annotate(total=Sum("amount_cents"))
-        .order_by()
-    )
-    return dict(per_account), tax
-
-
-# The same reads as SQL to build on, for a caller that writes from them inside the database
+# The monthly statement run's reads, as SQL to build on: it writes from them inside the database
 # (INSERT … SELECT) rather than bringing thousands of rows into Python. Each returns (sql, params)
 # in the ORM's placeholder style, and runs on PostgreSQL and SQLite alike.
 
@@ -498,8 +437,8 @@ def _calling_account_postings_sql(account_ids: Sequence[int]) -> tuple[str, list
 
 
 def balances_as_of_sql(*, account_ids: Sequence[int], at: datetime) -> tuple[str, list]:
-    """`balances_as_of_many` as a SELECT of (account_id, balance_cents), one row per calling account
-    of `account_ids` that has postings before `at` (an account without any has a balance of 0)."""
+    """`balance_as_of` for many accounts, as a SELECT of (account_id, balance_cents): one row per
+    calling account of `account_ids` that has postings before `at` (one without any has 0)."""
     postings, params = _calling_account_postings_sql(account_ids)
     sql = (
         "SELECT la.calling_account_id AS account_id, CAST(SUM(p.amount_cents) AS BIGINT) AS balance_cents "  # noqa: S608
@@ -509,9 +448,8 @@ def balances_as_of_sql(*, account_ids: Sequence[int], at: datetime) -> tuple[str
 
 
 def entry_totals_between_sql(*, account_ids: Sequence[int], start: datetime, end: datetime) -> tuple[str, list]:
-    """The first half of `entry_totals_between_many` as a SELECT of (account_id, entry_id, kind,
-    created_at, memo, total_cents): each entry posted in [start, end) that touched a calling account
-    of `account_ids`, with what it added to that account."""
+    """A SELECT of (account_id, entry_id, kind, created_at, memo, total_cents): each entry posted in
+    [start, end) that touched a calling account of `account_ids`, with what it added to that account."""
     postings, params = _calling_account_postings_sql(account_ids)
     sql = (
         "SELECT la.calling_account_id AS account_id, e.id AS entry_id, e.kind AS kind, "  # noqa: S608
@@ -524,8 +462,8 @@ def entry_totals_between_sql(*, account_ids: Sequence[int], start: datetime, end
 
 
 def entry_tax_sql(entry_id_column: str) -> tuple[str, list]:
-    """The second half of `entry_totals_between_many` as a scalar subquery: the tax payable that the
-    entry whose id is in `entry_id_column` posted (NULL when it posted none)."""
+    """A scalar subquery: the tax payable that the entry whose id is in `entry_id_column` posted (NULL
+    when it posted none)."""
     posting = connection.ops.quote_name(Posting._meta.db_table)
     ledger = connection.ops.quote_name(LedgerAccount._meta.db_table)
     sql = (
