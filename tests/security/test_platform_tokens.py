@@ -11,6 +11,7 @@ from django.urls import reverse
 from billing import ledger
 from billing.models import EntryKind, SystemAccount
 from calls import selectors as call_selectors
+from calls.api import throttling
 from calls.models import CallRecord, PlatformTokenAlert
 from calls.services import platform_token_revoke
 from config.settings import base as base_settings
@@ -75,9 +76,13 @@ def test_a_token_without_facilities_acts_everywhere(two_facilities, token_factor
         assert client.post(AUTHORIZE, body(facility, inmate, prepaid.test_number), format="json").status_code == 200
 
 
-def test_the_per_token_rate_limit_answers_429_and_can_be_turned_off(settings, two_facilities, token_factory, prepaid):
+def test_the_per_token_rate_limit_answers_429_and_can_be_turned_off(
+    settings, two_facilities, token_factory, prepaid, monkeypatch
+):
     (facility, inmate), _ = two_facilities
     settings.PLATFORM_TOKEN_RATE_PER_SECOND = 3
+    # All five requests in one second of the limit's clock, however long they take.
+    monkeypatch.setattr(throttling, "_clock", lambda: 1e9 + 0.5)
     _token, raw = token_factory()
     client = token_client(raw)
     with time_machine.travel("2026-10-01 12:00:00", tick=False):
