@@ -28,7 +28,7 @@ import contextlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
@@ -36,7 +36,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import EntryKind, Hold, JournalEntry, LedgerAccount, Payment, PaymentStatus, Posting, Refund, SystemAccount
-from .rows import pipelined, row_insert
+from .rows import pipelined, row_insert, timestamp_read
 
 
 class LedgerError(Exception):
@@ -608,18 +608,9 @@ def _lock_for_hold(
         available_cents=((credit_limit_cents or 0) if on_credit else 0) + balance - int(held),
         status=status,
         suspension_code=suspension_code or "",
-        activates_at=_aware(activates_at),
+        activates_at=timestamp_read(activates_at),
     )
     return funds, existing
-
-
-def _aware(value) -> datetime | None:
-    """A timestamp as a plain cursor reads it: aware on PostgreSQL, text or naive UTC on SQLite."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value
 
 
 def hold_get(*, call_id: str) -> Hold | None:

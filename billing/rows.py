@@ -7,6 +7,7 @@ checked on the way in). PostgreSQL and SQLite both run what these send."""
 
 import contextlib
 import functools
+from datetime import UTC, datetime
 
 from django.db import connection, models
 from django.db.models import Model
@@ -90,3 +91,12 @@ def pipelined():
     # as the ORM's statements raise them, so callers catch one kind.
     with connection.wrap_database_errors, connection.connection.pipeline():
         yield
+
+
+def timestamp_read(value) -> datetime | None:
+    """A timestamp as a plain cursor reads it: aware on PostgreSQL, text or naive UTC on SQLite."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value

@@ -8,10 +8,10 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
-from django.utils.dateparse import parse_datetime
 
 from accounts.models import CallingAccount, PhoneNumber, User
 from billing.models import Hold, LedgerAccount, SystemAccount
+from billing.rows import timestamp_read
 
 from .models import BlockedNumber, CallRecord, Facility, Inmate, InmateDebitSponsorship, PlatformToken, RatePlan
 from .rating import local_date
@@ -196,15 +196,6 @@ def _table(model) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _aware(value) -> datetime.datetime | None:
-    """A timestamp as read by a plain cursor: already aware on PostgreSQL, text or naive UTC on SQLite."""
-    if isinstance(value, str):
-        value = parse_datetime(value)
-    if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=datetime.UTC)
-    return value
-
-
 def _json(value):
     return json.loads(value) if isinstance(value, str | bytes) else value
 
@@ -287,7 +278,7 @@ def _account_from(row) -> CallingAccount | None:
         kind=row[2],
         status=row[3],
         suspension_code=row[4] or "",
-        activates_at=_aware(row[5]),
+        activates_at=timestamp_read(row[5]),
         credit_limit_cents=row[6],
     )
     if row[7] is not None:
