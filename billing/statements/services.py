@@ -60,6 +60,18 @@ def _placeholders(values: list) -> str:
     return ", ".join(["%s"] * len(values))
 
 
+def _row_join(table: str, alias: str, column: str, value: str) -> str:
+    """Join the row of `table` whose unique `column` equals `value` (an expression of the rows
+    joined before), found through its index line by line. Left to its planner, PostgreSQL merges or
+    hashes the whole table against the batch instead, which for call records reads every call ever
+    recorded once per batch; a LATERAL subquery with LIMIT 1 (so it is not flattened back into a
+    plain join) makes it look each row up. SQLite looks rows up by index anyway."""
+    if connection.vendor == "postgresql":
+        lookup = f"SELECT * FROM {table} x WHERE x.{column} = {value} LIMIT 1"  # noqa: S608 - names from the models
+        return f"LEFT JOIN LATERAL ({lookup}) {alias} ON TRUE"
+    return f"LEFT JOIN {table} {alias} ON {alias}.{column} = {value}"
+
+
 def _lines_sql(account_ids: list[int], period: Period) -> tuple[str, list]:
     """A WITH clause naming `line`: one row per entry of the period that moved one of these accounts,
     worded the way the statement shows it, its amount signed by what the holder owes. The parts of
@@ -113,11 +125,11 @@ def _lines_sql(account_ids: list[int], period: Period) -> tuple[str, list]:
           {description} AS description, {facility} AS facility, {inmate} AS inmate, {number} AS number,
           {minutes} AS minutes, {tax} AS tax_cents
         FROM moved m
-        LEFT JOIN {t["Payment"]} pay ON pay.entry_id = m.entry_id
-        LEFT JOIN {t["Adjustment"]} adj ON adj.entry_id = m.entry_id
-        LEFT JOIN {t["CallRecord"]} c ON c.entry_id = m.entry_id
-        LEFT JOIN {t["Facility"]} f ON f.id = c.facility_id
-        LEFT JOIN {t["Inmate"]} i ON i.id = c.inmate_id
+        {_row_join(t["Payment"], "pay", "entry_id", "m.entry_id")}
+        {_row_join(t["Adjustment"], "adj", "entry_id", "m.entry_id")}
+        {_row_join(t["CallRecord"], "c", "entry_id", "m.entry_id")}
+        {_row_join(t["Facility"], "f", "id", "c.facility_id")}
+        {_row_join(t["Inmate"], "i", "id", "c.inmate_id")}
         WHERE m.total_cents <> 0
     )"""  # noqa: S608 - table names and placeholders only
     return sql, params
@@ -193,22 +205,25 @@ def _statements_open(cursor, account_ids: list[int], period: Period) -> list[int
 
 
 def _statements_total(cursor, statement_ids: list[int]) -> None:
-    """Each statement's totals from its lines: closing = opening + charges + tax + payments + adjustments."""
+    """Each statement's totals from its lines: closing = opening + charges + tax + payments + adjustments.
+    Summed statement by statement through the lines' statement_id index: the lines table grows by a
+    whole batch's lines at a time during a run, faster than its statistics, and an aggregate over
+    all of it by a list of ids tempts PostgreSQL to read the whole table once per batch."""
     if not statement_ids:
         return
     kinds = StatementLine.Kind
     t = _tables()
+    statement = t["Statement"]
     cursor.execute(
-        f"""UPDATE {t["Statement"]} SET charges_cents = total.charges_cents, tax_cents = total.tax_cents,
-          payments_cents = total.payments_cents, adjustments_cents = total.adjustments_cents,
-          closing_balance_cents = opening_balance_cents + total.amount_cents
-        FROM (
-          SELECT statement_id, SUM(amount_cents) AS amount_cents, SUM(charge_cents) AS charges_cents,
-            SUM(tax_cents) AS tax_cents, SUM(CASE WHEN kind = %s THEN amount_cents ELSE 0 END) AS payments_cents,
-            SUM(CASE WHEN kind = %s THEN amount_cents ELSE 0 END) AS adjustments_cents
-          FROM {t["StatementLine"]} WHERE statement_id IN ({_placeholders(statement_ids)}) GROUP BY statement_id
-        ) total
-        WHERE {t["Statement"]}.id = total.statement_id""",  # noqa: S608 - table names and placeholders only
+        f"""UPDATE {statement} SET (charges_cents, tax_cents, payments_cents, adjustments_cents,
+          closing_balance_cents) = (
+          SELECT COALESCE(SUM(l.charge_cents), 0), COALESCE(SUM(l.tax_cents), 0),
+            COALESCE(SUM(CASE WHEN l.kind = %s THEN l.amount_cents ELSE 0 END), 0),
+            COALESCE(SUM(CASE WHEN l.kind = %s THEN l.amount_cents ELSE 0 END), 0),
+            {statement}.opening_balance_cents + COALESCE(SUM(l.amount_cents), 0)
+          FROM {t["StatementLine"]} l WHERE l.statement_id = {statement}.id
+        )
+        WHERE id IN ({_placeholders(statement_ids)})""",  # noqa: S608 - table names and placeholders only
         [kinds.PAYMENT.value, kinds.ADJUSTMENT.value, *statement_ids],
     )
 
