@@ -12,8 +12,11 @@ from django.utils.translation import gettext_lazy as _
 
 # C0 controls except tab, line feed and carriage return; DEL; C1 controls; the Unicode line and
 # paragraph separators and the bidirectional overrides (text that displays differently from what
-# it stores). NUL is among them: PostgreSQL cannot store it in text, so it was a 500.
-CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# it stores). NUL is among them: PostgreSQL cannot store it in text, so it was a 500. So are lone
+# surrogates (a JSON "\\ud800"), which no UTF-8 text can hold.
+CONTROL_CHARACTERS = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 CONTROL_CHARACTERS_MESSAGE = _("Remove the control characters from this field.")
 
 

@@ -1,3 +1,5 @@
+import datetime
+
 from rest_framework import serializers
 
 from accounts.security import reject_control_characters
@@ -7,6 +9,7 @@ from calls.services import CallInputError, DenyReason, normalize_number
 # Visible ASCII only: a call id becomes part of a ledger key (`call:<call_id>`).
 CALL_ID_PATTERN = r"^[\x21-\x7e]+$"
 MAX_CALL_SECONDS = 24 * 60 * 60
+EARLIEST_START = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 
 class StrictCharField(serializers.CharField):
@@ -64,7 +67,13 @@ class AuthorizeRequestSerializer(CallRequestSerializer):
 
 
 class CompleteRequestSerializer(CallRequestSerializer):
-    started_at = serializers.DateTimeField(help_text="ISO-8601 with a UTC offset.")
+    started_at = serializers.DateTimeField(help_text="ISO-8601 with a UTC offset, 1970 or later.")
+
+    def validate_started_at(self, value):
+        if value < EARLIEST_START:
+            raise serializers.ValidationError("A call cannot have started before 1970.")
+        return value
+
     duration_seconds = StrictIntegerField(min_value=0, max_value=MAX_CALL_SECONDS, help_text="A JSON integer.")
     disconnect = serializers.ChoiceField(choices=Disconnect.choices)
 

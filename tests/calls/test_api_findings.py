@@ -104,6 +104,32 @@ def test_string_fields_take_json_strings_only(api, facility, inmate):
     assert list(_is_json(response)) == ["dialed_number"]
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", [AUTHORIZE, COMPLETE])
+@pytest.mark.parametrize("field", ["facility", "inmate", "call_id"])
+def test_a_lone_surrogate_in_a_text_field_is_400_not_500(api, facility, inmate, path, field):
+    """JSON's "\\ud800" decodes to a character no UTF-8 text holds: the database could not take it."""
+    account = make_account(balance_cents=1000)
+    body = _done(facility, inmate, account.test_number)
+    text = json.dumps(body).replace(json.dumps(body[field]), '"x\\ud800"', 1)
+    response = api.post(path, text, content_type="application/json")
+    assert response.status_code == 400
+    assert field in _is_json(response)
+    assert not Hold.objects.exists() and not CallRecord.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("started_at", ["0001-01-01T00:00:00Z", "1969-12-31T23:59:59Z"])
+def test_a_start_before_1970_is_400_and_charges_nothing(api, facility, inmate, started_at):
+    """Year 1 could not even be turned into the facility's local date (it was a 500)."""
+    account = make_account(balance_cents=1000)
+    response = api.post(COMPLETE, _done(facility, inmate, account.test_number, started_at=started_at), format="json")
+    assert response.status_code == 400
+    assert list(_is_json(response)) == ["started_at"]
+    assert not CallRecord.objects.exists()
+    assert balance_of(account) == 1000
+
+
 # --- a call id names one call -------------------------------------------------------------------------
 
 
