@@ -618,20 +618,20 @@ def hold_get(*, call_id: str) -> Hold | None:
     return Hold.objects.filter(call_id=call_id).select_related("account__ledger_account").first()
 
 
-def hold_release(*, hold_id: int, now: datetime | None = None) -> None:
-    """Release a hold (its call completed). Releasing a released hold changes nothing. One plain
-    statement whose answer is not read: the call path sends it with the call record (`pipelined`)."""
+def hold_release(*, call_id: str, now: datetime | None = None) -> None:
+    """Release the hold placed for `call_id` (its call completed), if it has one still open. One
+    plain statement whose answer is not read: the call path sends it with the call record (`pipelined`)."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {connection.ops.quote_name(_HOLD_TABLE)} SET released_at = %s "  # noqa: S608 - name from the model
-            "WHERE id = %s AND released_at IS NULL",
-            [connection.ops.adapt_datetimefield_value(now or timezone.now()), hold_id],
+            "WHERE call_id = %s AND released_at IS NULL",
+            [connection.ops.adapt_datetimefield_value(now or timezone.now()), call_id],
         )
 
 
-def holds_release(*, hold_ids: Iterable[int], now: datetime) -> int:
-    """Release many holds at once (their calls completed in a bulk import)."""
-    return Hold.objects.filter(pk__in=list(hold_ids), released_at__isnull=True).update(released_at=now)
+def holds_release(*, call_ids: Iterable[str], now: datetime) -> int:
+    """Release the open holds of many calls at once (they completed in a bulk import)."""
+    return Hold.objects.filter(call_id__in=list(call_ids), released_at__isnull=True).update(released_at=now)
 
 
 def holds_release_for_account(*, account, now: datetime) -> int:

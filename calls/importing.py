@@ -23,7 +23,7 @@ from . import payers
 from .api import fields
 from .models import Billing, CallRecord, CallSource, Inmate
 from .rating import billable_minutes, price
-from .selectors import facility_info_get
+from .selectors import call_ids_lock, facility_info_get
 from .services import CLOCK_SKEW
 
 COLUMNS = ["call_id", "facility", "inmate", "dialed_number", "started_at", "duration_seconds", "disconnect"]
@@ -274,5 +274,9 @@ def _charge(charges: list, summary: ImportSummary, now) -> None:
         # reported by the API at this very moment may: the first record stands.
         CallRecord.objects.bulk_create([r for r in records if r.entry_id], batch_size=1000)
         CallRecord.objects.bulk_create([r for r in records if not r.entry_id], batch_size=1000, ignore_conflicts=True)
-        ledger.holds_release(hold_ids=[h.pk for _, h, *_ in calls if h is not None], now=now)
+        # Every imported call's hold, whether or not one was found before the charge, under the call
+        # ids' locks: an authorization of one of these calls placing its hold meanwhile is seen.
+        done = [r.call_id for r in records]
+        call_ids_lock(done)
+        ledger.holds_release(call_ids=done, now=now)
     summary.posted += len(records)

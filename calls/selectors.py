@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 
 from accounts.models import CallingAccount, PhoneNumber, User
 from billing.models import Hold, LedgerAccount, SystemAccount
-from billing.rows import timestamp_read
+from billing.rows import pipelined, timestamp_read
 
 from .models import BlockedNumber, CallRecord, Facility, Inmate, InmateDebitSponsorship, PlatformToken, RatePlan
 from .rating import local_date
@@ -329,6 +329,44 @@ def authorize_facts_get(*, call_id: str, facility_id: int | None, inmate_number:
         hold=hold,
         record=_record_from(row[20:29]),
     )
+
+
+def call_id_lock(call_id: str) -> None:
+    """Lock the call id until the transaction ends, after the payer's ledger row (the lock order's
+    last step): an authorization placing a hold for this call and a completion releasing it take
+    it in turn, so neither misses what the other committed. A PostgreSQL advisory lock on a 64-bit
+    hash of the id; SQLite runs one writing transaction at a time anyway. Inside a `pipelined`
+    block it is only queued."""
+    call_ids_lock([call_id])
+
+
+def call_ids_lock(call_ids) -> None:
+    """`call_id_lock` for many calls (a bulk import), in one statement, in the order of their keys
+    so that two imports sharing calls cannot deadlock."""
+    if connection.vendor != "postgresql" or not call_ids:
+        return
+    keys = sorted(
+        {int.from_bytes(hashlib.blake2b(c.encode(), digest_size=8).digest(), "big", signed=True) for c in call_ids}
+    )
+    with connection.cursor() as cursor:
+        if len(keys) == 1:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", keys)
+        else:  # unnest keeps the array's (sorted) order
+            cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", [keys])
+
+
+def call_record_locked_get(*, call_id: str) -> RecordedCall | None:
+    """The call's record, read after taking the call id's lock (one round trip): a completion that
+    committed after an authorization read its facts is seen, and one still being written is waited for."""
+    with connection.cursor() as cursor:
+        with pipelined():
+            call_id_lock(call_id)
+            cursor.execute(
+                f"SELECT {_record_columns('r')} FROM {_table(CallRecord)} r WHERE r.call_id = %s",  # noqa: S608
+                [call_id],
+            )
+        row = cursor.fetchone()
+    return _record_from(row) if row is not None else None
 
 
 @dataclass(frozen=True)

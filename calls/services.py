@@ -50,9 +50,11 @@ from .selectors import (
     AuthorizeFacts,
     EarlierCall,
     FacilityInfo,
-    HeldCall,
     PlanInfo,
+    RecordedCall,
     authorize_facts_get,
+    call_id_lock,
+    call_record_locked_get,
     complete_facts_get,
     facility_cache_clear,
     facility_info_get,
@@ -224,16 +226,26 @@ def call_authorize(
     completed is answered from its record and places no hold. Raises CallInputError for a dialed
     number that cannot be a phone number, CallConflict for a call id used for another call.
 
-    The usual allowed call costs four statements: one read of everything decided on
-    (`selectors.authorize_facts_get`), then the kernel's lock, its read of funds and standing under
-    the lock, and its insert of the hold (`ledger.hold_place`). Facility, rate plan and token come
-    from in-process caches; nothing on the way is compiled by the ORM."""
+    The usual allowed call costs six statements: one read of everything decided on
+    (`selectors.authorize_facts_get`), then the kernel's lock and its read of funds and standing
+    under the lock, the call id's lock and a second look for the call's record
+    (`_check_not_completed`), and the kernel's insert of the hold (`ledger.hold_place`). Facility,
+    rate plan and token come from in-process caches; nothing on the way is compiled by the ORM."""
     now = now or timezone.now()
     call = _call_to_authorize(
         call_id=call_id, facility_code=facility_code, inmate_number=inmate_number, dialed_number=dialed_number, now=now
     )
     if isinstance(call, Authorization):
         return call
+    try:
+        return _authorize(call)
+    except _CompletedMeanwhile as done:
+        return _answer_from_record(call_id, done.record)
+
+
+def _authorize(call: "_Call") -> Authorization:
+    """Who pays, in the payer order of DESIGN.md §4, and the hold on that payer's account."""
+    call_id, now = call.call_id, call.now
     if call.plan.is_free:
         reason = _status_reason(call.callee, now, free=True)
         if reason:
@@ -308,10 +320,32 @@ def _answer_again(call_id: str, facts: AuthorizeFacts) -> Authorization:
     call is over or already held for)."""
     if facts.hold is not None:
         return Authorization(**facts.hold.answer)
-    record = facts.record
+    return _answer_from_record(call_id, facts.record)
+
+
+def _answer_from_record(call_id: str, record: RecordedCall) -> Authorization:
     return Authorization(
         call_id, "allow", None, record.billable_minutes * 60, record.billing, format_rate(record.rate_per_minute), ""
     )
+
+
+class _CompletedMeanwhile(Exception):
+    """The call's record committed after its authorization read the facts: it is answered from the
+    record, with no hold (raised under the payer's lock, so nothing was written)."""
+
+    def __init__(self, record: RecordedCall):
+        super().__init__(record.billing)
+        self.record = record
+
+
+def _check_not_completed(call: "_Call") -> None:
+    """Under the payer's lock, before a hold is placed: take the call id's lock and look for the
+    call's record again (a late record can arrive with its own authorization). A completion that
+    committed since the facts were read raises _CompletedMeanwhile; one still being written is waited
+    for; one that comes later finds this hold and releases it (`_call_hold_release`)."""
+    record = call_record_locked_get(call_id=call.call_id)
+    if record is not None:
+        raise _CompletedMeanwhile(record)
 
 
 @dataclass(frozen=True)
@@ -366,6 +400,7 @@ def _authorize_on(call: _Call, *, account: CallingAccount, billing: str) -> Auth
     stopped = []  # a status change that committed while this call waited for the lock
 
     def decide(funds: ledger.Funds) -> ledger.HoldTerms | None:
+        _check_not_completed(call)
         reason = _status_reason_now(funds, call.now)
         if reason:
             stopped.append(reason)
@@ -446,6 +481,7 @@ def _status_reason_now(funds: ledger.Funds, now: datetime.datetime) -> str | Non
 
 def _sponsor_decision(call: _Call, sponsorship: InmateDebitSponsorship, *, at_least: int):
     def decide(funds: ledger.Funds) -> ledger.HoldTerms | None:
+        _check_not_completed(call)
         if _status_reason_now(funds, call.now) or not payers.sponsorship_in_force(sponsorship):
             return None
         if funds.balance_cents < 0:
@@ -597,9 +633,10 @@ def call_complete(
     entry. Raises CallInputError (and changes nothing) when the call cannot be rated or has no payer,
     CallConflict (nothing charged) when the call id was used for another facility, inmate or number.
 
-    The usual call costs six statements: one read of everything decided on
+    The usual call costs seven statements: one read of everything decided on
     (`selectors.complete_facts_get`), the kernel's post (balance update that is also the lock, entry,
-    postings), the call record and the hold's release."""
+    postings), then the call record, the call id's lock and the release of the call's hold, sent
+    together."""
     now = now or timezone.now()
     e164 = normalize_number(dialed_number)
     info = facility_info_get(code=facility_code)
@@ -656,19 +693,24 @@ def call_complete(
         ledgers = (ledger.account_ledger(account), *system)
     with transaction.atomic():
         if ledgers is not None:
-            completion = _record_charged_call(
-                fields=fields, ledgers=ledgers, account=account, call=call, hold=hold, now=now
-            )
+            completion = _record_charged_call(fields=fields, ledgers=ledgers, account=account, call=call, now=now)
         else:
             completion = _record_free_call(fields=fields, account=account)
-            if hold is not None:
-                ledger.hold_release(hold_id=hold.hold_id, now=now)
+            with pipelined():
+                _call_hold_release(call_id, now)
     return replace(completion, authorized=hold is not None)
 
 
-def _record_charged_call(
-    *, fields: dict, ledgers: tuple, account: CallingAccount, call: _RatedCall, hold: HeldCall | None, now
-) -> Completion:
+def _call_hold_release(call_id: str, now: datetime.datetime) -> None:
+    """Release the call's hold, whichever it is, under the call id's lock (`selectors.call_id_lock`),
+    whether or not the facts showed one: an authorization of this call placing its hold right now
+    commits first and its hold is released here, or it waits, finds this call's record and places
+    none (`_check_not_completed`). Two plain statements whose answers are not read."""
+    call_id_lock(call_id)
+    ledger.hold_release(call_id=call_id, now=now)
+
+
+def _record_charged_call(*, fields: dict, ledgers: tuple, account: CallingAccount, call: _RatedCall, now) -> Completion:
     """Post the charge (the kernel locks the payer's ledger row first), then record the call and
     release its hold. The entry's key `call:<call_id>` decides a race between two reports of one
     call. `ledgers`: the payer's, call revenue's and tax payable's ledger accounts."""
@@ -687,18 +729,17 @@ def _record_charged_call(
         # have read its facts before the authorization's hold existed: release the hold here too.
         winner = CallRecord.objects.filter(call_id=fields["call_id"]).first()
         if winner is not None:
-            if hold is not None:
-                ledger.hold_release(hold_id=hold.hold_id, now=now)
+            with pipelined():
+                _call_hold_release(fields["call_id"], now)
             return Completion.of(winner)
     # This transaction created the entry `call:<call_id>`, so no other can hold this call id: a
     # plain insert (a record already there is an IntegrityError that undoes the charge).
     balance = posted.balances[account_ledger.pk]
     alerts.balance_charged(account=account, balance_after_cents=balance, charged_cents=call.cost.total_cents)
     values = {**fields, "entry_id": posted.entry.pk, "balance_after_cents": balance}
-    with pipelined():  # one round trip for both; no answer is read
+    with pipelined():  # one round trip for the three; no answer is read
         row_insert(CallRecord, values, as_is=_AS_IS, returning=False)
-        if hold is not None:
-            ledger.hold_release(hold_id=hold.hold_id, now=now)
+        _call_hold_release(fields["call_id"], now)
     return _completion(fields, balance)
 
 

@@ -298,7 +298,7 @@ def _statements(captured) -> list[str]:
 
 def test_call_path_query_budget(facility, inmate, settings):
     """With the in-process caches warm (facility and plans; the token in the API), an allowed
-    authorize is 4 statements and its complete 6 (a charge that leaves a prepaid balance under the
+    authorize is 6 statements and its complete 7 (a charge that leaves a prepaid balance under the
     largest alert threshold reads the thresholds too: accounts.alerts)."""
     settings.FACILITY_CACHE_SECONDS = 60
     account = make_account(balance_cents=10_000)
@@ -307,12 +307,16 @@ def test_call_path_query_budget(facility, inmate, settings):
     with CaptureQueriesContext(connection) as captured:
         result = authorize(facility, inmate, account.test_number)
     # the one read; the ledger-row lock; the open holds with the account's status again, under the
-    # lock (a close or suspension that committed meanwhile is seen); the hold's insert
-    assert _statements(captured) == ["SELECT", "SELECT", "SELECT", "INSERT"], [q["sql"] for q in captured]
+    # lock (a close or suspension that committed meanwhile is seen); the call id's lock and the
+    # record looked for again (a completion that committed meanwhile is seen); the hold's insert
+    assert _statements(captured) == ["SELECT", "SELECT", "SELECT", "SELECT", "SELECT", "INSERT"], [
+        q["sql"] for q in captured
+    ]
     with CaptureQueriesContext(connection) as captured:
         complete(facility, inmate, account.test_number, seconds=125, cid=result.call_id)
-    # the one read; the balance (lock order step 1); entry; postings; call record; hold released
-    assert _statements(captured) == ["SELECT", "UPDATE", "INSERT", "INSERT", "INSERT", "UPDATE"], [
+    # the one read; the balance (lock order step 1); entry; postings; call record; the call id's
+    # lock; the call's hold released
+    assert _statements(captured) == ["SELECT", "UPDATE", "INSERT", "INSERT", "INSERT", "SELECT", "UPDATE"], [
         q["sql"] for q in captured
     ]
 

@@ -185,17 +185,52 @@ def test_late_record_is_charged_to_the_sponsorship_in_force_when_the_call_starte
 
 def test_a_report_that_loses_the_race_releases_the_hold_the_winner_did_not_see(facility, inmate, monkeypatch):
     """Report A read its facts before the authorization's hold committed (no hold); report B read
-    them after it, but before A's record committed. A charges the call; B finds the charge posted
-    and must still release the hold, or it would tie up the family's money until it expires."""
+    them after it, but before A's record committed. Each releases the call's hold whatever its facts
+    said, or it would tie up the family's money until it expires."""
     account = make_account(balance_cents=5000)
     allowed = authorize(facility, inmate, account.test_number)
     real = calls_services.complete_facts_get
     monkeypatch.setattr(calls_services, "complete_facts_get", lambda **kw: dataclasses.replace(real(**kw), hold=None))
     started = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=3)
     first = complete(facility, inmate, account.test_number, seconds=120, cid=allowed.call_id, started_at=started)
-    assert Hold.objects.get(call_id=allowed.call_id).released_at is None  # A never saw it
+    assert Hold.objects.get(call_id=allowed.call_id).released_at is not None  # A released the hold it never saw
+    Hold.objects.filter(call_id=allowed.call_id).update(released_at=None)  # as if A had not got that far
     monkeypatch.setattr(calls_services, "complete_facts_get", lambda **kw: dataclasses.replace(real(**kw), record=None))
     second = complete(facility, inmate, account.test_number, seconds=120, cid=allowed.call_id, started_at=started)
     assert second.as_dict() == first.as_dict() and not second.created
     assert Hold.objects.get(call_id=allowed.call_id).released_at is not None
     assert CallRecord.objects.filter(call_id=allowed.call_id).count() == 1
+
+
+def test_an_authorize_that_reads_its_facts_just_before_its_call_is_completed_places_no_hold(
+    facility, inmate, monkeypatch
+):
+    """The late record commits between the authorization's read of the facts and its lock: under the
+    lock the record is looked for again, and the answer comes from it."""
+    account = make_account(balance_cents=1000)
+    real = calls_services.authorize_facts_get
+
+    def facts_then_complete(**kw):
+        facts = real(**kw)
+        complete(facility, inmate, account.test_number, seconds=120, cid="late-1")
+        return facts
+
+    monkeypatch.setattr(calls_services, "authorize_facts_get", facts_then_complete)
+    answer = authorize(facility, inmate, account.test_number, cid="late-1")
+    assert answer.decision == "allow" and answer.max_seconds == 2 * 60
+    assert not Hold.objects.filter(call_id="late-1").exists()
+
+
+def test_a_complete_that_reads_its_facts_just_before_the_hold_is_placed_releases_it(facility, inmate, monkeypatch):
+    account = make_account(balance_cents=1000)
+    real = calls_services.complete_facts_get
+
+    def facts_then_authorize(**kw):
+        facts = real(**kw)
+        authorize(facility, inmate, account.test_number, cid="late-2")
+        return facts
+
+    monkeypatch.setattr(calls_services, "complete_facts_get", facts_then_authorize)
+    done = complete(facility, inmate, account.test_number, seconds=120, cid="late-2")
+    assert done.created
+    assert Hold.objects.get(call_id="late-2").released_at is not None

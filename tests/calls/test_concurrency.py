@@ -70,3 +70,25 @@ def test_concurrent_authorizations_never_hold_more_than_the_balance(facility, in
     held = sum(h.amount_cents for h in Hold.objects.filter(account=account))
     assert held <= 500
     assert sum(r.decision == "allow" for r in results) == Hold.objects.filter(account=account).count() >= 2
+
+
+def test_an_authorize_and_a_complete_of_one_call_at_once_leave_no_hold_open(facility, inmate):
+    """A late record arriving with its own authorization: whichever commits first, the call is charged
+    once and no hold outlives it (the two take the call id's lock in turn, after the payer's row)."""
+    account = make_account(balance_cents=100_000)
+    started = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=10)
+    call_ids = [f"pair-{i}" for i in range(30)]
+    targets = []
+    for cid in call_ids:
+        targets.append(lambda cid=cid: authorize(facility, inmate, account.test_number, cid=cid))
+        targets.append(
+            lambda cid=cid: complete(facility, inmate, account.test_number, seconds=120, cid=cid, started_at=started)
+        )
+    random.Random(11).shuffle(targets)
+    results = _run_threads(targets, workers=20)
+    assert all(r.decision == "allow" for r in results if hasattr(r, "decision"))
+    assert CallRecord.objects.filter(call_id__in=call_ids).count() == 30
+    assert not Hold.objects.filter(call_id__in=call_ids, released_at__isnull=True).exists()
+    charged = sum(r.charge_cents + r.tax_cents for r in CallRecord.objects.filter(call_id__in=call_ids))
+    assert charged > 0 and balance_of(account) == 100_000 - charged
+    call_command("ledger_check", stdout=StringIO())  # exits non-zero (CommandError) on any violation

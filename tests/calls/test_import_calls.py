@@ -114,3 +114,22 @@ def test_import_charges_the_payer_of_the_hold_and_refuses_an_id_used_for_another
     assert Hold.objects.get(call_id="held-other").released_at is None
     assert (balance_of(account), balance_of(other)) == (1000 - 45, 1000)
     assert ledger.check() == []
+
+
+def test_an_import_releases_a_hold_placed_after_it_looked_for_holds(tmp_path, facility, inmate, monkeypatch):
+    """An authorization of an imported call commits after the import read the holds: the import,
+    under the call ids' locks, releases it all the same."""
+    account = make_account(balance_cents=1000)
+    real = importing.ledger.post_batch
+
+    def authorize_first(**kw):
+        authorize(facility, inmate, account.test_number, cid="late-import")
+        return real(**kw)
+
+    monkeypatch.setattr(importing.ledger, "post_batch", authorize_first)
+    row = (
+        f"late-import,{facility.code},{inmate.inmate_number},{account.test_number},2026-01-05T14:00:00-05:00,61,normal"
+    )
+    out = _run(tmp_path, HEADER + row + "\n")
+    assert out.splitlines()[0] == "posted: 1, duplicate: 0, rejected: 0"
+    assert Hold.objects.get(call_id="late-import").released_at is not None
