@@ -140,6 +140,16 @@ def sponsored_calls_for_account(*, account: CallingAccount, limit: int = 50) -> 
     return calls
 
 
+def call_parties_get(*, facility_code: str, inmate_number: str) -> tuple[int | None, int | None]:
+    """The ids of the facility and the inmate a request names, whether or not they are active (a
+    call id sent again after its facility closed or its inmate was released is still that call)."""
+    facility_id = Facility.objects.filter(code=facility_code).values_list("id", flat=True).first()
+    if facility_id is None:
+        return None, None
+    inmate = Inmate.objects.filter(facility_id=facility_id, inmate_number=inmate_number)
+    return facility_id, inmate.values_list("id", flat=True).first()
+
+
 def facility_list_active() -> QuerySet[Facility]:
     return Facility.objects.filter(is_active=True).order_by("name", "id")
 

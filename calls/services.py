@@ -54,6 +54,7 @@ from .selectors import (
     RecordedCall,
     authorize_facts_get,
     call_id_lock,
+    call_parties_get,
     call_record_locked_get,
     complete_facts_get,
     facility_cache_clear,
@@ -276,7 +277,10 @@ def _call_to_authorize(*, call_id, facility_code, inmate_number, dialed_number, 
     )
     earlier = facts.hold or facts.record
     if earlier is not None:
-        _check_same_call(earlier, facility_id=info.id if info else None, inmate_id=facts.inmate_id, e164=e164)
+        parties = (facility_code, inmate_number)
+        _check_same_call(
+            earlier, facility_id=info.id if info else None, inmate_id=facts.inmate_id, e164=e164, parties=parties
+        )
         return _answer_again(call_id, facts)
     plan = info.plan_at(now) if info else None
     if info is None or plan is None:
@@ -304,8 +308,14 @@ def _call_to_authorize(*, call_id, facility_code, inmate_number, dialed_number, 
     )
 
 
-def _check_same_call(earlier: EarlierCall, *, facility_id: int | None, inmate_id: int | None, e164: str) -> None:
-    """A call id names one call: the same facility, inmate and number each time it is sent."""
+def _check_same_call(
+    earlier: EarlierCall, *, facility_id: int | None, inmate_id: int | None, e164: str, parties: tuple[str, str]
+) -> None:
+    """A call id names one call: the same facility, inmate and number each time it is sent.
+    `parties`: the facility code and inmate number sent, looked up whatever their status when the
+    call path found no active facility or inmate for them (closed or released since the call)."""
+    if facility_id is None or inmate_id is None:
+        facility_id, inmate_id = call_parties_get(facility_code=parties[0], inmate_number=parties[1])
     if earlier.facility_id != facility_id:
         raise CallConflict("facility")
     if earlier.inmate_id != inmate_id:
@@ -644,7 +654,13 @@ def call_complete(
     facts = complete_facts_get(call_id=call_id, facility_id=facility_id, inmate_number=inmate_number)
     for earlier in (facts.record, facts.hold):
         if earlier is not None:
-            _check_same_call(earlier, facility_id=facility_id, inmate_id=facts.inmate_id, e164=e164)
+            _check_same_call(
+                earlier,
+                facility_id=facility_id,
+                inmate_id=facts.inmate_id,
+                e164=e164,
+                parties=(facility_code, inmate_number),
+            )
     if facts.record is not None:
         return Completion.of(facts.record, call_id=call_id, authorized=facts.hold is not None)
     call = _rate_reported_call(

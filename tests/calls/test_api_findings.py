@@ -156,6 +156,24 @@ def test_repeated_call_id_for_another_facility_inmate_or_number_is_409_and_holds
 
 
 @pytest.mark.django_db
+def test_a_call_id_sent_again_after_its_inmate_was_released_or_facility_closed_is_the_same_call(api, facility, inmate):
+    """Not a 409: the call path looks up only active inmates and facilities, the check of a repeat
+    compares with them whatever their status."""
+    account = make_account(balance_cents=1000)
+    first = api.post(AUTHORIZE, _body(facility, inmate, account.test_number), format="json")
+    done = api.post(COMPLETE, _done(facility, inmate, account.test_number), format="json")
+    assert first.json()["decision"] == "allow" and done.status_code == 200
+    inmate.is_active = False
+    inmate.save(update_fields=["is_active"])
+    assert api.post(AUTHORIZE, _body(facility, inmate, account.test_number), format="json").json() == first.json()
+    Facility.objects.filter(pk=facility.pk).update(is_active=False)
+    services.facility_cache_clear(codes=[facility.code])
+    again = api.post(COMPLETE, _done(facility, inmate, account.test_number), format="json")
+    assert again.status_code == 200 and again.json() == done.json()
+    assert CallRecord.objects.count() == 1
+
+
+@pytest.mark.django_db
 def test_repeated_call_id_on_complete_for_another_call_is_409_and_charges_nothing(api, facility, inmate):
     account = make_account(balance_cents=1000)
     other = make_account(balance_cents=1000)
