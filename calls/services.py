@@ -241,6 +241,13 @@ def call_authorize(
     try:
         return _authorize(call)
     except _CompletedMeanwhile as done:
+        _check_same_call(
+            done.record,
+            facility_id=call.info.id,
+            inmate_id=call.inmate_id,
+            e164=call.e164,
+            parties=(facility_code, inmate_number),
+        )
         return _answer_from_record(call_id, done.record)
 
 

@@ -129,7 +129,12 @@ def complete_request(data) -> dict:
     values["duration_seconds"] = _duration(data, errors)
     disconnect = data.get("disconnect")
     if not isinstance(disconnect, str) or disconnect not in DISCONNECTS:
-        errors["disconnect"] = [REQUIRED] if "disconnect" not in data else [f'"{disconnect}" is not a valid choice.']
+        if "disconnect" not in data:
+            errors["disconnect"] = [REQUIRED]
+        elif isinstance(disconnect, str) and has_control_characters(disconnect):
+            errors["disconnect"] = [str(CONTROL_CHARACTERS_MESSAGE)]  # not echoed: it may not even encode
+        else:
+            errors["disconnect"] = [f'"{disconnect}" is not a valid choice.']
     values["disconnect"] = disconnect
     if errors:
         raise RequestInvalid(errors)

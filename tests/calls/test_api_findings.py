@@ -105,8 +105,11 @@ def test_string_fields_take_json_strings_only(api, facility, inmate):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("path", [AUTHORIZE, COMPLETE])
-@pytest.mark.parametrize("field", ["facility", "inmate", "call_id"])
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [(path, field) for path in (AUTHORIZE, COMPLETE) for field in ("facility", "inmate", "call_id")]
+    + [(COMPLETE, "disconnect")],  # a refused choice is echoed in its message
+)
 def test_a_lone_surrogate_in_a_text_field_is_400_not_500(api, facility, inmate, path, field):
     """JSON's "\\ud800" decodes to a character no UTF-8 text holds: the database could not take it."""
     account = make_account(balance_cents=1000)

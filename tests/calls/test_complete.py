@@ -202,20 +202,26 @@ def test_a_report_that_loses_the_race_releases_the_hold_the_winner_did_not_see(f
     assert CallRecord.objects.filter(call_id=allowed.call_id).count() == 1
 
 
+def _after_reading_facts(monkeypatch, selector: str, then) -> None:
+    """Run `then()` (another request, committed) right after the call path's facts read `selector`."""
+    real = getattr(calls_services, selector)
+
+    def read_then(**kw):
+        facts = real(**kw)
+        then()
+        return facts
+
+    monkeypatch.setattr(calls_services, selector, read_then)
+
+
 def test_an_authorize_that_reads_its_facts_just_before_its_call_is_completed_places_no_hold(
     facility, inmate, monkeypatch
 ):
     """The late record commits between the authorization's read of the facts and its lock: under the
     lock the record is looked for again, and the answer comes from it."""
     account = make_account(balance_cents=1000)
-    real = calls_services.authorize_facts_get
-
-    def facts_then_complete(**kw):
-        facts = real(**kw)
-        complete(facility, inmate, account.test_number, seconds=120, cid="late-1")
-        return facts
-
-    monkeypatch.setattr(calls_services, "authorize_facts_get", facts_then_complete)
+    late = lambda: complete(facility, inmate, account.test_number, seconds=120, cid="late-1")  # noqa: E731
+    _after_reading_facts(monkeypatch, "authorize_facts_get", late)
     answer = authorize(facility, inmate, account.test_number, cid="late-1")
     assert answer.decision == "allow" and answer.max_seconds == 2 * 60
     assert not Hold.objects.filter(call_id="late-1").exists()
@@ -223,14 +229,19 @@ def test_an_authorize_that_reads_its_facts_just_before_its_call_is_completed_pla
 
 def test_a_complete_that_reads_its_facts_just_before_the_hold_is_placed_releases_it(facility, inmate, monkeypatch):
     account = make_account(balance_cents=1000)
-    real = calls_services.complete_facts_get
-
-    def facts_then_authorize(**kw):
-        facts = real(**kw)
-        authorize(facility, inmate, account.test_number, cid="late-2")
-        return facts
-
-    monkeypatch.setattr(calls_services, "complete_facts_get", facts_then_authorize)
+    held = lambda: authorize(facility, inmate, account.test_number, cid="late-2")  # noqa: E731
+    _after_reading_facts(monkeypatch, "complete_facts_get", held)
     done = complete(facility, inmate, account.test_number, seconds=120, cid="late-2")
     assert done.created
     assert Hold.objects.get(call_id="late-2").released_at is not None
+
+
+def test_an_authorize_racing_a_record_of_another_number_under_its_call_id_is_a_conflict(facility, inmate, monkeypatch):
+    """The record that committed meanwhile is checked like any earlier call with this id."""
+    account = make_account(balance_cents=1000)
+    other = make_account(balance_cents=1000)
+    late = lambda: complete(facility, inmate, other.test_number, seconds=120, cid="late-3")  # noqa: E731
+    _after_reading_facts(monkeypatch, "authorize_facts_get", late)
+    with pytest.raises(calls_services.CallConflict):
+        authorize(facility, inmate, account.test_number, cid="late-3")
+    assert not Hold.objects.filter(call_id="late-3").exists()
