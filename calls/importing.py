@@ -21,7 +21,7 @@ from billing.models import EntryKind, Hold, SystemAccount
 
 from . import payers
 from .api import fields
-from .models import Billing, CallRecord, CallSource, Inmate
+from .models import Billing, CallRecord, CallSource, Facility, Inmate
 from .rating import billable_minutes, price
 from .selectors import call_ids_lock, facility_info_get
 from .services import CLOCK_SKEW
@@ -137,9 +137,13 @@ def _conflict(row: _Row, facility_id, inmate_id, dialed_number) -> str | None:
 def _import_batch(rows: list[_Row], summary: ImportSummary) -> None:
     now = timezone.now()
     infos = {code: facility_info_get(code=code) for code in {r.facility_code for r in rows}}
+    # A facility closed since is still the one a repeated call id names (it is not charged again);
+    # only its new calls are refused, by `_rate`.
+    closed = [code for code, info in infos.items() if info is None]
+    closed_ids = dict(Facility.objects.filter(code__in=closed).values_list("code", "id")) if closed else {}
     for row in rows:
         info = infos[row.facility_code]
-        row.facility_id = info.id if info else None
+        row.facility_id = info.id if info else closed_ids.get(row.facility_code)
     inmates = {
         (i.facility_id, i.inmate_number): i.id
         for i in Inmate.objects.filter(

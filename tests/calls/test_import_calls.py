@@ -10,6 +10,7 @@ from billing import ledger
 from billing.models import Hold
 from calls import importing
 from calls.models import CallRecord, CallSource
+from calls.selectors import facility_cache_clear
 from tests.helpers import authorize, balance_of, complete, make_account
 
 pytestmark = pytest.mark.django_db
@@ -97,15 +98,18 @@ def test_import_is_set_based_statements_grow_with_batches_not_rows(tmp_path, fac
     assert _run(tmp_path, (tmp_path / "large.csv").read_text()).startswith("posted: 0, duplicate: 400")
 
 
+def _line(cid, facility, inmate, number, seconds=61) -> str:
+    return f"{cid},{facility.code},{inmate.inmate_number},{number},2026-01-05T14:00:00-05:00,{seconds},normal"
+
+
 def test_import_charges_the_payer_of_the_hold_and_refuses_an_id_used_for_another_call(tmp_path, facility, inmate):
     account = make_account(balance_cents=1000)
     other = make_account(balance_cents=1000)
     authorize(facility, inmate, account.test_number, cid="held")
     authorize(facility, inmate, account.test_number, cid="held-other")
-    f, i = facility.code, inmate.inmate_number
     rows = [
-        f"held,{f},{i},{account.test_number},2026-01-05T14:00:00-05:00,61,normal",
-        f"held-other,{f},{i},{other.test_number},2026-01-05T14:00:00-05:00,61,normal",
+        _line("held", facility, inmate, account.test_number),
+        _line("held-other", facility, inmate, other.test_number),
     ]
     out = _run(tmp_path, HEADER + "\n".join(rows) + "\n")
     assert out.splitlines()[0] == "posted: 1, duplicate: 0, rejected: 1"
@@ -127,9 +131,21 @@ def test_an_import_releases_a_hold_placed_after_it_looked_for_holds(tmp_path, fa
         return real(**kw)
 
     monkeypatch.setattr(importing.ledger, "post_batch", authorize_first)
-    row = (
-        f"late-import,{facility.code},{inmate.inmate_number},{account.test_number},2026-01-05T14:00:00-05:00,61,normal"
-    )
-    out = _run(tmp_path, HEADER + row + "\n")
+    out = _run(tmp_path, HEADER + _line("late-import", facility, inmate, account.test_number) + "\n")
     assert out.splitlines()[0] == "posted: 1, duplicate: 0, rejected: 0"
     assert Hold.objects.get(call_id="late-import").released_at is not None
+
+
+def test_a_repeat_after_the_facility_closed_is_a_duplicate_and_a_new_call_there_is_refused(tmp_path, facility, inmate):
+    account = make_account(balance_cents=1000)
+    complete(facility, inmate, account.test_number, seconds=60, cid="before-close")
+    facility.is_active = False
+    facility.save(update_fields=["is_active"])
+    facility_cache_clear(codes=[facility.code])
+    rows = [
+        _line("before-close", facility, inmate, account.test_number, seconds=60),
+        _line("after-close", facility, inmate, account.test_number, seconds=60),
+    ]
+    out = _run(tmp_path, HEADER + "\n".join(rows) + "\n")
+    assert out.splitlines()[0] == "posted: 0, duplicate: 1, rejected: 1"
+    assert "line 3: facility: No facility has this code." in out
