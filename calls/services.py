@@ -351,7 +351,7 @@ class _CompletedMeanwhile(Exception):
     record, with no hold (raised under the payer's lock, so nothing was written)."""
 
     def __init__(self, record: RecordedCall):
-        super().__init__(record.billing)
+        super().__init__()
         self.record = record
 
 

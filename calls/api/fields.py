@@ -14,7 +14,7 @@ from accounts.security import CONTROL_CHARACTERS_MESSAGE, has_control_characters
 from calls.models import Disconnect
 from calls.services import CallInputError, normalize_number
 
-from .serializers import CALL_ID_PATTERN, EARLIEST_START, MAX_CALL_SECONDS
+from .serializers import CALL_ID_PATTERN, EARLIEST_START, EARLIEST_START_MESSAGE, MAX_CALL_SECONDS
 
 CALL_ID = re.compile(CALL_ID_PATTERN)
 REQUIRED = "This field is required."
@@ -88,7 +88,7 @@ def _started_at(data: dict, errors: dict) -> datetime.datetime | None:
         errors["started_at"] = ["Datetime has wrong format. Use ISO-8601: 2026-01-05T14:00:00-05:00."]
     elif moment < EARLIEST_START:
         # No call is that old, and a time near year 1 cannot even be turned into a facility's local date.
-        errors["started_at"] = ["A call cannot have started before 1970."]
+        errors["started_at"] = [EARLIEST_START_MESSAGE]
         moment = None
     return moment
 

@@ -10,6 +10,7 @@ from calls.services import CallInputError, DenyReason, normalize_number
 CALL_ID_PATTERN = r"^[\x21-\x7e]+$"
 MAX_CALL_SECONDS = 24 * 60 * 60
 EARLIEST_START = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+EARLIEST_START_MESSAGE = "A call cannot have started before 1970."
 
 
 class StrictCharField(serializers.CharField):
@@ -68,14 +69,13 @@ class AuthorizeRequestSerializer(CallRequestSerializer):
 
 class CompleteRequestSerializer(CallRequestSerializer):
     started_at = serializers.DateTimeField(help_text="ISO-8601 with a UTC offset, 1970 or later.")
+    duration_seconds = StrictIntegerField(min_value=0, max_value=MAX_CALL_SECONDS, help_text="A JSON integer.")
+    disconnect = serializers.ChoiceField(choices=Disconnect.choices)
 
     def validate_started_at(self, value):
         if value < EARLIEST_START:
-            raise serializers.ValidationError("A call cannot have started before 1970.")
+            raise serializers.ValidationError(EARLIEST_START_MESSAGE)
         return value
-
-    duration_seconds = StrictIntegerField(min_value=0, max_value=MAX_CALL_SECONDS, help_text="A JSON integer.")
-    disconnect = serializers.ChoiceField(choices=Disconnect.choices)
 
 
 class AuthorizeResponseSerializer(serializers.Serializer):
