@@ -285,6 +285,22 @@ STRIPE_EVENT_MAX_ATTEMPTS = 5
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300
 STRIPE_WEBHOOK_MAX_BYTES = 512 * 1024
 
+# The phone and text channel (Twilio). Webhook signatures are checked with TWILIO_AUTH_TOKEN against
+# PUBLIC_BASE_URL (the address Twilio calls, in front of the proxy); without a token every webhook is
+# refused. TWILIO_API_BASE points the REST client elsewhere (a local server in the tests).
+TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
+TWILIO_PHONE_NUMBER = env("TWILIO_PHONE_NUMBER", default="")
+TWILIO_API_BASE = env("TWILIO_API_BASE", default="")
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="")
+# Outgoing texts and voice calls: "twilio" (the real client), "console", "file" (SMS_FILE_PATH) or
+# "locmem" (tests), chosen like Django's email backends.
+SMS_BACKEND = env("SMS_BACKEND", default="twilio" if TWILIO_ACCOUNT_SID else "console")
+SMS_FILE_PATH = env("SMS_FILE_PATH", default=str(BASE_DIR / "var" / "sms"))
+# The phone menu's live agent: a number to dial in office hours (facility time zone of TIME_ZONE).
+PHONE_AGENT_NUMBER = env("PHONE_AGENT_NUMBER", default="")
+PHONE_AGENT_HOURS = env("PHONE_AGENT_HOURS", default="08:00-20:00")
+
 PHONENUMBER_DEFAULT_REGION = "US"
 PHONENUMBER_DB_FORMAT = "E164"
 

@@ -32,3 +32,6 @@ STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="whsec_local")
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="http://localhost:8420")
 STRIPE_JS_URL = env("STRIPE_JS_URL", default="http://localhost:8420/js.stripe.com/v3/")
 DEMO_DATA_ALLOWED = True
+# The phone page under `make run` signs its requests to the voice webhooks with this token.
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="local-twilio-token")
+TWILIO_PHONE_NUMBER = env("TWILIO_PHONE_NUMBER", default="+18005550199")

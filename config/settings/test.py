@@ -42,3 +42,9 @@ PLATFORM_TOKEN_CACHE_SECONDS = 0
 # turns the cache back on).
 FACILITY_CACHE_SECONDS = 0
 DEMO_DATA_ALLOWED = True
+# Twilio webhooks in the suite are signed with this token, as Twilio signs them with the real one.
+TWILIO_AUTH_TOKEN = "twilio-test-token"
+TWILIO_ACCOUNT_SID = "ACtest"
+TWILIO_PHONE_NUMBER = "+18605550100"
+PUBLIC_BASE_URL = ""
+SMS_BACKEND = "locmem"
