@@ -12,7 +12,7 @@ TEST_ENV := DATABASE_URL=$(DATABASE_URL) REDIS_URL=$(REDIS_URL)
 # `make run` and `make smoke` use the embedded default, whatever the environment says.
 LOCAL_ENV := env -u DATABASE_URL -u CELERY_BROKER_URL -u REDIS_URL DJANGO_SETTINGS_MODULE=config.settings.local
 
-.PHONY: run test smoke lint venv browser local-setup clean bench
+.PHONY: run test suite smoke lint venv browser local-setup clean bench
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,20 +28,26 @@ browser:
 	  echo "Installing Chromium for the browser tests..."; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# `make run` and `make smoke` run on their own PostgreSQL (scripts/services.py: the embedded server, data
+# kept in var/pg; RUN_DATABASE_URL points them at another server), migrated and seeded first.
+SERVICES_RUN := $(LOCAL_ENV) $(PY) scripts/services.py run --
+LOCAL_SETUP := $(PY) manage.py migrate --noinput && $(PY) manage.py seed_demo
+
 local-setup: venv
 	mkdir -p var/broker/out var/broker/processed
-	$(LOCAL_ENV) $(PY) manage.py migrate --noinput
-	$(LOCAL_ENV) $(PY) manage.py seed_demo
 
 run: local-setup
 	@echo ""
 	@echo "  FamilyLine is starting at http://127.0.0.1:$(PORT)/  (staff admin: http://127.0.0.1:$(PORT)/admin/)"
-	@echo "  Ctrl-C stops the web server, the Celery worker and beat, and localstripe."
+	@echo "  Ctrl-C stops the web server, the Celery worker and beat, localstripe and PostgreSQL."
 	@echo ""
-	$(LOCAL_ENV) WEB_PORT=$(PORT) $(VENV)/bin/honcho -f Procfile.dev start
+	$(SERVICES_RUN) bash -c '$(LOCAL_SETUP) && WEB_PORT=$(PORT) exec $(VENV)/bin/honcho -f Procfile.dev start'
 
+# The suite on DATABASE_URL and REDIS_URL when they answer; otherwise on services it starts for the run.
 test: venv browser
-	@$(TEST_ENV) $(PY) scripts/check_services.py
+	@$(TEST_ENV) $(PY) scripts/services.py test -- $(MAKE) --no-print-directory suite
+
+suite:
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(VENV)/bin/lint-imports
@@ -50,7 +56,7 @@ test: venv browser
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
 smoke: local-setup
-	$(LOCAL_ENV) WEB_PORT=$(PORT) bash scripts/smoke.sh
+	$(SERVICES_RUN) bash -c '$(LOCAL_SETUP) && WEB_PORT=$(PORT) bash scripts/smoke.sh'
 
 # Benchmarks (figures and ratios, never part of `make test`): the platform API over HTTP with wrk.
 bench: venv

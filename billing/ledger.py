@@ -36,7 +36,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import EntryKind, Hold, JournalEntry, LedgerAccount, Payment, PaymentStatus, Posting, Refund, SystemAccount
-from .rows import pipelined, row_insert, timestamp_read
+from .rows import pipelined, row_insert
 
 
 class LedgerError(Exception):
@@ -351,10 +351,9 @@ def balance(ledger_account: LedgerAccount) -> int:
 _LEDGER_TABLE = LedgerAccount._meta.db_table
 
 
-def _lock_clause() -> str:
-    """Row locks where the database has them. SQLite has none: its writers are serialized by the
-    database lock, which `make run`'s settings take when a transaction begins (IMMEDIATE)."""
-    return " FOR NO KEY UPDATE" if connection.features.has_select_for_no_key_update else ""
+# A balance row is locked against other writers of it, not against inserts that reference it (FOR NO
+# KEY UPDATE: a posting's foreign key to its ledger row does not wait for the lock).
+_LOCK_CLAUSE = " FOR NO KEY UPDATE"
 
 
 def _lock_ledger_rows(ledger_ids: list[int]) -> dict[int, int]:
@@ -364,7 +363,7 @@ def _lock_ledger_rows(ledger_ids: list[int]) -> dict[int, int]:
         # Ascending id order, so two transactions locking the same rows cannot deadlock.
         cursor.execute(
             f"SELECT id, balance_cents FROM {connection.ops.quote_name(_LEDGER_TABLE)} "  # noqa: S608
-            f"WHERE id IN ({', '.join(['%s'] * len(ledger_ids))}) ORDER BY id{_lock_clause()}",
+            f"WHERE id IN ({', '.join(['%s'] * len(ledger_ids))}) ORDER BY id{_LOCK_CLAUSE}",
             ledger_ids,
         )
         return dict(cursor.fetchall())
@@ -420,7 +419,7 @@ def postings_for_account(*, account) -> QuerySet[Posting]:
 
 # The monthly statement run's reads, as SQL to build on: it writes from them inside the database
 # (INSERT … SELECT) rather than bringing thousands of rows into Python. Each returns (sql, params)
-# in the ORM's placeholder style, and runs on PostgreSQL and SQLite alike.
+# in the ORM's placeholder style.
 
 
 def _calling_account_postings_sql(account_ids: Sequence[int]) -> tuple[str, list]:
@@ -589,7 +588,7 @@ def _lock_for_hold(
         with pipelined():  # one round trip; the server runs the second after the first has the lock
             locking.execute(
                 f"SELECT balance_cents FROM {connection.ops.quote_name(_LEDGER_TABLE)} "  # noqa: S608
-                f"WHERE id = %s{_lock_clause()}",
+                f"WHERE id = %s{_LOCK_CLAUSE}",
                 [ledger_id],
             )
             reading.execute(
@@ -608,7 +607,7 @@ def _lock_for_hold(
         available_cents=((credit_limit_cents or 0) if on_credit else 0) + balance - int(held),
         status=status,
         suspension_code=suspension_code or "",
-        activates_at=timestamp_read(activates_at),
+        activates_at=activates_at,
     )
     return funds, existing
 

@@ -3,17 +3,16 @@ and `update()` again (and a phone number field parses its number again) on each 
 more than the statement itself there. Here the SQL is built once per model and kept; the values are
 prepared by each field as the ORM would, except plain integers and text (stored as given) and the
 columns named `as_is`, which the caller passes already in their database form (an E.164 number
-checked on the way in). PostgreSQL and SQLite both run what these send."""
+checked on the way in)."""
 
 import contextlib
 import functools
-from datetime import UTC, datetime
 
 from django.db import connection, models
 from django.db.models import Model
 
-# Fields whose database value is the Python value itself (an int, a str), which both databases'
-# drivers take as they are: preparing them through the field costs more than the statement's send.
+# Fields whose database value is the Python value itself (an int, a str), which psycopg
+# takes as it is: preparing them through the field costs more than the statement's send.
 _STORED_AS_GIVEN = frozenset(
     {
         models.BigIntegerField,
@@ -81,22 +80,10 @@ def pipelined():
     """Statements executed in the block go to the server together, and the block waits once for all
     their answers when it ends: read the results after the block. On PostgreSQL this is psycopg's
     pipeline mode (an execute only queues its statement); the server still runs the statements one
-    after the other, in order, each with its own snapshot. On SQLite each statement runs at once. An
-    error in any statement is raised when the block ends; nothing inside may catch it and go on."""
-    if connection.vendor != "postgresql":
-        yield
-        return
+    after the other, in order, each with its own snapshot. An error in any statement is raised when
+    the block ends; nothing inside may catch it and go on."""
     connection.ensure_connection()
     # The errors the block's end raises are psycopg's own: turned into Django's (IntegrityError…),
     # as the ORM's statements raise them, so callers catch one kind.
     with connection.wrap_database_errors, connection.connection.pipeline():
         yield
-
-
-def timestamp_read(value) -> datetime | None:
-    """A timestamp as a plain cursor reads it: aware on PostgreSQL, text or naive UTC on SQLite."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value

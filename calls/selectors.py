@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 
 from accounts.models import CallingAccount, PhoneNumber, User
 from billing.models import Hold, LedgerAccount, SystemAccount
-from billing.rows import pipelined, timestamp_read
+from billing.rows import pipelined
 
 from .models import BlockedNumber, CallRecord, Facility, Inmate, InmateDebitSponsorship, PlatformToken, RatePlan
 from .rating import local_date
@@ -197,8 +197,8 @@ def platform_token_allows_facility(*, token: PlatformToken, facility_code: str) 
 
 
 # --- the call path's reads ---------------------------------------------------------------------------
-# authorize and complete each read everything they decide on in ONE statement (plain SQL that
-# PostgreSQL and SQLite both run, with no ORM query to compile per request). A LEFT JOIN from a
+# authorize and complete each read everything they decide on in ONE statement (plain SQL, with no
+# ORM query to compile per request). A LEFT JOIN from a
 # one-row base answers even when nothing matches: every part is then NULL.
 
 
@@ -288,7 +288,7 @@ def _account_from(row) -> CallingAccount | None:
         kind=row[2],
         status=row[3],
         suspension_code=row[4] or "",
-        activates_at=timestamp_read(row[5]),
+        activates_at=row[5],
         credit_limit_cents=row[6],
     )
     if row[7] is not None:
@@ -345,15 +345,14 @@ def call_id_lock(call_id: str) -> None:
     """Lock the call id until the transaction ends, after the payer's ledger row (the lock order's
     last step): an authorization placing a hold for this call and a completion releasing it take
     it in turn, so neither misses what the other committed. A PostgreSQL advisory lock on a 64-bit
-    hash of the id; SQLite runs one writing transaction at a time anyway. Inside a `pipelined`
-    block it is only queued."""
+    hash of the id. Inside a `pipelined` block it is only queued."""
     call_ids_lock([call_id])
 
 
 def call_ids_lock(call_ids) -> None:
     """`call_id_lock` for many calls (a bulk import), in one statement, in the order of their keys
     so that two imports sharing calls cannot deadlock."""
-    if connection.vendor != "postgresql" or not call_ids:
+    if not call_ids:
         return
     keys = sorted(
         {int.from_bytes(hashlib.blake2b(c.encode(), digest_size=8).digest(), "big", signed=True) for c in call_ids}

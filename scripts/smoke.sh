@@ -24,7 +24,14 @@ done
 stripe=$(status_of "http://127.0.0.1:8420/js.stripe.com/v3/")
 echo "GET localstripe Stripe.js -> $stripe"
 [ "$stripe" = "200" ] || fail=1
-# The platform API on the embedded database: authorize a paid call to the demo family's number,
+# The database is make run's own (the embedded server on its Unix socket), unless RUN_DATABASE_URL says otherwise.
+db=$(.venv/bin/python manage.py shell -v 0 -c "
+from django.db import connection
+connection.ensure_connection()
+print(connection.settings_dict['HOST'], connection.pg_version)")
+echo "Database: $db"
+if [ -z "${RUN_DATABASE_URL:-}" ]; then case "$db" in /*) ;; *) echo "not the embedded PostgreSQL"; fail=1 ;; esac; fi
+# The platform API on that database: authorize a paid call to the demo family's number,
 # then complete it (a token made for the smoke test, revoked afterwards).
 read -r token number < <(.venv/bin/python manage.py shell -v 0 -c "
 from accounts.models import PhoneNumber

@@ -1,4 +1,4 @@
-"""On PostgreSQL the database itself refuses UPDATE and DELETE of ledger rows, so no code path,
+"""The database itself refuses UPDATE and DELETE of ledger rows, so no code path,
 admin action or stray script can rewrite history. (TRUNCATE, used only by test teardown, is not
 a row operation and is not refused.)"""
 
@@ -17,8 +17,6 @@ $$ LANGUAGE plpgsql;
 
 
 def forward(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     schema_editor.execute(FORWARD)
     for table in TABLES:
         schema_editor.execute(
@@ -28,8 +26,6 @@ def forward(apps, schema_editor):
 
 
 def backward(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     for table in TABLES:
         schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
     schema_editor.execute("DROP FUNCTION IF EXISTS billing_ledger_append_only()")

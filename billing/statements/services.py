@@ -65,11 +65,9 @@ def _row_join(table: str, alias: str, column: str, value: str) -> str:
     joined before), found through its index line by line. Left to its planner, PostgreSQL merges or
     hashes the whole table against the batch instead, which for call records reads every call ever
     recorded once per batch; a LATERAL subquery with LIMIT 1 (so it is not flattened back into a
-    plain join) makes it look each row up. SQLite looks rows up by index anyway."""
-    if connection.vendor == "postgresql":
-        lookup = f"SELECT * FROM {table} x WHERE x.{column} = {value} LIMIT 1"  # noqa: S608 - names from the models
-        return f"LEFT JOIN LATERAL ({lookup}) {alias} ON TRUE"
-    return f"LEFT JOIN {table} {alias} ON {alias}.{column} = {value}"
+    plain join) makes it look each row up."""
+    lookup = f"SELECT * FROM {table} x WHERE x.{column} = {value} LIMIT 1"  # noqa: S608 - names from the models
+    return f"LEFT JOIN LATERAL ({lookup}) {alias} ON TRUE"
 
 
 def _lines_sql(account_ids: list[int], period: Period) -> tuple[str, list]:
@@ -145,10 +143,9 @@ def _statements_insert(account_ids: list[int], period: Period) -> list[int]:
     and with nothing owed are taken back, and the others get their totals from their lines."""
     t = _tables()
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # PostgreSQL would JIT-compile these large joins before running them, which takes longer
-            # (about a second each) than running them; the setting ends with the transaction.
-            cursor.execute("SET LOCAL jit = off")
+        # PostgreSQL would JIT-compile these large joins before running them, which takes longer
+        # (about a second each) than running them; the setting ends with the transaction.
+        cursor.execute("SET LOCAL jit = off")
         statement_ids = _statements_open(cursor, account_ids, period)
         if not statement_ids:
             return []

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -81,13 +82,17 @@ def database_settings(default: str | None = None) -> dict:
     default), so the call path's few statements are parsed and planned once per connection, not on
     every call: planning its one-read join cost the server more than running it."""
     database = env.db("DATABASE_URL", default=default) if default else env.db("DATABASE_URL")
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("FamilyLine runs on PostgreSQL (15 or later) only: DATABASE_URL must be postgres://")
     database["ATOMIC_REQUESTS"] = False
-    if database["ENGINE"] == "django.db.backends.postgresql":
-        database["OPTIONS"] = {**database.get("OPTIONS", {}), "server_side_binding": True, "prepare_threshold": 5}
+    # A server on a Unix socket (the embedded one): `postgres://user@/name?host=/socket/dir`.
+    if not database.get("HOST") and "host" in database.get("OPTIONS", {}):
+        database["HOST"] = database["OPTIONS"].pop("host")
+    database["OPTIONS"] = {**database.get("OPTIONS", {}), "server_side_binding": True, "prepare_threshold": 5}
     return database
 
 
-DATABASES = {"default": database_settings(f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")}
+DATABASES = {"default": database_settings("postgres://postgres@127.0.0.1:5432/familyline")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

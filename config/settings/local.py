@@ -1,4 +1,5 @@
-"""`make run`: an embedded SQLite database, a filesystem Celery broker and localstripe."""
+"""`make run`: an embedded PostgreSQL server (DATABASE_URL, set by scripts/services.py), a filesystem Celery
+broker and localstripe."""
 
 from .base import *  # noqa: F403
 from .base import BASE_DIR, env
@@ -9,13 +10,6 @@ ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", default="optional
 
 VAR_DIR = BASE_DIR / "var"
 
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The embedded database: each transaction takes SQLite's write lock when it begins (IMMEDIATE),
-    # which is what the kernel's row locks are on PostgreSQL (the call path reads, then decides, then
-    # writes under them); WAL lets the web server and the worker read while one writes.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
-    )
 BROKER_DIR = VAR_DIR / "broker"
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")

@@ -14,7 +14,7 @@ DATABASES = {"default": database_settings()}
 # get a connection within DB_POOL_TIMEOUT seconds fails fast (the platform API answers 503 JSON)
 # instead of queueing without bound; the pool replaces broken connections by itself. DB_POOL=off
 # (for PgBouncer in transaction mode) falls back to persistent connections.
-if env.bool("DB_POOL", default=True) and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+if env.bool("DB_POOL", default=True):
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections
     DATABASES["default"]["OPTIONS"] = {
         **DATABASES["default"].get("OPTIONS", {}),
@@ -28,9 +28,8 @@ if env.bool("DB_POOL", default=True) and DATABASES["default"]["ENGINE"] == "djan
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        # Behind PgBouncer in transaction mode a connection's prepared statements are not its own.
-        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
+    # Behind PgBouncer in transaction mode a connection's prepared statements are not its own.
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY")
 STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET")
