@@ -167,9 +167,9 @@ def main(argv: list[str]) -> int:
                 env["DATABASE_URL"] = database_url
             else:
                 say(f"PostgreSQL does not answer at {database_url}: starting an embedded one for this run")
-                env["DATABASE_URL"] = stack.enter_context(
-                    embedded_postgres(Path(tempfile.mkdtemp(prefix="familyline-pg-")) / "data", keep=False)
-                )
+                scratch = Path(tempfile.mkdtemp(prefix="familyline-pg-"))
+                stack.callback(shutil.rmtree, scratch, ignore_errors=True)
+                env["DATABASE_URL"] = stack.enter_context(embedded_postgres(scratch / "data", keep=False))
             redis_url = env.get("REDIS_URL") or DEFAULT_REDIS_URL
             if redis_answers(redis_url):
                 env["REDIS_URL"] = redis_url

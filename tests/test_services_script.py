@@ -54,7 +54,7 @@ def test_closed_ports_start_an_embedded_postgres_and_a_redis_then_stop_them():
         raise AssertionError("the embedded PostgreSQL still answers")
     except psycopg.OperationalError:
         pass
-    assert not Path(urls["database"].split("host=")[1]).exists()
+    assert not Path(urls["database"].split("host=")[1]).parent.exists()
     try:
         redis.Redis.from_url(urls["redis"], socket_connect_timeout=2).ping()
         raise AssertionError("the suite's redis-server still answers")
