@@ -222,7 +222,7 @@ def call_authorize(
 ) -> Authorization:
     """Decide whether a call may connect and for how long.
 
-    Callers may rely on: a deny changes nothing; an allow of a paid call places a hold for the
+    Callers may rely on: a deny holds and charges nothing; an allow of a paid call places a hold for the
     price of `max_seconds` on the payer's account, decided under a row lock on that account's
     ledger row, so two authorizations at once never spend the same dollars; the same `call_id`
     authorized again while its hold stands returns the first answer and places no second hold; a
