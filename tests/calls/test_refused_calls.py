@@ -211,6 +211,7 @@ def test_authorize_of_a_refused_call_already_reported_answers_its_refusal_and_ho
     assert (answer.decision, answer.reason, answer.max_seconds) == ("deny", reason, 0)
     assert not Hold.objects.exists()
     assert CallDecision.objects.get(call_id="over").reason == reason  # the call is over: nothing new decided
+    _ledger_clean()
 
 
 def test_every_answer_is_recorded_with_the_call_it_names(facility, inmate):
@@ -299,6 +300,7 @@ def test_the_work_queue_groups_refused_calls_per_facility(admin_client, facility
     assert [(label.split(": ")[-1], count) for _, label, count in rows] == [(facility.name, "2"), (other.name, "1")]
     listed = admin_client.get(rows[1][0].replace("&amp;", "&"))
     assert [r.call_id for r in listed.context["cl"].result_list] == ["grouped-3"]
+    _ledger_clean()
 
 
 # --- keeping decisions ----------------------------------------------------------------------------------
