@@ -1,8 +1,10 @@
 """The staff work queue on the admin home: how many items wait in each list, and where the list is.
 Each count needs one query (past-due statements: one per past-due candidate's standing)."""
 
+import datetime
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import DirectBillApplication, OutboxMessage
@@ -22,6 +24,7 @@ from billing.models import (
 )
 from billing.reconciliation import reconciliation_latest
 from billing.statements import standing
+from calls.selectors import refused_calls_per_facility
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,29 @@ def past_due_statement_ids() -> list[int]:
 
 def outbox_failing():
     return OutboxMessage.objects.filter(done_at__isnull=True, attempts__gte=MAX_ATTEMPTS)
+
+
+def connected_after_refusal() -> list[QueueItem]:
+    """Calls that connected although FamilyLine refused them (charged to no one), one item per facility
+    (the facility's platform let them through), over the last REFUSED_CALLS_QUEUE_DAYS; one empty item
+    when there are none."""
+    since = timezone.now() - datetime.timedelta(days=settings.REFUSED_CALLS_QUEUE_DAYS)
+    label = f"Calls connected after a refusal (last {settings.REFUSED_CALLS_QUEUE_DAYS} days)"
+    per_facility = refused_calls_per_facility(since=since)
+    if not per_facility:
+        return [_refused_item(label, 0, "refused=recent")]
+    return [
+        _refused_item(
+            f"{label}: {group.facility_name}", group.count, f"refused=recent&facility__id__exact={group.facility_id}"
+        )
+        for group in per_facility
+    ]
+
+
+def _refused_item(label: str, count: int, query: str) -> QueueItem:
+    return QueueItem(
+        "connected_after_refusal", label, count, "admin:calls_callrecord_changelist", query, "calls.view_callrecord"
+    )
 
 
 def work_queue(*, user) -> list[QueueItem]:
@@ -130,5 +156,6 @@ def work_queue(*, user) -> list[QueueItem]:
             "state=failing",
             "accounts.view_outboxmessage",
         ),
+        *connected_after_refusal(),
     ]
     return [item for item in items if user.has_perm(item.permission)]

@@ -1,4 +1,7 @@
+import datetime
+
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import DateFieldListFilter, RelatedOnlyFieldListFilter
 from django.utils import timezone
@@ -10,6 +13,7 @@ from config.admin_base import ReadOnlyAdmin, money_column, time_column
 from . import services
 from .models import (
     BlockedNumber,
+    CallDecision,
     CallRecord,
     Facility,
     Inmate,
@@ -263,6 +267,30 @@ class AccountFilter(admin.SimpleListFilter):
         return queryset
 
 
+class RefusedFilter(admin.SimpleListFilter):
+    """Calls that connected after FamilyLine refused them (charged to no one): the work queue's list."""
+
+    title = "refused by FamilyLine"
+    parameter_name = "refused"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("recent", f"Connected after a refusal, last {settings.REFUSED_CALLS_QUEUE_DAYS} days"),
+            ("yes", "Connected after a refusal"),
+            ("no", "Not refused"),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "recent":
+            since = timezone.now() - datetime.timedelta(days=settings.REFUSED_CALLS_QUEUE_DAYS)
+            return queryset.exclude(refused_reason="").filter(completed_at__gte=since)
+        if self.value() == "yes":
+            return queryset.exclude(refused_reason="")
+        if self.value() == "no":
+            return queryset.filter(refused_reason="")
+        return queryset
+
+
 @admin.register(CallRecord)
 class CallRecordAdmin(ReadOnlyAdmin):
     list_display = [
@@ -276,9 +304,11 @@ class CallRecordAdmin(ReadOnlyAdmin):
         "billable_minutes",
         "charge",
         "tax",
+        "refused_reason",
     ]
     list_filter = [
         ("started_at", DateFieldListFilter),
+        RefusedFilter,
         "billing",
         ("facility", RelatedOnlyFieldListFilter),
         AccountFilter,
@@ -307,6 +337,17 @@ class CallRecordAdmin(ReadOnlyAdmin):
             first, last = words
             queryset |= self.model.objects.filter(inmate__first_name__iexact=first, inmate__last_name__iexact=last)
         return queryset, may_have_duplicates
+
+
+@admin.register(CallDecision)
+class CallDecisionAdmin(ReadOnlyAdmin):
+    """The latest authorize answer per call id, kept CALL_DECISIONS_KEPT_YEARS."""
+
+    list_display = ["call_id", "decision", "reason", "facility_code", "inmate_number", "dialed_number", "decided"]
+    list_filter = ["decision", "reason"]
+    search_fields = ["=call_id", "=dialed_number", "=facility_code"]
+    ordering = ["-decided_at", "-id"]
+    decided = time_column("decided_at", "decided")
 
 
 @admin.register(Hold)

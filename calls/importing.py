@@ -6,7 +6,8 @@ others (numbers and sponsorships at `started_at`), then one ledger batch (`ledge
 entry per call, `call:<call_id>`, as `call_complete` posts it), the call records and the holds'
 release, in one transaction per batch. A row is rated and charged exactly as `call_complete` would:
 per started minute at the plan in force when it started, to the payer of its hold or the payer in
-force then, into a negative balance if need be."""
+force then, into a negative balance if need be; a call whose call id's latest authorization was a
+deny (for this same call) is recorded with the refusal and charged to no one."""
 
 import csv
 import re
@@ -22,8 +23,8 @@ from billing.models import EntryKind, Hold, SystemAccount
 from . import payers
 from .api import fields
 from .models import Billing, CallRecord, CallSource, Facility, Inmate
-from .rating import billable_minutes, price
-from .selectors import call_ids_lock, facility_info_get
+from .rating import Price, billable_minutes, price
+from .selectors import Refusal, call_ids_lock, facility_info_get, refusals_get
 from .services import CLOCK_SKEW
 
 COLUMNS = ["call_id", "facility", "inmate", "dialed_number", "started_at", "duration_seconds", "disconnect"]
@@ -58,6 +59,7 @@ class _Row:
     disconnect: str
     facility_id: int | None = None
     inmate_id: int | None = None
+    refusal: Refusal | None = None  # the deny this call connected after, if its latest authorization was one
 
 
 def _reason(errors: dict) -> str:
@@ -161,6 +163,7 @@ def _import_batch(rows: list[_Row], summary: ImportSummary) -> None:
         )
     }
     holds = {h.call_id: h for h in Hold.objects.filter(call_id__in=call_ids).select_related("account")}
+    refusals = refusals_get(call_ids=call_ids)
     charges = []
     for row in rows:
         earlier = recorded.get(row.call_id)
@@ -176,8 +179,14 @@ def _import_batch(rows: list[_Row], summary: ImportSummary) -> None:
             rated = _rate(row, infos[row.facility_code], now)
             if isinstance(rated, str):
                 summary.rejected.append((row.line, rated))
-            else:
-                charges.append((row, hold, *rated))
+                continue
+            refusal = refusals.get(row.call_id)
+            if refusal is not None and refusal.names(
+                facility_code=row.facility_code, inmate_number=row.inmate_number, e164=row.e164
+            ):
+                row.refusal = refusal
+                rated = (*rated[:3], Price(0, 0))  # charged to no one
+            charges.append((row, hold, *rated))
     _charge(charges, summary, now)
 
 
@@ -207,12 +216,12 @@ def _with_payers(charges: list, summary: ImportSummary) -> list:
         account, billing = (hold.account, hold.billing) if hold is not None else next(found)
         if plan.is_free:
             billing = Billing.FREE
-        elif account is None:
+        elif account is None and row.refusal is None:
             summary.rejected.append(
                 (row.line, "dialed_number: No FamilyLine account has this number registered; the call has no payer.")
             )
             continue
-        calls.append((row, hold, info, plan, minutes, cost, account, billing))
+        calls.append((row, hold, info, plan, minutes, cost, account, billing or Billing.COLLECT))
     ledger.account_ledgers_attach(c[6] for c in calls if c[6] is not None)
     return calls
 
@@ -251,6 +260,7 @@ def _record(row: _Row, plan, minutes, cost, account, billing, *, balance, entry_
         balance_after_cents=balance,
         entry_id=entry_id,
         source=CallSource.IMPORT,
+        refused_reason=row.refusal.reason if row.refusal is not None else "",
     )
 
 

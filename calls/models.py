@@ -310,6 +310,9 @@ class CallRecord(models.Model):
     )
     source = models.CharField(max_length=10, choices=CallSource.choices, default=CallSource.API)
     completed_at = models.DateTimeField(auto_now_add=True)
+    # The deny reason when the call id's latest authorization was a deny: the call connected anyway
+    # and is recorded, charged to no one. Empty for every other call.
+    refused_reason = models.CharField(max_length=40, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -325,6 +328,9 @@ class CallRecord(models.Model):
             models.Index(fields=["account", "-started_at", "-id"], name="call_account_started_idx"),
             models.Index(fields=["facility", "-started_at"], name="call_facility_started_idx"),
             models.Index(fields=["started_at"], name="call_started_idx"),
+            models.Index(
+                fields=["facility", "-completed_at"], condition=~Q(refused_reason=""), name="call_refused_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -333,3 +339,36 @@ class CallRecord(models.Model):
     @property
     def total_cents(self) -> int:
         return self.charge_cents + self.tax_cents
+
+
+class CallDecision(models.Model):
+    """The latest answer `authorize` gave a platform for a call id (allow, or deny with its reason).
+    A later authorization of the same id replaces it. A call reported complete whose latest answer
+    was a deny is charged to no one. Kept CALL_DECISIONS_KEPT_YEARS, then purged."""
+
+    class Decision(models.TextChoices):
+        ALLOW = "allow", "Allow"
+        DENY = "deny", "Deny"
+
+    call_id = models.CharField(max_length=100, unique=True)
+    decision = models.CharField(max_length=5, choices=Decision.choices)
+    reason = models.CharField(max_length=40, blank=True, default="")
+    # As the platform sent them (the facility code even when no facility has it), number in E.164.
+    facility_code = models.CharField(max_length=20)
+    inmate_number = models.CharField(max_length=30)
+    dialed_number = models.CharField(max_length=16)
+    decided_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-decided_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(decision="allow") & Q(reason="")) | (Q(decision="deny") & ~Q(reason="")),
+                name="call_decision_deny_has_reason",
+            ),
+        ]
+        indexes = [models.Index(fields=["decided_at"], name="call_decision_decided_idx")]
+
+    def __str__(self) -> str:
+        answer = f"deny ({self.reason})" if self.decision == self.Decision.DENY else "allow"
+        return f"Call {self.call_id}: {answer} at {self.decided_at:%Y-%m-%d %H:%M}"

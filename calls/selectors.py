@@ -2,18 +2,28 @@ import datetime
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from accounts.models import CallingAccount, PhoneNumber, User
 from billing.models import Hold, LedgerAccount, SystemAccount
 from billing.rows import pipelined
 
-from .models import BlockedNumber, CallRecord, Facility, Inmate, InmateDebitSponsorship, PlatformToken, RatePlan
+from .models import (
+    BlockedNumber,
+    CallDecision,
+    CallRecord,
+    Facility,
+    Inmate,
+    InmateDebitSponsorship,
+    PlatformToken,
+    RatePlan,
+)
 from .rating import local_date
 
 _clock = time.monotonic
@@ -140,6 +150,26 @@ def sponsored_calls_for_account(*, account: CallingAccount, limit: int = 50) -> 
     return calls
 
 
+@dataclass(frozen=True)
+class RefusedCalls:
+    facility_id: int
+    facility_name: str
+    count: int
+
+
+def refused_calls_per_facility(*, since: datetime.datetime) -> list[RefusedCalls]:
+    """Per facility, the calls reported since `since` that connected after FamilyLine refused them (the
+    call id's latest authorization was a deny), by facility name."""
+    rows = (
+        CallRecord.objects.filter(completed_at__gte=since)
+        .exclude(refused_reason="")
+        .values_list("facility_id", "facility__name")
+        .annotate(count=Count("id"))
+        .order_by("facility__name", "facility_id")
+    )
+    return [RefusedCalls(facility_id, name, count) for facility_id, name, count in rows]
+
+
 def call_parties_get(*, facility_code: str, inmate_number: str) -> tuple[int | None, int | None]:
     """The ids of the facility and the inmate a request names, whether or not they are active (a
     call id sent again after its facility closed or its inmate was released is still that call)."""
@@ -229,6 +259,7 @@ class RecordedCall(EarlierCall):
     charge_cents: int = 0
     tax_cents: int = 0
     balance_after_cents: int | None = None
+    refused_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -257,6 +288,7 @@ def _record_columns(alias: str) -> str:
             "charge_cents",
             "tax_cents",
             "balance_after_cents",
+            "refused_reason",
         )
     )
 
@@ -274,6 +306,7 @@ def _record_from(row) -> RecordedCall | None:
         charge_cents=row[6],
         tax_cents=row[7],
         balance_after_cents=row[8],
+        refused_reason=row[9] or "",
     )
 
 
@@ -337,7 +370,7 @@ def authorize_facts_get(*, call_id: str, facility_id: int | None, inmate_number:
         language=row[7] or "en",
         callee=_account_from(row[8:16]),
         hold=hold,
-        record=_record_from(row[20:29]),
+        record=_record_from(row[20:30]),
     )
 
 
@@ -364,16 +397,19 @@ def call_ids_lock(call_ids) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", [keys])
 
 
-def call_record_locked_get(*, call_id: str) -> RecordedCall | None:
+def call_record_locked_get(*, call_id: str, also: Callable | None = None) -> RecordedCall | None:
     """The call's record, read after taking the call id's lock (one round trip): a completion that
-    committed after an authorization read its facts is seen, and one still being written is waited for."""
-    with connection.cursor() as cursor:
+    committed after an authorization read its facts is seen, and one still being written is waited for.
+    `also(cursor)` may send a statement of its own in the same round trip, after the read."""
+    with connection.cursor() as cursor, connection.cursor() as other:
         with pipelined():
             call_id_lock(call_id)
             cursor.execute(
                 f"SELECT {_record_columns('r')} FROM {_table(CallRecord)} r WHERE r.call_id = %s",  # noqa: S608
                 [call_id],
             )
+            if also is not None:
+                also(other)
         row = cursor.fetchone()
     return _record_from(row) if row is not None else None
 
@@ -388,11 +424,26 @@ class HeldCall(EarlierCall):
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """The call id's latest authorization, when it was a deny: the reason, and the call it named."""
+
+    reason: str
+    facility_code: str
+    inmate_number: str
+    dialed_number: str
+
+    def names(self, *, facility_code: str, inmate_number: str, e164: str) -> bool:
+        """Whether the refused call is this one (a call id sent for another call is not refused by it)."""
+        return (self.facility_code, self.inmate_number, self.dialed_number) == (facility_code, inmate_number, e164)
+
+
+@dataclass(frozen=True)
 class CompleteFacts:
     inmate_id: int | None  # the inmate with this number at this facility, released or not
     record: RecordedCall | None
     hold: HeldCall | None
     system_ledgers: tuple[LedgerAccount, LedgerAccount] | None  # call revenue, tax payable
+    refusal: Refusal | None  # the call id's latest authorization, if it was a deny
 
 
 def complete_facts_get(*, call_id: str, facility_id: int | None, inmate_number: str) -> CompleteFacts:
@@ -402,31 +453,49 @@ def complete_facts_get(*, call_id: str, facility_id: int | None, inmate_number: 
     sql = f"""
         SELECT i.id, {_record_columns("r")},
             h.id, h.facility_id, h.inmate_id, h.dialed_number, h.billing, {_ACCOUNT_COLUMNS},
-            (SELECT id FROM {ledgers} WHERE code = %s), (SELECT id FROM {ledgers} WHERE code = %s)
+            (SELECT id FROM {ledgers} WHERE code = %s), (SELECT id FROM {ledgers} WHERE code = %s),
+            d.reason, d.facility_code, d.inmate_number, d.dialed_number
         FROM (SELECT 1 AS one) base
         LEFT JOIN {_table(Inmate)} i ON i.facility_id = %s AND i.inmate_number = %s
         LEFT JOIN {_table(CallRecord)} r ON r.call_id = %s
         LEFT JOIN {_table(Hold)} h ON h.call_id = %s
         LEFT JOIN {_table(CallingAccount)} a ON a.id = h.account_id
         LEFT JOIN {ledgers} l ON l.calling_account_id = a.id
+        LEFT JOIN {_table(CallDecision)} d ON d.call_id = %s AND d.decision = %s
     """  # noqa: S608 - table names from the models, values as parameters
     with connection.cursor() as cursor:
-        cursor.execute(sql, [revenue, tax, facility_id, inmate_number, call_id, call_id])
+        cursor.execute(
+            sql, [revenue, tax, facility_id, inmate_number, call_id, call_id, call_id, CallDecision.Decision.DENY]
+        )
         row = cursor.fetchone()
     hold = None
-    if row[10] is not None:
+    if row[11] is not None:
         hold = HeldCall(
-            hold_id=row[10],
-            facility_id=row[11],
-            inmate_id=row[12],
-            dialed_number=row[13],
-            billing=row[14],
-            account=_account_from(row[15:23]),
+            hold_id=row[11],
+            facility_id=row[12],
+            inmate_id=row[13],
+            dialed_number=row[14],
+            billing=row[15],
+            account=_account_from(row[16:24]),
         )
     system = None
-    if row[23] is not None and row[24] is not None:
+    if row[24] is not None and row[25] is not None:
         system = (
-            LedgerAccount(id=row[23], code=revenue, balance_cents=None),
-            LedgerAccount(id=row[24], code=tax, balance_cents=None),
+            LedgerAccount(id=row[24], code=revenue, balance_cents=None),
+            LedgerAccount(id=row[25], code=tax, balance_cents=None),
         )
-    return CompleteFacts(inmate_id=row[0], record=_record_from(row[1:10]), hold=hold, system_ledgers=system)
+    refusal = Refusal(*row[26:30]) if row[26] is not None else None
+    return CompleteFacts(
+        inmate_id=row[0], record=_record_from(row[1:11]), hold=hold, system_ledgers=system, refusal=refusal
+    )
+
+
+def refusals_get(*, call_ids: list[str]) -> dict[str, Refusal]:
+    """`CompleteFacts.refusal` for many call ids (a bulk import), in one query."""
+    denied = CallDecision.objects.filter(call_id__in=call_ids, decision=CallDecision.Decision.DENY)
+    return {
+        call_id: Refusal(reason, facility_code, inmate_number, dialed_number)
+        for call_id, reason, facility_code, inmate_number, dialed_number in denied.values_list(
+            "call_id", "reason", "facility_code", "inmate_number", "dialed_number"
+        )
+    }

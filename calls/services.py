@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import phonenumbers
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -38,6 +38,7 @@ from .announcements import announcement
 from .models import (
     Billing,
     BlockedNumber,
+    CallDecision,
     CallRecord,
     CallSource,
     Facility,
@@ -52,6 +53,7 @@ from .selectors import (
     FacilityInfo,
     PlanInfo,
     RecordedCall,
+    Refusal,
     authorize_facts_get,
     call_id_lock,
     call_parties_get,
@@ -220,35 +222,98 @@ def call_authorize(
 ) -> Authorization:
     """Decide whether a call may connect and for how long.
 
-    Callers may rely on: a deny changes nothing; an allow of a paid call places a hold for the
+    Callers may rely on: a deny holds and charges nothing; an allow of a paid call places a hold for the
     price of `max_seconds` on the payer's account, decided under a row lock on that account's
     ledger row, so two authorizations at once never spend the same dollars; the same `call_id`
-    authorized again returns the first answer and places no second hold; a `call_id` already
-    completed is answered from its record and places no hold. Raises CallInputError for a dialed
-    number that cannot be a phone number, CallConflict for a call id used for another call.
+    authorized again while its hold stands returns the first answer and places no second hold; a
+    `call_id` already completed is answered from its record and places no hold. Every other answer,
+    allow or deny, is decided afresh and recorded as the call id's latest decision (`CallDecision`,
+    replacing the one before): a call reported complete after a deny is charged to no one. Raises
+    CallInputError for a dialed number that cannot be a phone number, CallConflict for a call id used
+    for another call.
 
-    The usual allowed call costs six statements: one read of everything decided on
-    (`selectors.authorize_facts_get`), then the kernel's lock and its read of funds and standing
-    under the lock, the call id's lock and a second look for the call's record
-    (`_check_not_completed`), and the kernel's insert of the hold (`ledger.hold_place`). Facility,
-    rate plan and token come from in-process caches; nothing on the way is compiled by the ORM."""
+    The usual allowed call costs seven statements in four round trips: one read of everything decided
+    on (`selectors.authorize_facts_get`), then the kernel's lock and its read of funds and standing
+    under the lock, the call id's lock, a second look for the call's record and the decision's upsert
+    (`_check_not_completed`), and the kernel's insert of the hold (`ledger.hold_place`). A deny or a
+    free call records its decision in one more statement. Facility, rate plan and token come from
+    in-process caches; nothing on the way is compiled by the ORM."""
     now = now or timezone.now()
     call = _call_to_authorize(
         call_id=call_id, facility_code=facility_code, inmate_number=inmate_number, dialed_number=dialed_number, now=now
     )
+    if isinstance(call, _Repeat):
+        return call.answer
     if isinstance(call, Authorization):
-        return call
-    try:
-        return _authorize(call)
-    except _CompletedMeanwhile as done:
-        _check_same_call(
-            done.record,
-            facility_id=call.info.id,
-            inmate_id=call.inmate_id,
-            e164=call.e164,
-            parties=(facility_code, inmate_number),
+        answer = call
+    else:
+        try:
+            answer = _authorize(call)
+        except _CompletedMeanwhile as done:
+            _check_same_call(
+                done.record,
+                facility_id=call.info.id,
+                inmate_id=call.inmate_id,
+                e164=call.e164,
+                parties=(facility_code, inmate_number),
+            )
+            return _answer_from_record(call_id, done.record)
+        if answer.as_dict() in call.recorded:
+            return answer
+    with connection.cursor() as cursor:
+        _decision_send(
+            cursor,
+            answer,
+            facility_code=facility_code,
+            inmate_number=inmate_number,
+            e164=normalize_number(dialed_number),
+            now=now,
         )
-        return _answer_from_record(call_id, done.record)
+    return answer
+
+
+@functools.cache
+def _decision_upsert_sql() -> str:
+    quote = connection.ops.quote_name
+    table = quote(CallDecision._meta.db_table)
+    columns = ("call_id", "decision", "reason", "facility_code", "inmate_number", "dialed_number", "decided_at")
+    updates = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in columns[1:])
+    return (
+        f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)}) "  # noqa: S608 - names from the model
+        f"VALUES ({', '.join(['%s'] * len(columns))}) ON CONFLICT ({quote('call_id')}) DO UPDATE SET {updates}"
+    )
+
+
+def _decision_send(
+    cursor, answer: Authorization, *, facility_code: str, inmate_number: str, e164: str, now: datetime.datetime
+) -> None:
+    """Record `answer` as the call id's latest decision, replacing the one before. One plain statement
+    whose answer is not read, so the allowed call sends it in a round trip it makes anyway."""
+    cursor.execute(
+        _decision_upsert_sql(),
+        [
+            answer.call_id,
+            answer.decision,
+            answer.reason or "",
+            facility_code,
+            inmate_number,
+            e164,
+            connection.ops.adapt_datetimefield_value(now),
+        ],
+    )
+
+
+def call_decisions_purge(*, now: datetime.datetime | None = None) -> int:
+    """Forget the authorization decisions made more than CALL_DECISIONS_KEPT_YEARS ago (the day
+    before the same calendar date, for a 29 February). Returns how many were deleted."""
+    now = now or timezone.now()
+    years = settings.CALL_DECISIONS_KEPT_YEARS
+    try:
+        cutoff = now.replace(year=now.year - years)
+    except ValueError:  # 29 February, in a year that has none
+        cutoff = now.replace(year=now.year - years, day=28)
+    deleted, _ = CallDecision.objects.filter(decided_at__lt=cutoff).delete()
+    return deleted
 
 
 def _authorize(call: "_Call") -> Authorization:
@@ -274,7 +339,16 @@ def _authorize(call: "_Call") -> Authorization:
     return _authorize_on(call, account=call.callee, billing=payers.collect_billing(call.callee))
 
 
-def _call_to_authorize(*, call_id, facility_code, inmate_number, dialed_number, now) -> "_Call | Authorization":
+@dataclass(frozen=True)
+class _Repeat:
+    """The answer already given for this call id (a hold's, or its record's): not a new decision."""
+
+    answer: Authorization
+
+
+def _call_to_authorize(
+    *, call_id, facility_code, inmate_number, dialed_number, now
+) -> "_Call | Authorization | _Repeat":
     """The call's facility, plan, inmate and callee, or the answer that stops it before any money:
     a deny, or the answer already given for this call id."""
     e164 = normalize_number(dialed_number)
@@ -288,7 +362,7 @@ def _call_to_authorize(*, call_id, facility_code, inmate_number, dialed_number, 
         _check_same_call(
             earlier, facility_id=info.id if info else None, inmate_id=facts.inmate_id, e164=e164, parties=parties
         )
-        return _answer_again(call_id, facts)
+        return _Repeat(_answer_again(call_id, facts))
     plan = info.plan_at(now) if info else None
     if info is None or plan is None:
         # A facility without a rate plan in force is not open for calls.
@@ -303,6 +377,8 @@ def _call_to_authorize(*, call_id, facility_code, inmate_number, dialed_number, 
         return _deny(call_id, DenyReason.CELL_PHONE_NOT_ALLOWED, plan.rate_per_minute)
     return _Call(
         call_id=call_id,
+        facility_code=facility_code,
+        inmate_number=inmate_number,
         info=info,
         plan=plan,
         inmate_id=facts.inmate_id,
@@ -341,6 +417,10 @@ def _answer_again(call_id: str, facts: AuthorizeFacts) -> Authorization:
 
 
 def _answer_from_record(call_id: str, record: RecordedCall) -> Authorization:
+    """What the record says the call was: refused (the latest answer before it was reported), or
+    allowed for the minutes it was charged."""
+    if record.refused_reason:
+        return _deny(call_id, record.refused_reason, record.rate_per_minute)
     return Authorization(
         call_id, "allow", None, record.billable_minutes * 60, record.billing, format_rate(record.rate_per_minute), ""
     )
@@ -355,19 +435,42 @@ class _CompletedMeanwhile(Exception):
         self.record = record
 
 
-def _check_not_completed(call: "_Call") -> None:
+def _check_not_completed(call: "_Call", terms: ledger.HoldTerms | None = None) -> ledger.HoldTerms | None:
     """Under the payer's lock, before a hold is placed: take the call id's lock and look for the
     call's record again (a late record can arrive with its own authorization). A completion that
     committed since the facts were read raises _CompletedMeanwhile; one still being written is waited
-    for; one that comes later finds this hold and releases it (`_call_hold_release`)."""
-    record = call_record_locked_get(call_id=call.call_id)
+    for; one that comes later finds this hold and releases it (`_call_hold_release`).
+
+    `terms` that allow the call: its decision is recorded in the same round trip, in the hold's
+    transaction (undone with it when the record is found). Returns `terms`."""
+    if terms is None:
+        record = call_record_locked_get(call_id=call.call_id)
+    else:
+        answer = Authorization(**terms.response)
+
+        def record_decision(cursor) -> None:
+            _decision_send(
+                cursor,
+                answer,
+                facility_code=call.facility_code,
+                inmate_number=call.inmate_number,
+                e164=call.e164,
+                now=call.now,
+            )
+
+        record = call_record_locked_get(call_id=call.call_id, also=record_decision)
     if record is not None:
         raise _CompletedMeanwhile(record)
+    if terms is not None:
+        call.recorded.append(terms.response)
+    return terms
 
 
 @dataclass(frozen=True)
 class _Call:
     call_id: str
+    facility_code: str  # and inmate number, as the platform sent them
+    inmate_number: str
     info: FacilityInfo
     plan: PlanInfo
     inmate_id: int
@@ -377,6 +480,8 @@ class _Call:
     language: str  # of the callee's holder: the called party hears the announcement
     has_sponsors: bool
     now: datetime.datetime
+    # The answers already recorded as the call id's decision in a hold's transaction.
+    recorded: list = field(default_factory=list, compare=False)
 
     @property
     def rate(self) -> str:
@@ -417,14 +522,14 @@ def _authorize_on(call: _Call, *, account: CallingAccount, billing: str) -> Auth
     stopped = []  # a status change that committed while this call waited for the lock
 
     def decide(funds: ledger.Funds) -> ledger.HoldTerms | None:
-        _check_not_completed(call)
         reason = _status_reason_now(funds, call.now)
         if reason:
             stopped.append(reason)
-            return None
+            return _check_not_completed(call)
         if not direct_bill and funds.balance_cents < 0:
-            return None
-        return _terms(call, billing=billing, minutes=call.minutes_for(funds.available_cents), at_least=1)
+            return _check_not_completed(call)
+        terms = _terms(call, billing=billing, minutes=call.minutes_for(funds.available_cents), at_least=1)
+        return _check_not_completed(call, terms)
 
     result = _place(call, account=account, billing=billing, decide=decide)
     if result.response is not None:
@@ -498,17 +603,18 @@ def _status_reason_now(funds: ledger.Funds, now: datetime.datetime) -> str | Non
 
 def _sponsor_decision(call: _Call, sponsorship: InmateDebitSponsorship, *, at_least: int):
     def decide(funds: ledger.Funds) -> ledger.HoldTerms | None:
-        _check_not_completed(call)
         if _status_reason_now(funds, call.now) or not payers.sponsorship_in_force(sponsorship):
-            return None
+            return _check_not_completed(call)
         if funds.balance_cents < 0:
-            return None
+            return _check_not_completed(call)
         minutes = call.minutes_for(funds.available_cents)
         if sponsorship.monthly_cap_cents is not None:
             # Under the sponsor's ledger-row lock, so two calls at once cannot both pass the cap.
             left = sponsorship.monthly_cap_cents - payers.sponsorship_spent_cents(sponsorship=sponsorship, now=call.now)
             minutes = min(minutes, call.minutes_for(left))
-        return _terms(call, billing=Billing.INMATE_DEBIT, minutes=minutes, at_least=at_least)
+        return _check_not_completed(
+            call, _terms(call, billing=Billing.INMATE_DEBIT, minutes=minutes, at_least=at_least)
+        )
 
     return decide
 
@@ -570,6 +676,7 @@ class Completion:
     balance_after_cents: int | None
     created: bool = field(default=False, compare=False)  # False when the call was already recorded
     authorized: bool = field(default=False, compare=False)  # an authorization placed a hold for it
+    refused_reason: str = ""  # the deny the call connected after, when its latest authorization was one
 
     @classmethod
     def of(cls, record, *, call_id: str | None = None, created: bool = False, authorized: bool = False) -> "Completion":
@@ -582,6 +689,7 @@ class Completion:
             record.balance_after_cents,
             created,
             authorized,
+            record.refused_reason,
         )
 
     def as_dict(self) -> dict:
@@ -593,6 +701,7 @@ class Completion:
             "tax": str(to_decimal(self.tax_cents)),
             "total": str(to_decimal(self.charge_cents + self.tax_cents)),
             "balance_after": None if balance is None else str(to_decimal(balance)),
+            "refused_reason": self.refused_reason or None,
         }
 
 
@@ -647,8 +756,11 @@ def call_complete(
     when reported many times at once; a call without a prior authorization is charged to the payer
     the authorization would have found, even into a negative balance; the payer found at
     authorization (its hold) is charged when there was one; a call that costs nothing posts no
-    entry. Raises CallInputError (and changes nothing) when the call cannot be rated or has no payer,
-    CallConflict (nothing charged) when the call id was used for another facility, inmate or number.
+    entry. A call whose call id's latest authorization was a deny (for this same call) is recorded
+    with the refusal and charged to no one: nothing is posted, its hold (if any) is released, and
+    the payer's balance is answered unchanged. Raises CallInputError (and changes nothing) when the
+    call cannot be rated or has no payer (a refused call may have none), CallConflict (nothing
+    charged) when the call id was used for another facility, inmate or number.
 
     The usual call costs seven statements: one read of everything decided on
     (`selectors.complete_facts_get`), the kernel's post (balance update that is also the lock, entry,
@@ -684,12 +796,15 @@ def call_complete(
         account, billing = hold.account, hold.billing
     else:
         account, billing = payers.payer_at(inmate_id=call.inmate_id, e164=call.e164, started_at=started_at)
+    refusal = _refusal_of(facts.refusal, facility_code=facility_code, inmate_number=inmate_number, e164=e164)
     if call.plan.is_free:
         billing = Billing.FREE
-    elif account is None:
+    elif account is None and refusal is None:
         raise CallInputError(
             "dialed_number", "No FamilyLine account has this number registered; the call has no payer."
         )
+    if refusal is not None:
+        call = replace(call, cost=Price(0, 0))
     fields = {
         "call_id": call_id,
         "account_id": account.pk if account is not None else None,
@@ -699,7 +814,8 @@ def call_complete(
         "started_at": started_at,
         "duration_seconds": duration_seconds,
         "disconnect": disconnect,
-        "billing": billing,
+        # A refused call to a number no account held has no payer: it is recorded as a collect call.
+        "billing": billing or Billing.COLLECT,
         "rate_plan_id": call.plan.id,
         "rate_per_minute": call.plan.rate_per_minute,
         "tax_rate": call.plan.tax_rate,
@@ -708,6 +824,7 @@ def call_complete(
         "tax_cents": call.cost.tax_cents,
         "source": source,
         "completed_at": now,
+        "refused_reason": refusal.reason if refusal is not None else "",
     }
     ledgers = None
     if call.cost.total_cents:
@@ -718,10 +835,18 @@ def call_complete(
         if ledgers is not None:
             completion = _record_charged_call(fields=fields, ledgers=ledgers, account=account, call=call, now=now)
         else:
-            completion = _record_free_call(fields=fields, account=account)
+            completion = _record_uncharged_call(fields=fields, account=account)
             with pipelined():
                 _call_hold_release(call_id, now)
     return replace(completion, authorized=hold is not None)
+
+
+def _refusal_of(refusal: Refusal | None, *, facility_code: str, inmate_number: str, e164: str) -> Refusal | None:
+    """The deny that governs this reported call: the call id's latest decision, when it was a deny
+    given for this same call (a call id sent before for another call does not refuse this one)."""
+    if refusal is not None and refusal.names(facility_code=facility_code, inmate_number=inmate_number, e164=e164):
+        return refusal
+    return None
 
 
 def _call_hold_release(call_id: str, now: datetime.datetime) -> None:
@@ -766,11 +891,11 @@ def _record_charged_call(*, fields: dict, ledgers: tuple, account: CallingAccoun
     return _completion(fields, balance)
 
 
-def _record_free_call(*, fields: dict, account: CallingAccount | None) -> Completion:
+def _record_uncharged_call(*, fields: dict, account: CallingAccount | None) -> Completion:
     balance = ledger.balance_get(account=account) if account is not None else None
     values = {**fields, "balance_after_cents": balance}
     if row_insert(CallRecord, values, as_is=_AS_IS, on_conflict_skip="call_id") is None:
-        # A free call reported twice at once: the unique call_id decided the winner.
+        # A call that costs nothing reported twice at once: the unique call_id decided the winner.
         return Completion.of(CallRecord.objects.get(call_id=fields["call_id"]))
     return _completion(fields, balance)
 
@@ -787,6 +912,7 @@ def _completion(fields: dict, balance_after_cents: int | None) -> Completion:
         fields["tax_cents"],
         balance_after_cents,
         created=True,
+        refused_reason=fields["refused_reason"],
     )
 
 

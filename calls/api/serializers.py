@@ -95,5 +95,14 @@ class CompleteResponseSerializer(serializers.Serializer):
     tax = serializers.DecimalField(max_digits=12, decimal_places=2)
     total = serializers.DecimalField(max_digits=12, decimal_places=2)
     balance_after = serializers.DecimalField(
-        max_digits=12, decimal_places=2, allow_null=True, help_text="Null for a free call to no account."
+        max_digits=12,
+        decimal_places=2,
+        allow_null=True,
+        help_text="Null for a free call to no account, or a refused call no account would have paid for.",
+    )
+    refused_reason = serializers.ChoiceField(
+        choices=[(r, r) for r in DenyReason.ALL],
+        allow_null=True,
+        help_text="Null, unless the call id's latest authorize answer was a deny: then that deny's reason, and the "
+        "call is charged to no one (charge, tax and total 0.00, balance_after unchanged).",
     )

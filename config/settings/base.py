@@ -251,6 +251,10 @@ CELERY_BEAT_SCHEDULE["billing-reconciliation-daily"] = {
     "schedule": crontab(minute=0, hour=5),
 }
 CELERY_BEAT_SCHEDULE["calls-expire-holds"] = {"task": "calls.tasks.expire_call_holds", "schedule": 300.0}
+CELERY_BEAT_SCHEDULE["calls-decisions-purge-daily"] = {
+    "task": "calls.tasks.call_decisions_purge",
+    "schedule": crontab(minute=15, hour=4),
+}
 # Inactive prepaid balances: notice, then refund (never forfeit), daily.
 CELERY_BEAT_SCHEDULE["billing-inactive-balances-daily"] = {
     "task": "billing.tasks.inactive_balances_daily_run",
@@ -268,6 +272,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "FamilyLine phone-platform API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # One enum for the deny reasons, whether authorize's `reason` or complete's `refused_reason`.
+    "ENUM_NAME_OVERRIDES": {"ReasonEnum": "calls.services.DenyReason.ALL"},
 }
 
 # Platform tokens: at most this many API requests per second per token (0 = no limit, as in the
@@ -328,6 +334,11 @@ STATEMENT_DUE_DAYS = env.int("STATEMENT_DUE_DAYS", default=21)
 # up to 240 minutes), and never less than CALL_HOLD_TTL; an expired hold no longer counts.
 CALL_HOLD_TTL = timedelta(hours=2)
 CALL_HOLD_MARGIN = timedelta(minutes=15)
+# Every authorize answer is kept per call id this many years (a call reported after a deny is charged
+# to no one), then purged daily.
+CALL_DECISIONS_KEPT_YEARS = 2
+# The staff work queue lists calls that connected after a refusal reported in the last this many days.
+REFUSED_CALLS_QUEUE_DAYS = 30
 # Direct Bill credit limits: staff set at most the maximum; above the review threshold they confirm;
 # every RAISE_DAYS with every statement paid on time the limit rises one step, up to the maximum.
 DIRECT_BILL_MAX_CREDIT_LIMIT_CENTS = env.int("DIRECT_BILL_MAX_CREDIT_LIMIT_CENTS", default=50_000)

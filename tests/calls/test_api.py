@@ -47,6 +47,7 @@ def test_authorize_and_complete_over_http(api, facility, inmate):
         "tax": "0.13",
         "total": "2.23",
         "balance_after": "12.45",
+        "refused_reason": None,
     }
     assert response.json() == expected
     again = api.post(COMPLETE, body | {"duration_seconds": 3000}, format="json")

@@ -298,8 +298,8 @@ def _statements(captured) -> list[str]:
 
 def test_call_path_query_budget(facility, inmate, settings):
     """With the in-process caches warm (facility and plans; the token in the API), an allowed
-    authorize is 6 statements and its complete 7 (a charge that leaves a prepaid balance under the
-    largest alert threshold reads the thresholds too: accounts.alerts)."""
+    authorize is 7 statements in 4 round trips and its complete 7 (a charge that leaves a prepaid
+    balance under the largest alert threshold reads the thresholds too: accounts.alerts)."""
     settings.FACILITY_CACHE_SECONDS = 60
     account = make_account(balance_cents=10_000)
     warm = authorize(facility, inmate, account.test_number)  # fills the facility cache
@@ -308,10 +308,13 @@ def test_call_path_query_budget(facility, inmate, settings):
         result = authorize(facility, inmate, account.test_number)
     # the one read; the ledger-row lock; the open holds with the account's status again, under the
     # lock (a close or suspension that committed meanwhile is seen); the call id's lock and the
-    # record looked for again (a completion that committed meanwhile is seen); the hold's insert
-    assert _statements(captured) == ["SELECT", "SELECT", "SELECT", "SELECT", "SELECT", "INSERT"], [
+    # record looked for again (a completion that committed meanwhile is seen) and the decision's upsert,
+    # sent together; the hold's insert
+    assert _statements(captured) == ["SELECT", "SELECT", "SELECT", "SELECT", "SELECT", "INSERT", "INSERT"], [
         q["sql"] for q in captured
     ]
+    inserts = [q["sql"] for q in captured if q["sql"].lstrip().startswith("INSERT")]
+    assert "calls_calldecision" in inserts[0] and "ON CONFLICT" in inserts[0] and "calls_callhold" in inserts[1]
     with CaptureQueriesContext(connection) as captured:
         complete(facility, inmate, account.test_number, seconds=125, cid=result.call_id)
     # the one read; the balance (lock order step 1); entry; postings; call record; the call id's

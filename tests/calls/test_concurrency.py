@@ -8,9 +8,10 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
+from accounts.models import AccountStatus
 from billing import ledger
 from billing.models import Hold
-from calls.models import CallRecord
+from calls.models import CallDecision, CallRecord
 from calls.rating import price
 from tests.helpers import authorize, balance_of, complete, make_account, run_at_once
 
@@ -91,4 +92,43 @@ def test_an_authorize_and_a_complete_of_one_call_at_once_leave_no_hold_open(faci
     assert not Hold.objects.filter(call_id__in=call_ids, released_at__isnull=True).exists()
     charged = sum(r.charge_cents + r.tax_cents for r in CallRecord.objects.filter(call_id__in=call_ids))
     assert charged > 0 and balance_of(account) == 100_000 - charged
+    call_command("ledger_check", stdout=StringIO())  # exits non-zero (CommandError) on any violation
+
+
+def test_concurrent_reports_of_refused_and_allowed_calls_charge_only_the_allowed_ones_once(facility, inmate):
+    """Authorizations (with retries) of two accounts' calls at once, one account pending activation,
+    then their reports (with repeats) at once: every allowed call is charged once, every refused one
+    is recorded with its refusal and charged to no one, and no hold stays open."""
+    paying = make_account(balance_cents=100_000)
+    pending = make_account(balance_cents=1000, status=AccountStatus.PENDING_ACTIVATION)
+    calls = {f"mix-{i}": (paying if i % 2 else pending) for i in range(20)}
+    asks = [
+        lambda cid=cid, account=account: authorize(facility, inmate, account.test_number, cid=cid)
+        for cid, account in calls.items()
+        for _ in range(2)
+    ]
+    random.Random(5).shuffle(asks)
+    answers = _run_threads(asks, workers=10)
+    assert {(r.call_id, r.decision) for r in answers} == {
+        (cid, "allow" if account is paying else "deny") for cid, account in calls.items()
+    }
+    assert CallDecision.objects.filter(decision="deny").count() == 10 == CallDecision.objects.count() - 10
+    started = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=10)
+    reports = [
+        lambda cid=cid, account=account: complete(
+            facility, inmate, account.test_number, seconds=150, cid=cid, started_at=started
+        )
+        for cid, account in calls.items()
+        for _ in range(3)
+    ]
+    random.Random(6).shuffle(reports)
+    done = _run_threads(reports, workers=15)
+
+    assert {(r.call_id, r.refused_reason, r.charge_cents + r.tax_cents) for r in done} == {
+        (cid, "", 67) if account is paying else (cid, "account_pending_activation", 0) for cid, account in calls.items()
+    }
+    assert CallRecord.objects.count() == 20
+    assert balance_of(paying) == 100_000 - 10 * 67 and balance_of(pending) == 1000
+    assert not Hold.objects.filter(released_at__isnull=True).exists()
+    assert ledger.check() == []
     call_command("ledger_check", stdout=StringIO())  # exits non-zero (CommandError) on any violation
