@@ -1,4 +1,5 @@
 import csv
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
@@ -121,7 +122,8 @@ def _csv_filters(request, account, numbers):
     return filters, None
 
 
-def _dollars(cents: int):
+def _dollars(cents: int) -> Decimal:
+    """An amount cell: a number, so a spreadsheet sums it (and csv_cell leaves it as it is)."""
     return to_decimal(cents)
 
 
