@@ -4,7 +4,9 @@ from datetime import date, datetime, timedelta
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
+from phonenumber_field.phonenumber import to_python as phone_number_parse
 
 from billing import ledger
 
@@ -47,6 +49,54 @@ def phone_number_get_for_holder(*, holder: User, pk: int) -> PhoneNumber:
     return get_object_or_404(
         PhoneNumber.objects.select_related("account"), pk=pk, account__holder=holder, is_active=True
     )
+
+
+# How another family's number reads: its last two digits only.
+MASKED_NUMBER_PREFIX = "•••••••••"
+
+
+@dataclass(frozen=True)
+class NumberView:
+    """The one rule for showing a called number to a family: a number registered (now or before) on
+    one of the viewer's own accounts reads in full, "(860) 555-0147"; any other number is another
+    family's and reads as its last two digits only, "•••••••••47", on every page, filter, export,
+    email and PDF. Form values follow the same rule: `key` is the E.164 number for the viewer's own
+    numbers and an opaque token for the others, so no page source carries them either."""
+
+    holder_id: int
+    own: frozenset[str]  # E.164
+
+    def e164(self, number) -> str:
+        if not number:
+            return ""
+        parsed = phone_number_parse(str(number))
+        return parsed.as_e164 if parsed is not None and parsed.is_valid() else str(number)
+
+    def is_own(self, number) -> bool:
+        return self.e164(number) in self.own
+
+    def text(self, number) -> str:
+        """The number as the viewer may read it."""
+        if not number:
+            return ""
+        e164 = self.e164(number)
+        if e164 not in self.own:
+            return f"{MASKED_NUMBER_PREFIX}{e164[-2:]}"
+        parsed = phone_number_parse(e164)
+        return parsed.as_national if parsed is not None and parsed.is_valid() else e164
+
+    def key(self, number) -> str:
+        """A value standing for the number in a form (a filter's option)."""
+        e164 = self.e164(number)
+        if e164 in self.own:
+            return e164
+        return "n" + salted_hmac("familyline.number-key", f"{self.holder_id}:{e164}").hexdigest()[:16]
+
+
+def number_view_for_holder(*, holder: User) -> NumberView:
+    """How called numbers read for this holder (see NumberView)."""
+    numbers = PhoneNumber.objects.filter(account__holder=holder).values_list("number", flat=True)
+    return NumberView(holder_id=holder.pk, own=frozenset(str(number) for number in numbers))
 
 
 @dataclass(frozen=True)

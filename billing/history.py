@@ -6,14 +6,26 @@ import datetime
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from accounts.models import CallingAccount
 from calls.models import CallRecord
 
-from .models import Adjustment, Channel, Payment, PaymentStatus, Refund, RefundMethod, RefundStatus
+from .models import (
+    Adjustment,
+    CallCreditRequest,
+    CallCreditStatus,
+    Channel,
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundMethod,
+    RefundStatus,
+)
 from .money import format_cents
 
 
@@ -27,8 +39,27 @@ def channel_words(channel: str) -> str:
     }.get(channel, channel)
 
 
-def statement_line_words(line) -> str:
+def short_date(moment: datetime.datetime | datetime.date, zone: str | None = None) -> str:
+    """A day as the family pages write it ("Dec 6, 2026"), on the reader's clock when given a moment."""
+    if isinstance(moment, datetime.datetime) and zone:
+        moment = timezone.localtime(moment, ZoneInfo(zone))
+    return date_format(moment, _("M j, Y"))
+
+
+def call_credit_words(credit: CallCreditRequest, zone: str, *, with_amount: bool = True) -> str:
+    """ "Credit for the call from Maria Lopez on Dec 6, 2026 · $0.96"."""
+    words = _("Credit for the call from %(inmate)s on %(date)s") % {
+        "inmate": credit.call.inmate.full_name,
+        "date": short_date(credit.call.started_at, zone),
+    }
+    return f"{words} · {format_cents(credit.amount_cents)}" if with_amount else words
+
+
+def statement_line_words(line, zone: str | None = None) -> str:
     """A statement line's description in the reader's language (the stored one is English)."""
+    credit = _line_call_credit(line)
+    if credit is not None:
+        return call_credit_words(credit, zone or settings.TIME_ZONE, with_amount=False)
     if line.kind == "call":
         return _("Call from %(facility)s") % {"facility": line.facility} if line.facility else _("Call")
     payment = getattr(line.entry, "payment", None) if line.entry_id else None
@@ -37,6 +68,12 @@ def statement_line_words(line) -> str:
     if line.kind == "adjustment" and line.description.startswith("Adjustment: "):
         return _("Adjustment: %(description)s") % {"description": line.description.removeprefix("Adjustment: ")}
     return line.description
+
+
+def _line_call_credit(line) -> CallCreditRequest | None:
+    if line.kind != "adjustment" or not line.entry_id:
+        return None
+    return getattr(line.entry, "call_credit", None)
 
 
 def payment_state_words(payment: Payment) -> str:
@@ -99,6 +136,7 @@ class Entry:
     amount_cents: int  # the effect on the balance: negative for a call, 0 for money not taken
     call: CallRecord | None = None
     payment: Payment | None = None
+    credit: CallCreditRequest | None = None
 
 
 @dataclass(frozen=True)
@@ -130,12 +168,24 @@ def _between(queryset: QuerySet, name: str, filters: Filters) -> QuerySet:
 
 
 def calls_for(*, account: CallingAccount, filters: Filters) -> QuerySet[CallRecord]:
-    calls = CallRecord.objects.filter(account=account).select_related("facility", "inmate")
+    calls = CallRecord.objects.filter(account=account).select_related("facility", "inmate", "credit_request")
     if filters.number:
         calls = calls.filter(dialed_number=filters.number)
     if filters.inmate_id:
         calls = calls.filter(inmate_id=filters.inmate_id)
     return _between(calls, "started_at", filters).order_by("-started_at", "-id")
+
+
+def call_credits_for(*, account: CallingAccount, filters: Filters) -> QuerySet[CallCreditRequest]:
+    """Approved call credits, dated when they were given; a number or inmate filter keeps the credits
+    of the calls it keeps."""
+    credits = CallCreditRequest.objects.filter(account=account, status=CallCreditStatus.APPROVED)
+    if filters.number:
+        credits = credits.filter(call__dialed_number=filters.number)
+    if filters.inmate_id:
+        credits = credits.filter(call__inmate_id=filters.inmate_id)
+    credits = credits.select_related("call__facility", "call__inmate")
+    return _between(credits, "decided_at", filters).order_by("-decided_at", "-id")
 
 
 def payments_for(*, account: CallingAccount, filters: Filters) -> QuerySet[Payment]:
@@ -153,6 +203,7 @@ class History:
     entries: list[Entry] = field(default_factory=list)
     calls_total_cents: int = 0
     calls_count: int = 0
+    credits_total_cents: int = 0
     paid_total_cents: int = 0
     fees_total_cents: int = 0
 
@@ -167,6 +218,10 @@ def history_for_account(*, account: CallingAccount, filters: Filters, limit: int
         result.entries.append(Entry(call.started_at, "call", call_words(call), -total, call=call))
         result.calls_total_cents += total
         result.calls_count += 1
+    for credit in call_credits_for(account=account, filters=filters)[:limit]:
+        text = call_credit_words(credit, filters.zone)
+        result.entries.append(Entry(credit.decided_at, "credit", text, credit.amount_cents, credit=credit))
+        result.credits_total_cents += credit.amount_cents
     if not filters.calls_only:
         for payment in payments_for(account=account, filters=filters)[:limit]:
             paid = payment.status == PaymentStatus.SUCCEEDED

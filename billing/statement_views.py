@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.security import HardenedFormMixin
+from accounts.selectors import number_view_for_holder
 from config.forms import AmountField
 
 from . import selectors
@@ -52,6 +53,9 @@ def statement_detail(request, pk: int):
         "owed_cents": selectors.account_owed_cents(account=statement.account),
         "summary": statement_pdfs.statement_summary_rows(statement),
         "lines": statement_selectors.statement_lines(statement=statement),
+        # The holder's document: numbers read as the holder may read them, whoever opens it.
+        "numbers": number_view_for_holder(holder=statement.account.holder),
+        "mailing_address": settings.PAYMENT_MAILING_ADDRESS,
     }
     return render(request, "statements/detail.html", context)
 

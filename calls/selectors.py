@@ -11,6 +11,7 @@ from django.db import connection
 from django.db.models import Count, QuerySet
 
 from accounts.models import CallingAccount, PhoneNumber, User
+from accounts.selectors import number_view_for_holder
 from billing.models import Hold, LedgerAccount, SystemAccount
 from billing.rows import pipelined
 
@@ -131,23 +132,19 @@ def sponsorship_list_for_account(*, account: CallingAccount) -> QuerySet[InmateD
 @dataclass(frozen=True)
 class SponsoredCall:
     record: CallRecord
-    number: str  # in full for the sponsor's own numbers, else the last two digits only
+    number: str  # as the sponsor may read it: its own numbers in full, others' last two digits only
 
 
 def sponsored_calls_for_account(*, account: CallingAccount, limit: int = 50) -> list[SponsoredCall]:
-    """The newest calls this account paid for as a sponsor (inmate debit). Other families' numbers
-    are theirs: only their last two digits are shown."""
+    """The newest calls this account paid for as a sponsor (inmate debit), numbers shown by the
+    masking rule (`NumberView`)."""
     records = (
         CallRecord.objects.filter(account=account, billing="inmate_debit")
         .select_related("facility", "inmate")
         .order_by("-started_at", "-id")[:limit]
     )
-    own = {str(n) for n in account.phone_numbers.values_list("number", flat=True)}
-    calls = []
-    for record in records:
-        number = record.dialed_number.as_e164 if record.dialed_number else ""
-        calls.append(SponsoredCall(record, number if number in own else f"•••••••••{number[-2:]}"))
-    return calls
+    numbers = number_view_for_holder(holder=account.holder)
+    return [SponsoredCall(record, numbers.text(record.dialed_number)) for record in records]
 
 
 @dataclass(frozen=True)

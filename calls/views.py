@@ -1,15 +1,17 @@
 import csv
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.selectors import number_view_for_holder
 from billing import history as family_history
 from billing import ledger
 from billing.money import to_decimal
@@ -28,13 +30,18 @@ def _own_account(request, pk):
     return account
 
 
-def _history_filters(request, account):
-    """The filter form and the filters it gives (the holder's own numbers and inmates only)."""
-    numbers = sorted({call.dialed_number for call in CallRecord.objects.filter(account=account).only("dialed_number")})
-    numbers = sorted(set(numbers) | {phone.number for phone in account.phone_numbers.all()}, key=str)
+def _history_filters(request, account, numbers):
+    """The filter form and the filters it gives (the numbers this account's calls went to and its own,
+    shown by the masking rule, and the inmates who called it)."""
+    called = CallRecord.objects.filter(account=account).values_list("dialed_number", flat=True).distinct()
+    e164s = {numbers.e164(number) for number in called}
+    e164s |= {numbers.e164(phone.number) for phone in account.phone_numbers.all()}
+    # The viewer's own numbers first, in order; then the others by their visible digits.
+    ordered = sorted(e164s, key=lambda e164: (not numbers.is_own(e164), numbers.text(e164), numbers.key(e164)))
+    choices = [(numbers.key(e164), numbers.text(e164), e164) for e164 in ordered]
     inmate_ids = CallRecord.objects.filter(account=account).values_list("inmate_id", flat=True).distinct()
     inmates = Inmate.objects.filter(pk__in=inmate_ids).order_by("last_name", "first_name", "id")
-    form = HistoryFilterForm(request.GET or None, numbers=numbers, inmates=inmates)
+    form = HistoryFilterForm(request.GET or None, numbers=choices, inmates=inmates)
     zone = request.user.time_zone
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
@@ -54,10 +61,12 @@ def _history_filters(request, account):
 def history(request, pk):
     """Calls and money movements in plain words, newest first, in the holder's time zone."""
     account = _own_account(request, pk)
-    form, filters = _history_filters(request, account)
+    numbers = number_view_for_holder(holder=request.user)
+    form, filters = _history_filters(request, account, numbers)
     result = family_history.history_for_account(account=account, filters=filters)
     page = Paginator(result.entries, CALLS_PER_PAGE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
+    # Links keep valid filters only (a refused value is not carried on, nor repeated).
+    query = request.GET.copy() if not form.errors else QueryDict(mutable=True)
     query.pop("page", None)
     balance = ledger.balance_get(account=account)
     return render(
@@ -68,6 +77,7 @@ def history(request, pk):
             "page": page,
             "history": result,
             "form": form,
+            "numbers": numbers,
             "query": query.urlencode(),
             "zone": request.user.time_zone,
             "zone_label": request.user.get_time_zone_display(),
@@ -78,41 +88,91 @@ def history(request, pk):
     )
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP: CSV injection).
+CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A text cell as a spreadsheet shows it, never as a formula: one starting like a formula gets a
+    leading apostrophe. Amounts and counts (numbers FamilyLine writes) pass as they are."""
+    if isinstance(value, str) and value.startswith(CSV_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _csv_response(filename: str, header: list[str], rows) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     writer = csv.writer(response)
-    writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerow([csv_cell(cell) for cell in header])
+    writer.writerows([csv_cell(cell) for cell in row] for row in rows)
     return response
 
 
-def _dollars(cents: int) -> str:
-    return str(to_decimal(cents))
+def _csv_filters(request, account, numbers):
+    """The history's filters for an export, or the 400 the history page answers for them."""
+    form, filters = _history_filters(request, account, numbers)
+    if form.is_bound and form.errors:
+        lines = [_("These filters cannot be used:")]
+        lines += [
+            f"{form.fields[name].label if name in form.fields else ''}: {' '.join(errors)}".lstrip(": ")
+            for name, errors in form.errors.items()
+        ]
+        return None, HttpResponseBadRequest("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")
+    return filters, None
+
+
+def _dollars(cents: int) -> Decimal:
+    """An amount cell: a number, so a spreadsheet sums it (and csv_cell leaves it as it is)."""
+    return to_decimal(cents)
+
+
+def _local(moment, filters) -> str:
+    return timezone.localtime(moment, ZoneInfo(filters.zone)).strftime("%Y-%m-%d %H:%M")
 
 
 @login_required
 def history_calls_csv(request, pk):
-    """The calls of the history page (same filters); the Total column sums to the page's total."""
+    """The calls of the history page (same filters) and the credits given for them; the Total column
+    sums to the page's calls total less its credits total."""
     account = _own_account(request, pk)
-    _form, filters = _history_filters(request, account)
-    zone = ZoneInfo(filters.zone)
-    rows = (
+    numbers = number_view_for_holder(holder=request.user)
+    filters, refused = _csv_filters(request, account, numbers)
+    if refused:
+        return refused
+    rows = [
         [
-            timezone.localtime(call.started_at, zone).strftime("%Y-%m-%d %H:%M"),
+            _local(call.started_at, filters),
             filters.zone,
             call.facility.name,
             call.inmate.full_name,
-            call.dialed_number.as_national,
+            numbers.text(call.dialed_number),
             call.billable_minutes,
             _dollars(call.charge_cents),
             _dollars(call.tax_cents),
             _dollars(call.charge_cents + call.tax_cents),
+            "",
         ]
         for call in family_history.calls_for(account=account, filters=filters)
-    )
+    ]
+    rows += [
+        [
+            _local(credit.decided_at, filters),
+            filters.zone,
+            credit.call.facility.name,
+            credit.call.inmate.full_name,
+            numbers.text(credit.call.dialed_number),
+            "",
+            "",
+            "",
+            _dollars(-credit.amount_cents),
+            family_history.call_credit_words(credit, filters.zone, with_amount=False),
+        ]
+        for credit in family_history.call_credits_for(account=account, filters=filters)
+    ]
+    rows.sort(key=lambda row: row[0], reverse=True)
     header = [_("Date and time"), _("Time zone"), _("Facility"), _("Inmate"), _("Number"), _("Minutes")]
-    header += [_("Charge"), _("Tax"), _("Total")]
+    header += [_("Charge"), _("Tax"), _("Total"), _("Note")]
     return _csv_response(f"familyline-{account.pk}-calls.csv", header, rows)
 
 
@@ -120,7 +180,9 @@ def history_calls_csv(request, pk):
 def history_payments_csv(request, pk):
     """The payments of the history page; Amount and Fee of paid rows sum to the page's totals."""
     account = _own_account(request, pk)
-    _form, filters = _history_filters(request, account)
+    filters, refused = _csv_filters(request, account, number_view_for_holder(holder=request.user))
+    if refused:
+        return refused
     zone = ZoneInfo(filters.zone)
     rows = (
         [

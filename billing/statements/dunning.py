@@ -12,6 +12,7 @@ Callers may rely on:
 
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -45,7 +46,12 @@ def account_suspend_past_due(*, account: CallingAccount, now: datetime | None = 
             data={"past_due_cents": past_due},
             now=now,
         )
-        account_email_enqueue(account_id=account.pk, template="statement_past_due", past_due_cents=past_due)
+        account_email_enqueue(
+            account_id=account.pk,
+            template="statement_past_due",
+            past_due_cents=past_due,
+            mailing_address=settings.PAYMENT_MAILING_ADDRESS,
+        )
     return True
 
 

@@ -4,7 +4,8 @@ import io
 from datetime import date, datetime
 from xml.sax.saxutils import escape
 
-from django.utils import timezone, translation
+from django.conf import settings
+from django.utils import translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext, gettext_noop
 from reportlab.lib import colors
@@ -13,11 +14,11 @@ from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import inch
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from billing.history import statement_line_words
+from accounts.selectors import number_view_for_holder
+from billing.history import short_date, statement_line_words
 from billing.models import Statement, StatementLine
 from billing.money import format_cents
 
-from .periods import zone
 from .selectors import statement_lines
 from .standing import statement_standing
 
@@ -73,13 +74,25 @@ def _statement_pdf(*, statement: Statement, now: datetime | None) -> bytes:
     if address:
         story.append(Paragraph("<br/>".join(_text(line) for line in address), styles["Normal"]))
     story.append(Spacer(1, 12))
+    mail_to = [
+        _text(
+            gettext(
+                "You can also mail a check or money order (no fee); write your account number #%(number)s on it. "
+                "Mail it to:"
+            )
+            % {"number": account.pk}
+        ),
+        *(_text(line) for line in settings.PAYMENT_MAILING_ADDRESS),
+    ]
     summary = [[gettext(label), format_cents(cents)] for label, cents in statement_summary_rows(statement)]
     summary += [
         [gettext("Due date"), _long_date(statement.due_date)],
         [gettext("Paid since this statement"), format_cents(standing.paid_cents)],
         [gettext("Balance due"), format_cents(standing.due_cents)],
     ]
-    story += [Table(summary, colWidths=[3.2 * inch, 1.6 * inch], style=grid), Spacer(1, 16)]
+    story += [Table(summary, colWidths=[3.2 * inch, 1.6 * inch], style=grid), Spacer(1, 8)]
+    story += [Paragraph("<br/>".join(mail_to), styles["Normal"]), Spacer(1, 16)]
+    numbers = number_view_for_holder(holder=holder)
     rows = [
         [
             gettext("Date"),
@@ -97,11 +110,11 @@ def _statement_pdf(*, statement: Statement, now: datetime | None) -> bytes:
         is_call = line.kind == StatementLine.Kind.CALL
         rows.append(
             [
-                _short_date(timezone.localtime(line.occurred_at, zone()).date()),
+                short_date(line.occurred_at, settings.TIME_ZONE),
                 Paragraph(_text(statement_line_words(line)), styles["BodyText"]),
                 line.facility,
                 line.inmate,
-                line.number,
+                numbers.text(line.number),
                 "" if line.minutes is None else str(line.minutes),
                 format_cents(line.charge_cents) if is_call else "",
                 format_cents(line.tax_cents) if is_call else "",
@@ -133,10 +146,6 @@ def _long_date(day: date) -> str:
     if translation.get_language() == "es":
         return date_format(day, "DATE_FORMAT")  # "22 de noviembre de 2026"
     return f"{day:%B} {day.day}, {day.year}"
-
-
-def _short_date(day: date) -> str:
-    return date_format(day, "SHORT_DATE_FORMAT") if translation.get_language() == "es" else f"{day:%m/%d/%Y}"
 
 
 def statement_summary_rows(statement: Statement) -> list[tuple[str, int]]:

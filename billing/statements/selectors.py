@@ -23,4 +23,6 @@ def statement_get_for_viewer(*, user: User, pk: int) -> Statement | None:
 
 
 def statement_lines(*, statement: Statement) -> QuerySet[StatementLine]:
-    return statement.lines.select_related("entry__payment").order_by("occurred_at", "id")
+    return statement.lines.select_related(
+        "entry__payment", "entry__call_credit__call__inmate", "entry__call_credit__call__facility"
+    ).order_by("occurred_at", "id")

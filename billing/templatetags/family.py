@@ -27,6 +27,12 @@ def statement_line_words(line) -> str:
 
 
 @register.filter
+def number_for(number, numbers) -> str:
+    """A called number as this viewer may read it (`numbers`: the viewer's NumberView)."""
+    return numbers.text(number)
+
+
+@register.filter
 def payment_state(payment) -> str:
     return history.payment_state_words(payment)
 

@@ -189,6 +189,12 @@ DEMO_DATA_ALLOWED = False
 MAX_OPEN_ACCOUNTS_PER_HOLDER = env.int("MAX_OPEN_ACCOUNTS_PER_HOLDER", default=5)
 # Longest free text staff or families may type (reasons, memos).
 REASON_MAX_LENGTH = 1000
+# Where families mail a check or money order (statements, page and PDF), one line per ";".
+PAYMENT_MAILING_ADDRESS = [
+    line.strip()
+    for line in env("PAYMENT_MAILING_ADDRESS", default="FamilyLine Payments;PO Box 2300;Hartford, CT 06146").split(";")
+    if line.strip()
+]
 
 LANGUAGE_CODE = "en-us"
 LANGUAGES = [("en", "English"), ("es", "Español")]

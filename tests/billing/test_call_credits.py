@@ -5,6 +5,7 @@ decline with a reason; the holder is emailed either way."""
 import datetime
 
 import pytest
+import time_machine
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
@@ -102,3 +103,24 @@ def test_the_call_history_links_each_charged_call_to_its_credit_page(charged_cal
     other = make_account().holder
     client.force_login(other)
     assert client.get(reverse("billing:call_credit_request", args=[charged_call.pk])).status_code == 404
+
+
+def test_the_credit_page_shows_the_call_in_the_holders_time_with_its_zone_named(calls, client):
+    account = make_account(balance_cents=2000)
+    holder = account.holder
+    holder.time_zone = "America/Los_Angeles"
+    holder.save(update_fields=["time_zone"])
+    started = datetime.datetime(2026, 11, 20, 18, 30, tzinfo=datetime.UTC)  # 12:30 PM in Chicago (the facility)
+    calls.complete(number=account.test_number, minutes=3, started_at=started)
+    call = CallRecord.objects.get(account=account)
+    client.force_login(holder)
+    with time_machine.travel(datetime.datetime(2026, 11, 21, tzinfo=datetime.UTC)):
+        page = client.get(reverse("billing:call_credit_request", args=[call.pk])).content.decode()
+        history = client.get(reverse("calls:history", args=[account.pk])).content.decode()
+    assert "on Nov 20, 2026 10:30 AM (Pacific time)" in page
+    assert "Nov 20, 2026 10:30 AM" in history  # the same clock as the history
+    holder.preferred_language = "es"
+    holder.save(update_fields=["preferred_language"])
+    with time_machine.travel(datetime.datetime(2026, 11, 21, tzinfo=datetime.UTC)):
+        page = client.get(reverse("billing:call_credit_request", args=[call.pk])).content.decode()
+    assert "20 nov 2026, 10:30 (hora del Pacífico)" in page

@@ -3,7 +3,7 @@ import datetime
 import pytest
 from django.urls import reverse
 
-from accounts.models import AccountKind
+from accounts.models import AccountKind, PhoneNumber
 from calls.models import InmateDebitSponsorship
 from tests.factories import InmateFactory
 from tests.helpers import authorize, complete, make_account
@@ -115,7 +115,7 @@ def test_the_sponsor_sees_the_calls_it_paid_for_with_other_families_numbers_mask
     page = client.get(reverse("calls:sponsorships", args=[sponsor.pk])).content.decode()
     assert family.test_number not in page and family.test_number[-2:] in page
     assert f"•••••••••{family.test_number[-2:]}" in page
-    assert sponsor.test_number in page  # its own number in full
+    assert PhoneNumber.objects.get(number=sponsor.test_number).number.as_national in page  # its own, in full
 
 
 def test_someone_elses_sponsorship_cannot_be_ended(client, facility):

@@ -57,6 +57,10 @@ def test_unpaid_statement_suspends_the_day_after_the_due_date_and_payment_restor
     assert event.data["past_due_cents"] == 335
     past_due_mail = [m for m in mail.outbox if "statement past due" in m.subject]
     assert len(past_due_mail) == 1 and "$3.35 is unpaid" in past_due_mail[0].body
+    # Where to mail the check it suggests.
+    assert f"#{billed.pk} on the check and mail it to:\nFamilyLine Payments\nPO Box 2300\nHartford, CT 06146\n" in (
+        past_due_mail[0].body
+    )
 
     with time_machine.travel(ny(2026, 11, 23, 9, 0), tick=False):
         denied = calls.authorize(number=billed.number)

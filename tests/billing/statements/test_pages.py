@@ -6,10 +6,13 @@ import time_machine
 from django.urls import reverse
 from pypdf import PdfReader
 
+from billing import call_credits
 from billing.adjustments import adjustment_create
 from billing.models import Adjustment, JournalEntry, Payment, PaymentMethod, Statement
 from billing.payments.direct_bill import direct_bill_mail_payment_record
+from billing.selectors import ledger_violations
 from billing.tasks import statements_monthly_run
+from calls.models import CallRecord
 from tests.factories import UserFactory
 from tests.helpers import add_number, balance_of, ny, open_direct_bill
 
@@ -77,7 +80,8 @@ def test_the_pdf_opens_and_shows_the_same_totals_as_the_page(statement, client):
         assert pdf_lines[pdf_lines.index(label) + 1] == amount, (label, amount, pdf_lines)
     assert "November 22, 2026" in text
     assert "Adjustment: Poor line quality" in " ".join(text.split())  # wrapped in its cell
-    assert text.count("10/06/2026") == 2  # both October 6 calls are itemized
+    assert text.count("Oct 6, 2026") == 2  # both October 6 calls are itemized, dated as on the page
+    assert "10/06/2026" not in text
 
 
 def test_opening_balance_carries_the_month_before(statement):
@@ -155,10 +159,10 @@ def test_a_spanish_speaking_holder_gets_the_pdf_in_spanish(statement, client):
     with time_machine.travel(ny(2026, 11, 2, 9, 0), tick=False):
         pdf = client.get(reverse("billing:statement_pdf", args=[statement.pk]))
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
-    for spanish in ("Estado de cuenta de Direct Bill de FamilyLine", "Saldo inicial", "Fecha", "06/10/2026"):
+    for spanish in ("Estado de cuenta de Direct Bill de FamilyLine", "Saldo inicial", "Fecha", "6 oct 2026"):
         assert spanish in text, spanish
     assert "1 de octubre de 2026" in text
-    for english in ("Opening balance", "Due date", "Description", "10/06/2026"):
+    for english in ("Opening balance", "Due date", "Description", "Oct 6, 2026", "06/10/2026"):
         assert english not in text, english
 
 
@@ -172,3 +176,70 @@ def test_a_spanish_speaking_holder_reads_the_statement_lines_in_spanish(statemen
     assert "Llamada desde" in page and "Ajuste: Poor line quality" in page
     for english in ("Call from", "Payment, mail", "Adjustment:"):
         assert english not in page, english
+
+
+def _pdf_text(response) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
+
+
+def test_the_statement_says_where_to_mail_a_check_on_the_page_and_the_pdf(statement, client, settings):
+    settings.PAYMENT_MAILING_ADDRESS = ["FamilyLine Remittance", "PO Box 4411", "Hartford, CT 06101"]
+    client.force_login(statement.account.holder)
+    with time_machine.travel(ny(2026, 11, 2, 9, 0), tick=False):
+        page = client.get(reverse("billing:statement_detail", args=[statement.pk])).content.decode()
+        pdf = _pdf_text(client.get(reverse("billing:statement_pdf", args=[statement.pk])))
+    assert "FamilyLine Remittance<br>PO Box 4411<br>Hartford, CT 06101" in page
+    assert "Mail it to:" in page and "Mail it to:" in " ".join(pdf.split())
+    for line in settings.PAYMENT_MAILING_ADDRESS:
+        assert line in pdf
+
+
+def test_the_mailing_address_has_a_default_and_reads_in_spanish(statement, client):
+    holder = statement.account.holder
+    holder.preferred_language = "es"
+    holder.save(update_fields=["preferred_language"])
+    client.force_login(holder)
+    with time_machine.travel(ny(2026, 11, 2, 9, 0), tick=False):
+        page = client.get(reverse("billing:statement_detail", args=[statement.pk]), HTTP_ACCEPT_LANGUAGE="es")
+        pdf = _pdf_text(client.get(reverse("billing:statement_pdf", args=[statement.pk])))
+    assert "PO Box 2300" in page.content.decode() and "PO Box 2300" in pdf
+    assert "Envíelo a:" in page.content.decode() and "Envíelo a:" in " ".join(pdf.split())
+
+
+def test_statement_numbers_read_as_on_the_web_never_in_e164(statement, client):
+    number = statement.account.phone_numbers.get().number
+    client.force_login(statement.account.holder)
+    with time_machine.travel(ny(2026, 11, 2, 9, 0), tick=False):
+        page = client.get(reverse("billing:statement_detail", args=[statement.pk])).content.decode()
+        pdf = _pdf_text(client.get(reverse("billing:statement_pdf", args=[statement.pk])))
+    assert page.count(number.as_national) == 2 and pdf.count(number.as_national) == 2
+    assert number.as_e164 not in page and number.as_e164 not in pdf
+
+
+def test_an_approved_call_credit_is_a_line_of_the_statement(calls, staff, client):
+    with time_machine.travel(ny(2026, 10, 2, 9, 0), tick=False):
+        account = open_direct_bill(state="AK")
+        number = add_number(account)
+    with time_machine.travel(ny(2026, 10, 6, 20, 0), tick=False):
+        calls.complete(number=number, minutes=12)
+    call = CallRecord.objects.get(account=account)
+    with time_machine.travel(ny(2026, 10, 8, 9, 0), tick=False):
+        credit = call_credits.call_credit_request(call=call, holder=account.holder, reason="poor_quality")
+        call_credits.call_credit_approve(credit=credit, actor=staff)
+    with time_machine.travel(ny(2026, 11, 1, 2, 0), tick=False):
+        statements_monthly_run()
+    statement = Statement.objects.get(account=account, period_start_date="2026-10-01")
+    words = f"Credit for the call from {calls.inmate.full_name} on Oct 6, 2026"
+    client.force_login(account.holder)
+    with time_machine.travel(ny(2026, 11, 2, 9, 0), tick=False):
+        page = client.get(reverse("billing:statement_detail", args=[statement.pk])).content.decode()
+        pdf = _pdf_text(client.get(reverse("billing:statement_pdf", args=[statement.pk])))
+    assert words in page
+    assert words in " ".join(pdf.split())
+    assert statement.adjustments_cents == -call.total_cents
+    account.holder.preferred_language = "es"
+    account.holder.save(update_fields=["preferred_language"])
+    with time_machine.travel(ny(2026, 11, 2, 9, 0), tick=False):
+        pdf = _pdf_text(client.get(reverse("billing:statement_pdf", args=[statement.pk])))
+    assert f"Crédito por la llamada de {calls.inmate.full_name} del 6 oct 2026" in " ".join(pdf.split())
+    assert ledger_violations() == []
