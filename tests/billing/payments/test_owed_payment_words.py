@@ -82,12 +82,18 @@ def test_direct_bill_review_shows_what_will_still_be_owed_not_a_negative_balance
     assert ledger_violations() == []
 
 
-def test_an_advance_connect_page_still_speaks_of_adding_money(client):
-    account = make_account(balance_cents=1000, language=Language.ENGLISH)
-    client.force_login(account.holder)
-    text = _text(client.get(reverse("billing:fund") + f"?account={account.pk}"))
-    assert "Add money" in text and "to an AdvanceConnect balance" in text
-    assert "What you owe" not in text
+def test_a_holder_of_both_kinds_reads_each_accounts_own_terms(client, owing_direct_bill):
+    direct_bill = owing_direct_bill(Language.ENGLISH)
+    prepaid = make_account(balance_cents=1000, holder=direct_bill.holder)
+    client.force_login(direct_bill.holder)
+
+    prepaid_text = _text(client.get(reverse("billing:fund") + f"?account={prepaid.pk}"))
+    owed_text = _text(client.get(reverse("billing:fund") + f"?account={direct_bill.pk}"))
+
+    assert "Add money" in prepaid_text and "to an AdvanceConnect balance" in prepaid_text
+    assert "A Direct Bill payment can be any amount up to what you owe." in prepaid_text
+    assert "What you owe" not in prepaid_text
+    assert "What you owe $5.00" in owed_text and "AdvanceConnect balance" not in owed_text
 
 
 def test_a_prepaid_deficit_larger_than_the_payment_is_told_as_still_owed(client, stripe_server, staff):
