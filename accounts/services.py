@@ -148,7 +148,7 @@ def _number_taken_message(*, number: ParsedNumber | str, account: CallingAccount
 def phone_number_update(*, phone: PhoneNumber, label: str, line_type: str, actor: User) -> PhoneNumber:
     """Change the label or line type of an active number (the number itself never changes)."""
     if not phone.is_active:
-        raise AccountError("This number was removed; add it again instead.")
+        raise AccountError(gettext("This number was removed; add it again instead."))
     phone.label, phone.line_type = label.strip(), line_type
     phone.save(update_fields=["label", "line_type"])
     return phone

@@ -13,7 +13,7 @@ from django.utils.html import format_html
 
 from accounts.models import AccountStatus, CallingAccount
 from accounts.security import HardenedFormMixin
-from config.admin_base import ReadOnlyAdmin, ReadOnlyInline, local_time, money_column, time_column
+from config.admin_base import ReadOnlyAdmin, ReadOnlyInline, code_column, local_time, money_column, time_column
 from config.forms import AmountField
 
 from . import (
@@ -513,9 +513,24 @@ class CallCreditRequestAdmin(ReadOnlyAdmin):
         )
 
 
+class DifferenceKind(models.TextChoices):
+    """The kinds of difference the reconciliation records, in words."""
+
+    CARD_CLEARING_TOTAL = "card_clearing_total", "Card clearing total differs from Stripe's net"
+    STRIPE_CHARGE_UNKNOWN = "stripe_charge_unknown", "Stripe charge we have no payment for"
+    PAYMENT_MISSING_AT_STRIPE = "payment_missing_at_stripe", "Payment missing at Stripe"
+    PAYMENT_AMOUNT_MISMATCH = "payment_amount_mismatch", "Payment amount differs"
+    PAYMENT_STATUS_MISMATCH = "payment_status_mismatch", "Payment status differs"
+    STRIPE_REFUND_UNKNOWN = "stripe_refund_unknown", "Stripe refund we have no refund for"
+    REFUND_MISSING_AT_STRIPE = "refund_missing_at_stripe", "Refund missing at Stripe"
+    REFUND_AMOUNT_MISMATCH = "refund_amount_mismatch", "Refund amount differs"
+    REFUND_STATUS_MISMATCH = "refund_status_mismatch", "Refund status differs"
+
+
 class DifferenceInline(ReadOnlyInline):
     model = ReconciliationDifference
-    fields = ["kind", "payment", "refund", "stripe_id", "ours", "stripes", "suggested_action"]
+    fields = ["kind_label", "payment", "refund", "stripe_id", "ours", "stripes", "suggested_action"]
+    kind_label = code_column("kind", DifferenceKind, "kind")
 
 
 class ReconciliationPermissionMixin:
@@ -609,7 +624,8 @@ def _month_from(text: str) -> date:
 
 @admin.register(ReconciliationDifference)
 class ReconciliationDifferenceAdmin(ReconciliationPermissionMixin, ReadOnlyAdmin):
-    list_display = ["kind", "run", "payment", "refund", "stripe_id", "ours", "stripes", "suggested_action"]
+    code_labels = {"kind": DifferenceKind}
+    list_display = ["kind_label", "run", "payment", "refund", "stripe_id", "ours", "stripes", "suggested_action"]
     list_filter = ["kind", "run"]
     list_select_related = ["run", "payment", "refund"]
     search_fields = ["stripe_id", "=payment__id", "=refund__id"]

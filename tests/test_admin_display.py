@@ -6,13 +6,15 @@ import html
 import re
 
 import pytest
+import stripe
 import time_machine
+from django.conf import settings
 from django.contrib import admin
 from django.urls import reverse
 
 from accounts.direct_bill.services import application_approve, application_submit
 from accounts.models import DirectBillApplication
-from billing import call_credits
+from billing import call_credits, reconciliation
 from billing.adjustments import adjustment_create
 from billing.closing.services import account_close
 from billing.payments import disputes
@@ -101,6 +103,15 @@ def _every_kind_of_record(stripe_server, staff):
     )
     application_approve(application=application, credit_limit_cents=5000, actor=staff)
 
+    # A card charge at Stripe that FamilyLine has no payment for: a reconciliation difference.
+    client = stripe.StripeClient(api_key=settings.STRIPE_SECRET_KEY, base_addresses={"api": stripe_server})
+    card = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}
+    method = client.v1.payment_methods.create(params={"type": "card", "card": card})
+    client.v1.payment_intents.create(
+        params={"amount": 700, "currency": "usd", "payment_method": method.id, "confirm": True}
+    )
+    assert reconciliation.reconciliation_run().differences.filter(kind="stripe_charge_unknown").exists()
+
 
 def test_admin_detail_pages_show_dollars_labels_and_zones(admin_client, stripe_server, staff):
     _every_kind_of_record(stripe_server, staff)
@@ -124,7 +135,18 @@ def test_admin_detail_pages_show_dollars_labels_and_zones(admin_client, stripe_s
         for code in RAW_CODE.findall(content):
             problems.append(f"{model.__name__}: the raw code {code!r}")
     assert problems == [], "\n".join(problems)
-    for name in ("CallRecord", "Hold", "Payment", "Refund", "Adjustment", "Statement", "Dispute", "CallCreditRequest"):
+    for name in (
+        "CallRecord",
+        "Hold",
+        "Payment",
+        "Refund",
+        "Adjustment",
+        "Statement",
+        "Dispute",
+        "CallCreditRequest",
+        "ReconciliationRun",
+        "ReconciliationDifference",
+    ):
         assert name in seen
     assert ledger_violations() == []
 
