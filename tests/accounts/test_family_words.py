@@ -9,9 +9,11 @@ from django.urls import reverse
 
 from accounts import services
 from accounts.models import Language, LineType
+from billing.selectors import ledger_violations
+from billing.tasks import statements_monthly_run
 from calls.models import CallRecord
 from tests.factories import UserFactory
-from tests.helpers import make_account, ny, open_direct_bill
+from tests.helpers import add_number, card_payment, make_account, ny, open_direct_bill
 
 pytestmark = pytest.mark.django_db
 
@@ -116,3 +118,41 @@ def test_a_call_date_in_spanish_reads_day_month_year(client, calls):
 
     assert re.search(r"el 6 dic 2026, \d\d:\d\d", html)
     assert "Dic 6" not in html
+
+
+ENGLISH_STYLE_DATE = re.compile(r"\b[A-Z][a-z]{2}\.? \d{1,2}, \d{4}")
+
+
+def test_every_spanish_family_page_writes_dates_day_first(client, calls, stripe_server, staff):
+    holder = UserFactory(state="AK", preferred_language=Language.SPANISH)
+    with time_machine.travel(ny(2026, 9, 2, 9, 0), tick=False):
+        direct_bill = open_direct_bill(holder=holder)
+        number = add_number(direct_bill)
+        prepaid = make_account(balance_cents=2000, holder=holder)
+    with time_machine.travel(ny(2026, 9, 20, 9, 0), tick=False):
+        calls.complete(number=number, minutes=4)
+        calls.complete(number=prepaid.test_number, minutes=4)
+    with time_machine.travel(ny(2026, 10, 1, 3, 0), tick=False):
+        statements_monthly_run()
+    with time_machine.travel(ny(2026, 10, 2, 9, 0), tick=False):
+        payment = card_payment(stripe_server, holder, prepaid, 1000)
+        client.force_login(holder)
+        pages = [
+            reverse("accounts:dashboard"),
+            reverse("accounts:account_detail", args=[prepaid.pk]),
+            reverse("accounts:account_detail", args=[direct_bill.pk]),
+            reverse("billing:receipt", args=[payment.pk]),
+            reverse("billing:alerts", args=[prepaid.pk]),
+            reverse("billing:call_credit_request", args=[CallRecord.objects.get(account=prepaid).pk]),
+            reverse("calls:history", args=[prepaid.pk]),
+            reverse("billing:statement_list"),
+            reverse("billing:statement_detail", args=[direct_bill.statements.get().pk]),
+            reverse("accounts:direct_bill"),
+        ]
+        for url in pages:
+            response = client.get(url)
+            assert response.status_code == 200, url
+            html = _text(response)
+            assert '<html lang="es">' in html, url
+            assert not ENGLISH_STYLE_DATE.search(html), (url, ENGLISH_STYLE_DATE.search(html).group(0))
+    assert ledger_violations() == []
