@@ -106,3 +106,11 @@ def test_a_prepaid_deficit_larger_than_the_payment_is_told_as_still_owed(client,
     assert "You owe $20.00. All of this payment covers it; after it you will still owe $10.00" in text
     assert "-$10.00" not in text
     assert ledger_violations() == []
+
+
+def test_a_direct_bill_account_shows_what_it_owes_without_an_alarm(client, owing_direct_bill):
+    account = owing_direct_bill(Language.ENGLISH)
+    client.force_login(account.holder)
+    html = client.get(reverse("accounts:account_detail", args=[account.pk])).content.decode()
+    assert "<span data-owed>You owe $5.00</span>" in html
+    assert "-$5.00" not in html
