@@ -59,8 +59,10 @@ class UserAdmin(BaseUserAdmin):
 
 class PhoneNumberInline(admin.TabularInline):
     model = PhoneNumber
-    fields = ["number", "label", "line_type", "is_active", "added_at", "removed_at"]
-    readonly_fields = ["number", "is_active", "added_at", "removed_at"]
+    fields = ["number", "label", "line_type", "is_active", "added", "removed"]
+    readonly_fields = ["number", "is_active", "added", "removed"]
+    added = time_column("added_at", "added")
+    removed = time_column("removed_at", "removed")
     extra = 0
     can_delete = False
 

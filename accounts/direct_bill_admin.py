@@ -11,6 +11,7 @@ from django.utils.html import format_html, format_html_join
 from billing.money import format_cents
 from config.admin_base import local_time, time_column
 
+from .direct_bill import credit
 from .direct_bill import services as applications
 from .direct_bill_forms import ApplicationApproveForm, ApplicationDeclineForm, CreditLimitChangeForm
 from .models import AccountEvent, DirectBillApplication
@@ -58,7 +59,7 @@ class DirectBillApplicationAdmin(admin.ModelAdmin):
         "postal_code",
         "ssn_display",
         "consented",
-        "provider",
+        "provider_shown",
         "limit",
         "decision_reason",
         "decided",
@@ -76,6 +77,10 @@ class DirectBillApplicationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="credit check")
+    def provider_shown(self, obj):
+        return credit.provider_label(obj.provider) if obj.provider else "-"
 
     @admin.display(description="SSN")
     def ssn_display(self, obj):

@@ -106,17 +106,14 @@ def phone_number_add(
     with transaction.atomic():
         account = _locked(account)
         if account.status == AccountStatus.CLOSED:
-            raise AccountError("This account is closed; numbers cannot be added to it.")
+            raise AccountError(gettext("This account is closed; numbers cannot be added to it."))
         try:
             with transaction.atomic():
                 phone = PhoneNumber.objects.create(
                     account=account, number=number, label=label.strip(), line_type=line_type or LineType.UNKNOWN
                 )
         except IntegrityError:
-            raise AccountError(
-                "This number is already registered on a FamilyLine account. A number can be on one open "
-                "account at a time; ask the other account holder to remove it, or contact us."
-            ) from None
+            raise AccountError(_number_taken_message(number=number, account=account)) from None
         AccountEvent.objects.create(
             account=account,
             action=AccountEvent.Action.NUMBER_ADDED,
@@ -126,10 +123,32 @@ def phone_number_add(
     return phone
 
 
+def _number_taken_message(*, number: ParsedNumber | str, account: CallingAccount) -> str:
+    """Why a number cannot be added, told to the holder: where it is when it is on one of their own
+    accounts (and how to move it), only that it is taken when it is someone else's."""
+    holding = (
+        PhoneNumber.objects.filter(number=number, is_active=True)
+        .values_list("account_id", "account__holder_id", "account__kind")
+        .first()
+    )
+    if holding is not None and holding[0] == account.pk:
+        return gettext("This number is already on this account.")
+    if holding is not None and holding[1] == account.holder_id:
+        return gettext(
+            "This number is already on your other account, %(kind)s #%(number)s. A number can be on one open "
+            "account at a time: to move it here, remove it from account #%(number)s first (on that account's "
+            "page), then add it here."
+        ) % {"kind": AccountKind(holding[2]).label, "number": holding[0]}
+    return gettext(
+        "This number is already registered on a FamilyLine account. A number can be on one open "
+        "account at a time; ask the other account holder to remove it, or contact us."
+    )
+
+
 def phone_number_update(*, phone: PhoneNumber, label: str, line_type: str, actor: User) -> PhoneNumber:
     """Change the label or line type of an active number (the number itself never changes)."""
     if not phone.is_active:
-        raise AccountError("This number was removed; add it again instead.")
+        raise AccountError(gettext("This number was removed; add it again instead."))
     phone.label, phone.line_type = label.strip(), line_type
     phone.save(update_fields=["label", "line_type"])
     return phone

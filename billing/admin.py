@@ -3,6 +3,7 @@ from datetime import date
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -12,7 +13,7 @@ from django.utils.html import format_html
 
 from accounts.models import AccountStatus, CallingAccount
 from accounts.security import HardenedFormMixin
-from config.admin_base import ReadOnlyAdmin, ReadOnlyInline, local_time, money_column, time_column
+from config.admin_base import ReadOnlyAdmin, ReadOnlyInline, code_column, local_time, money_column, time_column
 from config.forms import AmountField
 
 from . import (
@@ -85,8 +86,9 @@ class LedgerAccountAdmin(ReadOnlyAdmin):
     list_display = ["code", "name", "balance"]
     search_fields = ["code", "name"]
     inlines = [AccountPostingInline]
-    fields = ["code", "name", "calling_account", "balance", "created_at"]
+    fields = ["code", "name", "calling_account", "balance", "created"]
     readonly_fields = fields
+    created = time_column("created_at", "created")
 
     @admin.display(description="balance")
     def balance(self, obj):
@@ -387,12 +389,45 @@ class DisputeResolveForm(HardenedFormMixin, forms.Form):
     note = forms.CharField(max_length=500, label="Note for staff")
 
 
+class StripeDisputeStatus(models.TextChoices):
+    """Stripe's dispute statuses, as stored from its events, in words."""
+
+    WARNING_NEEDS_RESPONSE = "warning_needs_response", "Inquiry: needs a response"
+    WARNING_UNDER_REVIEW = "warning_under_review", "Inquiry: under review"
+    WARNING_CLOSED = "warning_closed", "Inquiry: closed"
+    NEEDS_RESPONSE = "needs_response", "Needs a response (evidence due)"
+    UNDER_REVIEW = "under_review", "Under review by the bank"
+    WON = "won", "Won"
+    LOST = "lost", "Lost"
+
+
+class StripeDisputeReason(models.TextChoices):
+    """The bank's reasons Stripe reports for a dispute, in words."""
+
+    BANK_CANNOT_PROCESS = "bank_cannot_process", "Bank cannot process"
+    CHECK_RETURNED = "check_returned", "Check returned"
+    CREDIT_NOT_PROCESSED = "credit_not_processed", "Credit not processed"
+    CUSTOMER_INITIATED = "customer_initiated", "Customer initiated"
+    DEBIT_NOT_AUTHORIZED = "debit_not_authorized", "Debit not authorized"
+    DUPLICATE = "duplicate", "Duplicate charge"
+    FRAUDULENT = "fraudulent", "Fraudulent"
+    GENERAL = "general", "General"
+    INCORRECT_ACCOUNT_DETAILS = "incorrect_account_details", "Incorrect account details"
+    INSUFFICIENT_FUNDS = "insufficient_funds", "Insufficient funds"
+    PRODUCT_NOT_RECEIVED = "product_not_received", "Product not received"
+    PRODUCT_UNACCEPTABLE = "product_unacceptable", "Product unacceptable"
+    SUBSCRIPTION_CANCELED = "subscription_canceled", "Subscription canceled"
+    UNRECOGNIZED = "unrecognized", "Unrecognized"
+
+
 @admin.register(Dispute)
 class DisputeAdmin(ReadOnlyAdmin):
     """Chargebacks: the amount is held in disputes while open. Stripe's closing event resolves a dispute;
     staff may resolve it here too (won: back to card clearing; lost: a loss to FamilyLine)."""
 
-    list_display = ["stripe_dispute_id", "created", "payment", "amount", "reason", "status", "resolved"]
+    code_labels = {"reason": StripeDisputeReason, "stripe_status": StripeDisputeStatus}
+
+    list_display = ["stripe_dispute_id", "created", "payment", "amount", "reason_label", "status", "resolved"]
     list_filter = ["status", "reason"]
     search_fields = ["stripe_dispute_id", "stripe_charge_id", "stripe_payment_intent_id", "=payment__account__id"]
     list_select_related = ["payment"]
@@ -401,9 +436,6 @@ class DisputeAdmin(ReadOnlyAdmin):
     amount = money_column("amount_cents", "amount")
     created = time_column("created_at", "opened")
     resolved = time_column("resolved_at", "resolved")
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
 
     def has_change_permission(self, request, obj=None):
         return obj is None and request.user.has_perm("billing.change_dispute")
@@ -446,9 +478,6 @@ class CallCreditRequestAdmin(ReadOnlyAdmin):
         call = obj.call
         return f"{local_time(call.started_at)} · {call.billable_minutes} min · {call.get_disconnect_display()}"
 
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
     def has_change_permission(self, request, obj=None):
         return obj is None and request.user.has_perm("billing.change_callcreditrequest")
 
@@ -484,9 +513,24 @@ class CallCreditRequestAdmin(ReadOnlyAdmin):
         )
 
 
+class DifferenceKind(models.TextChoices):
+    """The kinds of difference the reconciliation records, in words."""
+
+    CARD_CLEARING_TOTAL = "card_clearing_total", "Card clearing total differs from Stripe's net"
+    STRIPE_CHARGE_UNKNOWN = "stripe_charge_unknown", "Stripe charge we have no payment for"
+    PAYMENT_MISSING_AT_STRIPE = "payment_missing_at_stripe", "Payment missing at Stripe"
+    PAYMENT_AMOUNT_MISMATCH = "payment_amount_mismatch", "Payment amount differs"
+    PAYMENT_STATUS_MISMATCH = "payment_status_mismatch", "Payment status differs"
+    STRIPE_REFUND_UNKNOWN = "stripe_refund_unknown", "Stripe refund we have no refund for"
+    REFUND_MISSING_AT_STRIPE = "refund_missing_at_stripe", "Refund missing at Stripe"
+    REFUND_AMOUNT_MISMATCH = "refund_amount_mismatch", "Refund amount differs"
+    REFUND_STATUS_MISMATCH = "refund_status_mismatch", "Refund status differs"
+
+
 class DifferenceInline(ReadOnlyInline):
     model = ReconciliationDifference
-    fields = ["kind", "payment", "refund", "stripe_id", "ours", "stripes", "suggested_action"]
+    fields = ["kind_label", "payment", "refund", "stripe_id", "ours", "stripes", "suggested_action"]
+    kind_label = code_column("kind", DifferenceKind, "kind")
 
 
 class ReconciliationPermissionMixin:
@@ -580,13 +624,8 @@ def _month_from(text: str) -> date:
 
 @admin.register(ReconciliationDifference)
 class ReconciliationDifferenceAdmin(ReconciliationPermissionMixin, ReadOnlyAdmin):
-    list_display = ["kind", "run", "payment", "refund", "stripe_id", "ours", "stripes", "suggested_action"]
+    code_labels = {"kind": DifferenceKind}
+    list_display = ["kind_label", "run", "payment", "refund", "stripe_id", "ours", "stripes", "suggested_action"]
     list_filter = ["kind", "run"]
     list_select_related = ["run", "payment", "refund"]
     search_fields = ["stripe_id", "=payment__id", "=refund__id"]
-
-    def get_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.get_fields(request, obj)

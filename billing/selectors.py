@@ -1,10 +1,15 @@
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from accounts.models import CallingAccount
 
 from . import ledger
-from .models import Payment, Posting, Refund
+from .models import AutoReload, Payment, PaymentStatus, Posting, Refund
+from .payments.autoreload import NOT_COUNTED, RELOAD_EVERY
 
 
 def account_owed_cents(*, account) -> int:
@@ -21,6 +26,35 @@ def payment_get_for_holder(*, holder, pk: int) -> Payment:
     return get_object_or_404(
         Payment.objects.select_related("account__ledger_account", "account__holder"), pk=pk, account__holder=holder
     )
+
+
+@dataclass(frozen=True)
+class AutoReloadNow:
+    """What auto-reload does for an account at this moment: `config` when it is on (None when off),
+    and `reload`, its reload of the last day (being charged or done), if there is one."""
+
+    config: AutoReload | None
+    reload: Payment | None
+
+    @property
+    def reload_done(self) -> bool:
+        return self.reload is not None and self.reload.status == PaymentStatus.SUCCEEDED
+
+
+def auto_reload_now(*, account: CallingAccount, now: datetime | None = None) -> AutoReloadNow:
+    """Read when a low balance is told to the holder: a reload recorded in the same moment (its card
+    charge follows after commit) is found here, so the holder is not asked to turn on what runs."""
+    config = AutoReload.objects.filter(account=account, enabled=True).first()
+    if config is None:
+        return AutoReloadNow(config=None, reload=None)
+    since = (now or timezone.now()) - RELOAD_EVERY
+    reload = (
+        Payment.objects.filter(account=account, auto_reload=True, created_at__gt=since)
+        .exclude(status__in=NOT_COUNTED)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    return AutoReloadNow(config=config, reload=reload)
 
 
 def refund_list_for_account(*, account) -> QuerySet[Refund]:

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import alerts
 from accounts import selectors as account_selectors
+from accounts.models import AccountKind, AccountStatus
 
 from . import selectors, stripe_gateway
 from .forms import AlertForm, AutoReloadForm, FundForm, PayForm
@@ -38,8 +39,36 @@ def _limits_context() -> dict:
     }
 
 
+def _pays_what_is_owed(account) -> bool:
+    """A Direct Bill account, or a closed one, takes payments toward what it owes; only an open
+    AdvanceConnect account has money added to a balance."""
+    return account.kind == AccountKind.DIRECT_BILL or account.status == AccountStatus.CLOSED
+
+
+def _chosen_account(form):
+    """The account the page is about: the one chosen (or posted), else the holder's only one."""
+    accounts = form.fields["account"].queryset
+    value = str(form["account"].value() or "")
+    if value.isdigit():
+        return accounts.filter(pk=int(value)).first()
+    return accounts.first() if accounts.count() == 1 else None
+
+
 def _fund_page(request, form, *, error: str = "", status: int = 200):
-    context = {"form": form, "error": error, **_limits_context()}
+    accounts = form.fields["account"].queryset
+    chosen = _chosen_account(form)
+    context = {
+        "form": form,
+        "error": error,
+        "chosen": chosen,
+        "owed_cents": selectors.account_owed_cents(account=chosen) if chosen is not None else 0,
+        # The page speaks of paying what is owed when that is all the chosen (or every) account takes.
+        "pays_what_is_owed": _pays_what_is_owed(chosen)
+        if chosen is not None
+        else bool(accounts) and all(_pays_what_is_owed(a) for a in accounts),
+        "has_owing_kind": any(_pays_what_is_owed(a) for a in accounts),
+        **_limits_context(),
+    }
     return render(request, "billing/fund.html", context, status=status)
 
 
@@ -58,6 +87,7 @@ def _review(request, *, account, amount_cents: int, error: str = ""):
     )
     context = {
         "account": account,
+        "pays_what_is_owed": _pays_what_is_owed(account),
         "quote": quote,
         "form": pay_form,
         "error": plain_card_error(error) if error else "",

@@ -12,6 +12,7 @@ from config.admin_base import ReadOnlyAdmin, money_column, time_column
 
 from . import services
 from .models import (
+    Billing,
     BlockedNumber,
     CallDecision,
     CallRecord,
@@ -122,9 +123,6 @@ class InmateDebitSponsorshipAdmin(ReadOnlyAdmin):
         # The action needs change permission; the form itself stays read-only (no editable fields).
         return request.user.has_perm("calls.change_inmatedebitsponsorship")
 
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
     @admin.action(permissions=["change"], description="End the selected sponsorships")
     def end_sponsorships(self, request, queryset):
         for sponsorship in queryset.filter(ended_at__isnull=True):
@@ -143,13 +141,20 @@ class BlockedNumberForm(forms.ModelForm):
 @admin.register(BlockedNumber)
 class BlockedNumberAdmin(admin.ModelAdmin):
     form = BlockedNumberForm
-    list_display = ["number", "facility", "reason", "created_at", "lifted_at"]
+    list_display = ["number", "facility", "reason", "created", "lifted"]
     list_filter = [("lifted_at", admin.EmptyFieldListFilter), "facility"]
     search_fields = ["number", "reason"]
     actions = ["lift_blocks"]
+    created = time_column("created_at", "blocked")
+    lifted = time_column("lifted_at", "lifted")
+
+    shown = ["number", "facility", "reason", "created_by", "created", "lifted"]
+
+    def get_fields(self, request, obj=None):
+        return self.shown if obj else super().get_fields(request)
 
     def get_readonly_fields(self, request, obj=None):
-        return ["number", "facility", "reason", "created_by", "created_at", "lifted_at"] if obj else []
+        return self.shown if obj else []
 
     def has_delete_permission(self, request, obj=None):
         return False  # lifted, never deleted: the block history stays
@@ -187,13 +192,20 @@ class PlatformTokenAdmin(admin.ModelAdmin):
     """Staff create a token here and copy it once; only its hash is kept."""
 
     form = PlatformTokenForm
-    list_display = ["name", "token_prefix", "scope", "created_at", "revoked_at"]
+    list_display = ["name", "token_prefix", "scope", "created", "revoked"]
     actions = ["revoke_tokens"]
     filter_horizontal = ["facilities"]
+    created = time_column("created_at", "created")
+    revoked = time_column("revoked_at", "revoked")
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return super().get_fields(request)
+        return ["name", "token_prefix", "facilities", "created_by", "created", "revoked"]
 
     def get_readonly_fields(self, request, obj=None):
         # The facilities stay editable: staff narrow a token's scope without reissuing it.
-        return ["name", "token_prefix", "created_by", "created_at", "revoked_at"] if obj else []
+        return ["name", "token_prefix", "created_by", "created", "revoked"] if obj else []
 
     @admin.display(description="facilities")
     def scope(self, obj):
@@ -233,7 +245,15 @@ class PlatformTokenAdmin(admin.ModelAdmin):
 class PlatformTokenAlertAdmin(ReadOnlyAdmin):
     """Tokens that reported many charged calls without authorizing them first (a leaked token?)."""
 
-    list_display = ["token", "kind", "hour_started_at", "count", "created_at", "acknowledged_at", "acknowledged_by"]
+    list_display = [
+        "token",
+        "kind",
+        "hour_started_at_local",
+        "count",
+        "created_at_local",
+        "acknowledged_at_local",
+        "acknowledged_by",
+    ]
     list_filter = ["kind", ("acknowledged_at", admin.EmptyFieldListFilter)]
     list_select_related = ["token", "acknowledged_by"]
     ordering = ["-created_at", "-id"]
@@ -353,9 +373,38 @@ class CallDecisionAdmin(ReadOnlyAdmin):
 @admin.register(Hold)
 class HoldAdmin(ReadOnlyAdmin):
     list_display = ["call_id", "account", "amount", "created", "expires", "released"]
+    fields = [
+        "call_id",
+        "account",
+        "facility",
+        "inmate",
+        "dialed_number",
+        "billing_label",
+        "amount",
+        "max_minutes",
+        "response",
+        "created",
+        "expires",
+        "released",
+    ]
+    readonly_fields = fields
+    code_labels = {"billing": Billing}
     amount = money_column("amount_cents", "amount held")
     created = time_column("created_at", "placed")
     expires = time_column("expires_at", "expires")
     released = time_column("released_at", "released")
     list_filter = [("released_at", admin.EmptyFieldListFilter)]
     search_fields = ["=call_id", "=account__id"]
+
+    # The kernel keeps plain ids of the facility and inmate: staff read their names.
+    @admin.display(description="facility")
+    def facility(self, obj):
+        return Facility.objects.filter(pk=obj.facility_id).first() or f"#{obj.facility_id}"
+
+    @admin.display(description="inmate")
+    def inmate(self, obj):
+        return Inmate.objects.filter(pk=obj.inmate_id).first() or f"#{obj.inmate_id}"
+
+    @admin.display(description="longest call allowed")
+    def max_minutes(self, obj):
+        return f"{obj.max_seconds // 60} min {obj.max_seconds % 60:02d} s"

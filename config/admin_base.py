@@ -4,12 +4,48 @@ statements, audit rows) are shown to staff for reading, never added, changed or 
 from collections.abc import Callable
 
 from django.contrib import admin
+from django.db import models
 from django.utils import timezone
 
 from billing.money import format_cents
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class StaffReadableMixin:
+    """Shows every field of the model read-only, the way staff read them, unless the admin lists its
+    own `fields`: integer-cents fields in dollars under their name without "cents" ("Charge: $1.35"),
+    moments in the site's time zone with the zone named, choices by their label (Django's own), and
+    codes stored without choices by the label in `code_labels` ({"billing": Billing})."""
+
+    code_labels: dict[str, type[models.Choices]] = {}
+
+    def __init__(self, model, admin_site):
+        super().__init__(model, admin_site)
+        self.staff_fields = [self._readable(field) for field in model._meta.concrete_fields if not field.primary_key]
+
+    def _readable(self, field) -> str:
+        if isinstance(field, models.IntegerField) and field.name.endswith("_cents"):
+            name = f"{field.name.removesuffix('_cents')}_dollars"
+            label = str(field.verbose_name).removesuffix(" cents")
+            display = money_column(field.name, label)
+        elif isinstance(field, models.DateTimeField):
+            name, display = f"{field.name}_local", time_column(field.name, str(field.verbose_name))
+        elif field.name in self.code_labels and not field.choices:
+            label = str(field.verbose_name)
+            name, display = f"{field.name}_label", code_column(field.name, self.code_labels[field.name], label)
+        else:
+            return field.name
+        if not hasattr(self, name):
+            setattr(self, name, display.__get__(self))
+        return name
+
+    def get_fields(self, request, obj=None):
+        return self.fields or self.staff_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields or self.get_fields(request, obj)
+
+
+class ReadOnlyAdmin(StaffReadableMixin, admin.ModelAdmin):
     """The ledger is append-only: staff can read it here but never add, change or delete."""
 
     def has_add_permission(self, request, obj=None):
@@ -66,4 +102,16 @@ def time_column(field: str, description: str) -> Callable:
         return local_time(getattr(obj, field))
 
     column.__name__ = f"{field}_local"
+    return column
+
+
+def code_column(field: str, choices: type[models.Choices], description: str) -> Callable:
+    """An admin column (or read-only field) showing a code stored without choices by its label."""
+
+    @admin.display(description=description, ordering=field)
+    def column(self, obj):
+        value = getattr(obj, field)
+        return dict(choices.choices).get(value, value) or "-"
+
+    column.__name__ = f"{field}_label"
     return column

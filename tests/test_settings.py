@@ -39,3 +39,25 @@ def test_production_refuses_to_start_without_a_secret(missing):
     result = _manage("check", env=env)
     assert result.returncode != 0
     assert f"Set the {missing} environment variable" in result.stderr
+
+
+def _local_setting(name: str, env: dict) -> str:
+    base = {k: v for k, v in os.environ.items() if k not in ("SITE_URL", "WEB_PORT", "DJANGO_SETTINGS_MODULE")}
+    code = f"from django.conf import settings; print(settings.{name})"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**base, "DJANGO_SETTINGS_MODULE": "config.settings.local", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_make_run_links_in_emails_follow_the_port_it_serves_on():
+    # The Makefile passes `make run PORT=…` to the web server as WEB_PORT.
+    assert _local_setting("SITE_URL", {"WEB_PORT": "8123"}) == "http://127.0.0.1:8123"
+    assert _local_setting("SITE_URL", {}) == "http://127.0.0.1:8000"
+    assert _local_setting("SITE_URL", {"WEB_PORT": "8123", "SITE_URL": "https://example.org"}) == "https://example.org"

@@ -77,6 +77,7 @@ class AlaskaPreapproval:
     """Residents of Alaska are pre-approved at a fixed limit, with no credit check."""
 
     name = "alaska_preapproval"
+    label = "Alaska pre-approval (no credit check)"
     state = "AK"
 
     def applies(self, applicant: CreditApplicant) -> bool:
@@ -94,6 +95,7 @@ class StaffReviewProvider(CreditCheckProvider):
     """The shipped provider: a person on staff reviews each application in the admin queue."""
 
     name = "staff_review"
+    label = "Staff review"
 
     def check(self, applicant: CreditApplicant) -> CreditDecision:
         return CreditDecision(outcome=Outcome.NEEDS_REVIEW, provider=self.name)
@@ -101,6 +103,15 @@ class StaffReviewProvider(CreditCheckProvider):
 
 def configured_provider() -> CreditCheckProvider:
     return import_string(getattr(settings, "CREDIT_CHECK_PROVIDER", DEFAULT_PROVIDER))()
+
+
+def provider_label(name: str) -> str:
+    """What staff read for a provider's stored code: "staff_review" is "Staff review"."""
+    configured = import_string(getattr(settings, "CREDIT_CHECK_PROVIDER", DEFAULT_PROVIDER))
+    for provider in (AlaskaPreapproval, StaffReviewProvider, configured):
+        if provider.name == name:
+            return getattr(provider, "label", "") or name
+    return name.replace("_", " ").capitalize() or "-"
 
 
 def credit_decide(applicant: CreditApplicant, *, provider: CreditCheckProvider | None = None) -> CreditDecision:

@@ -210,7 +210,7 @@ def application_approve(
             account=account,
             action=AccountEvent.Action.CREDIT_LIMIT_CHANGED,
             actor=actor,
-            reason=f"Application #{application.pk} approved ({provider})",
+            reason=f"Application #{application.pk} approved ({credit.provider_label(provider)})",
             data={"from": None, "to": credit_limit_cents, "application": application.pk},
         )
         application.status = DirectBillApplication.Status.APPROVED

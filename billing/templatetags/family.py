@@ -7,7 +7,7 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
-from billing import history
+from billing import history, selectors
 from billing.money import format_cents
 
 register = template.Library()
@@ -40,6 +40,12 @@ def payment_state(payment) -> str:
 @register.filter
 def channel_words(channel) -> str:
     return history.channel_words(channel)
+
+
+@register.simple_tag
+def auto_reload_now(account) -> selectors.AutoReloadNow:
+    """{% auto_reload_now account as reload %}: what auto-reload is doing for the account now."""
+    return selectors.auto_reload_now(account=account)
 
 
 def _bar(index: int, bar, scale: float, slot: float) -> str:

@@ -9,6 +9,8 @@ SECRET_KEY = env("DJANGO_SECRET_KEY", default="local-development-only-not-secret
 ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", default="optional")
 
 VAR_DIR = BASE_DIR / "var"
+# `make run PORT=…` serves on WEB_PORT: links in emails point there unless SITE_URL says otherwise.
+SITE_URL = env("SITE_URL", default=f"http://127.0.0.1:{env.int('WEB_PORT', default=8000)}")
 
 BROKER_DIR = VAR_DIR / "broker"
 

@@ -6,6 +6,19 @@
     errors.textContent = message || "";
   }
 
+  // The page's own words for a failed card step (data-* of the error element, in the page's
+  // language): Stripe's messages are written in English for developers.
+  function plain(errors, error) {
+    var text = ((error && error.code) || "") + " " + ((error && error.message) || "");
+    if (/authenticat|3d ?secure/i.test(text)) {
+      return errors.dataset.authFailed;
+    }
+    if (/declined/i.test(text) && errors.dataset.declined) {
+      return errors.dataset.declined;
+    }
+    return errors.dataset.cardRefused || errors.dataset.authFailed;
+  }
+
   var payForm = document.getElementById("pay-form");
   if (payForm) {
     var stripe = Stripe(payForm.dataset.publishableKey);
@@ -24,7 +37,7 @@
         .confirmCardSetup(payForm.dataset.clientSecret, { payment_method: { card: card } })
         .then(function (result) {
           if (result.error) {
-            show(errors, result.error.message || "Your card could not be used. Please check the details.");
+            show(errors, plain(errors, result.error));
             button.disabled = false;
             return;
           }
@@ -47,7 +60,7 @@
       authButton.disabled = true;
       authStripe.confirmCardPayment(authForm.dataset.clientSecret).then(function (result) {
         if (result.error) {
-          show(authErrors, result.error.message || "Your bank did not confirm the payment.");
+          show(authErrors, authErrors.dataset.authFailed);
         }
         // Either way the server asks Stripe how the payment stands.
         authForm.dataset.done = "1";
