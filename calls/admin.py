@@ -10,6 +10,7 @@ from config.admin_base import ReadOnlyAdmin, money_column, time_column
 from . import services
 from .models import (
     BlockedNumber,
+    BlockSource,
     CallRecord,
     Facility,
     Inmate,
@@ -139,13 +140,27 @@ class BlockedNumberForm(forms.ModelForm):
 @admin.register(BlockedNumber)
 class BlockedNumberAdmin(admin.ModelAdmin):
     form = BlockedNumberForm
-    list_display = ["number", "facility", "reason", "created_at", "lifted_at"]
-    list_filter = [("lifted_at", admin.EmptyFieldListFilter), "facility"]
+    list_display = ["number", "facility", "source", "proven_by", "reason", "created_at", "lifted_at"]
+    list_filter = [("lifted_at", admin.EmptyFieldListFilter), "source", "facility"]
     search_fields = ["number", "reason"]
     actions = ["lift_blocks"]
 
     def get_readonly_fields(self, request, obj=None):
-        return ["number", "facility", "reason", "created_by", "created_at", "lifted_at"] if obj else []
+        if obj is None:
+            return []
+        return [
+            "number",
+            "facility",
+            "source",
+            "reason",
+            "created_by",
+            "proven_by",
+            "client_address",
+            "created_at",
+            "lifted_at",
+            "lifted_proven_by",
+            "lifted_client_address",
+        ]
 
     def has_delete_permission(self, request, obj=None):
         return False  # lifted, never deleted: the block history stays
@@ -165,11 +180,13 @@ class BlockedNumberAdmin(admin.ModelAdmin):
             return
         obj.pk, obj.number, obj.created_at = created.pk, created.number, created.created_at
 
-    @admin.action(permissions=["change"], description="Lift the selected blocks")
+    @admin.action(permissions=["change"], description="Lift the selected staff blocks")
     def lift_blocks(self, request, queryset):
         for block in queryset.filter(lifted_at__isnull=True):
             services.number_unblock(block=block)
-        messages.success(request, "Blocks lifted.")
+        if queryset.filter(lifted_at__isnull=True, source=BlockSource.SELF).exists():
+            messages.warning(request, "A block placed by the number's owner stays: only they can lift it.")
+        messages.success(request, "Staff blocks lifted.")
 
 
 class PlatformTokenForm(forms.ModelForm):
