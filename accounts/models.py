@@ -358,6 +358,7 @@ class TextMessage(models.Model):
         ]
         indexes = [
             models.Index(fields=["send_after", "id"], condition=Q(status="queued"), name="text_queued_idx"),
+            models.Index(fields=["attempted_at"], condition=Q(status="sending"), name="text_sending_idx"),
             models.Index(fields=["to_number", "created_at"], name="text_number_idx"),
         ]
 
@@ -390,7 +391,6 @@ class TextConsent(models.Model):
 
     class Withdrawn(models.TextChoices):
         WEB = "web", "Turned off on the web"
-        CARRIER = "carrier", "The carrier reported the number opted out"
 
     holder = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="text_consents")
     account = models.ForeignKey(CallingAccount, on_delete=models.PROTECT, related_name="text_consents")

@@ -2,11 +2,13 @@
 receipts go by text beside their emails, alerts held overnight; each text is sent at most once; STOP,
 START and HELP are honoured; delivery statuses are kept, from signed callbacks only."""
 
+import json
 import re
 from datetime import timedelta
 
 import pytest
 import time_machine
+from django.contrib.auth.models import Group
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
@@ -339,3 +341,38 @@ def test_staff_see_messages_and_their_statuses(client, staff):
     client.force_login(staff)
     assert client.get(reverse("admin:accounts_textmessage_changelist")).status_code == 200
     assert client.get(reverse("admin:accounts_textmessage_change", args=[message.pk])).status_code == 200
+
+
+# --- backends ------------------------------------------------------------------------------------------
+
+
+def test_under_make_run_texts_are_printed_like_emails(settings, capsys):
+    settings.SMS_BACKEND = "console"
+    message = _queued(make_account().test_number)
+    assert texts_send_due() == 1
+    printed = capsys.readouterr().out
+    assert f"Text to {message.to_number} from {settings.TWILIO_PHONE_NUMBER}" in printed
+    assert "FamilyLine test. Reply STOP to stop texts." in printed
+    message.refresh_from_db()
+    assert message.status == "sent"
+
+
+def test_the_file_backend_writes_one_file_per_message(settings, tmp_path):
+    settings.SMS_BACKEND = "file"
+    settings.SMS_FILE_PATH = str(tmp_path)
+    number = make_account().test_number
+    _queued(number)
+    texts_send_due()
+    [path] = list(tmp_path.iterdir())
+    record = json.loads(path.read_text(encoding="utf-8"))
+    assert (record["kind"], record["to"]) == ("sms", number)
+    assert record["body"] == "FamilyLine test. Reply STOP to stop texts."
+
+
+def test_every_staff_role_reads_texts(client):
+    agent = UserFactory(is_staff=True)
+    agent.groups.add(Group.objects.get(name="agent"))
+    message = _queued(make_account().test_number)
+    client.force_login(agent)
+    assert client.get(reverse("admin:accounts_textmessage_change", args=[message.pk])).status_code == 200
+    assert client.get(reverse("admin:accounts_textconsent_changelist")).status_code == 200
