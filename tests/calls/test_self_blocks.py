@@ -16,7 +16,7 @@ from accounts.texts.possession import PER_CLIENT_LIMIT, PER_NUMBER_LIMIT, Posses
 from calls import self_blocks, services
 from calls.models import BlockedNumber
 from calls.services import DenyReason
-from tests.helpers import authorize, make_account, next_number
+from tests.helpers import authorize, make_account, next_number, run_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -177,3 +177,15 @@ def test_staff_see_who_blocked_and_how(client, staff):
     assert "Code by text" in listing and number in listing
     page = client.get(reverse("admin:calls_blockednumber_change", args=[block.pk])).content.decode()
     assert "127.0.0.1" in page and "Code by text" in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_codes_asked_for_at_once_do_not_slip_past_the_limit():
+    number = next_number()
+    ask = lambda: self_blocks.self_block_code_send(  # noqa: E731
+        number=number, action="block", channel="sms", client_address=None
+    )
+    results = run_at_once([ask] * (PER_NUMBER_LIMIT + 5))
+    assert sum(isinstance(r, PossessionCode) for r in results) == PER_NUMBER_LIMIT
+    assert all(isinstance(r, PossessionCode | PossessionError) for r in results)
+    assert PossessionCode.objects.filter(number=number).count() == PER_NUMBER_LIMIT
