@@ -385,6 +385,24 @@ class TextStatusEvent(models.Model):
         return f"{self.provider_sid} {self.status}"
 
 
+class TextReceived(models.Model):
+    """A text someone sent to FamilyLine's number, with the keyword it was read as and the reply."""
+
+    from_number = models.CharField(max_length=40)
+    body = models.TextField()
+    keyword = models.CharField(max_length=20, blank=True)
+    reply = models.TextField(blank=True)
+    provider_sid = models.CharField(max_length=64, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name_plural = "texts received"
+
+    def __str__(self) -> str:
+        return f"From {self.from_number}: {self.keyword or 'text'}"
+
+
 class TextConsent(models.Model):
     """A holder's consent to texts about an account at one number, given on the web and confirmed by a
     code texted to that number: who, which number, when, and the exact words they agreed to."""

@@ -1,12 +1,12 @@
 """Texts for staff: every message and its delivery statuses (an "unknown" one may have gone out and is
-never re-sent by itself: check it in Twilio's console), the consents kept and the numbers that said
-STOP."""
+never re-sent by itself: check it in Twilio's console), the texts people sent and the replies, the
+consents kept and the numbers that said STOP."""
 
 from django.contrib import admin
 
 from config.admin_base import ReadOnlyAdmin, ReadOnlyInline, local_time
 
-from .models import TextConsent, TextMessage, TextOptOut, TextStatusEvent
+from .models import TextConsent, TextMessage, TextOptOut, TextReceived, TextStatusEvent
 
 
 class TextStatusEventInline(ReadOnlyInline):
@@ -63,3 +63,10 @@ class TextConsentAdmin(ReadOnlyAdmin):
 class TextOptOutAdmin(ReadOnlyAdmin):
     list_display = ["number", "keyword", "opted_out_at", "resumed_at"]
     search_fields = ["number"]
+
+
+@admin.register(TextReceived)
+class TextReceivedAdmin(ReadOnlyAdmin):
+    list_display = ["received_at", "from_number", "keyword", "body"]
+    list_filter = ["keyword"]
+    search_fields = ["from_number", "body"]

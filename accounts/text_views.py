@@ -79,7 +79,11 @@ def _twiml(reply: str) -> HttpResponse:
 @twilio_signed
 def twilio_inbound(request):
     """A text to FamilyLine's number: STOP, START and HELP (and their synonyms) are honoured here."""
-    reply = inbound.text_received(from_number=request.POST.get("From", ""), body=request.POST.get("Body", ""))
+    reply = inbound.text_received(
+        from_number=request.POST.get("From", ""),
+        body=request.POST.get("Body", ""),
+        provider_sid=request.POST.get("MessageSid", ""),
+    )
     return _twiml(reply)
 
 

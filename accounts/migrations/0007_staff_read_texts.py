@@ -9,6 +9,7 @@ PERMISSIONS = [
     "view_textstatusevent",
     "view_textconsent",
     "view_textoptout",
+    "view_textreceived",
 ]
 ROLES = ["agent", "billing", "supervisor"]
 

@@ -3,7 +3,7 @@ about delivery. Both arrive on signed webhooks; these services decide, the views
 
 from django.db import transaction
 
-from accounts.models import Language, TextConsent, TextMessage, TextStatusEvent
+from accounts.models import Language, TextConsent, TextMessage, TextReceived, TextStatusEvent
 
 from .backends import OPTED_OUT_ERROR
 from .sending import number_resume, number_stop
@@ -22,23 +22,33 @@ def _language(number: str, keyword: str) -> str:
     return consent.language if consent else Language.ENGLISH
 
 
-def text_received(*, from_number: str, body: str) -> str:
-    """Act on a text received from `from_number`; returns the reply to send ("" for none). STOP
-    takes effect before this returns."""
+def text_received(*, from_number: str, body: str, provider_sid: str = "") -> str:
+    """Act on a text received from `from_number` and keep it; returns the reply to send ("" for
+    none). STOP takes effect before this returns."""
     keyword = "".join(ch for ch in (body or "").strip().upper() if ch.isalnum())
     try:
         number = number_e164(from_number)
     except ValueError:
         number = ""
-    if keyword in STOP_WORDS and number:
-        number_stop(number=number, keyword=keyword)
-        return stopped_text(_language(number, keyword))
-    if keyword in START_WORDS and number:
-        number_resume(number=number, keyword=keyword)
-        return resumed_text(_language(number, keyword))
-    if keyword in HELP_WORDS:
-        return help_text(_language(number, keyword))
-    return ""
+    reply = ""
+    with transaction.atomic():
+        if keyword in STOP_WORDS and number:
+            number_stop(number=number, keyword=keyword)
+            reply = stopped_text(_language(number, keyword))
+        elif keyword in START_WORDS and number:
+            number_resume(number=number, keyword=keyword)
+            reply = resumed_text(_language(number, keyword))
+        elif keyword in HELP_WORDS:
+            reply = help_text(_language(number, keyword))
+        known = keyword in STOP_WORDS | START_WORDS | HELP_WORDS
+        TextReceived.objects.create(
+            from_number=str(from_number or "")[:40],
+            body=str(body or "")[:1600],
+            keyword=keyword if known else "",
+            reply=reply,
+            provider_sid=str(provider_sid or "")[:64],
+        )
+    return reply
 
 
 def _error_code(value: str) -> int | None:

@@ -13,7 +13,7 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import PhoneNumber, TextConsent, TextMessage, TextOptOut, TextStatusEvent
+from accounts.models import PhoneNumber, TextConsent, TextMessage, TextOptOut, TextReceived, TextStatusEvent
 from accounts.outbox import outbox_drain
 from accounts.texts import backends
 from accounts.texts.notices import TEXTED, account_text_queue
@@ -303,12 +303,25 @@ def test_help_names_familyline_how_to_reach_it_rates_and_how_to_stop(client, set
         assert part in help_text("en")
 
 
+def test_every_text_received_is_kept_with_its_reply(client):
+    number = make_account().test_number
+    _inbound(client, number, "Who is this?")
+    _inbound(client, number, "ayuda")
+    texts = list(TextReceived.objects.order_by("id"))
+    assert [(t.from_number, t.body, t.keyword) for t in texts] == [
+        (number, "Who is this?", ""),
+        (number, "ayuda", "AYUDA"),
+    ]
+    assert texts[0].reply == "" and texts[1].reply == help_text("es")
+    assert "Pueden aplicarse tarifas de mensajes y datos" in texts[1].reply
+
+
 def test_an_unsigned_stop_changes_nothing(client):
     number = make_account().test_number
     fields = {"From": number, "Body": "STOP"}
     assert twilio_post(client, INBOUND, fields, token="not-the-token").status_code == 403
     assert client.post(INBOUND, fields).status_code == 403
-    assert not TextOptOut.objects.exists()
+    assert not TextOptOut.objects.exists() and not TextReceived.objects.exists()
 
 
 # --- delivery statuses -------------------------------------------------------------------------------
