@@ -20,6 +20,7 @@ from config.admin_base import ReadOnlyAdmin, ReadOnlyInline, local_time, money_c
 from . import (
     direct_bill_admin,  # noqa: F401  (registers the Direct Bill application queue)
     services,
+    text_admin,  # noqa: F401  (registers the texts staff read)
 )
 from .forms import ReasonForm
 from .models import AccountEvent, CallingAccount, OutboxMessage, PhoneNumber, User

@@ -9,6 +9,7 @@ from django.utils import translation
 
 from .models import CallingAccount, Language, User
 from .outbox import outbox_enqueue, outbox_handler
+from .texts.notices import account_text_enqueue
 
 
 def recipient_language(email: str) -> str:
@@ -30,8 +31,10 @@ def send_templated(*, to: str, template: str, context: dict, language: str | Non
 
 
 def account_email_enqueue(*, account_id: int, template: str, **extra) -> None:
-    """Email the holder of an account after commit. `extra` (JSON values) joins the template context."""
+    """Email the holder of an account after commit (and text the numbers that agreed to texts, when
+    the notice goes by text). `extra` (JSON values) joins the template context."""
     outbox_enqueue(kind="email.account", payload={"account_id": account_id, "template": template, "extra": extra})
+    account_text_enqueue(account_id=account_id, template=template, **extra)
 
 
 @outbox_handler("email.account")

@@ -301,3 +301,183 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.kind}"
+
+
+class TextPurpose(models.TextChoices):
+    ALERT = "alert", "Alert"
+    RECEIPT = "receipt", "Receipt"
+    CODE = "code", "Code"
+
+
+class TextMessage(models.Model):
+    """One text (or voice call reading a code) FamilyLine sends, sent at most once: it is marked
+    "sending" (committed) before the provider is asked, so a crash or a timeout leaves it "sending" or
+    "unknown" for staff and nothing sends it again by itself."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed (not sent)"
+        UNKNOWN = "unknown", "Unknown (may have been sent: check with Twilio)"
+        CANCELED = "canceled", "Canceled (the number stopped texts)"
+
+    class Channel(models.TextChoices):
+        SMS = "sms", "Text"
+        VOICE = "voice", "Voice call"
+
+    to_number = PhoneNumberField()
+    channel = models.CharField(max_length=5, choices=Channel.choices, default=Channel.SMS)
+    purpose = models.CharField(max_length=10, choices=TextPurpose.choices)
+    template = models.CharField(max_length=60, blank=True)
+    # Codes are never kept: their digits are replaced in the stored body.
+    body = models.TextField()
+    language = models.CharField(max_length=2, choices=Language.choices, default=Language.ENGLISH)
+    segments = models.PositiveSmallIntegerField(default=1)
+    account = models.ForeignKey(
+        CallingAccount, on_delete=models.PROTECT, null=True, blank=True, related_name="text_messages"
+    )
+    # The cause (an outbox message): one text per cause and number, however often the cause is replayed.
+    dedupe_key = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    send_after = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    attempted_at = models.DateTimeField(null=True, blank=True)
+    provider_sid = models.CharField(max_length=64, blank=True)
+    error_code = models.IntegerField(null=True, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+    delivery_status = models.CharField(max_length=20, blank=True, help_text="The last status Twilio reported.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dedupe_key", "to_number"], condition=~Q(dedupe_key=""), name="one_text_per_cause_and_number"
+            ),
+            models.UniqueConstraint(fields=["provider_sid"], condition=~Q(provider_sid=""), name="text_sid_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["send_after", "id"], condition=Q(status="queued"), name="text_queued_idx"),
+            models.Index(fields=["attempted_at"], condition=Q(status="sending"), name="text_sending_idx"),
+            models.Index(fields=["to_number", "created_at"], name="text_number_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_channel_display().lower()} to {self.to_number} ({self.status})"
+
+
+class TextStatusEvent(models.Model):
+    """A delivery status Twilio reported for a message (its status callback), kept as received."""
+
+    message = models.ForeignKey(
+        TextMessage, on_delete=models.PROTECT, null=True, blank=True, related_name="status_events"
+    )
+    provider_sid = models.CharField(max_length=64)
+    status = models.CharField(max_length=20)
+    error_code = models.IntegerField(null=True, blank=True)
+    payload = models.JSONField(default=dict)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.provider_sid} {self.status}"
+
+
+class TextReceived(models.Model):
+    """A text someone sent to FamilyLine's number, with the keyword it was read as and the reply."""
+
+    from_number = models.CharField(max_length=40)
+    body = models.TextField()
+    keyword = models.CharField(max_length=20, blank=True)
+    reply = models.TextField(blank=True)
+    provider_sid = models.CharField(max_length=64, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name_plural = "texts received"
+
+    def __str__(self) -> str:
+        return f"From {self.from_number}: {self.keyword or 'text'}"
+
+
+class TextConsent(models.Model):
+    """A holder's consent to texts about an account at one number, given on the web and confirmed by a
+    code texted to that number: who, which number, when, and the exact words they agreed to."""
+
+    class Withdrawn(models.TextChoices):
+        WEB = "web", "Turned off on the web"
+
+    holder = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="text_consents")
+    account = models.ForeignKey(CallingAccount, on_delete=models.PROTECT, related_name="text_consents")
+    number = PhoneNumberField()
+    wording = models.TextField()
+    language = models.CharField(max_length=2, choices=Language.choices)
+    confirmed_at = models.DateTimeField()
+    client_address = models.GenericIPAddressField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_how = models.CharField(max_length=10, choices=Withdrawn.choices, blank=True)
+
+    class Meta:
+        ordering = ["-confirmed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "number"], condition=Q(withdrawn_at__isnull=True), name="one_active_text_consent"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "active" if self.withdrawn_at is None else "withdrawn"
+        return f"Texts to {self.number} for account #{self.account_id} ({state})"
+
+
+class TextOptOut(models.Model):
+    """A number that replied STOP (or that the carrier reports opted out): nothing but the reply to
+    its own keywords is sent to it until it replies START."""
+
+    number = PhoneNumberField(unique=True)
+    keyword = models.CharField(max_length=20)
+    opted_out_at = models.DateTimeField(null=True, blank=True)
+    resumed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opted_out_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.number} {'stopped' if self.opted_out_at else 'resumed'}"
+
+
+class PossessionCode(models.Model):
+    """A one-time code sent to a number (by text or read out by a voice call): whoever types it back
+    holds that number. Only a keyed hash of the code is kept."""
+
+    class Purpose(models.TextChoices):
+        TEXT_OPT_IN = "text_opt_in", "Confirm texts"
+        SELF_BLOCK = "self_block", "Block calls"
+        SELF_UNBLOCK = "self_unblock", "Unblock calls"
+
+    number = PhoneNumberField()
+    purpose = models.CharField(max_length=20, choices=Purpose.choices)
+    channel = models.CharField(max_length=5, choices=TextMessage.Channel.choices)
+    code_hash = models.CharField(max_length=64)
+    client_address = models.GenericIPAddressField(null=True, blank=True)
+    holder = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    account = models.ForeignKey(CallingAccount, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["number", "created_at"], name="possession_number_idx"),
+            models.Index(fields=["client_address", "created_at"], name="possession_client_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} code for {self.number} by {self.channel}"

@@ -1,6 +1,7 @@
 from celery import shared_task
 
 from . import services
+from .texts import notices, sending  # noqa: F401  (the text outbox handler and the text sender's task)
 
 
 @shared_task

@@ -14,6 +14,7 @@ from . import services
 from .models import (
     Billing,
     BlockedNumber,
+    BlockSource,
     CallDecision,
     CallRecord,
     Facility,
@@ -141,14 +142,26 @@ class BlockedNumberForm(forms.ModelForm):
 @admin.register(BlockedNumber)
 class BlockedNumberAdmin(admin.ModelAdmin):
     form = BlockedNumberForm
-    list_display = ["number", "facility", "reason", "created", "lifted"]
-    list_filter = [("lifted_at", admin.EmptyFieldListFilter), "facility"]
+    list_display = ["number", "facility", "source", "proven_by", "reason", "created", "lifted"]
+    list_filter = [("lifted_at", admin.EmptyFieldListFilter), "source", "facility"]
     search_fields = ["number", "reason"]
     actions = ["lift_blocks"]
     created = time_column("created_at", "blocked")
     lifted = time_column("lifted_at", "lifted")
 
-    shown = ["number", "facility", "reason", "created_by", "created", "lifted"]
+    shown = [
+        "number",
+        "facility",
+        "source",
+        "reason",
+        "created_by",
+        "proven_by",
+        "client_address",
+        "created",
+        "lifted",
+        "lifted_proven_by",
+        "lifted_client_address",
+    ]
 
     def get_fields(self, request, obj=None):
         return self.shown if obj else super().get_fields(request)
@@ -174,11 +187,13 @@ class BlockedNumberAdmin(admin.ModelAdmin):
             return
         obj.pk, obj.number, obj.created_at = created.pk, created.number, created.created_at
 
-    @admin.action(permissions=["change"], description="Lift the selected blocks")
+    @admin.action(permissions=["change"], description="Lift the selected staff blocks")
     def lift_blocks(self, request, queryset):
         for block in queryset.filter(lifted_at__isnull=True):
             services.number_unblock(block=block)
-        messages.success(request, "Blocks lifted.")
+        if queryset.filter(lifted_at__isnull=True, source=BlockSource.SELF).exists():
+            messages.warning(request, "A block placed by the number's owner stays: only they can lift it.")
+        messages.success(request, "Staff blocks lifted.")
 
 
 class PlatformTokenForm(forms.ModelForm):

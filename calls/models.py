@@ -168,33 +168,56 @@ class InmateDebitSponsorship(models.Model):
         return self.ended_at is None
 
 
+class BlockSource(models.TextChoices):
+    STAFF = "staff", "Staff"
+    SELF = "self", "The number's owner"
+
+
+class BlockProof(models.TextChoices):
+    """How the owner of a number proved it is theirs (a code sent to it)."""
+
+    SMS = "sms", "Code by text"
+    VOICE = "voice", "Code by voice call"
+
+
 class BlockedNumber(models.Model):
-    """A number inmates may not call (for example at a victim's request): at one facility, or at
-    every facility when `facility` is empty."""
+    """A number inmates may not call: at one facility, or at every facility when `facility` is empty.
+    Staff block (for example at a victim's request), and the owner of a number may block it for
+    themselves; each source's block is lifted only by that source, and any active block refuses calls."""
 
     number = PhoneNumberField()
     facility = models.ForeignKey(
         Facility, on_delete=models.PROTECT, null=True, blank=True, related_name="blocked_numbers"
     )
+    source = models.CharField(max_length=5, choices=BlockSource.choices, default=BlockSource.STAFF)
     reason = models.CharField(max_length=300)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # A self-block: how possession of the number was proven, and from which client address.
+    proven_by = models.CharField(max_length=5, choices=BlockProof.choices, blank=True)
+    client_address = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_proven_by = models.CharField(max_length=5, choices=BlockProof.choices, blank=True)
+    lifted_client_address = models.GenericIPAddressField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["number", "facility"],
+                fields=["number", "facility", "source"],
                 condition=Q(lifted_at__isnull=True, facility__isnull=False),
-                name="one_active_block_per_number_facility",
+                name="one_active_block_per_number_facility_source",
             ),
             models.UniqueConstraint(
-                fields=["number"],
+                fields=["number", "source"],
                 condition=Q(lifted_at__isnull=True, facility__isnull=True),
-                name="one_active_block_everywhere",
+                name="one_active_block_everywhere_per_source",
+            ),
+            models.CheckConstraint(
+                condition=Q(source="staff", proven_by="") | Q(source="self", facility__isnull=True) & ~Q(proven_by=""),
+                name="self_block_everywhere_and_proven",
             ),
         ]
         indexes = [
@@ -203,7 +226,7 @@ class BlockedNumber(models.Model):
 
     def __str__(self) -> str:
         where = f"at facility #{self.facility_id}" if self.facility_id else "everywhere"
-        return f"{self.number.as_e164 if self.number else ''} blocked {where}"
+        return f"{self.number.as_e164 if self.number else ''} blocked {where} ({self.source})"
 
 
 class PlatformToken(models.Model):

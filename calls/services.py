@@ -38,6 +38,7 @@ from .announcements import announcement
 from .models import (
     Billing,
     BlockedNumber,
+    BlockSource,
     CallDecision,
     CallRecord,
     CallSource,
@@ -1029,7 +1030,10 @@ def number_block(*, number: str, facility: Facility | None, reason: str, actor: 
 
 
 def number_unblock(*, block: BlockedNumber) -> None:
-    BlockedNumber.objects.filter(pk=block.pk, lifted_at__isnull=True).update(lifted_at=timezone.now())
+    """Lift a staff block (a block the number's owner placed is theirs to lift)."""
+    BlockedNumber.objects.filter(pk=block.pk, source=BlockSource.STAFF, lifted_at__isnull=True).update(
+        lifted_at=timezone.now()
+    )
 
 
 def platform_token_create(*, name: str, actor: User | None) -> tuple[PlatformToken, str]:

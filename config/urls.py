@@ -7,6 +7,8 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("billing/", include("billing.urls")),
     path("calls/", include("calls.urls")),
+    path("texts/", include("accounts.text_urls")),
+    path("block/", include("calls.block_urls")),
     path("api/v1/", include("calls.api.urls")),
     path("auth/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -15,9 +15,10 @@ from django.utils import translation
 from playwright.sync_api import sync_playwright
 
 from accounts.services import account_open
+from accounts.texts import backends as text_backends
 from config.celery import app as celery_app
 from tests.factories import FacilityFactory, InmateFactory, RatePlanFactory, UserFactory
-from tests.helpers import ARTIFACTS, Calls
+from tests.helpers import ARTIFACTS, Calls, TwilioApi
 
 VENV_BIN = Path(sys.executable).parent
 CHROMIUM_ARGS = [
@@ -109,6 +110,24 @@ def _default_language():
     translation.activate("en")
     yield
     translation.activate("en")
+
+
+@pytest.fixture(autouse=True)
+def _clear_sms_outbox():
+    text_backends.outbox.clear()
+    yield
+    text_backends.outbox.clear()
+
+
+@pytest.fixture
+def twilio_api(settings):
+    """Outgoing texts and calls through the real Twilio client, to a local recording server."""
+    api = TwilioApi()
+    settings.SMS_BACKEND = "twilio"
+    settings.TWILIO_API_BASE = api.url
+    settings.TWILIO_TIMEOUT_SECONDS = 0.5
+    yield api
+    api.close()
 
 
 @pytest.fixture(autouse=True)

@@ -3,9 +3,13 @@ services. Fixtures live in conftest.py; no test module imports another."""
 
 import datetime
 import itertools
+import json
 import queue
 import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 import requests
@@ -13,6 +17,7 @@ import stripe
 from django.conf import settings
 from django.db import connections
 from django.utils import timezone
+from twilio.request_validator import RequestValidator
 
 from accounts.direct_bill.services import application_submit
 from accounts.models import AccountKind, AccountStatus, CallingAccount, LineType, PhoneNumber
@@ -299,3 +304,119 @@ def run_at_once(targets, workers: int | None = None):
     for thread in threads:
         thread.join()
     return results
+
+
+# --- Twilio: signed webhooks and a local REST server --------------------------------------------
+
+
+def twilio_post(client, path: str, fields: dict, *, token: str | None = None, signature: str | None = None):
+    """POST form fields to a webhook signed as Twilio signs them (with the settings' auth token, or
+    `token`), or with the given `signature`."""
+    url = f"http://testserver{path}"
+    if signature is None:
+        signature = RequestValidator(token or settings.TWILIO_AUTH_TOKEN).compute_signature(url, fields)
+    return client.post(path, fields, HTTP_X_TWILIO_SIGNATURE=signature)
+
+
+class TwilioApi:
+    """A local stand-in for api.twilio.com: records each request (method, path, form fields) and
+    answers with the JSON Twilio documents. `answer` picks the next answers: "ok", "opted_out"
+    (error 21610), "invalid_number" (21211), "server_error" (500) or "timeout" (no answer in time)."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.answers: list[str] = []
+        self.sids = itertools.count(1)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def answer(self, *answers: str) -> None:
+        self.answers.extend(answers)
+
+    def messages(self) -> list[dict]:
+        return [r["fields"] for r in self.requests if r["path"].endswith("/Messages.json")]
+
+    def calls(self) -> list[dict]:
+        return [r["fields"] for r in self.requests if r["path"].endswith("/Calls.json")]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _handler(self):
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                fields = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                api.requests.append({"method": "POST", "path": self.path, "fields": fields})
+                answer = api.answers.pop(0) if api.answers else "ok"
+                if answer == "timeout":
+                    time.sleep(settings.TWILIO_TIMEOUT_SECONDS + 1)
+                    return
+                status, body = api.reply(answer, self.path, fields)
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
+
+    def reply(self, answer: str, path: str, fields: dict) -> tuple[int, dict]:
+        account = path.split("/Accounts/")[1].split("/")[0]
+        if answer == "opted_out":
+            return 400, _twilio_error(21610, "Attempt to send to unsubscribed recipient")
+        if answer == "invalid_number":
+            return 400, _twilio_error(21211, f"The 'To' number {fields.get('To')} is not a valid phone number.")
+        if answer == "server_error":
+            return 500, _twilio_error(20500, "Internal Server Error")
+        now = "Sun, 06 Dec 2026 22:00:00 +0000"
+        if path.endswith("/Calls.json"):
+            sid = f"CA{next(self.sids):032x}"
+            return 201, {
+                "sid": sid,
+                "account_sid": account,
+                "to": fields.get("To"),
+                "from": fields.get("From"),
+                "status": "queued",
+                "direction": "outbound-api",
+                "date_created": now,
+                "date_updated": now,
+                "api_version": "2010-04-01",
+                "uri": f"/2010-04-01/Accounts/{account}/Calls/{sid}.json",
+            }
+        sid = f"SM{next(self.sids):032x}"
+        return 201, {
+            "sid": sid,
+            "account_sid": account,
+            "to": fields.get("To"),
+            "from": fields.get("From"),
+            "body": fields.get("Body"),
+            "status": "queued",
+            "direction": "outbound-api",
+            "num_segments": "1",
+            "num_media": "0",
+            "error_code": None,
+            "error_message": None,
+            "price": None,
+            "price_unit": "USD",
+            "date_created": now,
+            "date_updated": now,
+            "date_sent": None,
+            "messaging_service_sid": None,
+            "api_version": "2010-04-01",
+            "uri": f"/2010-04-01/Accounts/{account}/Messages/{sid}.json",
+            "subresource_uris": {"media": f"/2010-04-01/Accounts/{account}/Messages/{sid}/Media.json"},
+        }
+
+
+def _twilio_error(code: int, message: str) -> dict:
+    return {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": 400}

@@ -14,6 +14,7 @@ from django.utils.translation import gettext
 from accounts.models import AccountKind, AccountStatus, CallingAccount, User
 from accounts.outbox import outbox_enqueue
 from accounts.services import account_mark_funded
+from accounts.texts.notices import account_text_enqueue
 from billing import ledger, stripe_gateway
 from billing.closing.services import IN_FLIGHT_PAYMENT_STATUSES, IN_FLIGHT_WINDOW, closed_account_payment_refund
 from billing.models import (
@@ -456,6 +457,7 @@ def _credit(*, payment: Payment, now: datetime) -> None:
         # past-due statement restores service in the same transaction.
         account_payment_received(account=payment.account, now=now)
     outbox_enqueue(kind="email.payment_receipt", payload={"payment_id": payment.pk})
+    account_text_enqueue(account_id=payment.account_id, template="payment_receipt", amount_cents=payment.amount_cents)
 
 
 def fee_schedule_check(*, channel: Channel | str, fee_cents: int) -> None:

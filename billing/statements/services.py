@@ -27,6 +27,7 @@ from django.utils import timezone
 from accounts.emails import send_templated
 from accounts.models import AccountKind, CallingAccount
 from accounts.outbox import outbox_enqueue, outbox_handler
+from accounts.texts.notices import account_text_enqueue
 from billing import ledger
 from billing.models import Adjustment, Channel, EntryKind, Payment, Statement, StatementLine
 from calls.models import CallRecord, Facility, Inmate
@@ -340,4 +341,7 @@ def statement_email_send(*, statement_id: int, now: datetime | None = None) -> b
         )
         statement.emailed_at = now or timezone.now()
         statement.save(update_fields=["emailed_at"])
+        account_text_enqueue(
+            account_id=statement.account_id, template="statement_ready", due_date=statement.due_date.isoformat()
+        )
     return True

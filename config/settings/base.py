@@ -231,6 +231,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict = {}
 CELERY_BEAT_SCHEDULE["accounts-activate-due"] = {"task": "accounts.tasks.accounts_activate_due", "schedule": 60.0}
 CELERY_BEAT_SCHEDULE["accounts-outbox-drain"] = {"task": "accounts.outbox.outbox_drain", "schedule": 30.0}
+CELERY_BEAT_SCHEDULE["accounts-texts-send-due"] = {"task": "accounts.texts.sending.texts_send_due", "schedule": 60.0}
 CELERY_BEAT_SCHEDULE["billing-stripe-events-pending"] = {
     "task": "billing.tasks.stripe_events_process_pending",
     "schedule": 60.0,
@@ -314,6 +315,8 @@ PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="")
 # "locmem" (tests), chosen like Django's email backends.
 SMS_BACKEND = env("SMS_BACKEND", default="twilio" if TWILIO_ACCOUNT_SID else "console")
 SMS_FILE_PATH = env("SMS_FILE_PATH", default=str(BASE_DIR / "var" / "sms"))
+# Seconds to wait for Twilio's answer; after that a text's fate is unclear and it is left for staff.
+TWILIO_TIMEOUT_SECONDS = env.float("TWILIO_TIMEOUT_SECONDS", default=10.0)
 # The phone menu's live agent: a number to dial in office hours (facility time zone of TIME_ZONE).
 PHONE_AGENT_NUMBER = env("PHONE_AGENT_NUMBER", default="")
 PHONE_AGENT_HOURS = env("PHONE_AGENT_HOURS", default="08:00-20:00")

@@ -147,6 +147,7 @@ def _family(base_url, language: str) -> dict:
             ("alerts and auto-reload", f"/billing/accounts/{active.pk}/alerts/"),
             ("number edit", f"/numbers/{phone.pk}/edit/"),
             ("number remove", f"/numbers/{phone.pk}/remove/"),
+            ("number texts", f"/texts/numbers/{phone.pk}/"),
             ("direct bill", "/direct-bill/"),
             ("direct bill application", f"/direct-bill/applications/{application.pk}/"),
         ],
@@ -234,7 +235,7 @@ def test_every_family_page_has_no_wcag_a_or_aa_violation(chromium, live_server, 
         page.locator("form button[type=submit]").last.click()
         _check(page, axe, f"{language} {viewport_name} direct bill application form errors", failures)
     context.clear_cookies()
-    for path in ("/auth/login/", "/auth/signup/"):
+    for path in ("/auth/login/", "/auth/signup/", "/", "/block/"):
         page.goto(f"{base}{path}")
         _check(page, axe, f"{language} phone {path}", failures)
     context.close()

@@ -352,6 +352,20 @@ def form_cases(world) -> list[FormCase]:
             ["first_name", "last_name", "inmate_number"],
             "staff",
         ),
+        FormCase(
+            "confirm texts with a code",
+            reverse("texts:number_texts", args=[w["number"].pk]),
+            {"action": "confirm", "code": "123456"},
+            ["code"],
+            "holder",
+        ),
+        FormCase(
+            "block my number",
+            reverse("blocks:block_start"),
+            {"number": "(860) 555-9002", "action": "block", "channel": "sms"},
+            ["number"],
+            "anonymous",
+        ),
     ]
 
 

@@ -34,6 +34,7 @@ def _family_pages(w) -> list[str]:
         reverse("accounts:account_detail", args=[account.pk]),
         reverse("accounts:account_close", args=[account.pk]),
         reverse("accounts:number_edit", args=[w["number"].pk]),
+        reverse("texts:number_texts", args=[w["number"].pk]),
         reverse("accounts:direct_bill"),
         reverse("accounts:direct_bill_apply"),
         reverse("calls:history", args=[account.pk]),
@@ -46,7 +47,7 @@ def _family_pages(w) -> list[str]:
     ]
 
 
-PUBLIC = ["/", "/auth/login/", "/auth/signup/", "/auth/password/reset/", "/admin/login/"]
+PUBLIC = ["/", "/auth/login/", "/auth/signup/", "/auth/password/reset/", "/admin/login/", "/block/"]
 
 
 def _directives(response) -> dict[str, str]:

@@ -43,6 +43,8 @@ def _cases():
         "staff: block a number",
         "staff: issue a platform token",
         "staff: edit an inmate",
+        "confirm texts with a code",
+        "block my number",
     ]
 
 
