@@ -226,6 +226,25 @@ def test_every_answer_is_recorded_with_the_call_it_names(facility, inmate):
     assert (decisions["ok-1"].dialed_number, decisions["ok-1"].decided_at) == (account.test_number, now)
 
 
+@pytest.mark.parametrize("number", ["+4915111111111111", "+8111111111111111111"])
+def test_a_deny_for_a_number_longer_than_fifteen_digits_is_answered_and_recorded(api, facility, inmate, number):
+    """Numbers the platform may send (possible in their country, up to 19 digits in E.164) are recorded
+    with their deny like any other, not refused by the database as a busy server."""
+    body = _body(facility, inmate, number, "long-number")
+    response = api.post(AUTHORIZE, body, format="json")
+    assert (response.status_code, response.json()["reason"]) == (200, DenyReason.NUMBER_NOT_REGISTERED)
+    decision = CallDecision.objects.get(call_id="long-number")
+    assert (decision.reason, decision.dialed_number) == (DenyReason.NUMBER_NOT_REGISTERED, number)
+
+    done = api.post(COMPLETE, body | _report(seconds=60), format="json")
+    assert (done.status_code, done.json()["total"], done.json()["refused_reason"]) == (
+        200,
+        "0.00",
+        DenyReason.NUMBER_NOT_REGISTERED,
+    )
+    _ledger_clean()
+
+
 # --- the import path ------------------------------------------------------------------------------------
 
 
