@@ -100,7 +100,8 @@ def monthly_report_csv(*, report: MonthlyReport) -> str:
     writer.writerow(["Call charges and taxes by facility"])
     writer.writerow(["Facility", "Calls", "Charges", "Taxes"])
     for row in report.calls:
-        writer.writerow([row["facility__name"], row["calls"], _d(row["charge_cents"]), _d(row["tax_cents"])])
+        name = _text(row["facility__name"])
+        writer.writerow([name, row["calls"], _d(row["charge_cents"]), _d(row["tax_cents"])])
     writer.writerow(["Payments and fees by channel"])
     writer.writerow(["Channel", "Payments", "Amount", "Fees"])
     for row in report.payments:
@@ -114,6 +115,16 @@ def monthly_report_csv(*, report: MonthlyReport) -> str:
     for check in report.checks:
         writer.writerow([check.label, _d(check.records_cents), _d(check.ledger_cents), _d(check.difference_cents)])
     return out.getvalue()
+
+
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP: CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text(value: str) -> str:
+    """A name staff typed (a facility's), as a spreadsheet shows it, never as a formula: one starting
+    like a formula gets a leading apostrophe, as the families' exports do (calls.views.csv_cell)."""
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
 
 
 def _d(cents: int) -> str:

@@ -7,7 +7,7 @@ entry per call, `call:<call_id>`, as `call_complete` posts it), the call records
 release, in one transaction per batch. A row is rated and charged exactly as `call_complete` would:
 per started minute at the plan in force when it started, to the payer of its hold or the payer in
 force then, into a negative balance if need be; a call whose call id's latest authorization was a
-deny (for this same call) is recorded with the refusal and charged to no one."""
+deny is recorded with the refusal and charged to no one (rejected when the deny named another call)."""
 
 import csv
 import re
@@ -181,9 +181,15 @@ def _import_batch(rows: list[_Row], summary: ImportSummary) -> None:
                 summary.rejected.append((row.line, rated))
                 continue
             refusal = refusals.get(row.call_id)
-            if refusal is not None and refusal.names(
-                facility_code=row.facility_code, inmate_number=row.inmate_number, e164=row.e164
-            ):
+            if refusal is not None:
+                differs = refusal.differs(
+                    facility_code=row.facility_code, inmate_number=row.inmate_number, e164=row.e164
+                )
+                if differs:  # the call id names the refused call, as call_complete answers (409)
+                    summary.rejected.append(
+                        (row.line, f"call_id: This call_id was already used for a call with another {differs}.")
+                    )
+                    continue
                 row.refusal = refusal
                 rated = (*rated[:3], Price(0, 0))  # charged to no one
             charges.append((row, hold, *rated))

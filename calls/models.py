@@ -379,7 +379,8 @@ class CallDecision(models.Model):
     # As the platform sent them (the facility code even when no facility has it), number in E.164.
     facility_code = models.CharField(max_length=20)
     inmate_number = models.CharField(max_length=30)
-    dialed_number = models.CharField(max_length=16)
+    # E.164 may run past 15 digits for numbers some countries allow (up to 19): as long as the API takes.
+    dialed_number = models.CharField(max_length=32)
     decided_at = models.DateTimeField()
 
     class Meta:

@@ -429,9 +429,18 @@ class Refusal:
     inmate_number: str
     dialed_number: str
 
-    def names(self, *, facility_code: str, inmate_number: str, e164: str) -> bool:
-        """Whether the refused call is this one (a call id sent for another call is not refused by it)."""
-        return (self.facility_code, self.inmate_number, self.dialed_number) == (facility_code, inmate_number, e164)
+    def differs(self, *, facility_code: str, inmate_number: str, e164: str) -> str | None:
+        """What the refused call has that this one does not ("facility", "inmate" or "dialed_number"):
+        a call id names one call, so a report of another call under it is a conflict. None when the
+        refused call is this one."""
+        for name, refused, reported in (
+            ("facility", self.facility_code, facility_code),
+            ("inmate", self.inmate_number, inmate_number),
+            ("dialed_number", self.dialed_number, e164),
+        ):
+            if refused != reported:
+                return name
+        return None
 
 
 @dataclass(frozen=True)

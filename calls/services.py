@@ -757,11 +757,11 @@ def call_complete(
     when reported many times at once; a call without a prior authorization is charged to the payer
     the authorization would have found, even into a negative balance; the payer found at
     authorization (its hold) is charged when there was one; a call that costs nothing posts no
-    entry. A call whose call id's latest authorization was a deny (for this same call) is recorded
-    with the refusal and charged to no one: nothing is posted, its hold (if any) is released, and
-    the payer's balance is answered unchanged. Raises CallInputError (and changes nothing) when the
-    call cannot be rated or has no payer (a refused call may have none), CallConflict (nothing
-    charged) when the call id was used for another facility, inmate or number.
+    entry. A call whose call id's latest authorization was a deny is recorded with the refusal and
+    charged to no one: nothing is posted, its hold (if any) is released, and the payer's balance is
+    answered unchanged. Raises CallInputError (and changes nothing) when the call cannot be rated or
+    has no payer (a refused call may have none), CallConflict (nothing charged) when the call id was
+    used (held, recorded or refused) for another facility, inmate or number.
 
     The usual call costs seven statements: one read of everything decided on
     (`selectors.complete_facts_get`), the kernel's post (balance update that is also the lock, entry,
@@ -792,12 +792,12 @@ def call_complete(
         disconnect=disconnect,
         now=now,
     )
+    refusal = _refusal_of(facts.refusal, facility_code=facility_code, inmate_number=inmate_number, e164=e164)
     hold = facts.hold
     if hold is not None:
         account, billing = hold.account, hold.billing
     else:
         account, billing = payers.payer_at(inmate_id=call.inmate_id, e164=call.e164, started_at=started_at)
-    refusal = _refusal_of(facts.refusal, facility_code=facility_code, inmate_number=inmate_number, e164=e164)
     if call.plan.is_free:
         billing = Billing.FREE
     elif account is None and refusal is None:
@@ -843,11 +843,15 @@ def call_complete(
 
 
 def _refusal_of(refusal: Refusal | None, *, facility_code: str, inmate_number: str, e164: str) -> Refusal | None:
-    """The deny that governs this reported call: the call id's latest decision, when it was a deny
-    given for this same call (a call id sent before for another call does not refuse this one)."""
-    if refusal is not None and refusal.names(facility_code=facility_code, inmate_number=inmate_number, e164=e164):
-        return refusal
-    return None
+    """The deny that governs this reported call: the call id's latest decision, when it was a deny.
+    Raises CallConflict (nothing charged) when that deny was given for another facility, inmate or
+    number: the call id names the refused call, as it would name an allowed one."""
+    if refusal is None:
+        return None
+    differs = refusal.differs(facility_code=facility_code, inmate_number=inmate_number, e164=e164)
+    if differs:
+        raise CallConflict(differs)
+    return refusal
 
 
 def _call_hold_release(call_id: str, now: datetime.datetime) -> None:

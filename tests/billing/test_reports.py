@@ -64,3 +64,16 @@ def test_a_difference_is_shown_not_hidden(month_of_activity, admin_client):
     rows = list(csv.reader(io.StringIO(download.content.decode())))
     assert ["Call charges", f"{(14 * 21 + 7) / 100:.2f}", f"{14 * 21 / 100:.2f}", "0.07"] in rows
     assert any(row and row[0] == "Mail (check or money order)" for row in rows)
+
+
+def test_a_facility_name_that_looks_like_a_formula_reaches_the_csv_as_text(month_of_activity, calls, admin_client):
+    """Staff open the report in a spreadsheet: a facility name starting like a formula gets a leading
+    apostrophe (OWASP's CSV-injection rule), as in the families' exports; amounts stay numbers."""
+    calls.facility.name = '=HYPERLINK("http://evil.example","Open")'
+    calls.facility.save(update_fields=["name"])
+    url = reverse("admin:billing_monthly_report")
+    download = admin_client.get(url, {"month": timezone.localdate().strftime("%Y-%m"), "format": "csv"})
+    rows = list(csv.reader(io.StringIO(download.content.decode())))
+    [facility_row] = [row for row in rows if row and "HYPERLINK" in row[0]]
+    assert facility_row == ["'" + calls.facility.name, "3", f"{14 * 21 / 100:.2f}", facility_row[3]]
+    assert not any(cell.startswith(("=", "+", "@")) for row in rows for cell in row)

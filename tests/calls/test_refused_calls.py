@@ -191,13 +191,25 @@ def test_a_call_reported_without_any_authorize_is_charged_as_before(api, facilit
     _ledger_clean()
 
 
-def test_a_deny_given_for_another_call_under_the_same_id_does_not_refuse_this_one(facility, inmate):
+def test_a_report_under_a_refused_call_id_for_another_number_is_a_conflict_and_charges_no_one(api, facility, inmate):
+    """A call id names one call: a report for another number under the id FamilyLine refused is a 409,
+    as it is under an allowed id, and nobody pays for it."""
     refused, _ = _refused_as_pending_activation(facility)
     paying = make_account(balance_cents=1000)
-    assert authorize(facility, inmate, refused.test_number, cid="reused-id").decision == "deny"
-    done = complete(facility, inmate, paying.test_number, seconds=60, cid="reused-id")
-    assert (done.charge_cents + done.tax_cents, done.refused_reason) == (22, "")
-    assert balance_of(paying) == 1000 - 22
+    body = _body(facility, inmate, refused.test_number, "reused-id")
+    assert api.post(AUTHORIZE, body, format="json").json()["decision"] == "deny"
+    entries = JournalEntry.objects.count()
+
+    response = api.post(COMPLETE, body | {"dialed_number": paying.test_number} | _report(seconds=60), format="json")
+
+    assert response.status_code == 409
+    assert (response.json()["reason"], response.json()["field"]) == ("call_id_conflict", "dialed_number")
+    other_inmate = InmateFactory(facility=facility)
+    response = api.post(COMPLETE, body | {"inmate": other_inmate.inmate_number} | _report(seconds=60), format="json")
+    assert (response.status_code, response.json()["field"]) == (409, "inmate")
+    assert balance_of(paying) == 1000 and balance_of(refused) == 1000
+    assert JournalEntry.objects.count() == entries
+    assert not CallRecord.objects.exists()
     _ledger_clean()
 
 
@@ -224,6 +236,25 @@ def test_every_answer_is_recorded_with_the_call_it_names(facility, inmate):
     assert (decisions["no-1"].decision, decisions["no-1"].reason) == ("deny", DenyReason.NUMBER_NOT_REGISTERED)
     assert (decisions["ok-1"].facility_code, decisions["ok-1"].inmate_number) == (facility.code, inmate.inmate_number)
     assert (decisions["ok-1"].dialed_number, decisions["ok-1"].decided_at) == (account.test_number, now)
+
+
+@pytest.mark.parametrize("number", ["+4915111111111111", "+8111111111111111111"])
+def test_a_deny_for_a_number_longer_than_fifteen_digits_is_answered_and_recorded(api, facility, inmate, number):
+    """Numbers the platform may send (possible in their country, up to 19 digits in E.164) are recorded
+    with their deny like any other, not refused by the database as a busy server."""
+    body = _body(facility, inmate, number, "long-number")
+    response = api.post(AUTHORIZE, body, format="json")
+    assert (response.status_code, response.json()["reason"]) == (200, DenyReason.NUMBER_NOT_REGISTERED)
+    decision = CallDecision.objects.get(call_id="long-number")
+    assert (decision.reason, decision.dialed_number) == (DenyReason.NUMBER_NOT_REGISTERED, number)
+
+    done = api.post(COMPLETE, body | _report(seconds=60), format="json")
+    assert (done.status_code, done.json()["total"], done.json()["refused_reason"]) == (
+        200,
+        "0.00",
+        DenyReason.NUMBER_NOT_REGISTERED,
+    )
+    _ledger_clean()
 
 
 # --- the import path ------------------------------------------------------------------------------------
@@ -273,6 +304,21 @@ def test_an_imported_call_follows_the_latest_answer_like_the_api(tmp_path, admin
     assert [count for _, _, count in _queue(html)] == ["2"]
     # The same file again is a duplicate, refusals included.
     assert _import(tmp_path, rows).startswith("posted: 0, duplicate: 4")
+    _ledger_clean()
+
+
+def test_an_imported_call_under_a_refused_call_id_for_another_number_is_rejected(tmp_path, facility, inmate):
+    refused, _ = _refused_as_pending_activation(facility)
+    paying = make_account(balance_cents=1000)
+    authorize(facility, inmate, refused.test_number, cid="imp-reused")
+    row = f"imp-reused,{facility.code},{inmate.inmate_number},{paying.test_number},2026-01-05T14:00:00-05:00,60,normal"
+
+    out = _import(tmp_path, [row])
+
+    assert out.startswith("posted: 0, duplicate: 0, rejected: 1")
+    assert "This call_id was already used for a call with another dialed_number." in out
+    assert balance_of(paying) == 1000
+    assert not CallRecord.objects.exists()
     _ledger_clean()
 
 
