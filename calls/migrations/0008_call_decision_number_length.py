@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('calls', '0006_call_decisions_and_refusals'),
+        ('calls', '0007_self_blocks_by_source'),
     ]
 
     operations = [
