@@ -1,5 +1,6 @@
 import logging
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
@@ -16,7 +17,7 @@ from calls.token_alerts import token_unauthorized_complete_record
 
 from . import fields
 from .authentication import PlatformTokenAuthentication
-from .parsers import BoundedJSONParser
+from .parsers import BoundedJSONParser, RequestTooLarge
 from .serializers import (
     AuthorizeRequestSerializer,
     AuthorizeResponseSerializer,
@@ -101,7 +102,9 @@ class PlatformView(APIView):
         """Every answer is JSON, errors included: a database that cannot give a connection in time
         (pool exhausted, server at its connection limit) is a 503 the platform retries, any other
         unexpected error a JSON 500 (and a log line)."""
-        if isinstance(exc, DatabaseError):
+        if isinstance(exc, RequestDataTooBig):  # over DATA_UPLOAD_MAX_MEMORY_SIZE: Django would not read it
+            exc = RequestTooLarge()
+        elif isinstance(exc, DatabaseError):
             logger.warning("platform API: database unavailable (%s)", exc.__class__.__name__)
             exc = Overloaded()
         elif not isinstance(exc, APIException):
