@@ -906,10 +906,14 @@ def number_unblock(*, block: BlockedNumber) -> None:
     BlockedNumber.objects.filter(pk=block.pk, lifted_at__isnull=True).update(lifted_at=timezone.now())
 
 
-def platform_token_create(*, name: str, actor: User | None) -> tuple[PlatformToken, str]:
-    """A new bearer token. The raw token is returned once and never stored."""
+@transaction.atomic
+def platform_token_create(*, name: str, actor: User | None, facilities=()) -> tuple[PlatformToken, str]:
+    """A new bearer token, limited to `facilities` when some are given. The raw token is returned once
+    and never stored."""
     raw = "flp_" + secrets.token_urlsafe(32)
     token = PlatformToken.objects.create(name=name, token_prefix=raw[:10], token_hash=token_hash(raw), created_by=actor)
+    if facilities:
+        token.facilities.set(facilities)
     return token, raw
 
 
