@@ -198,3 +198,15 @@ def test_each_text_pattern_is_the_servers_rule_and_reads_the_same_in_a_clients_e
 def test_the_whitespace_class_is_what_strip_removes():
     spaces = {chr(code) for code in range(0x110000) if chr(code).isspace()}
     assert spaces == {chr(code) for code in range(0x110000) if re.fullmatch(f"[{fields.WHITESPACE}]", chr(code))}
+
+
+def test_every_answer_the_api_gives_is_documented_with_its_reasons():
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    for path in ("/api/v1/calls/authorize", "/api/v1/calls/complete"):
+        responses = paths[path]["post"]["responses"]
+        assert {"200", "400", "401", "403", "409", "413", "415", "429", "503"} <= set(responses)
+        refused = responses["400"]["content"]["application/json"]["schema"]
+        assert set(refused["properties"]["reason"]["enum"]) == {"parse_error", *fields.REFUSALS}
+        assert "no_payer" in responses["400"]["description"]
+        too_large = responses["413"]["content"]["application/json"]["schema"]
+        assert too_large["properties"]["reason"]["enum"] == ["request_too_large"]
