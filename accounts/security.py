@@ -6,6 +6,7 @@ import re
 from django import forms
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.admin.widgets import AutocompleteMixin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -55,12 +56,43 @@ def _wrap_clean(field: forms.Field) -> None:
     field._control_checked = True
 
 
+def autocomplete_widgets_harden(form: forms.BaseForm) -> None:
+    """An admin autocomplete widget looks the submitted value up to show it again when the form has
+    errors: a value that is not even a key ("abc" for a numeric id) made that lookup raise (a 500).
+    Such a value is left out of the lookup; the field itself answers "Select a valid choice"."""
+    for field in form.fields.values():
+        widget = getattr(field.widget, "widget", field.widget)  # the admin wraps it (add/change links)
+        if isinstance(widget, AutocompleteMixin) and not getattr(widget, "_keys_checked", False):
+            _only_keys_looked_up(widget)
+
+
+def _only_keys_looked_up(widget: AutocompleteMixin) -> None:
+    original = widget.optgroups
+    remote = widget.field.remote_field
+    target = remote.model._meta.get_field(getattr(remote, "field_name", None) or remote.model._meta.pk.name)
+
+    def optgroups(name, value, attr=None):
+        keys = []
+        for item in value:
+            try:
+                target.get_prep_value(target.to_python(item))
+            except (ValidationError, TypeError, ValueError):
+                continue
+            keys.append(item)
+        return original(name, keys, attr)
+
+    widget.optgroups = optgroups
+    widget._keys_checked = True
+
+
 class HardenedFormMixin:
-    """Put first in a form's bases: every field refuses control characters with a field error."""
+    """Put first in a form's bases: every field refuses control characters with a field error, and
+    an autocomplete widget never looks up a value that cannot be a key."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         text_fields_harden(self)
+        autocomplete_widgets_harden(self)
 
 
 class HardenedModelForm(HardenedFormMixin, forms.ModelForm):

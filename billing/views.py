@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -283,9 +284,16 @@ def alerts_page(request, pk: int):
 @csrf_exempt
 @require_POST
 def stripe_webhook(request):
-    """Verified on the raw body, stored once per event id, processed by a task. Bad signature: 400."""
+    """Verified on the raw body, stored once per event id, processed by a task. Bad signature: 400; a
+    body over STRIPE_WEBHOOK_MAX_BYTES (no Stripe event is that large): 413, unread past Django's limit."""
     try:
-        webhooks.stripe_event_store(payload=request.body, signature_header=request.headers.get("Stripe-Signature", ""))
+        payload = request.body
+    except RequestDataTooBig:
+        payload = None
+    if payload is None or len(payload) > settings.STRIPE_WEBHOOK_MAX_BYTES:
+        return HttpResponse("payload too large", status=413, content_type="text/plain")
+    try:
+        webhooks.stripe_event_store(payload=payload, signature_header=request.headers.get("Stripe-Signature", ""))
     except stripe_gateway.SignatureError:
         return HttpResponseBadRequest("invalid signature")
     return HttpResponse("ok")

@@ -233,13 +233,17 @@ class PlatformTokenAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return
-        token, raw = services.platform_token_create(name=form.cleaned_data["name"], actor=request.user)
+        token, raw = services.platform_token_create(
+            name=form.cleaned_data["name"], actor=request.user, facilities=form.cleaned_data["facilities"]
+        )
         obj.pk, obj.token_prefix, obj.token_hash, obj.created_at = (
             token.pk,
             token.token_prefix,
             token.token_hash,
             token.created_at,
         )
+        # `obj` now stands for the saved token (the admin logs and links it).
+        obj._state.adding, obj._state.db = False, token._state.db
         messages.warning(
             request,
             format_html(
@@ -248,6 +252,11 @@ class PlatformTokenAdmin(admin.ModelAdmin):
                 raw,
             ),
         )
+
+    def save_related(self, request, form, formsets, change):
+        # A new token's facilities were set by platform_token_create, in the same transaction.
+        if change:
+            super().save_related(request, form, formsets, change)
 
     @admin.action(permissions=["change"], description="Revoke the selected tokens")
     def revoke_tokens(self, request, queryset):

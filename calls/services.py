@@ -102,12 +102,14 @@ class DenyReason:
 
 
 class CallInputError(Exception):
-    """A call report that cannot be charged as sent. `field` names the request field at fault."""
+    """A call report that cannot be charged as sent. `field` names the request field at fault; `reason`
+    is the code of a refusal no request schema can express (unknown facility, no payer...)."""
 
-    def __init__(self, field: str, message: str):
+    def __init__(self, field: str, message: str, reason: str | None = None):
         super().__init__(message)
         self.field = field
         self.message = message
+        self.reason = reason
 
 
 class CallConflict(Exception):
@@ -145,9 +147,11 @@ def normalize_number(text: str) -> str:
     try:
         parsed = phonenumbers.parse(text, "US")
     except phonenumbers.NumberParseException:
-        raise CallInputError("dialed_number", "Enter a phone number in E.164 (+18605550123) or US form.") from None
+        raise CallInputError(
+            "dialed_number", "Enter a phone number in E.164 (+18605550123) or US form.", "not_a_phone_number"
+        ) from None
     if not phonenumbers.is_possible_number(parsed):
-        raise CallInputError("dialed_number", "This is not a possible phone number.")
+        raise CallInputError("dialed_number", "This is not a possible phone number.", "not_a_phone_number")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -722,15 +726,15 @@ def _rate_reported_call(
     """Check and rate a call report: per started minute at the plan in force on the facility's
     local date when the call started. Raises CallInputError."""
     if info is None:
-        raise CallInputError("facility", "No facility has this code.")
+        raise CallInputError("facility", "No facility has this code.", "unknown_facility")
     if started_at > now + CLOCK_SKEW:
-        raise CallInputError("started_at", "The call cannot start in the future.")
+        raise CallInputError("started_at", "The call cannot start in the future.", "started_in_future")
     plan = info.plan_at(started_at)
     if plan is None:
-        raise CallInputError("started_at", "No rate plan is in force at this facility on that date.")
+        raise CallInputError("started_at", "No rate plan is in force at this facility on that date.", "no_rate_plan")
     # A late record may name an inmate released since: inactive inmates are still charged for.
     if inmate_id is None:
-        raise CallInputError("inmate", "No inmate has this number at this facility.")
+        raise CallInputError("inmate", "No inmate has this number at this facility.", "unknown_inmate")
     minutes = billable_minutes(
         duration_seconds=duration_seconds, disconnect=disconnect, cap_minutes=info.max_call_minutes
     )
@@ -802,7 +806,7 @@ def call_complete(
         billing = Billing.FREE
     elif account is None and refusal is None:
         raise CallInputError(
-            "dialed_number", "No FamilyLine account has this number registered; the call has no payer."
+            "dialed_number", "No FamilyLine account has this number registered; the call has no payer.", "no_payer"
         )
     if refusal is not None:
         call = replace(call, cost=Price(0, 0))
@@ -1040,10 +1044,14 @@ def number_unblock(*, block: BlockedNumber) -> None:
     )
 
 
-def platform_token_create(*, name: str, actor: User | None) -> tuple[PlatformToken, str]:
-    """A new bearer token. The raw token is returned once and never stored."""
+@transaction.atomic
+def platform_token_create(*, name: str, actor: User | None, facilities=()) -> tuple[PlatformToken, str]:
+    """A new bearer token, limited to `facilities` when some are given. The raw token is returned once
+    and never stored."""
     raw = "flp_" + secrets.token_urlsafe(32)
     token = PlatformToken.objects.create(name=name, token_prefix=raw[:10], token_hash=token_hash(raw), created_by=actor)
+    if facilities:
+        token.facilities.set(facilities)
     return token, raw
 
 

@@ -1,81 +1,10 @@
-import datetime
+"""The platform API's answers, for the OpenAPI schema. (Its requests are declared in fields.py, which
+both checks them and writes their schema.)"""
 
 from rest_framework import serializers
 
-from accounts.security import reject_control_characters
-from calls.models import Billing, Disconnect
-from calls.services import CallInputError, DenyReason, normalize_number
-
-# Visible ASCII only: a call id becomes part of a ledger key (`call:<call_id>`).
-CALL_ID_PATTERN = r"^[\x21-\x7e]+$"
-MAX_CALL_SECONDS = 24 * 60 * 60
-EARLIEST_START = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
-EARLIEST_START_MESSAGE = "A call cannot have started before 1970."
-
-
-class StrictCharField(serializers.CharField):
-    """A JSON string only: DRF's CharField would also take a number and make it text."""
-
-    default_error_messages = {"invalid": "Send a JSON string."}
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictIntegerField(serializers.IntegerField):
-    """A JSON integer only (DESIGN.md §7): not "60", not 60.0, not true."""
-
-    default_error_messages = {"invalid": "Send a JSON integer (not a string)."}
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictRegexField(serializers.RegexField):
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class CallRequestSerializer(serializers.Serializer):
-    call_id = StrictRegexField(
-        CALL_ID_PATTERN, max_length=100, error_messages={"invalid": "Use visible ASCII characters, no spaces."}
-    )
-    facility = StrictCharField(max_length=20, help_text="The facility code.", validators=[reject_control_characters])
-    inmate = StrictCharField(
-        max_length=30, help_text="The inmate number at that facility.", validators=[reject_control_characters]
-    )
-    dialed_number = StrictCharField(
-        max_length=32,
-        help_text="E.164 (+18605550123) or US national form: digits, one leading + at most, no extension or letters.",
-        validators=[reject_control_characters],
-    )
-
-    def validate_dialed_number(self, value: str) -> str:
-        try:
-            return normalize_number(value)
-        except CallInputError as exc:
-            raise serializers.ValidationError(exc.message) from None
-
-
-class AuthorizeRequestSerializer(CallRequestSerializer):
-    pass
-
-
-class CompleteRequestSerializer(CallRequestSerializer):
-    started_at = serializers.DateTimeField(help_text="ISO-8601 with a UTC offset, 1970 or later.")
-    duration_seconds = StrictIntegerField(min_value=0, max_value=MAX_CALL_SECONDS, help_text="A JSON integer.")
-    disconnect = serializers.ChoiceField(choices=Disconnect.choices)
-
-    def validate_started_at(self, value):
-        if value < EARLIEST_START:
-            raise serializers.ValidationError(EARLIEST_START_MESSAGE)
-        return value
+from calls.models import Billing
+from calls.services import DenyReason
 
 
 class AuthorizeResponseSerializer(serializers.Serializer):

@@ -1,8 +1,11 @@
 import logging
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -16,29 +19,76 @@ from calls.token_alerts import token_unauthorized_complete_record
 
 from . import fields
 from .authentication import PlatformTokenAuthentication
-from .parsers import BoundedJSONParser
-from .serializers import (
-    AuthorizeRequestSerializer,
-    AuthorizeResponseSerializer,
-    CompleteRequestSerializer,
-    CompleteResponseSerializer,
-)
+from .parsers import BoundedJSONParser, RequestTooLarge
+from .serializers import AuthorizeResponseSerializer, CompleteResponseSerializer
 from .throttling import PlatformTokenRateThrottle
 
-BAD_INPUT = OpenApiResponse(description='Field-level errors: `{"field": ["message"]}`.')
-NO_TOKEN = OpenApiResponse(description="Missing, invalid or revoked bearer token.")
-NOT_ALLOWED = OpenApiResponse(
-    description='The token is limited to other facilities: `{"detail": "...", "reason": "facility_not_allowed"}`.'
+
+def _error(description: str, reasons: list[str], **properties) -> OpenApiResponse:
+    """An error answer: `{"detail": "...", "reason": "<code>"}`, and `properties` when it has more."""
+    schema = {
+        "type": "object",
+        "properties": {"detail": {"type": "string"}, "reason": {"type": "string", "enum": reasons}, **properties},
+        "required": ["detail", "reason"],
+    }
+    return OpenApiResponse(response=schema, description=description)
+
+
+BAD_INPUT = OpenApiResponse(
+    response={
+        "type": "object",
+        "properties": {
+            "detail": {"type": "string", "description": "A body that is not JSON: what is wrong with it."},
+            "reason": {"type": "string", "enum": ["parse_error", *fields.REFUSALS]},
+        },
+        "additionalProperties": {"type": "array", "items": {"type": "string"}},
+    },
+    description='Field-level errors: `{"field": ["message"]}`. A body the schema allows can still be refused '
+    "for what no schema can express; the answer then also carries a `reason`: "
+    + "; ".join(f"`{code}`: {text}" for code, text in fields.REFUSALS.items())
+    + '. A body that is not JSON: `{"detail": "...", "reason": "parse_error"}`.',
 )
-TOO_MANY = OpenApiResponse(description="More requests per second than the token's limit.")
-CONFLICT = OpenApiResponse(
-    description='The call_id was already used for another call: `{"detail": "...", "reason": "call_id_conflict", '
-    '"field": "facility"|"inmate"|"dialed_number"}`. Nothing is held or charged.'
+NO_TOKEN = _error("Missing, invalid or revoked bearer token.", ["not_authenticated", "authentication_failed"])
+NOT_ALLOWED = _error("The token is limited to other facilities.", ["facility_not_allowed"])
+CONFLICT = _error(
+    "The call_id was already used for another call; `field` names what differs. Nothing is held or charged.",
+    ["call_id_conflict"],
+    field={"type": "string", "enum": ["facility", "inmate", "dialed_number"]},
 )
-OVERLOADED = OpenApiResponse(
-    description='The database is busy (no connection free in time): `{"detail": "...", "reason": "overloaded"}`, '
-    "with Retry-After. Safe to retry: call ids are idempotent."
+TOO_LARGE = _error("The body is larger than 64 KB.", ["request_too_large"])
+NOT_JSON = _error("The body is not sent as application/json.", ["unsupported_media_type"])
+TOO_MANY = _error(
+    "More requests per second than the token's limit, or too many wrong tokens from this address in the "
+    "last minute (then every request from it is refused until the minute ends). Retry-After says when to retry.",
+    ["throttled"],
 )
+OVERLOADED = _error(
+    "The database is busy (no connection free in time), with Retry-After. Safe to retry: call ids are idempotent.",
+    ["overloaded"],
+)
+ERRORS = {400: BAD_INPUT, 401: NO_TOKEN, 403: NOT_ALLOWED, 409: CONFLICT, 413: TOO_LARGE, 415: NOT_JSON}
+ERRORS |= {429: TOO_MANY, 503: OVERLOADED}
+
+
+class PlatformSchema(AutoSchema):
+    """A platform call's request body is the schema its fields.Body writes (the same declaration checks
+    it), as a named component."""
+
+    def _get_request_body(self, direction="request"):
+        body = getattr(self.view, "body", None)
+        if body is None:
+            return super()._get_request_body(direction)
+        component = ResolvedComponent(name=body.name, type=ResolvedComponent.SCHEMA, object=body, schema=body.schema())
+        self.registry.register_on_missing(component)
+        return {"content": {"application/json": {"schema": component.ref}}, "required": True}
+
+
+class FieldErrors(ValidationError):
+    """A 400 `{"field": ["message"]}`, with the `reason` of a refusal no schema can express."""
+
+    def __init__(self, errors: dict, reason: str | None = None):
+        super().__init__(errors | {"reason": reason} if reason else errors)
+
 
 logger = logging.getLogger(__name__)
 
@@ -73,26 +123,28 @@ class JSONOnly(DefaultContentNegotiation):
 
 
 class PlatformView(APIView):
+    schema = PlatformSchema()
+    body: fields.Body | None = None
     content_negotiation_class = JSONOnly
     authentication_classes = [PlatformTokenAuthentication]
     permission_classes = [IsAuthenticated]
     parser_classes = [BoundedJSONParser]
     throttle_classes = [PlatformTokenRateThrottle]
 
-    def answer(self, check, service, **extra):
-        """Check the body field by field (`fields.py`, the rules the serializers document), refuse a
-        facility the token is not limited to (403), call the service, and turn a CallInputError into
-        a field-level 400 and a CallConflict into a 409."""
+    def answer(self, service, **extra):
+        """Check the body against the view's declaration (`fields.py`, which also writes its schema),
+        refuse a facility the token is not limited to (403), call the service, and turn a CallInputError
+        into a field-level 400 (with its reason) and a CallConflict into a 409."""
         try:
-            data = check(self.request.data)
+            data = self.body.check(self.request.data)
         except fields.RequestInvalid as exc:
-            raise ValidationError(exc.errors) from None
+            raise FieldErrors(exc.errors, exc.reason) from None
         if not selectors.platform_token_allows_facility(token=self.request.auth, facility_code=data["facility_code"]):
             raise FacilityNotAllowed()
         try:
             result = service(**data, **extra)
         except services.CallInputError as exc:
-            raise ValidationError({exc.field: [exc.message]}) from None
+            raise FieldErrors({exc.field: [exc.message]}, exc.reason) from None
         except services.CallConflict as exc:
             raise CallIdConflict({"detail": exc.message, "field": exc.field}) from None
         return result
@@ -101,7 +153,9 @@ class PlatformView(APIView):
         """Every answer is JSON, errors included: a database that cannot give a connection in time
         (pool exhausted, server at its connection limit) is a 503 the platform retries, any other
         unexpected error a JSON 500 (and a log line)."""
-        if isinstance(exc, DatabaseError):
+        if isinstance(exc, RequestDataTooBig):  # over DATA_UPLOAD_MAX_MEMORY_SIZE: Django would not read it
+            exc = RequestTooLarge()
+        elif isinstance(exc, DatabaseError):
             logger.warning("platform API: database unavailable (%s)", exc.__class__.__name__)
             exc = Overloaded()
         elif not isinstance(exc, APIException):
@@ -121,41 +175,27 @@ class PlatformView(APIView):
 
 
 class AuthorizeView(PlatformView):
+    body = fields.AUTHORIZE
+
     @extend_schema(
         operation_id="calls_authorize",
         summary="May this call connect, and for how long?",
-        request=AuthorizeRequestSerializer,
-        responses={
-            200: AuthorizeResponseSerializer,
-            400: BAD_INPUT,
-            401: NO_TOKEN,
-            403: NOT_ALLOWED,
-            409: CONFLICT,
-            429: TOO_MANY,
-            503: OVERLOADED,
-        },
+        responses={200: AuthorizeResponseSerializer, **ERRORS},
     )
     def post(self, request):
-        return Response(self.answer(fields.authorize_request, services.call_authorize).as_dict())
+        return Response(self.answer(services.call_authorize).as_dict())
 
 
 class CompleteView(PlatformView):
+    body = fields.COMPLETE
+
     @extend_schema(
         operation_id="calls_complete",
         summary="Charge a finished call (idempotent on call_id).",
-        request=CompleteRequestSerializer,
-        responses={
-            200: CompleteResponseSerializer,
-            400: BAD_INPUT,
-            401: NO_TOKEN,
-            403: NOT_ALLOWED,
-            409: CONFLICT,
-            429: TOO_MANY,
-            503: OVERLOADED,
-        },
+        responses={200: CompleteResponseSerializer, **ERRORS},
     )
     def post(self, request):
-        completion = self.answer(fields.complete_request, services.call_complete, source=CallSource.API)
+        completion = self.answer(services.call_complete, source=CallSource.API)
         charged = completion.created and completion.charge_cents + completion.tax_cents > 0
         # Only a charged call costs a family money: count those that no authorization preceded.
         if charged and not completion.authorized:

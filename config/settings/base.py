@@ -286,6 +286,10 @@ SPECTACULAR_SETTINGS = {
 # Platform tokens: at most this many API requests per second per token (0 = no limit, as in the
 # HTTP benchmark), counted in-process and in Redis when it answers (fails open when it does not).
 PLATFORM_TOKEN_RATE_PER_SECOND = env.int("PLATFORM_TOKEN_RATE_PER_SECOND", default=200)
+# Wrong bearer tokens from one client address: past this many in a window, the address is answered
+# 429 until the window ends (0 = no limit). Counted in the cache, only when a token is wrong.
+PLATFORM_TOKEN_FAILURES_PER_WINDOW = env.int("PLATFORM_TOKEN_FAILURES_PER_WINDOW", default=20)
+PLATFORM_TOKEN_FAILURE_WINDOW_SECONDS = 60
 # An alert row for staff when a token reports more completes without a prior authorize in an hour.
 PLATFORM_TOKEN_UNAUTHORIZED_COMPLETES_PER_HOUR = env.int("PLATFORM_TOKEN_UNAUTHORIZED_COMPLETES_PER_HOUR", default=50)
 # How long a token lookup may be reused in-process: a revocation takes effect within this time.

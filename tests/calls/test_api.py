@@ -97,16 +97,17 @@ def test_complete_for_unknown_facility_inmate_or_payer_is_a_field_error(api, fac
     account = make_account(balance_cents=500)
     base = {"started_at": "2026-01-05T14:00:00Z", "duration_seconds": 60, "disconnect": "normal"}
     cases = [
-        ({"facility": "NOPE"}, "facility"),
-        ({"inmate": "000"}, "inmate"),
-        ({"dialed_number": "+18605559999"}, "dialed_number"),
-        ({"started_at": "2999-01-01T00:00:00Z"}, "started_at"),
-        ({"started_at": "2001-01-01T00:00:00Z"}, "started_at"),
+        ({"facility": "NOPE"}, "facility", "unknown_facility"),
+        ({"inmate": "000"}, "inmate", "unknown_inmate"),
+        ({"dialed_number": "+18605559999"}, "dialed_number", "no_payer"),
+        ({"started_at": "2999-01-01T00:00:00Z"}, "started_at", "started_in_future"),
+        ({"started_at": "2001-01-01T00:00:00Z"}, "started_at", "no_rate_plan"),
     ]
-    for change, field in cases:
+    for change, field, reason in cases:
         body = _body(facility, inmate, account.test_number, **base) | change
         response = api.post(COMPLETE, body, format="json")
-        assert (response.status_code, list(response.json())) == (400, [field]), change
+        assert (response.status_code, list(response.json())) == (400, [field, "reason"]), change
+        assert response.json()["reason"] == reason, change
     assert not CallRecord.objects.exists()
     assert balance_of(account) == 500
 
@@ -147,7 +148,7 @@ def test_bad_complete_fields_are_400(api, facility, inmate, change):
     body = body | {"disconnect": "normal"} | change
     response = api.post(COMPLETE, body, format="json")
     assert response.status_code == 400
-    assert list(response.json()) == list(change)
+    assert [name for name in response.json() if name != "reason"] == list(change)
 
 
 def test_malformed_json_and_wrong_content_type(api):

@@ -50,10 +50,10 @@ def test_json_nested_two_thousand_levels_is_a_json_400(api, path, nested):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("path", [AUTHORIZE, COMPLETE])
-def test_oversized_json_is_a_json_400(api, path, facility, inmate):
+def test_oversized_json_is_a_json_413(api, path, facility, inmate):
     body = json.dumps(_body(facility, inmate, "+18605550100") | {"padding": "x" * 70_000})
     response = api.post(path, body, content_type="application/json")
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert "larger" in _is_json(response)["detail"]
 
 

@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.urls import reverse
 
 from billing import ledger
@@ -157,10 +158,10 @@ def test_a_revoked_token_is_refused_within_the_cache_time(
     ],
     ids=["nested", "nested-field", "nul", "oversized", "not-utf8", "truncated"],
 )
-def test_bad_json_is_a_400_json_answer_on_both_endpoints(path, raw, token_factory):
+def test_bad_json_is_a_4xx_json_answer_on_both_endpoints(path, raw, token_factory):
     _token, token = token_factory()
     response = token_client(token).post(path, data=raw, content_type="application/json")
-    assert response.status_code == 400
+    assert response.status_code == (413 if len(raw) > settings.JSON_MAX_BYTES else 400)
     assert response["Content-Type"] == "application/json"
     assert "detail" in response.json()
 

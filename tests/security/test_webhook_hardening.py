@@ -55,9 +55,18 @@ def test_a_signed_event_with_a_nul_character_is_a_400_and_not_stored(client):
     assert webhooks.stripe_events_process_pending(older_than=timedelta(0)) == 0
 
 
-def test_an_oversized_body_is_a_400(client):
+def test_an_oversized_body_is_a_413_and_not_stored(client):
     payload = event("evt_big", padding="x" * (settings.STRIPE_WEBHOOK_MAX_BYTES + 1))
-    assert post(client, payload).status_code == 400
+    assert post(client, payload).status_code == 413
+    assert not StripeEvent.objects.exists()
+
+
+def test_a_body_past_djangos_upload_limit_is_a_413_and_not_stored(client):
+    payload = event("evt_huge", padding="x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1))
+    response = post(client, payload)
+    assert response.status_code == 413
+    assert response["Content-Type"].startswith("text/plain")
+    assert not StripeEvent.objects.exists()
 
 
 def test_an_event_timestamped_an_hour_in_the_future_is_refused(client):
