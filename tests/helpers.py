@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import requests
 import stripe
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.db import connections
 from django.utils import timezone
 
@@ -18,7 +19,8 @@ from accounts.direct_bill.services import application_submit
 from accounts.models import AccountKind, AccountStatus, CallingAccount, LineType, PhoneNumber
 from accounts.services import account_activate, account_open, phone_number_add
 from billing import ledger
-from billing.models import Channel, EntryKind, LedgerAccount, Payment, PaymentMethod, SystemAccount
+from billing.closing import services as closing
+from billing.models import Channel, EntryKind, LedgerAccount, Payment, PaymentMethod, Refund, SystemAccount
 from billing.payments import services as payments
 from calls import services as calls_services
 from tests.factories import FacilityFactory, InmateFactory, RatePlanFactory, UserFactory
@@ -299,3 +301,15 @@ def run_at_once(targets, workers: int | None = None):
     for thread in threads:
         thread.join()
     return results
+
+
+def staff_in(group: str):
+    """A staff member in one of the roles (agent, billing, supervisor)."""
+    user = UserFactory(is_staff=True)
+    user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+def second_approval(refund: Refund) -> Refund:
+    """Approve a check refund as a billing staff member who recorded none of its account's payments."""
+    return closing.refund_check_approve(refund=refund, actor=staff_in("billing"))
