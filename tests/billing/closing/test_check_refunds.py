@@ -96,6 +96,22 @@ def test_with_an_address_on_the_profile_the_plan_shows_it_and_the_check_goes_whe
     assert ledger_violations() == []
 
 
+def test_a_spanish_holder_is_asked_for_the_address_in_spanish(client, staff):
+    holder = UserFactory(preferred_language="es", **NO_ADDRESS)
+    account = account_open(holder=holder)
+    mail_payment(account, 600, staff)
+    client.force_login(holder)
+    url = reverse("accounts:account_close", args=[account.pk])
+    page = client.get(url)
+    assert "¿A qué dirección enviamos su cheque de reembolso?" in page.text
+    assert "Con un cheque enviado por correo a la dirección que escriba abajo" in page.text
+    refused = client.post(url, {})
+    assert refused.status_code == 400
+    assert refused.context["form"].errors["address_line1"] == [
+        "Escriba la dirección postal a la que debemos enviar su cheque de reembolso."
+    ]
+
+
 def test_an_inactivity_close_without_an_address_prepares_no_check_and_lists_it_for_staff(admin_client, staff):
     holder = UserFactory(**NO_ADDRESS)
     start = datetime.datetime(2026, 1, 5, 10, 0, tzinfo=NY)

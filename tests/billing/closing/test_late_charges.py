@@ -25,6 +25,7 @@ from tests.helpers import (
     complete,
     mail_payment,
     ready_for_calls,
+    run_at_once,
     stripe_refunds_of,
     system_posted,
 )
@@ -221,3 +222,49 @@ def test_a_spanish_holder_is_told_the_new_refund_amount_in_spanish(staff):
     left = 1150 - cost
     assert f"ahora ${left // 100}.{left % 100:02d} (era $11.50)" in email.body
     assert "No debe nada." in email.body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_charge_applied_twice_at_once_reduces_the_refund_once(staff, broker_down):
+    # With the broker down the outbox row waits: the threads below are the only ones applying it.
+    holder = UserFactory()
+    account, facility, inmate = _closed(holder, staff, mail_cents=1150)
+    cost = _late_call(facility, inmate, "late-race")
+
+    def apply():
+        return late_charges.late_charge_apply(account_id=account.pk, cause="call:late-race", charged_cents=cost)
+
+    outcomes = run_at_once([apply, apply, apply])
+    assert sorted(len(o.reductions) for o in outcomes) == [0, 0, 1]
+    assert Refund.objects.get(account=account).amount_cents == 1150 - cost
+    assert RefundReduction.objects.count() == 1 and balance_of(account) == 0
+    assert ledger_violations() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_check_being_marked_sent_and_a_late_charge_at_once_never_both_count_the_same_money(staff, broker_down):
+    """Whichever commits first wins: the check goes out whole and the charge is a deficit, or the check
+    goes out reduced. Either way nothing is counted twice."""
+    holder = UserFactory()
+    account, facility, inmate = _closed(holder, staff, mail_cents=1150)
+    check = Refund.objects.get(account=account)
+    check.approval_needed = False
+    check.save(update_fields=["approval_needed"])
+    cost = _late_call(facility, inmate, "late-vs-mail")
+    outcomes = run_at_once(
+        [
+            lambda: late_charges.late_charge_apply(
+                account_id=account.pk, cause="call:late-vs-mail", charged_cents=cost
+            ),
+            lambda: closing.refund_check_mark_sent(refund=check, check_number="8001", actor=staff),
+        ]
+    )
+    assert not any(isinstance(o, Exception) for o in outcomes), outcomes
+    check.refresh_from_db()
+    assert check.status == RefundStatus.SUCCEEDED
+    if check.amount_cents == 1150:
+        assert balance_of(account) == -cost and not RefundReduction.objects.exists()
+    else:
+        assert check.amount_cents == 1150 - cost and balance_of(account) == 0
+    assert system_posted(SystemAccount.REFUNDS_PAYABLE) == 0
+    assert ledger_violations() == []
