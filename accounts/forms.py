@@ -6,6 +6,7 @@ from phonenumber_field.formfields import PhoneNumberField
 
 from .models import Language, LineType, User
 from .security import HardenedFormMixin
+from .states import US_STATES
 
 
 class SignupForm(forms.Form):
@@ -26,6 +27,14 @@ class SignupForm(forms.Form):
         user.last_name = self.cleaned_data["last_name"].strip()
         user.preferred_language = self.cleaned_data["preferred_language"]
         user.save(update_fields=["first_name", "last_name", "preferred_language"])
+
+
+def _postal_code_clean(value: str) -> str:
+    value = value.strip()
+    digits = value.replace("-", "")
+    if not digits.isdigit() or len(digits) not in (5, 9):
+        raise forms.ValidationError(_("Enter a 5-digit ZIP code (or ZIP+4)."))
+    return value
 
 
 class ProfileForm(HardenedFormMixin, forms.ModelForm):
@@ -53,11 +62,7 @@ class ProfileForm(HardenedFormMixin, forms.ModelForm):
         self.fields["time_zone"].required = False  # kept as it is when left out
 
     def clean_postal_code(self):
-        value = self.cleaned_data["postal_code"].strip()
-        digits = value.replace("-", "")
-        if not digits.isdigit() or len(digits) not in (5, 9):
-            raise forms.ValidationError(_("Enter a 5-digit ZIP code (or ZIP+4)."))
-        return value
+        return _postal_code_clean(self.cleaned_data["postal_code"])
 
 
 class PhoneNumberForm(HardenedFormMixin, forms.Form):
@@ -105,7 +110,10 @@ class ReasonForm(HardenedFormMixin, forms.Form):
 
 
 class CloseAccountForm(HardenedFormMixin, forms.Form):
-    """The holder's optional reason for closing (kept in the audit trail)."""
+    """The holder's optional reason for closing (kept in the audit trail) and, when part of the
+    refund is a check (`check_refund`), the mailing address it goes to (the profile's to start with)."""
+
+    ADDRESS_FIELDS = ("address_line1", "address_line2", "city", "state", "postal_code")
 
     reason = forms.CharField(
         label=_("Why are you closing it? (optional)"),
@@ -113,3 +121,21 @@ class CloseAccountForm(HardenedFormMixin, forms.Form):
         max_length=settings.REASON_MAX_LENGTH,
         required=False,
     )
+    address_line1 = forms.CharField(label=_("Address"), max_length=200, required=False)
+    address_line2 = forms.CharField(label=_("Address (line 2)"), max_length=200, required=False)
+    city = forms.CharField(label=_("City"), max_length=100, required=False)
+    state = forms.ChoiceField(label=_("State"), choices=[("", "---------"), *US_STATES], required=False)
+    postal_code = forms.CharField(label=_("ZIP code"), max_length=10, required=False)
+
+    def __init__(self, *args, check_refund: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.check_refund = check_refund
+        for name in ("address_line1", "city", "state", "postal_code"):
+            self.fields[name].required = check_refund
+            self.fields[name].error_messages["required"] = _(
+                "Enter the mailing address your refund check should be sent to."
+            )
+
+    def clean_postal_code(self):
+        value = self.cleaned_data["postal_code"]
+        return _postal_code_clean(value) if value.strip() or self.check_refund else value

@@ -119,29 +119,51 @@ def account_detail(request, pk: int):
 @login_required
 @require_http_methods(["GET", "POST"])
 def account_close(request, pk: int):
-    """The plan first (balance, which card payments get what back, how much by check); a POST
-    from this page closes the account."""
+    """The plan first (balance, which card payments get what back, how much by check and the
+    mailing address it goes to); a POST from this page closes the account."""
     account = selectors.account_get_for_holder(holder=request.user, pk=pk)
+    on_file = refunds.MailingAddress.of_holder(request.user)
+    plan = refunds.account_close_plan(account=account, mailing_address=on_file)
+    initial = {name: getattr(request.user, name) for name in CloseAccountForm.ADDRESS_FIELDS}
+    form = CloseAccountForm(
+        request.POST if request.method == "POST" else None, initial=initial, check_refund=plan.check_cents > 0
+    )
     error = ""
-    form = CloseAccountForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and not form.is_valid():
-        error = " ".join(form.errors.get("reason", []))
-    elif request.method == "POST":
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        address = refunds.MailingAddress(
+            name=request.user.get_full_name() or request.user.email,
+            line1=data["address_line1"].strip(),
+            line2=data["address_line2"].strip(),
+            city=data["city"].strip(),
+            state=data["state"],
+            postal_code=data["postal_code"].strip(),
+        )
         try:
-            refunds.account_close(account=account, actor=request.user, reason=form.cleaned_data["reason"])
+            refunds.account_close(
+                account=account,
+                actor=request.user,
+                reason=data["reason"],
+                mailing_address=address if address.is_complete else None,
+            )
         except refunds.CloseError as exc:
-            error = exc.message
+            if exc.field == "mailing_address":
+                form.add_error("address_line1", exc.message)
+            else:
+                error = exc.message
         else:
             messages.success(
                 request, _("Account #%(number)s is closed. Your refund is on its way.") % {"number": account.pk}
             )
             return redirect("accounts:account_detail", pk=account.pk)
-    plan = refunds.account_close_plan(account=account)
+        plan = refunds.account_close_plan(account=account, mailing_address=on_file)
+    elif request.method == "POST":
+        error = " ".join(form.errors.get("reason", []))
     return render(
         request,
         "accounts/account_close.html",
         {"account": account, "plan": plan, "error": error, "form": form},
-        status=400 if error else 200,
+        status=400 if error or form.errors else 200,
     )
 
 

@@ -1,4 +1,4 @@
-from datetime import date
+from datetime import date, timedelta
 
 from django import forms
 from django.contrib import admin, messages
@@ -22,6 +22,7 @@ from . import (
     reconciliation,
     refund_notices,
     reports,
+    selectors,
     statement_admin,  # noqa: F401  (registers statements, the past-due list, adjustments)
 )
 from .closing import services as refunds
@@ -42,6 +43,8 @@ from .models import (
     ReconciliationRun,
     Refund,
     RefundMethod,
+    RefundReduction,
+    RefundStatus,
     StripeEvent,
 )
 from .money import format_cents
@@ -179,6 +182,32 @@ class PaymentAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("recorded-by-staff/", wrap(self.recorded_by_staff_view), name="billing_payment_recorded_by_staff"),
+            *super().get_urls(),
+        ]
+
+    def recorded_by_staff_view(self, request):
+        """Each day, who recorded which mail and card-terminal payments (separation of duties)."""
+        if not request.user.has_perm("billing.change_refund"):
+            raise PermissionDenied
+        try:
+            days = max(1, min(int(request.GET.get("days", "14")), 92))
+        except ValueError:
+            days = 14
+        today = timezone.localdate()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Payments recorded by staff, last {days} days",
+            "groups": selectors.offline_payments_by_staff_day(
+                first_day=today - timedelta(days=days - 1), last_day=today
+            ),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/billing/recorded_by_staff.html", context)
+
     def add_view(self, request, form_url="", extra_context=None):
         # This view replaces Django's add view, so it must check the permission Django would have.
         if not self.has_add_permission(request):
@@ -294,16 +323,26 @@ class StripeEventAdmin(ReadOnlyAdmin):
         self.message_user(request, f"{done} event(s) processed.", messages.SUCCESS)
 
 
+class RefundReductionInline(ReadOnlyInline):
+    model = RefundReduction
+    fields = ["cause", "amount", "entry", "created"]
+    amount = money_column("amount_cents", "amount")
+    created = time_column("created_at", "reduced")
+
+
 @admin.register(Refund)
 class RefundAdmin(ReadOnlyAdmin):
     """Refunds are created by closing an account. Staff mark a pending check refund sent here (with
     its check number, mailed to the address shown), which posts refunds payable to mail clearing and
-    emails the holder."""
+    emails the holder. A check refund of an account that received a payment staff recorded in the
+    last 30 days needs a second staff member's approval first (billing or supervisor group, who
+    recorded none of them). Charges reported after the close may have reduced a refund not yet
+    sent (its reductions below)."""
 
-    list_display = ["id", "created", "account", "method", "amount", "status", "payment", "check_number"]
-    list_filter = ["status", "method", "created_at"]
+    list_display = ["id", "created", "account", "method", "amount", "status", "approval", "payment", "check_number"]
+    list_filter = ["status", "method", "approval_needed", "created_at"]
     search_fields = ["=id", "=account__id", "account__holder__email", "check_number", "stripe_refund_id"]
-    list_select_related = ["account__holder", "payment"]
+    list_select_related = ["account__holder", "payment", "approved_by"]
     ordering = ["-created_at", "-id"]
     fields = [
         "account",
@@ -312,6 +351,7 @@ class RefundAdmin(ReadOnlyAdmin):
         "method",
         "amount",
         "status",
+        "approval",
         "stripe_refund_id",
         "check_number",
         "failure_message",
@@ -322,18 +362,46 @@ class RefundAdmin(ReadOnlyAdmin):
         "succeeded",
     ]
     readonly_fields = fields
-    actions = ["mark_check_sent", "retry_card_refund"]
+    inlines = [RefundReductionInline]
+    actions = ["approve_check_refund", "mark_check_sent", "address_from_profile", "retry_card_refund"]
     amount = money_column("amount_cents", "amount")
     created = time_column("created_at", "created")
     succeeded = time_column("succeeded_at", "sent")
 
-    @admin.display(description="mail the check to")
-    def mailing_address(self, obj):
-        return mailing_address(obj.account.holder)
+    @admin.display(description="second approval")
+    def approval(self, obj):
+        if not obj.approval_needed:
+            return "-"
+        if obj.approved_by_id is None:
+            return "needed"
+        return f"approved by {obj.approved_by.email}"
 
     def has_change_permission(self, request, obj=None):
         # The list's actions need it; the form itself stays read-only (every field is).
         return obj is None and request.user.has_perm("billing.change_refund")
+
+    @admin.action(permissions=["change"], description="Approve check refunds (second staff member)")
+    def approve_check_refund(self, request, queryset):
+        done = 0
+        for refund in queryset.filter(method=RefundMethod.CHECK).order_by("id"):
+            try:
+                refunds.refund_check_approve(refund=refund, actor=request.user)
+                done += 1
+            except refunds.CloseError as exc:
+                self.message_user(request, exc.message, messages.WARNING)
+        if done:
+            self.message_user(request, f"Approved {done} check refund(s).", messages.SUCCESS)
+
+    @admin.action(permissions=["change"], description="Take the mailing address from the holder's profile")
+    def address_from_profile(self, request, queryset):
+        done = 0
+        for refund in queryset.filter(status=RefundStatus.NEEDS_ADDRESS).order_by("id"):
+            try:
+                refunds.refund_check_address_from_profile(refund=refund)
+                done += 1
+            except refunds.CloseError as exc:
+                self.message_user(request, exc.message, messages.WARNING)
+        self.message_user(request, f"{done} check refund(s) now have a mailing address.", messages.SUCCESS)
 
     @admin.action(permissions=["change"], description="Mark check sent (enter check numbers)")
     def mark_check_sent(self, request, queryset):
@@ -360,7 +428,7 @@ class RefundAdmin(ReadOnlyAdmin):
             {
                 **self.admin_site.each_context(request),
                 "title": "Mark check refunds sent",
-                "rows": [(refund, mailing_address(refund.account.holder)) for refund in pending],
+                "rows": [(refund, refund.mailing_address) for refund in pending],
                 "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
                 "opts": self.model._meta,
             },
@@ -372,17 +440,6 @@ class RefundAdmin(ReadOnlyAdmin):
         for refund in queryset.filter(method=RefundMethod.CARD, status="pending").order_by("id"):
             done += refunds.refund_card_send(refund=refund).status != "pending"
         self.message_user(request, f"{done} card refund(s) sent or moved to a check.", messages.SUCCESS)
-
-
-def mailing_address(holder) -> str:
-    lines = [
-        holder.get_full_name() or holder.email,
-        holder.address_line1,
-        holder.address_line2,
-        " ".join(part for part in (f"{holder.city},", holder.state, holder.postal_code) if part.strip(", ")),
-    ]
-    text = " · ".join(line for line in lines if line and line.strip())
-    return text if holder.address_line1 else f"{text} (no postal address on file: ask the holder first)"
 
 
 class DisputeResolveForm(HardenedFormMixin, forms.Form):

@@ -35,7 +35,18 @@ from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .models import EntryKind, Hold, JournalEntry, LedgerAccount, Payment, PaymentStatus, Posting, Refund, SystemAccount
+from .models import (
+    EntryKind,
+    Hold,
+    JournalEntry,
+    LedgerAccount,
+    Payment,
+    PaymentStatus,
+    Posting,
+    Refund,
+    RefundReduction,
+    SystemAccount,
+)
 from .rows import pipelined, row_insert
 
 
@@ -764,9 +775,18 @@ def _payment_violations() -> list[Violation]:
 
 def _refund_violations() -> list[Violation]:
     """A check refund is posted (`refund:<id>`) from its creation and settled (`refund:<id>:sent`)
-    once mailed; a card refund is posted only once sent; each takes its amount off its account;
-    no refund entry lacks its refund."""
+    once mailed; a card refund is posted only once sent; each takes its amount off its account, a
+    check refund what it was before charges reported after the close reduced it (each reduction of
+    a check puts its amount back on the account under its own entry); no refund entry lacks its
+    refund."""
     violations = []
+    reduced = (
+        RefundReduction.objects.filter(refund=OuterRef("pk"))
+        .order_by()
+        .values("refund")
+        .annotate(total=Sum("amount_cents"))
+        .values("total")
+    )
     refunds = Refund.objects.annotate(
         to_account=Coalesce(
             Sum(
@@ -774,23 +794,49 @@ def _refund_violations() -> list[Violation]:
                 filter=Q(entry__postings__ledger_account__calling_account=F("account")),
             ),
             0,
-        )
+        ),
+        reduced=Coalesce(Subquery(reduced), 0),
     ).order_by("id")
     for refund in refunds.select_related("entry", "sent_entry"):
         posted = refund.method == "check" or refund.status == "succeeded"
         sent = refund.method == "check" and refund.status == "succeeded"
+        # A card refund is reduced before it is posted: it posts what is left.
+        taken = refund.amount_cents + (refund.reduced if refund.method == "check" else 0)
         if posted != (refund.entry_id is not None) or sent != (refund.sent_entry_id is not None):
             violations.append(Violation("refund_posting_state", f"refund #{refund.pk} is {refund.status}"))
-        elif posted and (
-            refund.entry.idempotency_key != f"refund:{refund.pk}" or refund.to_account != -refund.amount_cents
-        ):
+        elif posted and (refund.entry.idempotency_key != f"refund:{refund.pk}" or refund.to_account != -taken):
             violations.append(Violation("refund_wrong_entry", f"refund #{refund.pk}"))
         elif sent and refund.sent_entry.idempotency_key != f"refund:{refund.pk}:sent":
             violations.append(Violation("refund_wrong_entry", f"refund #{refund.pk} (sent)"))
     orphans = JournalEntry.objects.filter(idempotency_key__regex=r"^refund:[0-9]+$", refund__isnull=True).order_by("id")
     for pk, key in orphans.values_list("pk", "idempotency_key"):
         violations.append(Violation("refund_entry_without_refund", f"entry #{pk} ({key})"))
+    reductions = RefundReduction.objects.select_related("refund", "entry").order_by("id")
+    for reduction in reductions:
+        refund = reduction.refund
+        expected = f"refund:{refund.pk}:reduced:{reduction.cause}"
+        if (refund.method == "check") != (reduction.entry_id is not None) or (
+            reduction.entry_id is not None
+            and (
+                reduction.entry.idempotency_key != expected
+                or _to_calling_account(reduction.entry, refund.account_id) != reduction.amount_cents
+            )
+        ):
+            violations.append(
+                Violation("refund_reduction_wrong_entry", f"reduction #{reduction.pk} of refund #{refund.pk}")
+            )
+    stray = JournalEntry.objects.filter(
+        idempotency_key__regex=r"^refund:[0-9]+:reduced:", refund_reduction__isnull=True
+    ).order_by("id")
+    for pk, key in stray.values_list("pk", "idempotency_key"):
+        violations.append(Violation("refund_entry_without_refund", f"entry #{pk} ({key})"))
     return violations
+
+
+def _to_calling_account(entry: JournalEntry, calling_account_id: int) -> int:
+    return entry.postings.filter(ledger_account__calling_account_id=calling_account_id).aggregate(
+        total=Coalesce(Sum("amount_cents"), 0)
+    )["total"]
 
 
 def totals_between(*, start: datetime, end: datetime, kinds) -> dict[str, int]:

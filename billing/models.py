@@ -400,8 +400,16 @@ class RefundMethod(models.TextChoices):
 
 class RefundStatus(models.TextChoices):
     PENDING = "pending", "Pending"
+    # A check refund owed to a holder with no mailing address: no check is prepared until there is one.
+    NEEDS_ADDRESS = "needs_address", "Waiting for a mailing address"
     SUCCEEDED = "succeeded", "Sent"
     FAILED = "failed", "Failed"
+    # Reduced to nothing by charges reported after the account closed, before it was sent.
+    CANCELED = "canceled", "Canceled"
+
+
+# Refunds that have not left FamilyLine yet: a charge reported after the close may still reduce them.
+CHECK_UNSENT_STATUSES = (RefundStatus.PENDING, RefundStatus.NEEDS_ADDRESS)
 
 
 class Refund(models.Model):
@@ -410,13 +418,18 @@ class Refund(models.Model):
     A card refund goes back to the card of one payment (`payment`) through Stripe and is posted
     under `refund:<id>` (account to card clearing) once Stripe accepts it. A check refund is posted
     at close under `refund:<id>` (account to refunds payable: FamilyLine now owes the holder) and
-    settled under `refund:<id>:sent` (refunds payable to mail clearing) when staff mail the check."""
+    settled under `refund:<id>:sent` (refunds payable to mail clearing) when staff mail the check.
+
+    `amount_cents` is what is (or will be) sent: a charge reported after the close reduces a refund
+    not yet sent (`RefundReduction`), down to nothing (`canceled`). A check refund of an account that
+    received a payment recorded by staff shortly before needs a second staff member's approval
+    (`approval_needed`, `approved_by`) before it may be marked sent."""
 
     account = models.ForeignKey("accounts.CallingAccount", on_delete=models.PROTECT, related_name="refunds")
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="refunds")
     method = models.CharField(max_length=10, choices=RefundMethod.choices)
     amount_cents = models.BigIntegerField()
-    status = models.CharField(max_length=10, choices=RefundStatus.choices, default=RefundStatus.PENDING)
+    status = models.CharField(max_length=20, choices=RefundStatus.choices, default=RefundStatus.PENDING)
     stripe_refund_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     check_number = models.CharField(max_length=100, blank=True)
     failure_message = models.CharField(max_length=500, blank=True)
@@ -427,13 +440,30 @@ class Refund(models.Model):
     sent_entry = models.OneToOneField(
         JournalEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="refund_sent"
     )
+    # Where a check goes, as the holder gave it when the refund was decided (one line per line).
+    mailing_address = models.TextField(blank=True)
+    approval_needed = models.BooleanField(default=False)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     succeeded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(amount_cents__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(amount_cents__gt=0) | Q(status="canceled", amount_cents=0), name="refund_amount_positive"
+            ),
+            models.CheckConstraint(
+                condition=~Q(method="check", status__in=["pending", "succeeded"]) | ~Q(mailing_address=""),
+                name="check_refund_has_address",
+            ),
+            models.CheckConstraint(
+                condition=~Q(method="check", status="succeeded", approval_needed=True) | Q(approved_by__isnull=False),
+                name="sent_check_refund_approved",
+            ),
             models.CheckConstraint(
                 condition=~Q(method="card") | Q(payment__isnull=False), name="card_refund_has_payment"
             ),
@@ -446,6 +476,37 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"Refund #{self.pk} {self.get_method_display().lower()} to account #{self.account_id}"
+
+    @property
+    def mailing_address_line(self) -> str:
+        return ", ".join(line for line in self.mailing_address.splitlines() if line.strip())
+
+
+class RefundReduction(models.Model):
+    """A charge reported after an account closed, taken from a refund not yet sent (DESIGN §1).
+
+    For a check refund the money comes back from refunds payable to the account
+    (`refund:<id>:reduced:<cause>`); a card refund not yet sent to the processor is simply sent
+    smaller, so it has no entry of its own. One row per (refund, cause): the cause is the charge's
+    own key (`call:<platform call id>`), so a charge reduces refunds once."""
+
+    refund = models.ForeignKey(Refund, on_delete=models.PROTECT, related_name="reductions")
+    cause = models.CharField(max_length=200)
+    amount_cents = models.BigIntegerField()
+    entry = models.OneToOneField(
+        JournalEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="refund_reduction"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["refund", "cause"], name="refund_reduction_once_per_cause"),
+            models.CheckConstraint(condition=Q(amount_cents__gt=0), name="refund_reduction_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refund #{self.refund_id} reduced by {self.amount_cents} cents ({self.cause})"
 
 
 class InactivityNotice(models.Model):

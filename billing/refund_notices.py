@@ -18,5 +18,6 @@ def refund_check_sent_record(*, refund: Refund, check_number: str, actor: User) 
             template="refund_check_sent",
             amount_cents=refund.amount_cents,
             check_number=refund.check_number,
+            mailing_address=refund.mailing_address,
         )
     return refund

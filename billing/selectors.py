@@ -1,5 +1,5 @@
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
@@ -8,8 +8,10 @@ from django.utils import timezone
 from accounts.models import CallingAccount
 
 from . import ledger
-from .models import AutoReload, Payment, PaymentStatus, Posting, Refund
+from .models import AutoReload, Channel, Payment, PaymentStatus, Posting, Refund
 from .payments.autoreload import NOT_COUNTED, RELOAD_EVERY
+
+OFFLINE_RECORDED_CHANNELS = (Channel.MAIL, Channel.PHONE_AGENT)
 
 
 def account_owed_cents(*, account) -> int:
@@ -78,3 +80,44 @@ EXTRA_LEDGER_CHECKS: list = [_calling_account_violations]
 
 def ledger_violations() -> list[ledger.Violation]:
     return ledger.check(EXTRA_LEDGER_CHECKS)
+
+
+@dataclass
+class StaffDay:
+    """What one staff member recorded by hand on one day: mail and card-terminal payments."""
+
+    day: date
+    staff: object
+    payments: list[Payment] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.payments)
+
+    @property
+    def total_cents(self) -> int:
+        return sum(p.amount_cents for p in self.payments)
+
+
+def offline_payments_by_staff_day(*, first_day: date, last_day: date) -> list[StaffDay]:
+    """Payments staff recorded (mail, card terminal), grouped by local day (newest first) and staff
+    member (by email), each group's payments by id. For the separation-of-duties review."""
+    zone = timezone.get_current_timezone()
+    start = timezone.make_aware(datetime.combine(first_day, time.min), zone)
+    end = timezone.make_aware(datetime.combine(last_day + timedelta(days=1), time.min), zone)
+    payments = (
+        Payment.objects.filter(
+            channel__in=OFFLINE_RECORDED_CHANNELS,
+            recorded_by__isnull=False,
+            created_at__gte=start,
+            created_at__lt=end,
+        )
+        .select_related("recorded_by", "account")
+        .order_by("id")
+    )
+    groups: dict[tuple[date, int], StaffDay] = {}
+    for payment in payments:
+        day = timezone.localdate(payment.created_at, zone)
+        key = (day, payment.recorded_by_id)
+        groups.setdefault(key, StaffDay(day=day, staff=payment.recorded_by)).payments.append(payment)
+    return sorted(groups.values(), key=lambda g: (-g.day.toordinal(), g.staff.email))

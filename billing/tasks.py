@@ -4,7 +4,7 @@ nothing. Names are pinned: beat schedules and queued messages name them."""
 from celery import shared_task
 
 from . import reconciliation
-from .closing import inactivity
+from .closing import inactivity, late_charges  # noqa: F401  (late_charges registers its outbox handler)
 from .closing import services as closing
 from .payments import autoreload, webhooks  # noqa: F401  (autoreload registers its outbox handlers)
 from .statements import credit_raise, dunning

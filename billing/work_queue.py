@@ -10,6 +10,7 @@ from django.utils import timezone
 from accounts.models import DirectBillApplication, OutboxMessage
 from accounts.outbox import MAX_ATTEMPTS
 from billing.models import (
+    CHECK_UNSENT_STATUSES,
     CallCreditRequest,
     CallCreditStatus,
     Dispute,
@@ -23,6 +24,7 @@ from billing.models import (
     StripeEvent,
 )
 from billing.reconciliation import reconciliation_latest
+from billing.selectors import OFFLINE_RECORDED_CHANNELS
 from billing.statements import standing
 from calls.selectors import refused_calls_per_facility
 
@@ -107,6 +109,36 @@ def work_queue(*, user) -> list[QueueItem]:
             "admin:billing_refund_changelist",
             "status__exact=pending",
             "billing.view_refund",
+        ),
+        QueueItem(
+            "refunds_need_address",
+            "Check refunds waiting for a mailing address (no check prepared)",
+            Refund.objects.filter(status=RefundStatus.NEEDS_ADDRESS).count(),
+            "admin:billing_refund_changelist",
+            "status__exact=needs_address",
+            "billing.view_refund",
+        ),
+        QueueItem(
+            "refunds_need_approval",
+            "Check refunds waiting for a second staff member's approval",
+            Refund.objects.filter(
+                status__in=CHECK_UNSENT_STATUSES, approval_needed=True, approved_by__isnull=True
+            ).count(),
+            "admin:billing_refund_changelist",
+            "approval_needed__exact=1&approved_by__isnull=True",
+            "billing.change_refund",
+        ),
+        QueueItem(
+            "offline_payments_today",
+            "Mail and card-terminal payments recorded by staff today (who recorded what)",
+            Payment.objects.filter(
+                channel__in=OFFLINE_RECORDED_CHANNELS,
+                recorded_by__isnull=False,
+                created_at__date=timezone.localdate(),
+            ).count(),
+            "admin:billing_payment_recorded_by_staff",
+            "days=1",
+            "billing.change_refund",
         ),
         QueueItem(
             "refunds_failed",

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.closed_charges import accounts_charged
 from billing import ledger
 from billing.models import EntryKind, Hold, SystemAccount
 
@@ -293,6 +294,13 @@ def _charge(charges: list, summary: ImportSummary, now) -> None:
         # A charged call's record cannot collide: its entry `call:<id>` was created here. A free one
         # reported by the API at this very moment may: the first record stands.
         CallRecord.objects.bulk_create([r for r in records if r.entry_id], batch_size=1000)
+        accounts_charged(
+            charges=[
+                (r.account, r.balance_after_cents, r.charge_cents + r.tax_cents, f"call:{r.call_id}")
+                for r in records
+                if r.entry_id
+            ]
+        )
         CallRecord.objects.bulk_create([r for r in records if not r.entry_id], batch_size=1000, ignore_conflicts=True)
         # Every imported call's hold, whether or not one was found before the charge, under the call
         # ids' locks: an authorization of one of these calls placing its hold meanwhile is seen.

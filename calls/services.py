@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from accounts import alerts
+from accounts import alerts, closed_charges
 from accounts.emails import account_email_enqueue
 from accounts.models import (
     AccountKind,
@@ -893,6 +893,12 @@ def _record_charged_call(*, fields: dict, ledgers: tuple, account: CallingAccoun
     # plain insert (a record already there is an IntegrityError that undoes the charge).
     balance = posted.balances[account_ledger.pk]
     alerts.balance_charged(account=account, balance_after_cents=balance, charged_cents=call.cost.total_cents)
+    closed_charges.account_charged(
+        account=account,
+        balance_after_cents=balance,
+        charged_cents=call.cost.total_cents,
+        cause=f"call:{fields['call_id']}",
+    )
     values = {**fields, "entry_id": posted.entry.pk, "balance_after_cents": balance}
     with pipelined():  # one round trip for the three; no answer is read
         row_insert(CallRecord, values, as_is=_AS_IS, returning=False)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import stripe
+from celery._state import _set_task_join_will_block
 from django.core.cache import cache
 from django.db import connections
 from django.utils import translation
@@ -128,6 +129,16 @@ def twilio_api(settings):
     settings.TWILIO_TIMEOUT_SECONDS = 0.5
     yield api
     api.close()
+
+
+@pytest.fixture(autouse=True)
+def _celery_join_flag():
+    """Celery marks "inside a task" with one process-wide flag that each eager task sets and then puts
+    back as it found it. Eager tasks run after commit on several threads at once (the concurrency
+    tests) can put it back in the wrong order and leave it set, so a later test's `.get()` is refused
+    as if called inside a task: each test starts with it cleared."""
+    _set_task_join_will_block(False)
+    yield
 
 
 @pytest.fixture(autouse=True)

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import requests
 import stripe
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.db import connections
 from django.utils import timezone
 from twilio.request_validator import RequestValidator
@@ -23,7 +24,8 @@ from accounts.direct_bill.services import application_submit
 from accounts.models import AccountKind, AccountStatus, CallingAccount, LineType, PhoneNumber
 from accounts.services import account_activate, account_open, phone_number_add
 from billing import ledger
-from billing.models import Channel, EntryKind, LedgerAccount, Payment, PaymentMethod, SystemAccount
+from billing.closing import services as closing
+from billing.models import Channel, EntryKind, LedgerAccount, Payment, PaymentMethod, Refund, SystemAccount
 from billing.payments import services as payments
 from calls import services as calls_services
 from tests.factories import FacilityFactory, InmateFactory, RatePlanFactory, UserFactory
@@ -420,3 +422,15 @@ class TwilioApi:
 
 def _twilio_error(code: int, message: str) -> dict:
     return {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": 400}
+
+
+def staff_in(group: str):
+    """A staff member in one of the roles (agent, billing, supervisor)."""
+    user = UserFactory(is_staff=True)
+    user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+def second_approval(refund: Refund) -> Refund:
+    """Approve a check refund as a billing staff member who recorded none of its account's payments."""
+    return closing.refund_check_approve(refund=refund, actor=staff_in("billing"))

@@ -11,7 +11,9 @@ Each day, for every open AdvanceConnect account with a positive balance:
   activity date (a unique constraint), saying the balance and the date it will be refunded;
 - after INACTIVITY_REFUND_DAYS without activity, and at least INACTIVITY_NOTICE_MIN_DAYS after
   that notice went out, the account is closed through `account_close`, exactly as a holder
-  closing it: card-funded money back to the cards, the rest by check. Nothing goes to revenue.
+  closing it: card-funded money back to the cards, the rest by check. Nothing goes to revenue. A
+  holder with no mailing address on the profile gets no check: the money stays owed to them (a
+  check refund waiting for an address, on the staff work queue) until staff have an address.
 New activity moves the last activity date, so an older notice no longer counts.
 """
 

@@ -5,6 +5,12 @@ what it added (its fee was revenue for a service given and is never refunded); w
 (mail-funded money, staff-entered card payments, card refunds Stripe refuses) becomes one check
 refund that staff mail and record.
 
+A check goes to the mailing address the holder gives before closing; without one no check is
+prepared (the refund waits, `needs_address`, on the staff work queue: an inactivity close of a holder
+with no address). A check refund of an account that received a payment recorded by staff (mail,
+card terminal) in the last OFFLINE_APPROVAL_WINDOW is approved by a second staff member of the
+billing or supervisor group who recorded none of them before it may be marked sent.
+
 Ledger: a check refund is posted at close (`refund:<id>`: account to refunds payable), so the
 closed account's balance is zero at once and what FamilyLine owes the holder is visible; mailing
 the check settles it (`refund:<id>:sent`: refunds payable to mail clearing). A card refund is
@@ -25,8 +31,11 @@ from accounts.emails import send_templated
 from accounts.models import AccountStatus, CallingAccount, PhoneNumber, User
 from accounts.outbox import outbox_enqueue, outbox_handler
 from accounts.services import AccountError, account_mark_closed
+from accounts.states import US_STATES
 from billing import ledger, stripe_gateway
 from billing.models import (
+    CHECK_UNSENT_STATUSES,
+    Channel,
     EntryKind,
     Payment,
     PaymentMethod,
@@ -46,10 +55,57 @@ IN_FLIGHT_PAYMENT_STATUSES = (PaymentStatus.CREATED, PaymentStatus.REQUIRES_ACTI
 # A card payment still unsettled after this long was abandoned (3-D Secure never finished); it no
 # longer stops the account from closing (staff reconcile it if Stripe ever settles it).
 IN_FLIGHT_WINDOW = timedelta(days=1)
+# A check refund of an account that received a staff-recorded payment this recently needs a second
+# staff member's approval; only these groups approve.
+OFFLINE_APPROVAL_WINDOW = timedelta(days=30)
+OFFLINE_CHANNELS = (Channel.MAIL, Channel.PHONE_AGENT)
+APPROVER_GROUPS = ("billing", "supervisor")
 
 
 class CloseError(AccountError):
-    """The account cannot be closed now. `message` is fit to show; nothing was changed."""
+    """The account cannot be closed now. `message` is fit to show; nothing was changed. `field` names
+    the form field at fault, if one is."""
+
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class MailingAddress:
+    """Where a check is mailed."""
+
+    name: str
+    line1: str
+    line2: str
+    city: str
+    state: str
+    postal_code: str
+
+    @classmethod
+    def of_holder(cls, holder: User) -> "MailingAddress | None":
+        """The holder's profile address, or None when it is not complete enough to mail a check to."""
+        address = cls(
+            name=holder.get_full_name() or holder.email,
+            line1=holder.address_line1.strip(),
+            line2=holder.address_line2.strip(),
+            city=holder.city.strip(),
+            state=holder.state.strip(),
+            postal_code=holder.postal_code.strip(),
+        )
+        return address if address.is_complete else None
+
+    @property
+    def is_complete(self) -> bool:
+        return bool(self.line1 and self.city and self.state in dict(US_STATES) and self.postal_code)
+
+    @property
+    def one_line(self) -> str:
+        return ", ".join(line for line in self.as_text().splitlines())
+
+    def as_text(self) -> str:
+        city_line = " ".join(part for part in (f"{self.city},", self.state, self.postal_code) if part.strip(", "))
+        return "\n".join(line for line in (self.name, self.line1, self.line2, city_line) if line)
 
 
 @dataclass(frozen=True)
@@ -66,19 +122,30 @@ class ClosePlan:
     card: list[CardRefundPlan] = field(default_factory=list)
     check_cents: int = 0
     refusal: str = ""
+    # Where the check goes: None until the holder gives an address (none is needed without a check).
+    mailing_address: MailingAddress | None = None
 
     @property
     def refund_cents(self) -> int:
         return sum(line.amount_cents for line in self.card) + self.check_cents
 
 
-def account_close_plan(*, account: CallingAccount, now: datetime | None = None) -> ClosePlan:
+def account_close_plan(
+    *, account: CallingAccount, mailing_address: MailingAddress | None = None, now: datetime | None = None
+) -> ClosePlan:
     """What `account_close` would do right now (it plans again under its lock). `refusal` says why
     the account cannot be closed, if it cannot."""
-    return _plan(account=account, balance_cents=ledger.balance_get(account=account), now=now or timezone.now())
+    return _plan(
+        account=account,
+        balance_cents=ledger.balance_get(account=account),
+        now=now or timezone.now(),
+        mailing_address=mailing_address,
+    )
 
 
-def _plan(*, account: CallingAccount, balance_cents: int, now: datetime) -> ClosePlan:
+def _plan(
+    *, account: CallingAccount, balance_cents: int, now: datetime, mailing_address: MailingAddress | None = None
+) -> ClosePlan:
     refusal = _refusal(account=account, balance_cents=balance_cents, now=now)
     if refusal:
         return ClosePlan(balance_cents=balance_cents, refusal=refusal)
@@ -91,7 +158,9 @@ def _plan(*, account: CallingAccount, balance_cents: int, now: datetime) -> Clos
         if amount > 0:
             card.append(CardRefundPlan(payment=payment, amount_cents=amount))
             left -= amount
-    return ClosePlan(balance_cents=balance_cents, card=card, check_cents=left)
+    return ClosePlan(
+        balance_cents=balance_cents, card=card, check_cents=left, mailing_address=mailing_address if left else None
+    )
 
 
 def _refusal(*, account: CallingAccount, balance_cents: int, now: datetime) -> str:
@@ -140,7 +209,12 @@ def _refundable_card_payments(account: CallingAccount) -> list[Payment]:
 
 
 def account_close(
-    *, account: CallingAccount, actor: User | None, reason: str = "", inactive_since: datetime | None = None
+    *,
+    account: CallingAccount,
+    actor: User | None,
+    reason: str = "",
+    mailing_address: MailingAddress | None = None,
+    inactive_since: datetime | None = None,
 ) -> list[Refund]:
     """Close an account and refund its positive balance without fee.
 
@@ -154,7 +228,12 @@ def account_close(
     check posted at once. Then each card refund is sent to Stripe (`refund_card_send`); one Stripe
     refuses becomes a check refund. The holder is emailed the list after commit. Returns the
     account's refunds from this closing. With `inactive_since` (a close for inactivity), it refuses
-    when the account saw any activity after that moment, rechecked under the lock."""
+    when the account saw any activity after that moment, rechecked under the lock.
+
+    A check refund needs a complete mailing address: `mailing_address`, by default the holder's
+    profile address. Without one a close is refused (CloseError on the field `mailing_address`),
+    except a close for inactivity, whose check refund is then owed but waits for an address
+    (`needs_address`: no check is prepared)."""
     now = timezone.now()
     with transaction.atomic(durable=True):
         # Lock order step 1: an authorization, payment or sponsorship waiting on this lock sees the
@@ -165,11 +244,17 @@ def account_close(
             .select_related("holder")
             .get(pk=account.pk)
         )
-        plan = _plan(account=account, balance_cents=balance, now=now)
+        plan = _plan(account=account, balance_cents=balance, now=now, mailing_address=mailing_address)
         if plan.refusal:
             raise CloseError(plan.refusal)
         if inactive_since is not None and account_last_activity_at(account=account) > inactive_since:
             raise CloseError(gettext("This account has been used again; it is no longer inactive."))
+        if mailing_address is None:
+            mailing_address = MailingAddress.of_holder(account.holder)
+        if plan.check_cents and inactive_since is None and (mailing_address is None or not mailing_address.is_complete):
+            raise CloseError(
+                gettext("Enter the mailing address your refund check should be sent to."), field="mailing_address"
+            )
         numbers = PhoneNumber.objects.filter(account=account, is_active=True)
         freed = [phone.number.as_e164 for phone in numbers.order_by("id")]
         numbers.update(is_active=False, removed_at=now)
@@ -182,7 +267,15 @@ def account_close(
             for line in plan.card
         ]
         if plan.check_cents:
-            refunds.append(_check_refund_create(account=account, amount_cents=plan.check_cents, actor=actor))
+            refunds.append(
+                _check_refund_create(
+                    account=account,
+                    amount_cents=plan.check_cents,
+                    actor=actor,
+                    mailing_address=mailing_address,
+                    address_known=True,
+                )
+            )
         account = account_mark_closed(
             account=account,
             actor=actor,
@@ -206,9 +299,30 @@ def _holds_release(*, account: CallingAccount, now: datetime) -> None:
     ledger.holds_release_for_account(account=account, now=now)
 
 
-def _check_refund_create(*, account: CallingAccount, amount_cents: int, actor: User | None) -> Refund:
-    """A pending check refund, posted at once: the money leaves the account for refunds payable."""
-    refund = Refund.objects.create(account=account, method=RefundMethod.CHECK, amount_cents=amount_cents)
+def _check_refund_create(
+    *,
+    account: CallingAccount,
+    amount_cents: int,
+    actor: User | None,
+    mailing_address: MailingAddress | None = None,
+    address_known: bool = False,
+) -> Refund:
+    """A check refund, posted at once: the money leaves the account for refunds payable. It goes to
+    `mailing_address`, else the one the account's earlier check refund went to, else the holder's
+    profile; with none it waits for an address (`needs_address`). It needs a second staff member's
+    approval when staff recorded a payment to the account within OFFLINE_APPROVAL_WINDOW."""
+    if mailing_address is not None:
+        address = mailing_address.as_text()
+    else:  # `address_known`: the closing found none, so none is looked for again
+        address = "" if address_known else _address_on_file(account)
+    refund = Refund.objects.create(
+        account=account,
+        method=RefundMethod.CHECK,
+        amount_cents=amount_cents,
+        status=RefundStatus.PENDING if address else RefundStatus.NEEDS_ADDRESS,
+        mailing_address=address,
+        approval_needed=_offline_payments_recent(account=account, at=timezone.now()).exists(),
+    )
     result = ledger.post(
         idempotency_key=f"refund:{refund.pk}",
         kind=EntryKind.REFUND,
@@ -222,6 +336,32 @@ def _check_refund_create(*, account: CallingAccount, amount_cents: int, actor: U
     refund.entry = result.entry
     refund.save(update_fields=["entry"])
     return refund
+
+
+def _address_on_file(account: CallingAccount) -> str:
+    earlier = (
+        Refund.objects.filter(account=account, method=RefundMethod.CHECK)
+        .exclude(mailing_address="")
+        .order_by("-id")
+        .values_list("mailing_address", flat=True)
+        .first()
+    )
+    if earlier:
+        return earlier
+    address = MailingAddress.of_holder(CallingAccount.objects.select_related("holder").get(pk=account.pk).holder)
+    return address.as_text() if address else ""
+
+
+def _offline_payments_recent(*, account: CallingAccount, at: datetime):
+    """Payments staff recorded for the account (mail, card terminal) in the window before `at`."""
+    return Payment.objects.filter(
+        account=account,
+        channel__in=OFFLINE_CHANNELS,
+        status=PaymentStatus.SUCCEEDED,
+        recorded_by__isnull=False,
+        succeeded_at__gte=at - OFFLINE_APPROVAL_WINDOW,
+        succeeded_at__lte=at,
+    )
 
 
 def refund_card_send(*, refund: Refund) -> Refund:
@@ -311,8 +451,15 @@ def refund_check_mark_sent(*, refund: Refund, check_number: str, actor: User) ->
         raise CloseError("Enter the check number.")
     with transaction.atomic():
         refund = Refund.objects.select_for_update().get(pk=refund.pk)
+        if refund.method == RefundMethod.CHECK and refund.status == RefundStatus.NEEDS_ADDRESS:
+            raise CloseError(f"Refund #{refund.pk} has no mailing address yet: ask the holder for one first.")
         if refund.method != RefundMethod.CHECK or refund.status != RefundStatus.PENDING:
             raise CloseError(f"Refund #{refund.pk} is not a pending check refund.")
+        if refund.approval_needed and refund.approved_by_id is None:
+            raise CloseError(
+                f"Refund #{refund.pk} needs a second staff member's approval first (staff recorded a payment "
+                "to this account in the last 30 days)."
+            )
         posted = ledger.post(
             idempotency_key=f"refund:{refund.pk}:sent",
             kind=EntryKind.REFUND,
@@ -329,6 +476,47 @@ def refund_check_mark_sent(*, refund: Refund, check_number: str, actor: User) ->
         refund.status = RefundStatus.SUCCEEDED
         refund.succeeded_at = timezone.now()
         refund.save(update_fields=["sent_entry", "check_number", "recorded_by", "status", "succeeded_at"])
+    return refund
+
+
+def refund_check_approve(*, refund: Refund, actor: User) -> Refund:
+    """A second staff member approves a check refund that needs it. Refused (CloseError, nothing
+    changed) unless `actor` is in the billing or supervisor group and recorded none of the payments
+    that made the approval necessary. A refund reduced afterwards keeps its approval."""
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update().get(pk=refund.pk)
+        if refund.method != RefundMethod.CHECK or refund.status not in CHECK_UNSENT_STATUSES:
+            raise CloseError(f"Refund #{refund.pk} is not a check refund waiting to be sent.")
+        if not refund.approval_needed or refund.approved_by_id is not None:
+            raise CloseError(f"Refund #{refund.pk} needs no approval (or has one already).")
+        if not actor.is_active or not actor.groups.filter(name__in=APPROVER_GROUPS).exists():
+            raise CloseError("Only a member of the billing or supervisor group approves a check refund.")
+        recorders = _offline_payments_recent(account=refund.account, at=refund.created_at).values_list(
+            "recorded_by", flat=True
+        )
+        if actor.pk in set(recorders):
+            raise CloseError(
+                f"Refund #{refund.pk}: you recorded a payment to this account; another staff member must approve it."
+            )
+        refund.approved_by = actor
+        refund.approved_at = timezone.now()
+        refund.save(update_fields=["approved_by", "approved_at"])
+    return refund
+
+
+def refund_check_address_from_profile(*, refund: Refund) -> Refund:
+    """A check refund waiting for an address takes the holder's profile address, once there is one
+    (staff ask the holder to add it). Raises CloseError when there is still none."""
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update().select_related("account__holder").get(pk=refund.pk)
+        if refund.method != RefundMethod.CHECK or refund.status != RefundStatus.NEEDS_ADDRESS:
+            raise CloseError(f"Refund #{refund.pk} is not waiting for a mailing address.")
+        address = MailingAddress.of_holder(refund.account.holder)
+        if address is None:
+            raise CloseError(f"Refund #{refund.pk}: the holder's profile still has no complete mailing address.")
+        refund.mailing_address = address.as_text()
+        refund.status = RefundStatus.PENDING
+        refund.save(update_fields=["mailing_address", "status"])
     return refund
 
 

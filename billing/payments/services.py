@@ -158,9 +158,12 @@ def payment_quote(
     if high is not None and amount_cents > high:
         raise PaymentError(gettext("One payment can add at most %(amount)s.") % {"amount": format_cents(high)})
     balance = ledger.balance_get(account=account) if balance_cents is None else balance_cents
+    # Paying what a closed account still owes (a call reported after it closed, beyond the refunds
+    # it could be taken from) is settling FamilyLine's own late bill: never with a fee.
+    closed = account.status == AccountStatus.CLOSED
     return Quote(
         amount_cents=amount_cents,
-        fee_cents=fee_for_channel(channel=channel),
+        fee_cents=0 if closed else fee_for_channel(channel=channel),
         balance_before_cents=balance,
         deficit_covered_cents=min(amount_cents, -balance) if balance < 0 else 0,
     )

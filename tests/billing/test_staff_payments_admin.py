@@ -13,7 +13,7 @@ from billing.models import Adjustment, Channel, JournalEntry, Payment, PaymentMe
 from billing.payments.services import payment_record_offline
 from billing.selectors import ledger_violations
 from tests.factories import UserFactory
-from tests.helpers import make_account
+from tests.helpers import make_account, second_approval
 
 pytestmark = pytest.mark.django_db
 ADD = reverse("admin:billing_payment_add")
@@ -83,6 +83,7 @@ def test_a_check_refund_shows_the_address_and_emails_the_holder_when_sent(
     _record(admin_client, account, reference="MO-9", amount="9.00")
     closing.account_close(account=account, actor=holder, reason="Moving")
     refund = Refund.objects.get(account=account)
+    second_approval(refund)  # the admin recorded the payment
     url = reverse("admin:billing_refund_changelist")
     page = admin_client.post(url, {"action": "mark_check_sent", "_selected_action": [refund.pk]}).content.decode()
     assert "12 Elm St" in page and "Hartford" in page and "06103" in page

@@ -24,7 +24,7 @@ def _queue(html: str) -> dict[str, str]:
 
 def test_the_admin_home_counts_what_waits_and_links_to_each_list(admin_client, staff):
     account = make_account(balance_cents=0)
-    Refund.objects.create(account=account, method="check", amount_cents=500)
+    Refund.objects.create(account=account, method="check", amount_cents=500, mailing_address="1 Main St")
     Payment.objects.create(account=account, channel="web", amount_cents=1000, fee_cents=300, status="processing")
     StripeEvent.objects.create(
         event_id="evt_parked", event_type="payment_intent.succeeded", payload={}, attempts=5, parked_at=timezone.now()

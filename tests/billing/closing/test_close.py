@@ -37,6 +37,7 @@ from tests.helpers import (
     confirmed_setup_intent,
     mail_payment,
     ready_for_calls,
+    second_approval,
     stripe_refund,
     stripe_refunds_of,
     system_posted,
@@ -282,6 +283,7 @@ def test_an_unreachable_processor_leaves_the_card_refund_pending_for_a_retry(str
 def test_staff_mark_a_check_refund_sent_in_the_admin(client, holder, account, staff):
     mail_payment(account, 2000, staff)
     (check,) = refunds.account_close(account=account, actor=holder)
+    second_approval(check)  # `staff` recorded the mail payment
     client.force_login(staff)
     changelist = reverse("admin:billing_refund_changelist")
     action = {"action": "mark_check_sent", "_selected_action": [check.pk]}
@@ -351,7 +353,8 @@ def test_the_confirmation_page_shows_the_plan_before_money_moves_then_the_accoun
     account.refresh_from_db()
     assert account.status != AccountStatus.CLOSED and not Refund.objects.exists()
 
-    done = client.post(url, {"reason": "No longer needed"})
+    address = {"address_line1": "1 Main Street", "city": "Hartford", "state": "CT", "postal_code": "06103"}
+    done = client.post(url, {"reason": "No longer needed", **address})
     assert done.status_code == 302 and done["Location"] == reverse("accounts:account_detail", args=[account.pk])
     closed = client.get(done["Location"])
     assert "Closed" in closed.text and 'id="refunds"' in closed.text
