@@ -152,6 +152,9 @@ AXES_CLIENT_IP_CALLABLE = "accounts.security.client_ip"
 AXES_USERNAME_CALLABLE = "accounts.security.axes_username"
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+# Only staff sign-ins count toward (and reset) the staff lockout; a family sign-in leaves an audit
+# row and nothing else, so the two lockouts never touch each other.
+AXES_HANDLER = "accounts.login_guard.StaffLoginHandler"
 
 # Idle sessions end: staff after 30 minutes, families after a longer quiet spell. Each request
 # stamps the session's last activity (accounts.middleware.IdleSessionTimeoutMiddleware).
@@ -186,6 +189,8 @@ MAX_OPEN_ACCOUNTS_PER_HOLDER = env.int("MAX_OPEN_ACCOUNTS_PER_HOLDER", default=5
 REASON_MAX_LENGTH = 1000
 
 LANGUAGE_CODE = "en-us"
+# The language cookie is sent on top-level navigation only (and over HTTPS only in production).
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 LANGUAGES = [("en", "English"), ("es", "Español")]
 TIME_ZONE = "America/New_York"
 USE_I18N = True
