@@ -255,6 +255,7 @@ class AutoReload(models.Model):
         AUTHENTICATION = "authentication_required", _("your bank asked to confirm the payment")
         DECLINED = "declined", _("your card was declined")
         HOLDER = "holder", _("you turned it off")
+        CAP_BELOW_COST = "cap_below_cost", _("its monthly limit no longer covers one reload with its fee")
 
     account = models.OneToOneField("accounts.CallingAccount", on_delete=models.PROTECT, related_name="auto_reload")
     enabled = models.BooleanField(default=False)

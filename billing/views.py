@@ -215,8 +215,13 @@ def _alerts_post(request, account):
         except autoreload.AutoReloadError as exc:
             return _alerts_page(request, account, error=exc.message, status=400)
         messages.success(request, _("Auto-reload is off.") if action == "off" else _("Your saved card was removed."))
-    else:
+    elif action == "reload":
         return _auto_reload_post(request, account)
+    else:
+        # Only the page's own forms are acted on: anything else changes nothing.
+        return _alerts_page(
+            request, account, error=_("That request was not understood. Nothing was changed."), status=400
+        )
     return redirect("billing:alerts", pk=account.pk)
 
 
@@ -233,6 +238,9 @@ def _auto_reload_post(request, account):
             account=account, holder=request.user, terms=terms, setup_intent_id=data["setup_intent"]
         )
     except autoreload.AutoReloadError as exc:
+        if exc.field:
+            form.add_error(exc.field, exc.message)
+            return _alerts_page(request, account, reload_form=form, status=400)
         return _alerts_page(request, account, reload_form=form, error=exc.message, status=400)
     messages.success(request, _("Auto-reload is on."))
     return redirect("billing:alerts", pk=account.pk)

@@ -61,6 +61,10 @@ class DuplicateReferenceError(PaymentError):
         self.payments = payments
 
 
+# The outbox message that re-checks saved auto-reload terms against the fee (handled in autoreload).
+AUTO_RELOAD_TERMS_RECHECK = "billing.auto_reload_terms_recheck"
+
+
 class PaymentMismatchError(Exception):
     """Stripe reports a charge that does not match our payment row. Never credited; left for staff."""
 
@@ -471,8 +475,13 @@ def fee_schedule_check(*, channel: Channel | str, fee_cents: int) -> None:
 
 def fee_schedule_update(*, row: FeeSchedule, fee_cents: int) -> FeeSchedule:
     """Staff change a channel's fee. Refused above the channel's own cap (automated $3.00, live agent
-    $5.95, mail $0.00; the database checks the same caps). The fee applies to payments quoted from now on."""
+    $5.95, mail $0.00; the database checks the same caps). The fee applies to payments quoted from now on.
+    A change of the web fee (the one auto-reloads pay) pauses, after commit, the auto-reloads whose
+    monthly limit no longer covers one reload with its fee (`autoreload.auto_reload_terms_recheck`)."""
     fee_schedule_check(channel=row.channel, fee_cents=fee_cents)
-    row.fee_cents = fee_cents
-    row.save(update_fields=["fee_cents", "updated_at"])
+    with transaction.atomic():
+        row.fee_cents = fee_cents
+        row.save(update_fields=["fee_cents", "updated_at"])
+        if row.channel == Channel.WEB:
+            outbox_enqueue(kind=AUTO_RELOAD_TERMS_RECHECK, payload={})
     return row
