@@ -4,7 +4,9 @@ from django import forms
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from accounts.alerts import ALERT_THRESHOLD_MAX_CENTS
 from accounts.security import HardenedFormMixin
+from billing.money import format_cents
 from config.forms import AmountField
 
 # "12,50" or "1.250,50": a decimal comma, as Spanish readers write amounts.
@@ -70,6 +72,15 @@ class AlertForm(HardenedFormMixin, forms.Form):
         label=_("Email me when the balance falls below"),
         help_text=_("One email each time the balance goes below this amount. 0.00 turns the alert off."),
     )
+
+    def clean_low_balance_threshold(self) -> int:
+        # Refused, not silently lowered: the holder must know which amount the alert uses.
+        value = self.cleaned_data["low_balance_threshold"]
+        if value > ALERT_THRESHOLD_MAX_CENTS:
+            raise forms.ValidationError(
+                _("Choose an amount of at most %(high)s.") % {"high": format_cents(ALERT_THRESHOLD_MAX_CENTS)}
+            )
+        return value
 
 
 class AutoReloadForm(HardenedFormMixin, forms.Form):

@@ -57,15 +57,12 @@ def auto_reload_get(*, account: CallingAccount) -> AutoReload | None:
     return AutoReload.objects.filter(account=account).first()
 
 
-def saved_card_setup_start(*, holder: User) -> tuple[str, str]:
-    """A SetupIntent for saving a card for off-session reloads. Returns (id, client_secret)."""
+def saved_card_setup_start(*, holder: User, reuse_setup_intent_id: str = "") -> tuple[str, str]:
+    """A SetupIntent for saving a card for off-session reloads (see `services.card_setup_start`).
+    Returns (id, client_secret)."""
     try:
-        if not holder.stripe_customer_id:
-            customer_id = stripe_gateway.customer_create(email=holder.email, name=holder.display_name)
-            User.objects.filter(pk=holder.pk, stripe_customer_id="").update(stripe_customer_id=customer_id)
-            holder.refresh_from_db(fields=["stripe_customer_id"])
-        return stripe_gateway.setup_intent_create(customer_id=holder.stripe_customer_id, usage="off_session")
-    except stripe_gateway.GatewayError as exc:
+        return services.card_setup_start(holder=holder, off_session=True, reuse_setup_intent_id=reuse_setup_intent_id)
+    except services.PaymentError as exc:
         raise AutoReloadError(exc.message) from exc
 
 

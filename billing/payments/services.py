@@ -169,16 +169,29 @@ def payment_quote(
     )
 
 
-def card_setup_start(*, holder: User) -> tuple[str, str]:
+# A SetupIntent the holder has not confirmed yet can still take a card: offered again, not replaced.
+SETUP_REUSABLE_STATUSES = ("requires_payment_method", "requires_confirmation")
+
+
+def card_setup_start(*, holder: User, off_session: bool = False, reuse_setup_intent_id: str = "") -> tuple[str, str]:
     """A Stripe SetupIntent for the holder's Stripe customer (created on first use), which the
-    browser confirms with the card element. Returns (setup_intent_id, client_secret)."""
+    browser confirms with the card element; `off_session` to save the card for auto-reload. Called
+    when the holder submits a card, never to show a page. `reuse_setup_intent_id` (the one offered
+    last) is returned again while it is the holder's, of the same use, and still open, so asking
+    twice creates one. Returns (setup_intent_id, client_secret)."""
+    usage = "off_session" if off_session else "on_session"
     try:
+        if reuse_setup_intent_id and holder.stripe_customer_id:
+            offered = stripe_gateway.setup_intent_retrieve(setup_intent_id=reuse_setup_intent_id)
+            reusable = offered.status in SETUP_REUSABLE_STATUSES and offered.client_secret
+            if reusable and offered.customer == holder.stripe_customer_id and offered.usage in ("", usage):
+                return offered.id, offered.client_secret
         if not holder.stripe_customer_id:
             customer_id = stripe_gateway.customer_create(email=holder.email, name=holder.display_name)
             # Only fill an empty id: two tabs racing here must not overwrite each other's customer.
             User.objects.filter(pk=holder.pk, stripe_customer_id="").update(stripe_customer_id=customer_id)
             holder.refresh_from_db(fields=["stripe_customer_id"])
-        return stripe_gateway.setup_intent_create(customer_id=holder.stripe_customer_id)
+        return stripe_gateway.setup_intent_create(customer_id=holder.stripe_customer_id, usage=usage)
     except stripe_gateway.GatewayError as exc:
         raise PaymentError(exc.message) from exc
 
