@@ -115,3 +115,17 @@ def test_a_failed_bank_check_at_the_payment_step_keeps_the_amount(client, stripe
     assert form["account"].value() == str(account.pk) or form["account"].value() == account.pk
     assert str(form["amount"].value()) == "27.50"
     assert 'value="27.50"' in back.content.decode()
+
+
+def test_the_refusals_read_in_spanish_for_a_spanish_speaking_holder(client):
+    account = make_account(balance_cents=1000)
+    account.holder.preferred_language = "es"
+    account.holder.save(update_fields=["preferred_language"])
+    client.force_login(account.holder)
+    url = reverse("billing:alerts", args=[account.pk])
+    too_high = client.post(url, {"action": "alert", "low_balance_threshold": "999,00"})
+    assert too_high.context["alert_form"].errors["low_balance_threshold"][0].startswith("Elija un monto de")
+    unknown = client.post(url, {"action": "guardar"})
+    assert "No entendimos esa solicitud. No se cambió nada." in unknown.content.decode()
+    opened = client.post(reverse("accounts:account_open"), {"facility": "abc"})
+    assert opened.context["open_form"].errors["facility"] == ["Elija un centro de la lista, o “Todavía no lo sé”."]
