@@ -89,6 +89,7 @@ class AutoReloadForm(HardenedFormMixin, forms.Form):
     amount = LocalAmountField(label=_("Add this amount"))
     threshold = LocalAmountField(label=_("When the balance falls below"))
     monthly_cap = LocalAmountField(
-        label=_("At most this much a month"), help_text=_("Reloads stop for the month once they would pass it.")
+        label=_("At most this much a month"),
+        help_text=_("Counts what your card pays, fees included: reloads stop for the month once they would pass it."),
     )
     setup_intent = forms.CharField(max_length=255, required=False, widget=forms.HiddenInput)

@@ -5,7 +5,7 @@ a card (the card field asks for it), and asked twice it is the same one."""
 import pytest
 from django.urls import reverse
 
-from billing.models import AutoReload, PaymentStatus
+from billing.models import AutoReload, Payment, PaymentStatus
 from tests.helpers import (
     OK_CARD,
     THREE_DS_CARD,
@@ -129,3 +129,18 @@ def test_the_refusals_read_in_spanish_for_a_spanish_speaking_holder(client):
     assert "No entendimos esa solicitud. No se cambió nada." in unknown.content.decode()
     opened = client.post(reverse("accounts:account_open"), {"facility": "abc"})
     assert opened.context["open_form"].errors["facility"] == ["Elija un centro de la lista, o “Todavía no lo sé”."]
+
+
+def test_the_alerts_page_says_the_cap_counts_fees_and_what_the_card_paid(client, stripe_server):
+    account = make_account(balance_cents=1000)
+    setup_id = confirmed_setup_intent(stripe_server, account.holder)
+    client.force_login(account.holder)
+    url = reverse("billing:alerts", args=[account.pk])
+    client.post(
+        url,
+        {"action": "reload", "amount": "5.00", "threshold": "8.00", "monthly_cap": "60.00", "setup_intent": setup_id},
+    )
+    Payment.objects.create(account=account, channel="web", amount_cents=500, fee_cents=300, auto_reload=True)
+    page = client.get(url).content.decode()
+    assert "Counts what your card pays, fees included" in page
+    assert "Your card paid for reloads this month, fees included: $8.00." in page
