@@ -58,6 +58,13 @@ class UserAdmin(BaseUserAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("groups")
 
+    def has_change_permission(self, request, obj=None):
+        # A superuser's account (its email, its password) is changed by superusers only: otherwise
+        # whoever may edit users could take it over.
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
     def get_readonly_fields(self, request, obj=None):
         # Who may do what is a superuser's decision: anyone else who may edit users (a supervisor
         # fixing a name or an address) sees these fields but cannot change them, on any user, their

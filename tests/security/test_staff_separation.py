@@ -158,3 +158,22 @@ def test_the_language_cookie_is_secure_in_production():
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "Lax"]
+
+
+def test_a_supervisor_cannot_change_a_superusers_email_or_password(client, supervisor):
+    boss = UserFactory(email="boss@familyline.example", is_staff=True, is_superuser=True)
+    url = reverse("admin:accounts_user_change", args=[boss.pk])
+    client.post(url, _user_form(boss, email="lead+takeover@familyline.example"))
+    refused = client.post(
+        reverse("admin:auth_user_password_change", args=[boss.pk]),
+        {
+            "password1": "a new password for the boss",
+            "password2": "a new password for the boss",
+            "usable_password": "true",
+        },
+    )
+    assert refused.status_code == 403
+    boss.refresh_from_db()
+    assert boss.email == "boss@familyline.example"
+    assert boss.check_password("correct horse battery")
+    assert client.get(url).status_code == 200  # still readable
