@@ -490,7 +490,7 @@ class DisputeStatus(models.TextChoices):
 class DisputeParkedReason(models.TextChoices):
     UNKNOWN_PAYMENT = "unknown_payment", "No payment of ours has this charge"
     PAYMENT_NOT_PAID = "payment_not_paid", "Our payment for this charge never succeeded"
-    ABOVE_PAYMENT = "above_payment", "More than the payment took (less what its other disputes hold)"
+    ABOVE_PAYMENT = "above_payment", "More than the payment took (less its card refunds and other disputes)"
     CURRENCY = "currency", "Not in dollars"
 
 

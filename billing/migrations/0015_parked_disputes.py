@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
                 choices=[
                     ("unknown_payment", "No payment of ours has this charge"),
                     ("payment_not_paid", "Our payment for this charge never succeeded"),
-                    ("above_payment", "More than the payment took (less what its other disputes hold)"),
+                    ("above_payment", "More than the payment took (less its card refunds and other disputes)"),
                     ("currency", "Not in dollars"),
                 ],
                 max_length=20,

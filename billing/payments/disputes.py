@@ -17,6 +17,8 @@ from billing.models import (
     EntryKind,
     Payment,
     PaymentStatus,
+    Refund,
+    RefundStatus,
     SystemAccount,
 )
 
@@ -34,8 +36,9 @@ def dispute_opened(*, data: dict) -> Dispute:
     dispute id and hold its amount in disputes under `dispute:<id>:hold`. Safe to repeat.
 
     Only a dispute of a payment FamilyLine knows (and was paid), in dollars, up to what that payment
-    took less what its other disputes hold, is posted; any other is recorded `parked` with its reason
-    for staff, and nothing moves (a signed event can still carry any id or amount)."""
+    took (its card refunds deducted) less what its other disputes hold, is posted; any other is
+    recorded `parked` with its reason for staff, and nothing moves (a signed event can still carry
+    any id or amount)."""
     with transaction.atomic():
         dispute, created = _dispute_for(data)
         if dispute.status == DisputeStatus.PARKED:
@@ -160,7 +163,14 @@ def _unmatched_reason(*, payment: Payment | None, amount_cents: int, currency: s
         .aggregate(total=Sum("amount_cents"))["total"]
         or 0
     )
-    if amount_cents > payment.total_cents - held:
+    # Card refunds of this payment, sent or on their way: that money is going back to the card already.
+    refunded = (
+        Refund.objects.filter(payment=payment, status__in=(RefundStatus.PENDING, RefundStatus.SUCCEEDED)).aggregate(
+            total=Sum("amount_cents")
+        )["total"]
+        or 0
+    )
+    if amount_cents > payment.total_cents - refunded - held:
         return DisputeParkedReason.ABOVE_PAYMENT
     return ""
 

@@ -16,7 +16,7 @@ from django.core import mail
 from django.urls import reverse
 
 from accounts.services import account_open
-from billing.models import Dispute, DisputeStatus, JournalEntry, SystemAccount
+from billing.models import Dispute, DisputeStatus, JournalEntry, Refund, SystemAccount
 from billing.selectors import ledger_violations
 from tests.factories import UserFactory
 from tests.helpers import balance_of, card_payment, system_posted
@@ -263,3 +263,23 @@ def test_disputes_of_one_payment_never_hold_more_than_it_took(stripe_server, del
     assert (over.status, over.parked_reason) == (DisputeStatus.PARKED, "above_payment")  # 600 + 300 > 800
     assert system_posted(SystemAccount.DISPUTES) == -600
     assert ledger_violations() == []
+
+
+def test_a_dispute_counts_what_was_already_refunded_to_the_card(stripe_server, deliver):
+    holder = UserFactory()
+    account = account_open(holder=holder)
+    payment = card_payment(stripe_server, holder, account, 500)  # the card paid $8.00
+    Refund.objects.create(account=account, payment=payment, method="card", amount_cents=500, status="succeeded")
+    charge = _charge_of(stripe_server, payment.stripe_payment_intent_id)
+    deliver(
+        _dispute_event(
+            "evt_refunded",
+            "charge.dispute.created",
+            charge=charge,
+            amount=800,
+            status="needs_response",
+            with_intent=None,
+        )
+    )
+    assert Dispute.objects.get().parked_reason == "above_payment"  # $5.00 of the $8.00 went back already
+    assert system_posted(SystemAccount.DISPUTES) == 0
