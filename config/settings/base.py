@@ -250,6 +250,11 @@ CELERY_BEAT_SCHEDULE["billing-reconciliation-daily"] = {
     "task": "billing.tasks.reconciliation_daily_run",
     "schedule": crontab(minute=0, hour=5),
 }
+# Auto-reload terms a fee change made impossible (also run at once after a change of the web fee).
+CELERY_BEAT_SCHEDULE["billing-auto-reload-terms-daily"] = {
+    "task": "billing.tasks.auto_reload_terms_daily_run",
+    "schedule": crontab(minute=15, hour=6),
+}
 CELERY_BEAT_SCHEDULE["calls-expire-holds"] = {"task": "calls.tasks.expire_call_holds", "schedule": 300.0}
 # Inactive prepaid balances: notice, then refund (never forfeit), daily.
 CELERY_BEAT_SCHEDULE["billing-inactive-balances-daily"] = {

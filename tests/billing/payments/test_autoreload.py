@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.models import OutboxMessage
 from accounts.outbox import outbox_drain
 from accounts.services import account_reinstate, account_suspend
+from billing import tasks as billing_tasks
 from billing.models import AutoReload, FeeSchedule, Payment, PaymentStatus
 from billing.payments import autoreload
 from billing.payments import services as payment_services
@@ -287,3 +288,18 @@ def test_terms_saved_before_caps_counted_the_fee_are_paused_once_by_the_migratio
     outbox_drain()
     assert AutoReload.objects.get(account=account).stopped_reason == "cap_below_cost"
     assert len([m for m in mail.outbox if "auto-reload" in m.subject]) == 1
+
+
+def test_fees_turned_back_on_in_the_settings_pause_impossible_terms_on_the_daily_run(stripe_server, settings):
+    settings.PAYMENT_FEES_WAIVED = True
+    account = make_account(balance_cents=1000)
+    _save_card(stripe_server, account, amount=500, threshold=800, cap=500)  # no fee: one reload fits
+    settings.PAYMENT_FEES_WAIVED = False
+    mail.outbox.clear()
+    assert billing_tasks.auto_reload_terms_daily_run.delay().get() == 1
+    outbox_drain()
+    assert AutoReload.objects.get(account=account).stopped_reason == "cap_below_cost"
+    assert len([m for m in mail.outbox if "auto-reload" in m.subject]) == 1
+    assert settings.CELERY_BEAT_SCHEDULE["billing-auto-reload-terms-daily"]["task"] == (
+        billing_tasks.auto_reload_terms_daily_run.name
+    )
