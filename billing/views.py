@@ -98,6 +98,9 @@ def card_setup(request):
     purpose = request.POST.get("purpose", "")
     if purpose not in SETUP_PURPOSES:
         return JsonResponse({"error": _("That request was not understood. Nothing was changed.")}, status=400)
+    if not _fundable(request).exists():
+        # Nothing to pay into, nothing to reload: no Stripe customer for it either.
+        return JsonResponse({"error": _("Choose one of your own open accounts.")}, status=400)
     session_key = f"card_setup:{purpose}"
     try:
         setup_id, client_secret = services.card_setup_start(

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from billing.models import AutoReload, Payment, PaymentStatus
+from tests.factories import UserFactory
 from tests.helpers import (
     OK_CARD,
     THREE_DS_CARD,
@@ -67,6 +68,15 @@ def test_the_card_field_asks_for_one_setup_intent_and_gets_the_same_one_again(cl
     assert client.post(url, {"purpose": "payment"}).json()["client_secret"] != first.json()["client_secret"]
     assert client.post(url, {"purpose": "something"}).status_code == 400
     assert client.get(url).status_code == 405
+
+
+def test_a_holder_with_no_account_to_pay_gets_no_stripe_customer(client, stripe_counts):
+    client.force_login(UserFactory())
+    before = stripe_counts()
+    response = client.post(reverse("billing:card_setup"), {"purpose": "payment"})
+    assert response.status_code == 400
+    assert response.json()["error"] == "Choose one of your own open accounts."
+    assert stripe_counts() == before
 
 
 def test_an_unknown_action_on_the_alerts_page_saves_nothing(client, stripe_server):
