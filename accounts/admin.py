@@ -32,6 +32,8 @@ for _model in (ClockedSchedule, CrontabSchedule, IntervalSchedule, SolarSchedule
         admin.site.unregister(_model)
 
 RECENT_ROWS = 20
+# Fields of the user form that grant powers: only a superuser changes them.
+SUPERUSER_ONLY_FIELDS = ("is_superuser", "groups", "user_permissions")
 
 
 @admin.register(User)
@@ -56,6 +58,22 @@ class UserAdmin(BaseUserAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("groups")
+
+    def has_change_permission(self, request, obj=None):
+        # A superuser's account (its email, its password) is changed by superusers only: otherwise
+        # whoever may edit users could take it over.
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        # Who may do what is a superuser's decision: anyone else who may edit users (a supervisor
+        # fixing a name or an address) sees these fields but cannot change them, on any user, their
+        # own included. A read-only field is left out of the form, so a forged POST changes nothing.
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly += [name for name in SUPERUSER_ONLY_FIELDS if name not in readonly]
+        return readonly
 
 
 class PhoneNumberInline(admin.TabularInline):

@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from config.forms import AmountField
+from config.forms import AmountField, ConsentField
 
 from .security import HardenedFormMixin
 from .states import US_STATES
@@ -27,8 +27,9 @@ class DirectBillApplicationForm(HardenedFormMixin, forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
         help_text=_("Sent to the credit check only. We keep the last four digits and nothing more."),
     )
-    consent = forms.BooleanField(
-        label=_("I agree that FamilyLine may check my credit to decide on this application."), required=True
+    consent = ConsentField(
+        label=_("I agree that FamilyLine may check my credit to decide on this application."),
+        error_messages={"required": _("Tick the box to agree to the credit check, or we cannot decide on it.")},
     )
 
 

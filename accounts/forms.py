@@ -95,6 +95,7 @@ class AccountOpenForm(HardenedFormMixin, forms.Form):
         required=False,
         empty_label=_("I don't know yet"),
         help_text=_("We show what its calls cost before you pay anything."),
+        error_messages={"invalid_choice": _("Choose a facility from the list, or “I don't know yet”.")},
     )
 
     def __init__(self, *args, facilities, **kwargs):

@@ -3,7 +3,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from billing import history as family_history
 from billing import selectors as billing_selectors
@@ -49,8 +49,7 @@ def _account_context(account) -> dict:
     }
 
 
-@login_required
-def dashboard(request):
+def _dashboard(request, *, open_form=None, status: int = 200):
     views = [
         {
             **_account_context(account),
@@ -58,8 +57,14 @@ def dashboard(request):
         }
         for account in selectors.account_list_for_holder(holder=request.user)
     ]
-    open_form = AccountOpenForm(facilities=facility_list_active())
-    return render(request, "accounts/dashboard.html", {"accounts": views, "open_form": open_form, **_rules()})
+    open_form = open_form or AccountOpenForm(facilities=facility_list_active())
+    context = {"accounts": views, "open_form": open_form, **_rules()}
+    return render(request, "accounts/dashboard.html", context, status=status)
+
+
+@login_required
+def dashboard(request):
+    return _dashboard(request)
 
 
 def _rules() -> dict:
@@ -70,10 +75,15 @@ def _rules() -> dict:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def account_open(request):
+    """A GET shows the dashboard, where the opening form is; a refused facility opens nothing."""
+    if request.method == "GET":
+        return _dashboard(request)
     form = AccountOpenForm(request.POST, facilities=facility_list_active())
-    facility = form.cleaned_data["facility"] if form.is_valid() else None
+    if not form.is_valid():
+        return _dashboard(request, open_form=form, status=400)
+    facility = form.cleaned_data["facility"]
     try:
         account = services.account_open(holder=request.user, kind=AccountKind.ADVANCE_CONNECT)
         if facility is not None:

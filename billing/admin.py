@@ -480,12 +480,23 @@ class StripeDisputeReason(models.TextChoices):
 @admin.register(Dispute)
 class DisputeAdmin(ReadOnlyAdmin):
     """Chargebacks: the amount is held in disputes while open. Stripe's closing event resolves a dispute;
-    staff may resolve it here too (won: back to card clearing; lost: a loss to FamilyLine)."""
+    staff may resolve it here too (won: back to card clearing; lost: a loss to FamilyLine). A dispute
+    that matches no paid payment of ours, or asks more than it took, is parked with its reason and
+    nothing posted: staff compare it with Stripe's record."""
 
     code_labels = {"reason": StripeDisputeReason, "stripe_status": StripeDisputeStatus}
 
-    list_display = ["stripe_dispute_id", "created", "payment", "amount", "reason_label", "status", "resolved"]
-    list_filter = ["status", "reason"]
+    list_display = [
+        "stripe_dispute_id",
+        "created",
+        "payment",
+        "amount",
+        "reason_label",
+        "status",
+        "parked_reason",
+        "resolved",
+    ]
+    list_filter = ["status", "parked_reason", "reason"]
     search_fields = ["stripe_dispute_id", "stripe_charge_id", "stripe_payment_intent_id", "=payment__account__id"]
     list_select_related = ["payment"]
     ordering = ["-created_at", "-id"]

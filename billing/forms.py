@@ -4,7 +4,9 @@ from django import forms
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from accounts.alerts import ALERT_THRESHOLD_MAX_CENTS
 from accounts.security import HardenedFormMixin
+from billing.money import format_cents
 from config.forms import AmountField
 
 # "12,50" or "1.250,50": a decimal comma, as Spanish readers write amounts.
@@ -71,6 +73,15 @@ class AlertForm(HardenedFormMixin, forms.Form):
         help_text=_("One email each time the balance goes below this amount. 0.00 turns the alert off."),
     )
 
+    def clean_low_balance_threshold(self) -> int:
+        # Refused, not silently lowered: the holder must know which amount the alert uses.
+        value = self.cleaned_data["low_balance_threshold"]
+        if value > ALERT_THRESHOLD_MAX_CENTS:
+            raise forms.ValidationError(
+                _("Choose an amount of at most %(high)s.") % {"high": format_cents(ALERT_THRESHOLD_MAX_CENTS)}
+            )
+        return value
+
 
 class AutoReloadForm(HardenedFormMixin, forms.Form):
     """Auto-reload terms; `setup_intent` is the card the browser just confirmed (empty: keep the saved card)."""
@@ -78,6 +89,7 @@ class AutoReloadForm(HardenedFormMixin, forms.Form):
     amount = LocalAmountField(label=_("Add this amount"))
     threshold = LocalAmountField(label=_("When the balance falls below"))
     monthly_cap = LocalAmountField(
-        label=_("At most this much a month"), help_text=_("Reloads stop for the month once they would pass it.")
+        label=_("At most this much a month"),
+        help_text=_("Counts what your card pays, fees included: reloads stop for the month once they would pass it."),
     )
     setup_intent = forms.CharField(max_length=255, required=False, widget=forms.HiddenInput)

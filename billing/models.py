@@ -255,6 +255,7 @@ class AutoReload(models.Model):
         AUTHENTICATION = "authentication_required", _("your bank asked to confirm the payment")
         DECLINED = "declined", _("your card was declined")
         HOLDER = "holder", _("you turned it off")
+        CAP_BELOW_COST = "cap_below_cost", _("its monthly limit no longer covers one reload with its fee")
 
     account = models.OneToOneField("accounts.CallingAccount", on_delete=models.PROTECT, related_name="auto_reload")
     enabled = models.BooleanField(default=False)
@@ -542,8 +543,16 @@ class InactivityNotice(models.Model):
 
 class DisputeStatus(models.TextChoices):
     OPEN = "open", "Open: the amount is held for review"
+    PARKED = "parked", "Parked: not matched to a payment, nothing posted"
     WON = "won", "Won: the amount is back"
     LOST = "lost", "Lost: a loss to FamilyLine"
+
+
+class DisputeParkedReason(models.TextChoices):
+    UNKNOWN_PAYMENT = "unknown_payment", "No payment of ours has this charge"
+    PAYMENT_NOT_PAID = "payment_not_paid", "Our payment for this charge never succeeded"
+    ABOVE_PAYMENT = "above_payment", "More than the payment took (less its card refunds and other disputes)"
+    CURRENCY = "currency", "Not in dollars"
 
 
 class Dispute(models.Model):
@@ -561,6 +570,8 @@ class Dispute(models.Model):
     reason = models.CharField("bank's reason", max_length=100, blank=True)
     stripe_status = models.CharField(max_length=40, blank=True)
     status = models.CharField(max_length=10, choices=DisputeStatus.choices, default=DisputeStatus.OPEN)
+    # Why a dispute was not posted (status parked): staff match it by hand, with Stripe's record.
+    parked_reason = models.CharField(max_length=20, choices=DisputeParkedReason.choices, blank=True)
     hold_entry = models.OneToOneField(
         JournalEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="dispute_hold"
     )
@@ -579,7 +590,14 @@ class Dispute(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount_cents__gt=0), name="dispute_amount_positive"),
             models.CheckConstraint(
-                condition=Q(status="open") | Q(close_entry__isnull=False), name="closed_dispute_is_posted"
+                condition=Q(status__in=["open", "parked"]) | Q(close_entry__isnull=False),
+                name="closed_dispute_is_posted",
+            ),
+            # A parked dispute has its reason and nothing on the ledger; any other has no reason.
+            models.CheckConstraint(
+                condition=(Q(status="parked") & ~Q(parked_reason="") & Q(hold_entry__isnull=True))
+                | (~Q(status="parked") & Q(parked_reason="")),
+                name="parked_dispute_has_reason_and_no_hold",
             ),
         ]
 

@@ -97,7 +97,6 @@ def _pay_review(request, statement, *, amount_cents: int, error: str = ""):
     context = _pay_context(statement)
     try:
         quote = statement_payments.direct_bill_payment_quote(account=statement.account, amount_cents=amount_cents)
-        setup_id, client_secret = services.card_setup_start(holder=request.user)
     except services.PaymentError as exc:
         form = StatementPayForm(initial={"amount": to_decimal(amount_cents)})
         return render(request, "statements/pay.html", {**context, "form": form, "error": exc.message}, status=400)
@@ -105,8 +104,6 @@ def _pay_review(request, statement, *, amount_cents: int, error: str = ""):
         form=StatementCardForm(initial={"amount": to_decimal(amount_cents), "total_cents": quote.total_cents}),
         quote=quote,
         error=error,
-        setup_intent_id=setup_id,
-        client_secret=client_secret,
         stripe_js_url=settings.STRIPE_JS_URL,
         stripe_publishable_key=settings.STRIPE_PUBLISHABLE_KEY,
     )

@@ -65,6 +65,8 @@ class SetupResult:
     status: str
     customer: str
     payment_method: str
+    client_secret: str = ""
+    usage: str = ""
 
 
 def _client() -> stripe.StripeClient:
@@ -110,7 +112,12 @@ def setup_intent_retrieve(*, setup_intent_id: str) -> SetupResult:
     if payment_method is not None and not isinstance(payment_method, str):
         payment_method = payment_method.id
     return SetupResult(
-        id=intent.id, status=intent.status, customer=intent.customer or "", payment_method=payment_method or ""
+        id=intent.id,
+        status=intent.status,
+        customer=intent.customer or "",
+        payment_method=payment_method or "",
+        client_secret=getattr(intent, "client_secret", None) or "",
+        usage=getattr(intent, "usage", None) or "",
     )
 
 

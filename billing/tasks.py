@@ -6,7 +6,7 @@ from celery import shared_task
 from . import reconciliation
 from .closing import inactivity, late_charges  # noqa: F401  (late_charges registers its outbox handler)
 from .closing import services as closing
-from .payments import autoreload, webhooks  # noqa: F401  (autoreload registers its outbox handlers)
+from .payments import autoreload, webhooks
 from .statements import credit_raise, dunning
 from .statements import services as statements
 
@@ -26,6 +26,13 @@ def stripe_events_process_pending() -> int:
 def refunds_card_retry_pending() -> int:
     """Periodic: card refunds left pending (processor unreachable, a crash after closing)."""
     return closing.refunds_card_retry_pending()
+
+
+@shared_task(name="billing.tasks.auto_reload_terms_daily_run")
+def auto_reload_terms_daily_run() -> int:
+    """Periodic (daily): pause the auto-reloads whose monthly cap no longer covers one reload with
+    today's fee, whatever changed it (the schedule, or fees turned back on in the settings)."""
+    return autoreload.auto_reload_terms_recheck()
 
 
 @shared_task(name="billing.tasks.inactive_balances_daily_run")

@@ -7,6 +7,7 @@ app_name = "billing"
 urlpatterns = [
     path("fund/", views.fund, name="fund"),
     path("fund/pay/", views.fund_pay, name="fund_pay"),
+    path("cards/setup/", views.card_setup, name="card_setup"),
     path("payments/<int:pk>/", views.receipt, name="receipt"),
     path("payments/<int:pk>/authenticate/", views.authenticate, name="authenticate"),
     path("payments/<int:pk>/cancel/", views.payment_cancel, name="payment_cancel"),

@@ -1,8 +1,11 @@
+import contextlib
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpResponse, HttpResponseBadRequest
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -16,7 +19,7 @@ from accounts.models import AccountKind, AccountStatus
 from . import selectors, stripe_gateway
 from .forms import AlertForm, AutoReloadForm, FundForm, PayForm
 from .models import Channel, PaymentStatus
-from .money import to_decimal
+from .money import MoneyError, parse_amount, to_decimal
 from .payments import autoreload, pending, services, webhooks
 from .payments.card_errors import plain_card_error
 
@@ -78,7 +81,6 @@ def _review(request, *, account, amount_cents: int, error: str = ""):
     accounts = _fundable(request)
     try:
         quote = services.payment_quote(account=account, amount_cents=amount_cents, channel=Channel.WEB)
-        setup_id, client_secret = services.card_setup_start(holder=request.user)
     except services.PaymentError as exc:
         form = FundForm(initial={"account": account.pk, "amount": to_decimal(amount_cents)}, accounts=accounts)
         return _fund_page(request, form, error=exc.message, status=400)
@@ -92,8 +94,6 @@ def _review(request, *, account, amount_cents: int, error: str = ""):
         "quote": quote,
         "form": pay_form,
         "error": plain_card_error(error) if error else "",
-        "setup_intent_id": setup_id,
-        "client_secret": client_secret,
         **_stripe_context(),
     }
     return render(request, "billing/fund_review.html", context, status=400 if error else 200)
@@ -110,7 +110,39 @@ def fund(request):
             return _review(request, account=form.cleaned_data["account"], amount_cents=form.cleaned_data["amount"])
         return _fund_page(request, form, status=400)
     initial = {"account": request.GET["account"]} if request.GET.get("account", "").isdigit() else {}
+    # Back from a payment the bank did not confirm: the amount stays as the holder chose it.
+    with contextlib.suppress(KeyError, MoneyError):
+        initial["amount"] = to_decimal(parse_amount(request.GET["amount"]))
     return _fund_page(request, FundForm(initial=initial, accounts=accounts))
+
+
+# What a card is being confirmed for: a payment now, or saving it for auto-reload.
+SETUP_PURPOSES = {"payment": False, "auto_reload": True}
+
+
+@login_required
+@require_POST
+def card_setup(request):
+    """The card field asks for a SetupIntent when the holder submits a card, so showing a page (or
+    refusing a request) never creates a Stripe object. The one offered last in this session is offered
+    again while it is still open. Answers JSON: {client_secret} or {error} (400 or 503)."""
+    purpose = request.POST.get("purpose", "")
+    if purpose not in SETUP_PURPOSES:
+        return JsonResponse({"error": _("That request was not understood. Nothing was changed.")}, status=400)
+    if not _fundable(request).exists():
+        # Nothing to pay into, nothing to reload: no Stripe customer for it either.
+        return JsonResponse({"error": _("Choose one of your own open accounts.")}, status=400)
+    session_key = f"card_setup:{purpose}"
+    try:
+        setup_id, client_secret = services.card_setup_start(
+            holder=request.user,
+            off_session=SETUP_PURPOSES[purpose],
+            reuse_setup_intent_id=str(request.session.get(session_key, "")),
+        )
+    except services.PaymentError as exc:
+        return JsonResponse({"error": exc.message}, status=503)
+    request.session[session_key] = setup_id
+    return JsonResponse({"client_secret": client_secret})
 
 
 @login_required
@@ -145,7 +177,8 @@ def _after_charge(request, payment):
         messages.info(request, _("Your bank is still processing this payment. We will email your receipt."))
         return redirect("billing:receipt", pk=payment.pk)
     messages.error(request, plain_card_error(payment.failure_message))
-    return redirect(f"{reverse('billing:fund')}?account={payment.account_id}")
+    query = urlencode({"account": payment.account_id, "amount": to_decimal(payment.amount_cents)})
+    return redirect(f"{reverse('billing:fund')}?{query}")
 
 
 @login_required
@@ -209,19 +242,12 @@ def _alerts_page(request, account, *, alert_form=None, reload_form=None, error: 
     alert_form = alert_form or AlertForm(
         initial={"low_balance_threshold": to_decimal(account.low_balance_threshold_cents)}
     )
-    setup_id = client_secret = ""
-    try:
-        setup_id, client_secret = autoreload.saved_card_setup_start(holder=request.user)
-    except autoreload.AutoReloadError as exc:
-        error = error or exc.message
     context = {
         "account": account,
         "config": config,
         "alert_form": alert_form,
         "reload_form": reload_form,
         "error": error,
-        "setup_intent_id": setup_id,
-        "client_secret": client_secret,
         "reloaded_this_month_cents": autoreload.reloads_this_month_cents(account=account),
         **_limits_context(),
         **_stripe_context(),
@@ -246,8 +272,13 @@ def _alerts_post(request, account):
         except autoreload.AutoReloadError as exc:
             return _alerts_page(request, account, error=exc.message, status=400)
         messages.success(request, _("Auto-reload is off.") if action == "off" else _("Your saved card was removed."))
-    else:
+    elif action == "reload":
         return _auto_reload_post(request, account)
+    else:
+        # Only the page's own forms are acted on: anything else changes nothing.
+        return _alerts_page(
+            request, account, error=_("That request was not understood. Nothing was changed."), status=400
+        )
     return redirect("billing:alerts", pk=account.pk)
 
 
@@ -264,6 +295,9 @@ def _auto_reload_post(request, account):
             account=account, holder=request.user, terms=terms, setup_intent_id=data["setup_intent"]
         )
     except autoreload.AutoReloadError as exc:
+        if exc.field:
+            form.add_error(exc.field, exc.message)
+            return _alerts_page(request, account, reload_form=form, status=400)
         return _alerts_page(request, account, reload_form=form, error=exc.message, status=400)
     messages.success(request, _("Auto-reload is on."))
     return redirect("billing:alerts", pk=account.pk)

@@ -165,6 +165,14 @@ def work_queue(*, user) -> list[QueueItem]:
             "billing.view_dispute",
         ),
         QueueItem(
+            "disputes_parked",
+            "Disputes parked (no payment of ours matches, or more than it took)",
+            Dispute.objects.filter(status=DisputeStatus.PARKED).count(),
+            "admin:billing_dispute_changelist",
+            "status__exact=parked",
+            "billing.view_dispute",
+        ),
+        QueueItem(
             "reconciliation",
             "Reconciliation differences (latest run)",
             ReconciliationDifference.objects.filter(run=latest).count() if latest else 0,

@@ -23,3 +23,22 @@ class AmountField(forms.CharField):
             return parse_amount(text)
         except MoneyError as exc:
             raise forms.ValidationError(str(exc)) from exc
+
+
+class _RawCheckboxInput(forms.CheckboxInput):
+    # Django's checkbox turns any non-empty value into True before a field sees it ("\x00" included).
+    def value_from_datadict(self, data, files, name):
+        return data.get(name)
+
+
+class ConsentField(forms.BooleanField):
+    """A box that must be ticked: only what a browser sends for a ticked box ("on", or "true"/"1")
+    counts as yes; anything else is the field's "required" error (control characters theirs)."""
+
+    widget = _RawCheckboxInput
+    TICKED = frozenset({"on", "true", "1"})
+
+    def to_python(self, value):
+        if value is True:
+            return True
+        return isinstance(value, str) and value.strip().lower() in self.TICKED

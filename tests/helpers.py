@@ -235,6 +235,21 @@ def browser_authenticates_payment(base_url: str, client_secret: str, *, success:
     return requests.post(url, json=body, timeout=10).json()
 
 
+def stripe_object_count(base_url: str, kind: str) -> int:
+    """How many Stripe objects of `kind` ("customers", "setup_intents") the stand-in holds, paging
+    through its list as Stripe's clients do."""
+    count, after = 0, None
+    while True:
+        params = {"limit": 100, **({"starting_after": after} if after else {})}
+        page = requests.get(
+            f"{base_url}/v1/{kind}", params=params, auth=(settings.STRIPE_SECRET_KEY, ""), timeout=10
+        ).json()
+        count += len(page["data"])
+        if not page.get("has_more") or not page["data"]:
+            return count
+        after = page["data"][-1]["id"]
+
+
 def confirmed_setup_intent(base_url: str, holder, number: str = OK_CARD) -> str:
     setup_id, client_secret = payments.card_setup_start(holder=holder)
     result = browser_confirms_card(base_url, client_secret, number)

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -29,16 +29,21 @@ from . import services
 logger = logging.getLogger(__name__)
 
 RELOAD_CHARGE = "billing.autoreload_charge"
+# After the web fee changes (and once for the terms saved before caps counted the fee): pause the
+# auto-reloads whose monthly limit no longer covers one reload with its fee.
+TERMS_RECHECK = services.AUTO_RELOAD_TERMS_RECHECK
 RELOAD_EVERY = timedelta(days=1)
 NOT_COUNTED = (PaymentStatus.FAILED, PaymentStatus.CANCELED)
 
 
 class AutoReloadError(Exception):
-    """A set-up that cannot be saved. `message` is fit to show."""
+    """A set-up that cannot be saved. `message` is fit to show; `field` names the form field it is
+    about, when there is one."""
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, *, field: str | None = None):
         super().__init__(message)
         self.message = message
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -52,16 +57,18 @@ def auto_reload_get(*, account: CallingAccount) -> AutoReload | None:
     return AutoReload.objects.filter(account=account).first()
 
 
-def saved_card_setup_start(*, holder: User) -> tuple[str, str]:
-    """A SetupIntent for saving a card for off-session reloads. Returns (id, client_secret)."""
+def saved_card_setup_start(*, holder: User, reuse_setup_intent_id: str = "") -> tuple[str, str]:
+    """A SetupIntent for saving a card for off-session reloads (see `services.card_setup_start`).
+    Returns (id, client_secret)."""
     try:
-        if not holder.stripe_customer_id:
-            customer_id = stripe_gateway.customer_create(email=holder.email, name=holder.display_name)
-            User.objects.filter(pk=holder.pk, stripe_customer_id="").update(stripe_customer_id=customer_id)
-            holder.refresh_from_db(fields=["stripe_customer_id"])
-        return stripe_gateway.setup_intent_create(customer_id=holder.stripe_customer_id, usage="off_session")
-    except stripe_gateway.GatewayError as exc:
+        return services.card_setup_start(holder=holder, off_session=True, reuse_setup_intent_id=reuse_setup_intent_id)
+    except services.PaymentError as exc:
         raise AutoReloadError(exc.message) from exc
+
+
+def reload_fee_cents() -> int:
+    """The fee each reload carries (a web card payment's)."""
+    return services.fee_for_channel(channel=Channel.WEB)
 
 
 def _check_terms(terms: ReloadTerms) -> None:
@@ -69,15 +76,25 @@ def _check_terms(terms: ReloadTerms) -> None:
     if not low <= terms.amount_cents <= high:
         raise AutoReloadError(
             gettext("A reload adds between %(low)s and %(high)s.")
-            % {"low": format_cents(low), "high": format_cents(high)}
+            % {"low": format_cents(low), "high": format_cents(high)},
+            field="amount",
         )
     if terms.threshold_cents > alerts.ALERT_THRESHOLD_MAX_CENTS:
         raise AutoReloadError(
             gettext("Choose a balance of at most %(high)s to reload at.")
-            % {"high": format_cents(alerts.ALERT_THRESHOLD_MAX_CENTS)}
+            % {"high": format_cents(alerts.ALERT_THRESHOLD_MAX_CENTS)},
+            field="threshold",
         )
-    if terms.monthly_cap_cents < terms.amount_cents:
-        raise AutoReloadError(gettext("The monthly limit must be at least the reload amount."))
+    # The limit counts what the card pays: with it below one reload and its fee, no reload could run.
+    one_reload = terms.amount_cents + reload_fee_cents()
+    if terms.monthly_cap_cents < one_reload:
+        raise AutoReloadError(
+            gettext(
+                "The monthly limit counts what your card pays: make it at least %(total)s, one reload with its fee."
+            )
+            % {"total": format_cents(one_reload)},
+            field="monthly_cap",
+        )
 
 
 def _saved_card(*, holder: User, setup_intent_id: str) -> tuple[str, str]:
@@ -153,10 +170,11 @@ def _month_start(now: datetime) -> datetime:
 
 
 def reloads_this_month_cents(*, account: CallingAccount, now: datetime | None = None) -> int:
+    """What the card paid (or is paying) for this month's reloads: amounts and fees."""
     reloads = Payment.objects.filter(
         account=account, auto_reload=True, created_at__gte=_month_start(now or timezone.now())
     ).exclude(status__in=NOT_COUNTED)
-    return reloads.aggregate(total=Sum("amount_cents"))["total"] or 0
+    return reloads.aggregate(total=Sum(F("amount_cents") + F("fee_cents")))["total"] or 0
 
 
 def _may_reload(*, config: AutoReload, balance_cents: int, now: datetime) -> bool:
@@ -167,7 +185,8 @@ def _may_reload(*, config: AutoReload, balance_cents: int, now: datetime) -> boo
         return False  # a payment since the call already lifted the balance
     if Payment.objects.filter(account=account, auto_reload=True, created_at__gt=now - RELOAD_EVERY).exists():
         return False  # at most one reload a day (even a failed one: it turned auto-reload off)
-    return reloads_this_month_cents(account=account, now=now) + config.amount_cents <= config.monthly_cap_cents
+    next_reload = config.amount_cents + reload_fee_cents()
+    return reloads_this_month_cents(account=account, now=now) + next_reload <= config.monthly_cap_cents
 
 
 def auto_reload_attempt(*, account_id: int, now: datetime | None = None) -> Payment | None:
@@ -186,12 +205,37 @@ def auto_reload_attempt(*, account_id: int, now: datetime | None = None) -> Paym
             channel=Channel.WEB,
             method=PaymentMethod.CARD,
             amount_cents=config.amount_cents,
-            fee_cents=services.fee_for_channel(channel=Channel.WEB),
+            fee_cents=reload_fee_cents(),
             card_last4=config.card_last4,
             auto_reload=True,
         )
         outbox_enqueue(kind=RELOAD_CHARGE, payload={"payment_id": payment.pk})
     return payment
+
+
+@outbox_handler(TERMS_RECHECK)
+def auto_reload_terms_recheck() -> int:
+    """Pause each auto-reload whose monthly limit is below one reload with today's fee (no reload
+    could ever run) and email its holder, who can save terms that work. Returns how many were
+    paused. Runs after a fee change; safe to run again."""
+    fee = reload_fee_cents()
+    impossible = AutoReload.objects.filter(enabled=True, monthly_cap_cents__lt=F("amount_cents") + fee)
+    paused = 0
+    for account_id in impossible.order_by("account_id").values_list("account_id", flat=True):
+        with transaction.atomic():
+            config = AutoReload.objects.select_for_update().get(account_id=account_id)
+            if not config.enabled or config.monthly_cap_cents >= config.amount_cents + fee:
+                continue
+            _stop(account_id=account_id, reason=AutoReload.Stopped.CAP_BELOW_COST)
+            account_email_enqueue(
+                account_id=account_id,
+                template="auto_reload_stopped",
+                reason=AutoReload.Stopped.CAP_BELOW_COST,
+                one_reload_cents=config.amount_cents + fee,
+                monthly_cap_cents=config.monthly_cap_cents,
+            )
+            paused += 1
+    return paused
 
 
 @outbox_handler(alerts.BALANCE_CROSSED)

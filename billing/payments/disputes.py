@@ -4,12 +4,23 @@ losses when lost): the family's balance and calls are untouched and no fee is ev
 family is told in plain words; staff read and resolve disputes in the admin."""
 
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.emails import account_email_enqueue
 from accounts.models import User
 from billing import ledger, stripe_gateway
-from billing.models import Dispute, DisputeStatus, EntryKind, Payment, SystemAccount
+from billing.models import (
+    Dispute,
+    DisputeParkedReason,
+    DisputeStatus,
+    EntryKind,
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+    SystemAccount,
+)
 
 CLOSED_STRIPE_STATUSES = {"won": DisputeStatus.WON, "lost": DisputeStatus.LOST}
 
@@ -22,9 +33,16 @@ class DisputeError(Exception):
 
 def dispute_opened(*, data: dict) -> Dispute:
     """`charge.dispute.created` (or any dispute event seen first): record the dispute once per Stripe
-    dispute id and hold its amount in disputes under `dispute:<id>:hold`. Safe to repeat."""
+    dispute id and hold its amount in disputes under `dispute:<id>:hold`. Safe to repeat.
+
+    Only a dispute of a payment FamilyLine knows (and was paid), in dollars, up to what that payment
+    took (its card refunds deducted) less what its other disputes hold, is posted; any other is
+    recorded `parked` with its reason for staff, and nothing moves (a signed event can still carry
+    any id or amount)."""
     with transaction.atomic():
         dispute, created = _dispute_for(data)
+        if dispute.status == DisputeStatus.PARKED:
+            return dispute
         if dispute.hold_entry_id is None:
             result = ledger.post(
                 idempotency_key=f"dispute:{dispute.stripe_dispute_id}:hold",
@@ -108,7 +126,12 @@ def _dispute_for(data: dict) -> tuple[Dispute, bool]:
     intent_id = _id_of(data.get("payment_intent")) or (
         stripe_gateway.charge_payment_intent(charge_id=charge_id) if charge_id else ""
     )
-    payment = Payment.objects.filter(stripe_payment_intent_id=intent_id).first() if intent_id else None
+    # Locked so that two disputes of one payment, arriving at once, are measured one after the other.
+    payment = (
+        Payment.objects.select_for_update().filter(stripe_payment_intent_id=intent_id).first() if intent_id else None
+    )
+    currency = str(data.get("currency") or "usd")[:3].lower()
+    parked = _unmatched_reason(payment=payment, amount_cents=amount, currency=currency)
     dispute, created = Dispute.objects.get_or_create(
         stripe_dispute_id=dispute_id[:255],
         defaults={
@@ -116,12 +139,40 @@ def _dispute_for(data: dict) -> tuple[Dispute, bool]:
             "stripe_payment_intent_id": intent_id[:255],
             "payment": payment,
             "amount_cents": amount,
-            "currency": str(data.get("currency") or "usd")[:3],
+            "currency": currency,
             "reason": str(data.get("reason") or "")[:100],
             "stripe_status": str(data.get("status") or "")[:40],
+            "status": DisputeStatus.PARKED if parked else DisputeStatus.OPEN,
+            "parked_reason": parked,
         },
     )
     return Dispute.objects.select_for_update(of=("self",)).select_related("payment").get(pk=dispute.pk), created
+
+
+def _unmatched_reason(*, payment: Payment | None, amount_cents: int, currency: str) -> str:
+    """Why a dispute cannot be posted against `payment` ("" when it can)."""
+    if payment is None:
+        return DisputeParkedReason.UNKNOWN_PAYMENT
+    if payment.status != PaymentStatus.SUCCEEDED:
+        return DisputeParkedReason.PAYMENT_NOT_PAID
+    if currency != "usd":
+        return DisputeParkedReason.CURRENCY
+    held = (
+        Dispute.objects.filter(payment=payment)
+        .exclude(status=DisputeStatus.PARKED)
+        .aggregate(total=Sum("amount_cents"))["total"]
+        or 0
+    )
+    # Card refunds of this payment, sent or on their way: that money is going back to the card already.
+    refunded = (
+        Refund.objects.filter(payment=payment, status__in=(RefundStatus.PENDING, RefundStatus.SUCCEEDED)).aggregate(
+            total=Sum("amount_cents")
+        )["total"]
+        or 0
+    )
+    if amount_cents > payment.total_cents - refunded - held:
+        return DisputeParkedReason.ABOVE_PAYMENT
+    return ""
 
 
 def _id_of(value) -> str:

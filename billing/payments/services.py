@@ -62,6 +62,10 @@ class DuplicateReferenceError(PaymentError):
         self.payments = payments
 
 
+# The outbox message that re-checks saved auto-reload terms against the fee (handled in autoreload).
+AUTO_RELOAD_TERMS_RECHECK = "billing.auto_reload_terms_recheck"
+
+
 class PaymentMismatchError(Exception):
     """Stripe reports a charge that does not match our payment row. Never credited; left for staff."""
 
@@ -169,16 +173,29 @@ def payment_quote(
     )
 
 
-def card_setup_start(*, holder: User) -> tuple[str, str]:
+# A SetupIntent the holder has not confirmed yet can still take a card: offered again, not replaced.
+SETUP_REUSABLE_STATUSES = ("requires_payment_method", "requires_confirmation")
+
+
+def card_setup_start(*, holder: User, off_session: bool = False, reuse_setup_intent_id: str = "") -> tuple[str, str]:
     """A Stripe SetupIntent for the holder's Stripe customer (created on first use), which the
-    browser confirms with the card element. Returns (setup_intent_id, client_secret)."""
+    browser confirms with the card element; `off_session` to save the card for auto-reload. Called
+    when the holder submits a card, never to show a page. `reuse_setup_intent_id` (the one offered
+    last) is returned again while it is the holder's, of the same use, and still open, so asking
+    twice creates one. Returns (setup_intent_id, client_secret)."""
+    usage = "off_session" if off_session else "on_session"
     try:
+        if reuse_setup_intent_id and holder.stripe_customer_id:
+            offered = stripe_gateway.setup_intent_retrieve(setup_intent_id=reuse_setup_intent_id)
+            reusable = offered.status in SETUP_REUSABLE_STATUSES and offered.client_secret
+            if reusable and offered.customer == holder.stripe_customer_id and offered.usage in ("", usage):
+                return offered.id, offered.client_secret
         if not holder.stripe_customer_id:
             customer_id = stripe_gateway.customer_create(email=holder.email, name=holder.display_name)
             # Only fill an empty id: two tabs racing here must not overwrite each other's customer.
             User.objects.filter(pk=holder.pk, stripe_customer_id="").update(stripe_customer_id=customer_id)
             holder.refresh_from_db(fields=["stripe_customer_id"])
-        return stripe_gateway.setup_intent_create(customer_id=holder.stripe_customer_id)
+        return stripe_gateway.setup_intent_create(customer_id=holder.stripe_customer_id, usage=usage)
     except stripe_gateway.GatewayError as exc:
         raise PaymentError(exc.message) from exc
 
@@ -476,8 +493,13 @@ def fee_schedule_check(*, channel: Channel | str, fee_cents: int) -> None:
 
 def fee_schedule_update(*, row: FeeSchedule, fee_cents: int) -> FeeSchedule:
     """Staff change a channel's fee. Refused above the channel's own cap (automated $3.00, live agent
-    $5.95, mail $0.00; the database checks the same caps). The fee applies to payments quoted from now on."""
+    $5.95, mail $0.00; the database checks the same caps). The fee applies to payments quoted from now on.
+    A change of the web fee (the one auto-reloads pay) pauses, after commit, the auto-reloads whose
+    monthly limit no longer covers one reload with its fee (`autoreload.auto_reload_terms_recheck`)."""
     fee_schedule_check(channel=row.channel, fee_cents=fee_cents)
-    row.fee_cents = fee_cents
-    row.save(update_fields=["fee_cents", "updated_at"])
+    with transaction.atomic():
+        row.fee_cents = fee_cents
+        row.save(update_fields=["fee_cents", "updated_at"])
+        if row.channel == Channel.WEB:
+            outbox_enqueue(kind=AUTO_RELOAD_TERMS_RECHECK, payload={})
     return row

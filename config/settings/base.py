@@ -157,6 +157,9 @@ AXES_CLIENT_IP_CALLABLE = "accounts.security.client_ip"
 AXES_USERNAME_CALLABLE = "accounts.security.axes_username"
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+# Only staff sign-ins count toward (and reset) the staff lockout; a family sign-in leaves an audit
+# row and nothing else, so the two lockouts never touch each other.
+AXES_HANDLER = "accounts.login_guard.StaffLoginHandler"
 
 # Idle sessions end: staff after 30 minutes, families after a longer quiet spell. Each request
 # stamps the session's last activity (accounts.middleware.IdleSessionTimeoutMiddleware).
@@ -197,6 +200,8 @@ PAYMENT_MAILING_ADDRESS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# The language cookie is sent on top-level navigation only (and over HTTPS only in production).
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 LANGUAGES = [("en", "English"), ("es", "Español")]
 TIME_ZONE = "America/New_York"
 USE_I18N = True
@@ -256,6 +261,11 @@ CELERY_BEAT_SCHEDULE["billing-credit-limits-raise-daily"] = {
 CELERY_BEAT_SCHEDULE["billing-reconciliation-daily"] = {
     "task": "billing.tasks.reconciliation_daily_run",
     "schedule": crontab(minute=0, hour=5),
+}
+# Auto-reload terms a fee change made impossible (also run at once after a change of the web fee).
+CELERY_BEAT_SCHEDULE["billing-auto-reload-terms-daily"] = {
+    "task": "billing.tasks.auto_reload_terms_daily_run",
+    "schedule": crontab(minute=15, hour=6),
 }
 CELERY_BEAT_SCHEDULE["calls-expire-holds"] = {"task": "calls.tasks.expire_call_holds", "schedule": 300.0}
 CELERY_BEAT_SCHEDULE["calls-decisions-purge-daily"] = {

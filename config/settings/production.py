@@ -56,4 +56,5 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_SECURE = True
 CONTENT_SECURITY_POLICY = {"DIRECTIVES": {**BASE_CSP["DIRECTIVES"], "upgrade-insecure-requests": True}}
 CSRF_COOKIE_SECURE = True
+LANGUAGE_COOKIE_SECURE = True
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")

@@ -26,6 +26,29 @@
     card.mount("#card-element");
     var errors = document.getElementById("card-errors");
     var button = document.getElementById("pay-button");
+    var failed = function (message) {
+      show(errors, message || errors.dataset.cardRefused || "Your card could not be used. Please check the details.");
+      button.disabled = false;
+    };
+    // The SetupIntent is asked for only now, when the holder submits a card (never to show the page).
+    var setupSecret = function () {
+      var body = new FormData();
+      body.append("csrfmiddlewaretoken", payForm.elements.csrfmiddlewaretoken.value);
+      body.append("purpose", payForm.dataset.setupPurpose);
+      return fetch(payForm.dataset.setupUrl, { method: "POST", body: body, credentials: "same-origin" }).then(
+        function (response) {
+          var parsed = response.json().catch(function () {
+            return {};
+          });
+          return parsed.then(function (data) {
+            if (!response.ok || !data.client_secret) {
+              throw new Error(data.error || "");
+            }
+            return data.client_secret;
+          });
+        }
+      );
+    };
     payForm.addEventListener("submit", function (event) {
       if (payForm.elements.setup_intent.value) {
         return;
@@ -33,16 +56,20 @@
       event.preventDefault();
       button.disabled = true;
       show(errors, "");
-      stripe
-        .confirmCardSetup(payForm.dataset.clientSecret, { payment_method: { card: card } })
+      setupSecret()
+        .then(function (clientSecret) {
+          return stripe.confirmCardSetup(clientSecret, { payment_method: { card: card } });
+        })
         .then(function (result) {
           if (result.error) {
-            show(errors, plain(errors, result.error));
-            button.disabled = false;
+            failed(plain(errors, result.error));
             return;
           }
           payForm.elements.setup_intent.value = result.setupIntent.id;
           payForm.submit();
+        })
+        .catch(function (error) {
+          failed(error && error.message);
         });
     });
   }

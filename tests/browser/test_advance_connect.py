@@ -12,9 +12,9 @@ from playwright.sync_api import expect
 
 from accounts.models import User
 from accounts.services import account_open
-from billing.models import FeeSchedule, Payment
+from billing.models import AutoReload, FeeSchedule, Payment
 from tests.factories import UserFactory
-from tests.helpers import ARTIFACTS, balance_of
+from tests.helpers import ARTIFACTS, balance_of, stripe_object_count
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -168,3 +168,27 @@ def test_declined_card_in_the_browser_shows_the_decline_and_changes_nothing(
     page.screenshot(path=str(ARTIFACTS / "advance-connect-declined-phone.png"), full_page=True)
     assert balance_of(account) == 0
     assert Payment.objects.get(account=account).status == "failed"
+
+
+def test_save_a_card_for_auto_reload_in_the_browser(browser, live_server, stripe_server, default_fees):
+    user = UserFactory()
+    account = account_open(holder=user)
+    intents = stripe_object_count(stripe_server, "setup_intents")
+    page = _logged_in_page(browser, live_server, user)
+    page.goto(f"{live_server.url}/billing/accounts/{account.pk}/alerts/")
+    page.reload()
+    assert stripe_object_count(stripe_server, "setup_intents") == intents  # looking creates nothing
+    page.fill("#id_amount", "20.00")
+    page.fill("#id_threshold", "5.00")
+    page.fill("#id_monthly_cap", "60.00")
+    page.fill("#card-element input[placeholder=number]", "4242424242424242")
+    page.fill("#card-element input[placeholder=exp_month]", "12")
+    page.fill("#card-element input[placeholder=exp_year]", "34")
+    page.fill("#card-element input[placeholder=cvc]", "123")
+    page.fill("#card-element input[placeholder=postal_code]", "06103")
+    page.click("#pay-button")
+    expect(page.locator(".messages")).to_contain_text("Auto-reload is on.")
+    page.screenshot(path=str(ARTIFACTS / "advance-connect-auto-reload-saved-phone.png"), full_page=True)
+    config = AutoReload.objects.get(account=account)
+    assert (config.enabled, config.card_last4, config.monthly_cap_cents) == (True, "4242", 6000)
+    assert stripe_object_count(stripe_server, "setup_intents") == intents + 1  # the one the card used

@@ -43,7 +43,7 @@ def test_apply_in_alaska_and_see_the_approval(page, live_server):
     tab.get_by_label("Social Security number (optional)").fill("123-45-6789")
     tab.get_by_role("button", name="Submit application").click()
     assert "agree that FamilyLine may check my credit" in tab.content()
-    assert "This field is required." in tab.content()  # consent not given yet: nothing filed
+    assert "Tick the box to agree to the credit check" in tab.content()  # no consent yet: nothing filed
     tab.get_by_label("Social Security number (optional)").fill("123-45-6789")
     tab.get_by_label("I agree that FamilyLine may check my credit").check()
     tab.get_by_role("button", name="Submit application").click()

@@ -112,12 +112,14 @@ def test_allauth_uses_the_same_trusted_proxy_count(settings):
 
 
 def test_family_login_is_limited_by_allauth_and_only_recorded_by_axes(client):
-    """Axes enforces lockouts on /admin/ only (AXES_ONLY_ADMIN_SITE); on the family login its rows
-    are an audit trail, and allauth's own limits (per email, per address) apply."""
+    """Axes enforces lockouts on /admin/ only (AXES_ONLY_ADMIN_SITE); on the family login it keeps
+    an audit row per failure, and allauth's own limits (per email, per address) apply."""
     guessed, other = UserFactory(), UserFactory()
     for attempt in range(5):
         client.post(reverse("account_login"), {"login": guessed.email, "password": f"wrong {attempt}"})
-    assert AccessAttempt.objects.filter(ip_address="127.0.0.1").exists()  # recorded for the audit
+    # Recorded for the audit, never as an attempt that counts toward the staff lockout.
+    assert AccessFailureLog.objects.filter(ip_address="127.0.0.1", username=guessed.email).count() == 5
+    assert not AccessAttempt.objects.filter(ip_address="127.0.0.1").exists()
     # allauth now refuses that email for a while, even with its right password...
     refused = client.post(reverse("account_login"), {"login": guessed.email, "password": "correct horse battery"})
     assert refused.status_code == 200 and "_auth_user_id" not in client.session

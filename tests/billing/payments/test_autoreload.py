@@ -3,20 +3,26 @@ crossing, the calls-stopped notice, and auto-reload from a saved card (once a da
 cap, turned off with an email when the card needs the holder or is declined)."""
 
 import datetime
+import importlib
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 import time_machine
+from django.apps import apps as django_apps
 from django.core import mail
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import OutboxMessage
 from accounts.outbox import outbox_drain
 from accounts.services import account_reinstate, account_suspend
-from billing.models import AutoReload, Payment, PaymentStatus
+from billing import tasks as billing_tasks
+from billing.models import AutoReload, FeeSchedule, Payment, PaymentStatus
 from billing.payments import autoreload
+from billing.payments import services as payment_services
+from billing.selectors import ledger_violations
 from tests.helpers import (
     DECLINED_CARD,
     OK_CARD,
@@ -104,7 +110,7 @@ def test_auto_reload_never_twice_in_a_day_nor_past_the_monthly_cap(stripe_server
     account = make_account(balance_cents=1000)
     start = timezone.localtime().replace(day=2, hour=9, minute=0, second=0, microsecond=0)
     with time_machine.travel(start, tick=False):
-        _save_card(stripe_server, account, amount=500, threshold=5000, cap=1000)
+        _save_card(stripe_server, account, amount=500, threshold=5000, cap=1600)
         calls.complete(number=account.test_number, minutes=2)
         outbox_drain()
         assert len(_reloads(account)) == 1
@@ -114,7 +120,7 @@ def test_auto_reload_never_twice_in_a_day_nor_past_the_monthly_cap(stripe_server
     with time_machine.travel(start + datetime.timedelta(days=1, hours=1), tick=False):
         calls.complete(number=account.test_number, minutes=2)
         outbox_drain()
-        assert len(_reloads(account)) == 2  # the next day: $10.00 this month, the cap
+        assert len(_reloads(account)) == 2  # the next day: $16.00 this month (amounts and fees), the cap
     with time_machine.travel(start + datetime.timedelta(days=2, hours=2), tick=False):
         calls.complete(number=account.test_number, minutes=2)
         outbox_drain()
@@ -214,3 +220,86 @@ def test_suspend_and_reinstate_email_the_holder(staff):
     outbox_drain()
     assert len(_subjects("is suspended")) == 1
     assert len(_subjects("no longer suspended")) == 1
+
+
+def test_the_monthly_cap_counts_what_the_card_pays_amounts_and_fees(stripe_server):
+    calls = Calls()
+    account = make_account(balance_cents=1000)
+    start = timezone.localtime().replace(day=2, hour=9, minute=0, second=0, microsecond=0)
+    with time_machine.travel(start, tick=False):
+        # $5.00 reloads with the $3.00 fee: the card pays $8.00 each, so a $12.00 cap allows one.
+        _save_card(stripe_server, account, amount=500, threshold=5000, cap=1200)
+        calls.complete(number=account.test_number, minutes=2)
+        outbox_drain()
+        assert [(p.amount_cents, p.fee_cents) for p in _reloads(account)] == [(500, 300)]
+    with time_machine.travel(start + datetime.timedelta(days=1, hours=1), tick=False):
+        calls.complete(number=account.test_number, minutes=2)
+        outbox_drain()
+        assert len(_reloads(account)) == 1  # a second would make the card pay $16.00 this month
+        assert autoreload.reloads_this_month_cents(account=account) == 800
+    assert AutoReload.objects.get(account=account).enabled
+    assert ledger_violations() == []
+
+
+def test_terms_whose_cap_is_below_one_reload_with_its_fee_are_refused_on_the_field(client, stripe_server):
+    account = make_account(balance_cents=1000)
+    _save_card(stripe_server, account, amount=500, threshold=800, cap=5000)
+    client.force_login(account.holder)
+    url = reverse("billing:alerts", args=[account.pk])
+    refused = client.post(url, {"action": "reload", "amount": "5.00", "threshold": "8.00", "monthly_cap": "6.00"})
+    assert refused.status_code == 400
+    assert refused.context["reload_form"].errors["monthly_cap"] == [
+        "The monthly limit counts what your card pays: make it at least $8.00, one reload with its fee."
+    ]
+    config = AutoReload.objects.get(account=account)
+    assert (config.enabled, config.monthly_cap_cents) == (True, 5000)  # nothing changed
+
+
+def test_a_web_fee_change_pauses_terms_it_made_impossible_and_emails_the_holder(stripe_server):
+    web_fee = FeeSchedule.objects.get(channel="web")
+    payment_services.fee_schedule_update(row=web_fee, fee_cents=100)
+    fits, stuck = make_account(balance_cents=1000), make_account(balance_cents=1000)
+    _save_card(stripe_server, fits, amount=500, threshold=800, cap=800)
+    _save_card(stripe_server, stuck, amount=500, threshold=800, cap=600)  # $5.00 + $1.00: fits today
+    outbox_drain()
+    mail.outbox.clear()
+
+    payment_services.fee_schedule_update(row=web_fee, fee_cents=300)
+    outbox_drain()
+    config = AutoReload.objects.get(account=stuck)
+    assert (config.enabled, config.stopped_reason) == (False, "cap_below_cost")
+    stuck.refresh_from_db()
+    assert stuck.auto_reload_threshold_cents is None  # the call path stops asking
+    assert AutoReload.objects.get(account=fits).enabled
+    (email,) = [m for m in mail.outbox if "auto-reload" in m.subject]
+    assert email.to == [stuck.holder.email]
+    assert "$6.00" in email.body and "$8.00" in email.body and "higher monthly limit" in email.body
+    # Running it again pauses nothing more and emails no one.
+    assert autoreload.auto_reload_terms_recheck() == 0
+
+
+def test_terms_saved_before_caps_counted_the_fee_are_paused_once_by_the_migration(stripe_server):
+    account = make_account(balance_cents=1000)
+    _save_card(stripe_server, account, amount=500, threshold=800, cap=5000)
+    AutoReload.objects.filter(account=account).update(monthly_cap_cents=500)  # as the old rule allowed
+    mail.outbox.clear()
+    migration = importlib.import_module("billing.migrations.0015_reload_cap_counts_fee")
+    migration.recheck_saved_terms(django_apps, None)
+    outbox_drain()
+    assert AutoReload.objects.get(account=account).stopped_reason == "cap_below_cost"
+    assert len([m for m in mail.outbox if "auto-reload" in m.subject]) == 1
+
+
+def test_fees_turned_back_on_in_the_settings_pause_impossible_terms_on_the_daily_run(stripe_server, settings):
+    settings.PAYMENT_FEES_WAIVED = True
+    account = make_account(balance_cents=1000)
+    _save_card(stripe_server, account, amount=500, threshold=800, cap=500)  # no fee: one reload fits
+    settings.PAYMENT_FEES_WAIVED = False
+    mail.outbox.clear()
+    assert billing_tasks.auto_reload_terms_daily_run.delay().get() == 1
+    outbox_drain()
+    assert AutoReload.objects.get(account=account).stopped_reason == "cap_below_cost"
+    assert len([m for m in mail.outbox if "auto-reload" in m.subject]) == 1
+    assert settings.CELERY_BEAT_SCHEDULE["billing-auto-reload-terms-daily"]["task"] == (
+        billing_tasks.auto_reload_terms_daily_run.name
+    )

@@ -347,7 +347,9 @@ def test_fee_changed_after_review_shows_the_new_total_and_charges_nothing(stripe
 def test_card_processor_unreachable_is_a_clear_error_not_a_500(settings, client, holder, account):
     settings.STRIPE_API_BASE = "http://127.0.0.1:9"  # nothing listens there
     client.force_login(holder)
-    response = client.post(reverse("billing:fund"), {"account": account.pk, "amount": "25.00"})
-    assert response.status_code == 400
-    assert "could not reach our card processor" in response.content.decode()
+    # The review step asks Stripe nothing; the card field's request for a SetupIntent is refused plainly.
+    assert client.post(reverse("billing:fund"), {"account": account.pk, "amount": "25.00"}).status_code == 200
+    response = client.post(reverse("billing:card_setup"), {"purpose": "payment"})
+    assert response.status_code == 503
+    assert "could not reach our card processor" in response.json()["error"]
     assert not Payment.objects.exists()

@@ -6,6 +6,7 @@ many times the event is delivered; the family's balance and calls are untouched 
 import hashlib
 import hmac
 import json
+import re
 import time
 
 import pytest
@@ -15,7 +16,7 @@ from django.core import mail
 from django.urls import reverse
 
 from accounts.services import account_open
-from billing.models import Dispute, DisputeStatus, JournalEntry, SystemAccount
+from billing.models import Dispute, DisputeStatus, JournalEntry, Refund, SystemAccount
 from billing.selectors import ledger_violations
 from tests.factories import UserFactory
 from tests.helpers import balance_of, card_payment, system_posted
@@ -177,3 +178,108 @@ def test_staff_resolve_an_open_dispute_in_the_admin(charged, deliver, admin_clie
     assert dispute.status == DisputeStatus.WON and system_posted(SystemAccount.DISPUTES) == 0
     assert system_posted(SystemAccount.DISPUTE_LOSSES) == 0
     assert ledger_violations() == []
+
+
+def _parked_listing(admin_client) -> str:
+    return admin_client.get(reverse("admin:billing_dispute_changelist") + "?status__exact=parked").content.decode()
+
+
+def test_a_dispute_for_a_payment_intent_we_never_made_is_parked_with_nothing_posted(
+    deliver, admin_client, stripe_server
+):
+    clearing = system_posted(SystemAccount.CARD_CLEARING)
+    mail.outbox.clear()
+    event = _dispute_event(
+        "evt_unknown",
+        "charge.dispute.created",
+        charge="ch_nobody",
+        amount=100_000_000,
+        status="needs_response",
+        with_intent="pi_not_ours",
+    )
+    for _ in range(2):
+        assert deliver(event).status_code == 200
+    dispute = Dispute.objects.get()
+    assert (dispute.status, dispute.parked_reason, dispute.payment) == (DisputeStatus.PARKED, "unknown_payment", None)
+    assert dispute.hold_entry is None
+    assert not JournalEntry.objects.filter(idempotency_key__startswith="dispute:").exists()
+    assert system_posted(SystemAccount.DISPUTES) == 0 and system_posted(SystemAccount.CARD_CLEARING) == clearing
+    # Its closing posts nothing either; staff see it, with its reason, in the list and the work queue.
+    deliver(
+        _dispute_event(
+            "evt_unknown_closed",
+            "charge.dispute.closed",
+            charge="ch_nobody",
+            amount=100_000_000,
+            status="lost",
+            with_intent="pi_not_ours",
+        )
+    )
+    dispute.refresh_from_db()
+    assert dispute.status == DisputeStatus.PARKED and dispute.close_entry is None
+    assert system_posted(SystemAccount.DISPUTE_LOSSES) == 0
+    listing = _parked_listing(admin_client)
+    assert "$1,000,000.00" in listing and "No payment of ours has this charge" in listing
+    home = admin_client.get(reverse("admin:index")).content.decode()
+    assert re.search(r'work-disputes_parked">.*?class="count"><a href="[^"]*status__exact=parked"[^>]*>1<', home, re.S)
+    assert not mail.outbox
+    assert ledger_violations() == []
+
+
+def test_a_dispute_above_what_its_payment_took_is_parked(stripe_server, deliver, admin_client):
+    holder = UserFactory()
+    account = account_open(holder=holder)
+    payment = card_payment(stripe_server, holder, account, 500)  # $5.00 + the $3.00 fee: the card paid $8.00
+    charge = _charge_of(stripe_server, payment.stripe_payment_intent_id)
+    mail.outbox.clear()
+    deliver(
+        _dispute_event(
+            "evt_big",
+            "charge.dispute.created",
+            charge=charge,
+            amount=999_999,
+            status="needs_response",
+            with_intent=None,
+        )
+    )
+    dispute = Dispute.objects.get()
+    assert (dispute.status, dispute.parked_reason, dispute.payment) == (DisputeStatus.PARKED, "above_payment", payment)
+    assert system_posted(SystemAccount.DISPUTES) == 0
+    assert "More than the payment took" in _parked_listing(admin_client)
+    assert not [m for m in mail.outbox if "reviewing a card payment" in m.subject]
+    assert ledger_violations() == []
+
+
+def test_disputes_of_one_payment_never_hold_more_than_it_took(stripe_server, deliver):
+    holder = UserFactory()
+    account = account_open(holder=holder)
+    payment = card_payment(stripe_server, holder, account, 500)
+    charge = _charge_of(stripe_server, payment.stripe_payment_intent_id)
+    first = {"charge": charge, "status": "needs_response", "with_intent": payment.stripe_payment_intent_id}
+    deliver(_dispute_event("evt_part1", "charge.dispute.created", amount=600, **first).replace(b"du_1MtJ", b"du_aaaa"))
+    deliver(_dispute_event("evt_part2", "charge.dispute.created", amount=300, **first).replace(b"du_1MtJ", b"du_bbbb"))
+    held, over = Dispute.objects.order_by("id")
+    assert (held.status, held.amount_cents) == (DisputeStatus.OPEN, 600)
+    assert (over.status, over.parked_reason) == (DisputeStatus.PARKED, "above_payment")  # 600 + 300 > 800
+    assert system_posted(SystemAccount.DISPUTES) == -600
+    assert ledger_violations() == []
+
+
+def test_a_dispute_counts_what_was_already_refunded_to_the_card(stripe_server, deliver):
+    holder = UserFactory()
+    account = account_open(holder=holder)
+    payment = card_payment(stripe_server, holder, account, 500)  # the card paid $8.00
+    Refund.objects.create(account=account, payment=payment, method="card", amount_cents=500, status="succeeded")
+    charge = _charge_of(stripe_server, payment.stripe_payment_intent_id)
+    deliver(
+        _dispute_event(
+            "evt_refunded",
+            "charge.dispute.created",
+            charge=charge,
+            amount=800,
+            status="needs_response",
+            with_intent=None,
+        )
+    )
+    assert Dispute.objects.get().parked_reason == "above_payment"  # $5.00 of the $8.00 went back already
+    assert system_posted(SystemAccount.DISPUTES) == 0

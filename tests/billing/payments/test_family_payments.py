@@ -96,7 +96,7 @@ def test_the_alerts_page_saves_the_threshold_a_card_and_the_terms_and_removes_th
     assert account.auto_reload_threshold_cents == 500
 
     refused = client.post(url, {"action": "reload", "amount": "20.00", "threshold": "5.00", "monthly_cap": "10.00"})
-    assert refused.status_code == 400 and "at least the reload amount" in refused.content.decode()
+    assert refused.status_code == 400 and "make it at least $23.00" in refused.content.decode()
 
     client.post(url, {"action": "remove"})
     config.refresh_from_db()

@@ -11,7 +11,7 @@ from billing.adjustments import adjustment_create
 from billing.models import FeeSchedule, Payment, PaymentStatus, Statement
 from billing.statements import dunning
 from billing.tasks import statements_monthly_run
-from tests.helpers import DECLINED_CARD, balance_of, confirmed_setup_intent, ny, open_direct_bill
+from tests.helpers import DECLINED_CARD, balance_of, confirmed_setup_intent, ny, open_direct_bill, stripe_object_count
 
 pytestmark = pytest.mark.django_db
 
@@ -112,3 +112,14 @@ def test_fee_changed_after_review_charges_nothing_and_shows_the_new_total(past_d
     assert 'id="quote-total"><strong>$81.50</strong>' in again.content.decode()
     assert not Payment.objects.filter(account=account).exists()
     assert balance_of(account) == -8000
+
+
+def test_the_statement_review_step_creates_no_stripe_object(past_due, stripe_server, client):
+    client.force_login(past_due.account.holder)
+    before = [stripe_object_count(stripe_server, kind) for kind in ("customers", "setup_intents")]
+    pay_url = reverse("billing:statement_pay", args=[past_due.pk])
+    assert client.post(pay_url, {"amount": "80.00"}).status_code == 200
+    assert client.post(pay_url, {"amount": "80.01"}).status_code == 400
+    confirm = reverse("billing:statement_pay_confirm", args=[past_due.pk])
+    assert client.post(confirm, {"amount": "80.00", "setup_intent": "seti_unknown"}).status_code == 400
+    assert [stripe_object_count(stripe_server, kind) for kind in ("customers", "setup_intents")] == before
