@@ -8,6 +8,7 @@ urlpatterns = [
     path("billing/", include("billing.urls")),
     path("calls/", include("calls.urls")),
     path("api/v1/", include("calls.api.urls")),
+    path("phone/", include("accounts.phone.urls")),
     path("auth/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

@@ -300,6 +300,8 @@ SMS_FILE_PATH = env("SMS_FILE_PATH", default=str(BASE_DIR / "var" / "sms"))
 # The phone menu's live agent: a number to dial in office hours (facility time zone of TIME_ZONE).
 PHONE_AGENT_NUMBER = env("PHONE_AGENT_NUMBER", default="")
 PHONE_AGENT_HOURS = env("PHONE_AGENT_HOURS", default="08:00-20:00")
+# The unique name of the Stripe Pay Connector installed in the Twilio console (tokenize mode).
+TWILIO_PAY_CONNECTOR = env("TWILIO_PAY_CONNECTOR", default="Default")
 
 PHONENUMBER_DEFAULT_REGION = "US"
 PHONENUMBER_DB_FORMAT = "E164"
