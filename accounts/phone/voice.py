@@ -15,10 +15,12 @@ from billing.payments.services import PaymentError
 
 from .menu import MAIN_MENU, agent, main_menu_words
 from .signatures import twilio_signed
-from .speech import VOICE_LANGUAGES, money_words
+from .speech import money_words
 from .twiml import ENTRY_TIMEOUT_SECONDS, MAX_SILENCES, Call, spoken, twiml
 
 OTHER_LANGUAGE = {"en": "es", "es": "en"}
+# <Pay> reads its own card prompts, in fewer locales than <Say>: US Spanish is the one it offers.
+PAY_LANGUAGES = {"en": "en-US", "es": "es-US"}
 # The most whole dollars an amount keyed in may have (more is surely a slip of the finger).
 AMOUNT_MAX_DIGITS = 5
 
@@ -285,6 +287,8 @@ def voice_pay_amount(call: Call) -> VoiceResponse:
         return _amount_prompt(call, response)
     digits = call.digits.strip("#*")
     if call.param("step") == "choose":
+        if digits == "0":
+            return agent(call)
         if digits != "1":
             return _amount_prompt(call, response, dollars=True)
         amount = ledger.owed_cents(account=account)
@@ -333,6 +337,8 @@ def voice_pay_confirm(call: Call) -> VoiceResponse:
     """1: the card entry (<Pay>, tokenize only: Twilio never charges, FamilyLine does after)."""
     response = VoiceResponse()
     session = call.session
+    if call.digits == "0":
+        return agent(call)
     if session.amount_cents is None or call.digits == "2":
         return _amount_prompt(call, response, dollars=True)
     if call.digits != "1":
@@ -359,7 +365,7 @@ def voice_pay_confirm(call: Call) -> VoiceResponse:
         postal_code=True,
         max_attempts=3,
         timeout=10,
-        language=VOICE_LANGUAGES[call.language],
+        language=PAY_LANGUAGES[call.language],
         description="FamilyLine",
     )
     return response
@@ -408,7 +414,7 @@ def _paid(call: Call, response: VoiceResponse, payment) -> VoiceResponse:
     if call.account.is_prepaid:
         call.say(
             response,
-            _("%(amount)s was added. Your balance is now %(balance)s.")
+            _("We added %(amount)s. Your balance is now %(balance)s.")
             % {**words, "balance": money_words(balance, language)},
         )
     elif balance < 0:

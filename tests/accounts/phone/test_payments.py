@@ -64,7 +64,7 @@ def test_a_20_dollar_phone_payment_charges_once_under_a_repeated_callback(
         again = _card_keyed(caller, card_entry, token)  # Twilio retried the callback
     for said in (first, again):
         assert "was charged twenty-three dollars" in said.text
-        assert "Your balance is now twenty dollars." in said.text
+        assert "We added twenty dollars. Your balance is now twenty dollars." in said.text
 
     payment = Payment.objects.get()
     assert payment.channel == Channel.PHONE_IVR
@@ -162,3 +162,15 @@ def test_a_direct_bill_balance_is_paid_in_full_by_phone(stripe_server, calls, ph
     assert "Nothing is owed now." in said.text
     assert balance_of(account) == 0
     call_command("ledger_check", stdout=StringIO())
+
+
+def test_star_repeats_the_read_back_and_zero_reaches_the_agent(stripe_server, family, phone_call, settings):
+    settings.PHONE_AGENT_NUMBER = ""  # no agent line: the hours are read out
+    caller = phone_call(family.test_number)
+    chosen = caller.press(caller.sign_in(family.pin), "3")
+    read_back = caller.press(caller.post(chosen.redirect), "20")
+    again = caller.press(read_back, "*")
+    assert "You are adding twenty dollars to your balance." in again.text
+    agent = caller.press(again, "0")
+    assert "Our agents answer every day" in agent.text
+    assert not Payment.objects.exists()
