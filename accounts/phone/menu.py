@@ -28,27 +28,39 @@ Handler = Callable[[Call], VoiceResponse]
 @dataclass(frozen=True)
 class MenuOption:
     key: str
-    # The sentence that offers the option ("For your balance, press 1."), for this account.
-    offer: Callable[[CallingAccount], str]
+    # The sentence that offers the option ("For your balance, press 1."), for this account (None in
+    # a menu heard before the PIN).
+    offer: Callable[[CallingAccount | None], str]
     handler: Handler
-    available: Callable[[CallingAccount], bool]
+    available: Callable[[CallingAccount | None], bool]
+
+
+# Every menu by name: the webhooks find a menu by the name in their address (`?menu=main`).
+MENUS: dict[str, "Menu"] = {}
 
 
 class Menu:
-    def __init__(self, name: str):
+    """Options keyed by digit. `requires_pin`: only a caller who proved the PIN on this call hears it
+    (a menu about the calling number itself, such as blocking calls to it, may not need one)."""
+
+    def __init__(self, name: str, *, requires_pin: bool = True):
+        if name in MENUS:
+            raise ValueError(f"a menu named {name!r} exists")
         self.name = name
+        self.requires_pin = requires_pin
         self.options: dict[str, MenuOption] = {}
+        MENUS[name] = self
 
     def option(
         self,
         key: str,
         *,
-        offer: Callable[[CallingAccount], str],
-        available: Callable[[CallingAccount], bool] = lambda account: True,
+        offer: Callable[[CallingAccount | None], str],
+        available: Callable[[CallingAccount | None], bool] = lambda account: True,
     ) -> Callable[[Handler], Handler]:
         """Register `handler` under `key` (a digit 1-9; 0 and * belong to every menu)."""
-        if key in ("0", "*", "#") or key in self.options:
-            raise ValueError(f"key {key!r} is taken in the {self.name} menu")
+        if key not in "123456789" or len(key) != 1 or key in self.options:
+            raise ValueError(f"key {key!r} cannot be added to the {self.name} menu")
 
         def register(handler: Handler) -> Handler:
             self.options[key] = MenuOption(key, offer, handler, available)
@@ -56,27 +68,34 @@ class Menu:
 
         return register
 
-    def offered(self, account: CallingAccount) -> list[MenuOption]:
-        return [option for key, option in sorted(self.options.items()) if option.available(account)]
+    def offered(self, account: CallingAccount | None) -> list[MenuOption]:
+        return [option for _key, option in sorted(self.options.items()) if option.available(account)]
 
-    def find(self, key: str, account: CallingAccount) -> MenuOption | None:
+    def find(self, key: str, account: CallingAccount | None) -> MenuOption | None:
         option = self.options.get(key)
         return option if option is not None and option.available(account) else None
+
+    def words(self, account: CallingAccount | None) -> str:
+        """What the menu says: its options, then the agent and repeat keys every menu has."""
+        offers = [option.offer(account) for option in self.offered(account)]
+        offers.append(_("To speak with an agent, press 0."))
+        offers.append(_("To hear this menu again, press star."))
+        return join(offers)
 
 
 MAIN_MENU = Menu("main")
 
 
-def info(call: Call, item: str, *sentences: str) -> VoiceResponse:
-    """Say an answer, then offer to hear it again (*), the main menu (#) or an agent (0)."""
+def info(call: Call, item: str, *sentences: str, menu: Menu = MAIN_MENU) -> VoiceResponse:
+    """Say an answer, then offer to hear it again (*), the menu again (#) or an agent (0)."""
     response = VoiceResponse()
     call.say(response, *sentences)
-    gather = call.gather(response, call.url("voice_choice", menu="after", item=item))
+    gather = call.gather(response, call.url("voice_choice", menu=menu.name, item=item))
     call.say(
         gather,
         _("To hear this again, press star. For the main menu, press pound. To speak with an agent, press zero."),
     )
-    return call.redirect(response, "voice_menu")
+    return call.redirect(response, "voice_menu", menu=menu.name)
 
 
 # --- what the menu tells -------------------------------------------------------------------------
@@ -258,10 +277,3 @@ def add_money(call: Call) -> VoiceResponse:
 @MAIN_MENU.option("4", offer=lambda account: _("For the rates, press 4."))
 def rates(call: Call) -> VoiceResponse:
     return info(call, "4", *rates_sentences(call.account, call.language))
-
-
-def main_menu_words(call: Call) -> str:
-    offers = [option.offer(call.account) for option in MAIN_MENU.offered(call.account)]
-    offers.append(_("To speak with an agent, press 0."))
-    offers.append(_("To hear this menu again, press star."))
-    return join(offers)

@@ -13,7 +13,7 @@ from billing import ledger
 from billing.payments import phone as phone_payments
 from billing.payments.services import PaymentError
 
-from .menu import MAIN_MENU, agent, main_menu_words
+from .menu import MAIN_MENU, MENUS, Menu, agent
 from .signatures import twilio_signed
 from .speech import money_words
 from .twiml import ENTRY_TIMEOUT_SECONDS, MAX_SILENCES, Call, spoken, twiml
@@ -187,24 +187,40 @@ def voice_pin(request: HttpRequest) -> HttpResponse:
 # --- the menu ------------------------------------------------------------------------------------
 
 
-def _main_menu(call: Call) -> VoiceResponse:
+def _menu_named(call: Call) -> Menu:
+    return MENUS.get(call.param("menu", MAIN_MENU.name), MAIN_MENU)
+
+
+def _play_menu(call: Call, menu: Menu) -> VoiceResponse:
+    """Say the menu and wait for a key; unanswered, it says so and repeats, then ends the call."""
     response = VoiceResponse()
     silences = int(call.param("silences")) if call.param("silences").isdigit() else 0
     if silences >= MAX_SILENCES:
         call.say(response, _("We did not hear a choice. Thank you for calling FamilyLine. Goodbye."))
         response.hangup()
         return response
-    gather = call.gather(response, call.url("voice_choice", menu="main"))
+    gather = call.gather(response, call.url("voice_choice", menu=menu.name))
     if silences:
         call.say(gather, _("We did not hear a choice."))
-    call.say(gather, main_menu_words(call))
-    return call.redirect(response, "voice_menu", silences=silences + 1)
+    call.say(gather, menu.words(call.account))
+    return call.redirect(response, "voice_menu", menu=menu.name, silences=silences + 1)
 
 
-@_verified
-def voice_menu(call: Call) -> VoiceResponse:
-    """The main menu (also where every answer comes back to)."""
-    return _main_menu(call)
+def _main_menu(call: Call) -> VoiceResponse:
+    return _play_menu(call, MAIN_MENU)
+
+
+def _may_hear(call: Call, menu: Menu) -> bool:
+    return not menu.requires_pin or phone_access.phone_session_verified(call.session)
+
+
+@twilio_signed
+def voice_menu(request: HttpRequest) -> HttpResponse:
+    """A menu (the main one unless the address names another): where every answer comes back to."""
+    call = _call(request)
+    if call is None or not _may_hear(call, _menu_named(call)):
+        return _restart(request)
+    return _answer(call, lambda call: _play_menu(call, _menu_named(call)))
 
 
 @twilio_signed
@@ -213,29 +229,32 @@ def voice_choice(request: HttpRequest) -> HttpResponse:
     call = _call(request)
     if call is None:
         return _restart(request)
-    key, menu = call.digits[:1], call.param("menu", "main")
+    key, menu = call.digits[:1], _menu_named(call)
     if key == "0":
         return _answer(call, agent)
-    if not phone_access.phone_session_verified(call.session):
-        # The only menu before the PIN: a caller without a PIN may reach an agent (0), nothing else.
+    if call.param("menu") == "nopin" and not phone_access.phone_session_verified(call.session):
+        # Before the PIN, a caller whose account has none may reach an agent (0), nothing else.
         return _answer(call, _ask_pin) if call.account is not None else _restart(request)
-    if menu == "after":
-        item = MAIN_MENU.find(call.param("item"), call.account)
+    if not _may_hear(call, menu):
+        return _restart(request)
+    if call.param("item"):
+        # A key after an answer: * hears it again, # (or nothing) goes back to the menu.
+        item = menu.find(call.param("item"), call.account)
         if key == "*" and item is not None:
             return _answer(call, item.handler)
         if key in ("#", "*", ""):
-            return _answer(call, _main_menu)
-    option = MAIN_MENU.find(key, call.account)
+            return _answer(call, lambda call: _play_menu(call, menu))
+    option = menu.find(key, call.account)
     if option is None:
-        return _answer(call, _not_an_option)
+        return _answer(call, lambda call: _not_an_option(call, menu))
     return _answer(call, option.handler)
 
 
-def _not_an_option(call: Call) -> VoiceResponse:
+def _not_an_option(call: Call, menu: Menu) -> VoiceResponse:
     response = VoiceResponse()
     if call.digits and call.digits != "*":
         call.say(response, _("Sorry, that is not one of the choices."))
-    response.append(_main_menu(call))
+    response.append(_play_menu(call, menu))
     return response
 
 

@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
+from accounts.phone.menu import MENUS, Menu, info
 from accounts.services import account_facility_set, account_suspend
 from billing.statements import periods
 from billing.statements import services as statements
@@ -161,3 +162,30 @@ def test_a_stale_or_unknown_call_starts_over(phone_call):
     caller = phone_call("+18605550999")
     answer = caller.post(BASE + reverse("phone:voice_pin"), Digits="1234")
     assert answer.redirect.endswith(reverse("phone:voice_incoming"))
+
+
+def test_a_menu_is_data_another_menu_or_option_plugs_in(phone_call):
+    """A menu added by another module (here one heard without a PIN) is played, dispatched and
+    repeated by the same webhooks, with 0 and * handled for it."""
+    extra = Menu("extra-for-test", requires_pin=False)
+
+    @extra.option("5", offer=lambda account: "To hear a test answer, press 5.")
+    def test_answer(call):
+        return info(call, "5", "This is the test answer.", menu=extra)
+
+    try:
+        caller = phone_call("+12025550123")
+        caller.dial()
+        menu = caller.post(BASE + reverse("phone:voice_menu") + "?menu=extra-for-test")
+        assert "To hear a test answer, press 5. To speak with an agent, press 0." in menu.text
+        answer = caller.press(menu, "5")
+        assert "This is the test answer." in answer.text
+        assert "This is the test answer." in caller.press(answer, "*").text
+        assert "not one of the choices" in caller.press(menu, "4").text
+        with pytest.raises(ValueError):
+            extra.option("0", offer=lambda account: "")
+        # The main menu still needs the PIN.
+        main = caller.post(BASE + reverse("phone:voice_menu"))
+        assert main.redirect.endswith(reverse("phone:voice_incoming"))
+    finally:
+        MENUS.pop("extra-for-test")
