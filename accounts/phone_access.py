@@ -194,6 +194,8 @@ def phone_session_start(*, call_sid: str, calling_number_raw: str) -> PhoneSessi
     calling_number = calling_number_normalize(calling_number_raw)
     account = registered_account_for(calling_number)
     language = account.holder.preferred_language if account else settings.LANGUAGE_CODE[:2]
+    # A CallSid seen longer ago than a call can last is not this call: start it afresh.
+    PhoneSession.objects.filter(call_sid=call_sid, created_at__lt=timezone.now() - PHONE_SESSION_MAX_AGE).delete()
     session, _created = PhoneSession.objects.get_or_create(
         call_sid=call_sid,
         defaults={"calling_number": calling_number, "account": account, "language": language},

@@ -21,6 +21,16 @@ ENTRY_TIMEOUT_SECONDS = 10
 MAX_SILENCES = 3
 
 
+def webhook_url(request: HttpRequest, name: str, **query) -> str:
+    """The absolute address of a webhook, as Twilio will call it (and sign it): under PUBLIC_BASE_URL
+    behind the proxy, else the address this request came to."""
+    path = reverse(f"phone:{name}")
+    if query:
+        path += "?" + urlencode(query)
+    base = settings.PUBLIC_BASE_URL.rstrip("/")
+    return base + path if base else request.build_absolute_uri(path)
+
+
 class Call:
     """The request Twilio sent, and the session of the call it belongs to."""
 
@@ -44,12 +54,7 @@ class Call:
         return self.request.GET.get(name, default)
 
     def url(self, name: str, **query) -> str:
-        """The absolute address of a webhook, as Twilio will call it (and sign it)."""
-        path = reverse(f"phone:{name}")
-        if query:
-            path += "?" + urlencode(query)
-        base = settings.PUBLIC_BASE_URL.rstrip("/")
-        return base + path if base else self.request.build_absolute_uri(path)
+        return webhook_url(self.request, name, **query)
 
     def say(self, target: VoiceResponse | Gather, *texts: str, language: str | None = None) -> None:
         language = language or self.language

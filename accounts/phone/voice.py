@@ -2,6 +2,8 @@
 the call's CallSid; the call's session says who the caller proved to be. Nothing that reveals or
 moves money answers before the PIN is proved on this call."""
 
+from functools import wraps
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
@@ -16,7 +18,7 @@ from billing.payments.services import PaymentError
 from .menu import MAIN_MENU, MENUS, Menu, agent
 from .signatures import twilio_signed
 from .speech import money_words
-from .twiml import ENTRY_TIMEOUT_SECONDS, MAX_SILENCES, Call, spoken, twiml
+from .twiml import ENTRY_TIMEOUT_SECONDS, MAX_SILENCES, Call, spoken, twiml, webhook_url
 
 OTHER_LANGUAGE = {"en": "es", "es": "en"}
 # <Pay> reads its own card prompts, in fewer locales than <Say>: US Spanish is the one it offers.
@@ -37,21 +39,20 @@ def _answer(call: Call, build) -> HttpResponse:
 def _restart(request: HttpRequest) -> HttpResponse:
     """A step of a call we do not know (or no longer trust): start over from the welcome."""
     response = VoiceResponse()
-    response.redirect(Call(request, None).url("voice_incoming"), method="POST")  # type: ignore[arg-type]
+    response.redirect(webhook_url(request, "voice_incoming"), method="POST")
     return twiml(response)
 
 
 def _verified(view):
     """A menu step: only for a call whose caller proved the PIN on this call."""
 
+    @wraps(view)
     def wrapped(request: HttpRequest) -> HttpResponse:
         call = _call(request)
-        if not phone_access.phone_session_verified(call.session if call else None):
+        if call is None or not phone_access.phone_session_verified(call.session):
             return _restart(request)
         return _answer(call, view)
 
-    wrapped.__name__ = view.__name__
-    wrapped.__doc__ = view.__doc__
     return twilio_signed(wrapped)
 
 

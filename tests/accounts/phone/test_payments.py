@@ -2,14 +2,19 @@
 then <Pay> in tokenize mode; the PaymentMethod Twilio returns (created here in the real localstripe)
 is charged through the web's card payment service, once per call and token."""
 
+import time
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core import mail
 from django.core.management import call_command
+from django.utils import timezone
 
 from accounts.models import AccountKind
 from billing.models import Channel, EntryKind, JournalEntry, Payment, PaymentStatus, SystemAccount
+from billing.reconciliation import reconciliation_run
+from billing.reports import monthly_report
 from billing.work_queue import work_queue
 from tests.factories import UserFactory
 from tests.helpers import DECLINED_CARD, OK_CARD, THREE_DS_CARD, balance_of, make_account, system_posted
@@ -174,3 +179,31 @@ def test_star_repeats_the_read_back_and_zero_reaches_the_agent(stripe_server, fa
     agent = caller.press(again, "0")
     assert "Our agents answer every day" in agent.text
     assert not Payment.objects.exists()
+
+
+def test_phone_payments_reconcile_and_report_as_the_phone_channel(stripe_server, family, phone_call):
+    """Staff see phone payments as channel phone_ivr: the monthly report's row, and a reconciliation
+    with Stripe that finds nothing amiss after a payment, a decline and a 3-D Secure refusal."""
+    now = timezone.now()
+    time.sleep(1 - now.microsecond / 1_000_000)  # Stripe counts whole seconds; localstripe is shared
+    since = now.replace(microsecond=0) + timedelta(seconds=1)
+    for card in (OK_CARD, DECLINED_CARD, THREE_DS_CARD):
+        caller = phone_call(family.test_number)
+        _read_back, card_entry = _to_card_entry(caller, family.pin, "20")
+        _card_keyed(caller, card_entry, twilio_tokenizes_card(stripe_server, card))
+    report = monthly_report(month=timezone.localdate())
+    phone_rows = [row for row in report.payments if row["channel"] == Channel.PHONE_IVR]
+    assert phone_rows == [
+        {
+            "channel": "phone_ivr",
+            "channel_label": "Phone (automated)",
+            "payments": 1,
+            "amount_cents": 2000,
+            "fee_cents": 300,
+        }
+    ]
+    run = reconciliation_run(since=since)
+    assert run.error == ""
+    assert list(run.differences.values_list("kind", flat=True)) == []
+    assert run.stripe_net_cents == run.ledger_card_clearing_cents
+    call_command("ledger_check", stdout=StringIO())
