@@ -256,3 +256,11 @@ def phone_session_amount(*, session: PhoneSession, amount_cents: int | None, tot
     session.amount_cents = amount_cents
     session.total_cents = total_cents
     session.save(update_fields=["amount_cents", "total_cents"])
+
+
+def phone_sessions_forget(*, now: datetime | None = None) -> int:
+    """Delete the sessions of calls that ended (older than a day): who called and when is not kept
+    beyond that; PIN locks and their audit live elsewhere. Returns how many were deleted."""
+    now = now or timezone.now()
+    deleted, _by_model = PhoneSession.objects.filter(created_at__lt=now - timedelta(days=1)).delete()
+    return deleted

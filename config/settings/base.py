@@ -220,6 +220,10 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict = {}
 CELERY_BEAT_SCHEDULE["accounts-activate-due"] = {"task": "accounts.tasks.accounts_activate_due", "schedule": 60.0}
 CELERY_BEAT_SCHEDULE["accounts-outbox-drain"] = {"task": "accounts.outbox.outbox_drain", "schedule": 30.0}
+CELERY_BEAT_SCHEDULE["accounts-phone-sessions-forget"] = {
+    "task": "accounts.tasks.phone_sessions_forget",
+    "schedule": crontab(minute=15, hour=4),
+}
 CELERY_BEAT_SCHEDULE["billing-stripe-events-pending"] = {
     "task": "billing.tasks.stripe_events_process_pending",
     "schedule": 60.0,

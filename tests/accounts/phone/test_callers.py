@@ -11,8 +11,8 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import phone_access
-from accounts.models import AccountEvent, PhoneLock, PhonePin, User
+from accounts import phone_access, tasks
+from accounts.models import AccountEvent, PhoneLock, PhonePin, PhoneSession, User
 from tests.factories import UserFactory
 from tests.helpers import add_number, make_account
 
@@ -222,3 +222,15 @@ def test_spanish_chosen_on_the_phone_is_remembered_for_the_holder(phone_call, wi
     welcome = phone_call(account.test_number).dial()
     assert welcome.says[0] == ("Bienvenido a FamilyLine.", "es-MX")
     assert ("For English, press 1.", "en-US") in welcome.says
+
+
+def test_sessions_of_finished_calls_are_forgotten(phone_call, with_pin):
+    account = make_account(balance_cents=1250)
+    with_pin(account)
+    caller = phone_call(account.test_number)
+    caller.dial()
+    with time_machine.travel(timezone.now() + timedelta(hours=25)):
+        new_call = phone_call(account.test_number)
+        new_call.dial()
+        assert tasks.phone_sessions_forget() == 1
+    assert list(PhoneSession.objects.values_list("call_sid", flat=True)) == [new_call.call_sid]
