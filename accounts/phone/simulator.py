@@ -155,7 +155,11 @@ class Player:
             return
         number, label = TEST_CARDS[card]
         self.hear(f"(you key in {label.lower()})", "keypad")
-        token = stripe_gateway.test_card_token_create(number=number)
+        try:
+            token = stripe_gateway.test_card_token_create(number=number)
+        except stripe_gateway.GatewayError as exc:
+            self.hear(f"(no test card: {exc.message})", "keypad")
+            return
         result = {
             "Result": "success",
             "PaymentToken": token,
