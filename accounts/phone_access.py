@@ -173,15 +173,16 @@ def phone_pin_check(*, account: CallingAccount, calling_number: str, pin: str, n
         account_email_enqueue(
             account_id=account.pk,
             template="phone_locked",
-            calling_number=_number_words(calling_number),
+            calling_number=_number_display(calling_number),
+            withheld=calling_number == WITHHELD,
             minutes=int(PHONE_LOCK_DURATION.total_seconds() // 60),
         )
         return PinCheck.LOCKED_NOW
 
 
-def _number_words(number: str) -> str:
+def _number_display(number: str) -> str:
     if number == WITHHELD:
-        return _("a caller whose number was withheld")
+        return ""
     return phonenumbers.format_number(phonenumbers.parse(number), phonenumbers.PhoneNumberFormat.NATIONAL)
 
 

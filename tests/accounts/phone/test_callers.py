@@ -79,6 +79,7 @@ def test_five_wrong_pins_lock_that_number_for_30_minutes_and_email_the_holder(
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == [account.holder.email]
     assert "five times" in mail.outbox[0].body
+    assert "(860) 200-" in mail.outbox[0].body  # the calling number, as people write it
     assert reverse("phone:pin", args=[account.pk]) in mail.outbox[0].body
 
     # The right PIN from the locked number does not open the menu: the lock holds.
@@ -135,17 +136,22 @@ def test_a_withheld_caller_keys_in_a_number_then_the_pin(phone_call, with_pin):
     assert "Your balance is twelve dollars and fifty cents." in balance.text
 
 
-def test_withheld_wrong_pins_lock_withheld_callers_not_the_family(phone_call, with_pin):
-    account = make_account(balance_cents=1250, number="+18605550134")
+def test_withheld_wrong_pins_lock_withheld_callers_not_the_family(
+    phone_call, with_pin, django_capture_on_commit_callbacks
+):
+    account = make_account(balance_cents=1250, number="+18605550134", language="es")
     pin = with_pin(account)
     caller = phone_call("anonymous")
     asked = caller.press(caller.wait(caller.dial()), "8605550134")
-    for _try in range(5):
-        asked = caller.press(asked, "0000")
-    assert "locked" in asked.text
+    with django_capture_on_commit_callbacks(execute=True):
+        for _try in range(5):
+            asked = caller.press(asked, "0000")
+    assert "locked" in asked.text  # an unknown caller is answered in English unless they press 2
+    # The holder reads who tried in their own language.
+    assert "una persona que llamó con el número oculto" in mail.outbox[0].body
     assert PhoneLock.objects.get(account=account).calling_number == phone_access.WITHHELD
     menu = phone_call("+18605550134").sign_in(pin)
-    assert "press 1" in menu.text
+    assert "oprima 1" in menu.text  # the family's own number: greeted in the holder's Spanish
 
 
 def test_a_caller_without_a_pin_hears_how_to_set_one(phone_call):
