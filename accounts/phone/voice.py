@@ -307,8 +307,10 @@ def voice_pay_amount(call: Call) -> VoiceResponse:
         return _amount_prompt(call, response)
     digits = call.digits.strip("#*")
     if call.param("step") == "choose":
-        if digits == "0":
+        if call.digits == "0":
             return agent(call)
+        if call.digits == "*":
+            return _amount_prompt(call, response)
         if digits != "1":
             return _amount_prompt(call, response, dollars=True)
         amount = ledger.owed_cents(account=account)

@@ -160,6 +160,7 @@ def test_a_direct_bill_balance_is_paid_in_full_by_phone(stripe_server, calls, ph
     chosen = caller.press(caller.sign_in(pin), "3")
     asked = caller.post(chosen.redirect)
     assert "You owe two dollars and twenty-three cents." in asked.text
+    assert "To pay all of it, press 1." in caller.press(asked, "*").text
     read_back = caller.press(asked, "1")
     assert "You are paying two dollars and twenty-three cents toward what you owe." in read_back.text
     card_entry = caller.press(read_back, "1")
