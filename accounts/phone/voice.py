@@ -5,7 +5,7 @@ moves money answers before the PIN is proved on this call."""
 from functools import wraps
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.utils.translation import gettext as _
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -62,9 +62,10 @@ def _verified(view):
 @twilio_signed
 def voice_incoming(request: HttpRequest) -> HttpResponse:
     """A new call: greet in the holder's language (English for an unknown caller) and offer the other."""
-    session = phone_access.phone_session_start(
-        call_sid=request.POST.get("CallSid", ""), calling_number_raw=request.POST.get("From", "")
-    )
+    call_sid = request.POST.get("CallSid", "").strip()
+    if not call_sid or len(call_sid) > 64:
+        return HttpResponseBadRequest("A call needs its CallSid.", content_type="text/plain")
+    session = phone_access.phone_session_start(call_sid=call_sid, calling_number_raw=request.POST.get("From", ""))
     call = Call(request, session)
 
     def build(call: Call) -> VoiceResponse:

@@ -93,3 +93,10 @@ def test_behind_the_proxy_the_public_address_is_what_is_signed(client, settings)
     assert response.status_code == 200
     # The next steps are given at the public address too.
     assert b"https://phone.familyline.example/phone/voice/start/" in response.content
+
+
+def test_a_signed_call_without_a_call_sid_is_a_400(client):
+    fields = {"From": "+18605550134", "To": "+18605550100"}
+    response = signed_post(client, BASE + reverse("phone:voice_incoming"), fields)
+    assert response.status_code == 400
+    assert not PhoneSession.objects.exists()
