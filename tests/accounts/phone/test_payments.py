@@ -83,6 +83,7 @@ def test_a_20_dollar_phone_payment_charges_once_under_a_repeated_callback(
     assert [(i["amount"], i["status"]) for i in charged] == [(2300, "succeeded")]
     receipts = [m for m in mail.outbox if m.to == [family.holder.email]]
     assert len(receipts) == 1 and "$23.00" in receipts[0].body
+    assert "By phone (automated), card ending 4242" in receipts[0].body
     call_command("ledger_check", stdout=StringIO())  # raises on any violation
 
 
