@@ -77,6 +77,7 @@ def voice_incoming(request: HttpRequest) -> HttpResponse:
             call.say(gather, "Para español, oprima 2.", language="es")
         else:
             call.say(gather, "For English, press 1.", language="en")
+        call.say(gather, _("To speak with an agent, press 0."))
         return call.redirect(response, "voice_start")
 
     return _answer(call, build)
@@ -160,14 +161,22 @@ def _ask_pin(call: Call, *, again: bool = False) -> VoiceResponse:
 
 def _locked(call: Call, response: VoiceResponse, *, just_now: bool = False) -> VoiceResponse:
     if just_now:
-        call.say(response, _("That PIN was wrong five times."))
-    call.say(
-        response,
-        _(
-            "Phone access to this account from this number is locked for thirty minutes. The account holder "
-            "can unlock it on the website, or you can call from another registered number. Goodbye."
-        ),
-    )
+        call.say(
+            response,
+            _("That PIN was wrong five times."),
+            _(
+                "Phone access to this account from this number is locked for thirty minutes. The account holder "
+                "can unlock it on the website, or you can call from another registered number. Goodbye."
+            ),
+        )
+    else:
+        call.say(
+            response,
+            _(
+                "Phone access to this account from this number is locked. Please try again later, call from "
+                "another registered number, or ask the account holder to unlock it on the website. Goodbye."
+            ),
+        )
     response.hangup()
     return response
 
