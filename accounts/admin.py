@@ -19,6 +19,7 @@ from config.admin_base import ReadOnlyAdmin, ReadOnlyInline, local_time, money_c
 
 from . import (
     direct_bill_admin,  # noqa: F401  (registers the Direct Bill application queue)
+    phone_access,
     services,
     text_admin,  # noqa: F401  (registers the texts staff read)
 )
@@ -177,6 +178,7 @@ class CallingAccountAdmin(admin.ModelAdmin):
         "ledger",
         "recent_calls",
         "sponsorships",
+        "phone",
         "created",
         "closed",
     ]
@@ -187,7 +189,7 @@ class CallingAccountAdmin(admin.ModelAdmin):
     closed = time_column("closed_at", "closed")
     credit_limit = money_column("credit_limit_cents", "credit limit")
     inlines = [PhoneNumberInline, PaymentInline, InactivityNoticeInline, AccountEventInline]
-    actions = ["activate_now", "suspend", "reinstate", "close"]
+    actions = ["activate_now", "suspend", "reinstate", "close", "reset_phone_pin"]
 
     def get_search_results(self, request, queryset, search_term):
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
@@ -265,6 +267,29 @@ class CallingAccountAdmin(admin.ModelAdmin):
         if not rows:
             return "None."
         return format_html("<ul>{}</ul>", format_html_join("", "<li>{} (#{}, {}): since {}, {}, {}</li>", rows))
+
+    @admin.display(description="phone menu")
+    def phone(self, obj):
+        if obj.pk is None:
+            return "-"
+        pin = "PIN set" if phone_access.phone_pin_is_set(account=obj) else "no PIN"
+        locks = phone_access.phone_locks_active(account=obj)
+        if not locks:
+            return f"{pin}; no number locked"
+        return f"{pin}; locked: " + ", ".join(
+            f"{lock.calling_number} until {local_time(lock.locked_until)}" for lock in locks
+        )
+
+    @admin.action(permissions=["change"], description="Reset the phone PIN (the holder is emailed; with a reason)")
+    def reset_phone_pin(self, request, queryset):
+        return _with_reason(
+            self,
+            request,
+            queryset,
+            title="Reset the phone PIN",
+            action="reset_phone_pin",
+            service=phone_access.phone_pin_reset,
+        )
 
     @admin.action(permissions=["change"], description="Activate now (with a reason)")
     def activate_now(self, request, queryset):

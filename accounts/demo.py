@@ -10,7 +10,11 @@ from billing.models import Channel, PaymentMethod
 from billing.payments.services import payment_record_offline
 
 from .models import AccountKind, AccountStatus, CallingAccount, LineType, PhoneNumber, User
+from .phone_access import phone_pin_is_set, phone_pin_set
 from .services import account_activate, account_open, phone_number_add
+
+# The demo account's phone PIN, for trying the phone menu under `make run` (/phone/try/).
+DEMO_PHONE_PIN = "2468"
 
 
 class DemoData:
@@ -78,4 +82,6 @@ def _demo_advance_connect_load(*, family: User, staff: User) -> CallingAccount:
             phone = phone_number_add(account=account, number=number, label=label, line_type=line_type, actor=family)
             # The demo story: the family registered its numbers before the demo's week of calls.
             PhoneNumber.objects.filter(pk=phone.pk).update(added_at=timezone.now() - DEMO_NUMBERS_SINCE)
+    if not phone_pin_is_set(account=account):
+        phone_pin_set(account=account, pin=DEMO_PHONE_PIN, actor=family)
     return account

@@ -205,6 +205,10 @@ class AccountEvent(models.Model):
         CREDIT_LIMIT_CHANGED = "credit_limit_changed", "Credit limit changed"
         NUMBER_ADDED = "number_added", "Number added"
         NUMBER_REMOVED = "number_removed", "Number removed"
+        PHONE_PIN_SET = "phone_pin_set", "Phone PIN set by the holder"
+        PHONE_PIN_RESET = "phone_pin_reset", "Phone PIN reset by staff"
+        PHONE_LOCKED = "phone_locked", "Phone access locked (wrong PINs)"
+        PHONE_UNLOCKED = "phone_unlocked", "Phone access unlocked"
 
     account = models.ForeignKey(CallingAccount, on_delete=models.PROTECT, related_name="events")
     action = models.CharField(max_length=30, choices=Action.choices)
@@ -481,3 +485,67 @@ class PossessionCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_purpose_display()} code for {self.number} by {self.channel}"
+
+
+# --- the phone channel ----------------------------------------------------------------------------
+
+
+class PhonePin(models.Model):
+    """The PIN a caller keys in to reach an account by phone (4-8 digits), set by the holder on the
+    web. Only its hash is kept (Django's password hashers)."""
+
+    account = models.OneToOneField(CallingAccount, on_delete=models.CASCADE, related_name="phone_pin")
+    pin_hash = models.CharField(max_length=200)
+    set_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["account_id"]
+
+    def __str__(self) -> str:
+        return f"Phone PIN of account #{self.account_id}"
+
+
+class PhoneLock(models.Model):
+    """Wrong PINs keyed in from one calling number for one account. Five in a row lock phone access
+    from that number (and only that number) to that account until `locked_until`."""
+
+    account = models.ForeignKey(CallingAccount, on_delete=models.CASCADE, related_name="phone_locks")
+    # The caller ID the tries came from, in E.164, or "withheld".
+    calling_number = models.CharField(max_length=20)
+    failures = models.PositiveIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["account_id", "calling_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "calling_number"], name="one_phone_lock_per_caller_account")
+        ]
+
+    def __str__(self) -> str:
+        return f"Phone PIN tries from {self.calling_number} on account #{self.account_id}"
+
+
+class PhoneSession(models.Model):
+    """One phone call to the voice menu (Twilio's CallSid): who is calling, whether the PIN was
+    proved, the language, and the amount the caller confirmed before keying in a card."""
+
+    call_sid = models.CharField(max_length=64, unique=True)
+    calling_number = models.CharField(max_length=20)
+    account = models.ForeignKey(
+        CallingAccount, on_delete=models.CASCADE, null=True, blank=True, related_name="phone_sessions"
+    )
+    language = models.CharField(max_length=2, choices=Language.choices, default=Language.ENGLISH)
+    # The caller pressed a key for the language (remembered as the holder's once the PIN is proved).
+    language_chosen = models.BooleanField(default=False)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    number_tries = models.PositiveSmallIntegerField(default=0)
+    amount_cents = models.BigIntegerField(null=True, blank=True)
+    total_cents = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Phone call {self.call_sid}"

@@ -146,7 +146,14 @@ class PaymentAdmin(admin.ModelAdmin):
 
     list_display = ["id", "created", "account", "channel", "method", "amount", "fee", "status", "reference"]
     list_filter = ["status", "channel", "method"]
-    search_fields = ["=id", "account__holder__email", "reference", "stripe_payment_intent_id", "=account__id"]
+    search_fields = [
+        "=id",
+        "account__holder__email",
+        "reference",
+        "stripe_payment_intent_id",
+        "=account__id",
+        "charge_key",
+    ]
     list_select_related = ["account__holder"]
     ordering = ["-created_at", "-id"]
     readonly_fields = [
@@ -160,6 +167,7 @@ class PaymentAdmin(admin.ModelAdmin):
         "card_last4",
         "stripe_payment_intent_id",
         "stripe_setup_intent_id",
+        "charge_key",
         "failure_message",
         "recorded_by",
         "entry",

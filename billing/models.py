@@ -207,6 +207,9 @@ class Payment(models.Model):
     stripe_payment_intent_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     # The confirmed card (SetupIntent) a web payment charges: unique, so a double submit charges once.
     stripe_setup_intent_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    # A card collected by the phone menu (a one-time Stripe PaymentMethod) is charged under the key
+    # `phone:<call>:<card token>`: unique, so a repeated callback charges once.
+    charge_key = models.CharField(max_length=200, unique=True, null=True, blank=True)
     card_last4 = models.CharField(max_length=4, blank=True)
     # Charged off-session from the saved card of the account's auto-reload (billing.AutoReload).
     auto_reload = models.BooleanField(default=False)

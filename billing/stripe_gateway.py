@@ -124,20 +124,21 @@ def setup_intent_retrieve(*, setup_intent_id: str) -> SetupResult:
 def payment_intent_create(
     *, amount_cents: int, customer_id: str, payment_method_id: str, idempotency_key: str, metadata: dict
 ) -> Intent:
-    """Create and confirm a PaymentIntent. A decline comes back as an Intent whose status is not
+    """Create and confirm a PaymentIntent (`customer_id` may be "" for a card that belongs to no
+    customer). A decline comes back as an Intent whose status is not
     `succeeded` and whose `error_message` says why, or as GatewayError(declined=True)."""
+    params = {
+        "amount": amount_cents,
+        "currency": "usd",
+        "customer": customer_id,
+        "payment_method": payment_method_id,
+        "confirm": True,
+        "metadata": metadata,
+    }
+    if not customer_id:
+        del params["customer"]  # a card tokenized without a customer is charged on its own
     try:
-        intent = _client().v1.payment_intents.create(
-            params={
-                "amount": amount_cents,
-                "currency": "usd",
-                "customer": customer_id,
-                "payment_method": payment_method_id,
-                "confirm": True,
-                "metadata": metadata,
-            },
-            options={"idempotency_key": idempotency_key},
-        )
+        intent = _client().v1.payment_intents.create(params=params, options={"idempotency_key": idempotency_key})
     except stripe.CardError as exc:
         raise GatewayError(exc.user_message or "Your card was declined.", declined=True) from exc
     except stripe.StripeError as exc:
@@ -230,6 +231,49 @@ def refund_retrieve(*, refund_id: str) -> RefundResult:
     except stripe.StripeError as exc:
         raise GatewayError("We could not reach our card processor.") from exc
     return RefundResult(id=refund.id, status=refund.status or "", amount_cents=int(refund.amount or 0))
+
+
+@dataclass(frozen=True)
+class CardToken:
+    """A PaymentMethod someone else collected (the phone platform's card entry): whose it is, if
+    anyone's, and the last four digits, for the receipt."""
+
+    id: str
+    customer: str
+    last4: str
+
+
+def payment_method_retrieve(*, payment_method_id: str) -> CardToken:
+    try:
+        method = _client().v1.payment_methods.retrieve(payment_method_id)
+    except stripe.InvalidRequestError as exc:
+        raise GatewayError("The card details could not be found. Nothing was charged.", declined=True) from exc
+    except stripe.StripeError as exc:
+        raise _unreachable(exc) from exc
+    data = method.to_dict()
+    customer = data.get("customer") or ""
+    if not isinstance(customer, str):
+        customer = customer.get("id", "")
+    card = data.get("card") or {}
+    return CardToken(id=data["id"], customer=customer, last4=str(card.get("last4") or "")[:4])
+
+
+def test_card_token_create(*, number: str) -> str:
+    """Stand in for the phone platform's card entry in test mode only (the `make run` phone page):
+    a PaymentMethod for one of Stripe's published test cards, on a customer of its own as the
+    connector creates. Refuses any live key: real card numbers never pass through FamilyLine."""
+    if not settings.STRIPE_SECRET_KEY.startswith("sk_test_"):
+        raise GatewayError("Test cards are only for a test-mode Stripe account.")
+    client = _client()
+    try:
+        customer = client.v1.customers.create(params={"description": "phone card entry (test)"})
+        method = client.v1.payment_methods.create(
+            params={"type": "card", "card": {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}}
+        )
+        client.v1.payment_methods.attach(method.id, params={"customer": customer.id})
+    except stripe.StripeError as exc:
+        raise _unreachable(exc) from exc
+    return method.id
 
 
 def payment_method_last4(*, payment_method_id: str) -> str:

@@ -3,6 +3,7 @@ Each count needs one query (past-due statements: one per past-due candidate's st
 
 import datetime
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
@@ -13,6 +14,7 @@ from billing.models import (
     CHECK_UNSENT_STATUSES,
     CallCreditRequest,
     CallCreditStatus,
+    Channel,
     Dispute,
     DisputeStatus,
     Payment,
@@ -45,6 +47,19 @@ def past_due_statement_ids() -> list[int]:
     """Statements past their due date with something still unpaid (the dunning list)."""
     past = Statement.objects.filter(due_date__lt=timezone.localdate()).select_related("account")
     return [s.pk for s in past.order_by("id") if standing.statement_standing(statement=s).due_cents > 0]
+
+
+# Failed phone payments stay on the queue this long: a family that could not pay by phone may need a call.
+PHONE_FAILURES_WINDOW = timedelta(days=7)
+
+
+def phone_payments_failed():
+    """Card payments by phone that failed or were canceled (declined, or the bank wanted 3-D Secure)
+    in the last PHONE_FAILURES_WINDOW."""
+    since = timezone.now() - PHONE_FAILURES_WINDOW
+    return Payment.objects.filter(
+        channel=Channel.PHONE_IVR, status__in=(PaymentStatus.FAILED, PaymentStatus.CANCELED), created_at__gte=since
+    )
 
 
 def outbox_failing():
@@ -154,6 +169,14 @@ def work_queue(*, user) -> list[QueueItem]:
             Payment.objects.filter(status=PaymentStatus.PROCESSING).count(),
             "admin:billing_payment_changelist",
             "status__exact=processing",
+            "billing.view_payment",
+        ),
+        QueueItem(
+            "phone_payments_failed",
+            "Phone payments that failed (last 7 days)",
+            phone_payments_failed().count(),
+            "admin:billing_payment_changelist",
+            "channel__exact=phone_ivr&status__in=failed,canceled",
             "billing.view_payment",
         ),
         QueueItem(

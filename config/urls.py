@@ -10,6 +10,7 @@ urlpatterns = [
     path("texts/", include("accounts.text_urls")),
     path("block/", include("calls.block_urls")),
     path("api/v1/", include("calls.api.urls")),
+    path("phone/", include("accounts.phone.urls")),
     path("auth/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

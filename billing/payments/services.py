@@ -205,13 +205,19 @@ def card_payment_create(
     holder: User,
     account: CallingAccount,
     amount_cents: int,
-    setup_intent_id: str,
+    setup_intent_id: str = "",
     channel: Channel | str = Channel.WEB,
     limits: tuple[int, int | None] | None = None,
     expected_total_cents: int | None = None,
+    card_token: str = "",
+    charge_key: str = "",
 ) -> Payment:
     """Charge the card the holder confirmed in SetupIntent `setup_intent_id` for `amount_cents` plus
     the channel's fee, and credit `amount_cents` to `account` once Stripe says it succeeded.
+
+    A card collected elsewhere (the phone menu's card entry returns a Stripe PaymentMethod) is given
+    as `card_token` with a `charge_key` naming its cause instead of a SetupIntent: the same key
+    charges once, as the same SetupIntent does.
 
     Callers may rely on: bad input (amount, someone else's account, an unconfirmed card) raises
     PaymentError before anything is charged or stored; a decline raises PaymentError after marking
@@ -226,7 +232,7 @@ def card_payment_create(
         raise PaymentError(
             gettext("The processing fee changed since you reviewed this payment. Please check the new total.")
         )
-    setup = _confirmed_setup(holder=holder, setup_intent_id=setup_intent_id)
+    card = _card_to_charge(holder=holder, setup_intent_id=setup_intent_id, card_token=card_token, charge_key=charge_key)
     try:
         with transaction.atomic():
             # Decided again under the account's ledger-row lock: what is owed, the account's status
@@ -242,17 +248,21 @@ def card_payment_create(
                 method=PaymentMethod.CARD,
                 amount_cents=quote.amount_cents,
                 fee_cents=quote.fee_cents,
-                stripe_setup_intent_id=setup.id,
-                card_last4=stripe_gateway.payment_method_last4(payment_method_id=setup.payment_method),
+                stripe_setup_intent_id=card.setup_intent_id,
+                charge_key=card.charge_key,
+                card_last4=card.last4,
             )
     except IntegrityError:
-        # The same confirmed card submitted twice (a double click, a reload): one charge only.
-        return Payment.objects.get(stripe_setup_intent_id=setup.id, account__holder=holder)
+        # The same confirmed card submitted twice (a double click, a reload, a repeated callback):
+        # one charge only.
+        if card.charge_key:
+            return Payment.objects.get(charge_key=card.charge_key, account__holder=holder)
+        return Payment.objects.get(stripe_setup_intent_id=card.setup_intent_id, account__holder=holder)
     try:
         intent = stripe_gateway.payment_intent_create(
             amount_cents=payment.total_cents,
-            customer_id=holder.stripe_customer_id,
-            payment_method_id=setup.payment_method,
+            customer_id=card.customer,
+            payment_method_id=card.payment_method,
             idempotency_key=f"familyline-payment-{payment.pk}",
             metadata={"payment_id": str(payment.pk), "account_id": str(account.pk)},
         )
@@ -402,6 +412,31 @@ def payments_with_reference(*, method: PaymentMethod | str, reference: str) -> l
         method=method, reference__iexact=reference, status=PaymentStatus.SUCCEEDED, recorded_by__isnull=False
     )
     return list(found.order_by("id")[:5])
+
+
+@dataclass(frozen=True)
+class _Card:
+    payment_method: str
+    customer: str
+    last4: str
+    setup_intent_id: str | None
+    charge_key: str | None
+
+
+def _card_to_charge(*, holder: User, setup_intent_id: str, card_token: str, charge_key: str) -> _Card:
+    """The card a payment charges: the holder's confirmed SetupIntent, or a card token collected by
+    the phone menu (charged with the customer it belongs to, if any: Stripe requires it)."""
+    if not card_token:
+        setup = _confirmed_setup(holder=holder, setup_intent_id=setup_intent_id)
+        last4 = stripe_gateway.payment_method_last4(payment_method_id=setup.payment_method)
+        return _Card(setup.payment_method, holder.stripe_customer_id, last4, setup.id, None)
+    if not charge_key:
+        raise PaymentError("A card token is charged under a key naming its cause.")
+    try:
+        token = stripe_gateway.payment_method_retrieve(payment_method_id=card_token)
+    except stripe_gateway.GatewayError as exc:
+        raise PaymentError(exc.message) from exc
+    return _Card(token.id, token.customer, token.last4, None, charge_key)
 
 
 def _confirmed_setup(*, holder: User, setup_intent_id: str) -> stripe_gateway.SetupResult:

@@ -237,6 +237,10 @@ CELERY_BEAT_SCHEDULE: dict = {}
 CELERY_BEAT_SCHEDULE["accounts-activate-due"] = {"task": "accounts.tasks.accounts_activate_due", "schedule": 60.0}
 CELERY_BEAT_SCHEDULE["accounts-outbox-drain"] = {"task": "accounts.outbox.outbox_drain", "schedule": 30.0}
 CELERY_BEAT_SCHEDULE["accounts-texts-send-due"] = {"task": "accounts.texts.sending.texts_send_due", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["accounts-phone-sessions-forget"] = {
+    "task": "accounts.tasks.phone_sessions_forget",
+    "schedule": crontab(minute=15, hour=4),
+}
 CELERY_BEAT_SCHEDULE["billing-stripe-events-pending"] = {
     "task": "billing.tasks.stripe_events_process_pending",
     "schedule": 60.0,
@@ -334,6 +338,8 @@ TWILIO_TIMEOUT_SECONDS = env.float("TWILIO_TIMEOUT_SECONDS", default=10.0)
 # The phone menu's live agent: a number to dial in office hours (facility time zone of TIME_ZONE).
 PHONE_AGENT_NUMBER = env("PHONE_AGENT_NUMBER", default="")
 PHONE_AGENT_HOURS = env("PHONE_AGENT_HOURS", default="08:00-20:00")
+# The unique name of the Stripe Pay Connector installed in the Twilio console (tokenize mode).
+TWILIO_PAY_CONNECTOR = env("TWILIO_PAY_CONNECTOR", default="Default")
 
 PHONENUMBER_DEFAULT_REGION = "US"
 PHONENUMBER_DB_FORMAT = "E164"

@@ -15,6 +15,7 @@ from django.test import Client
 
 from accounts.direct_bill.services import application_submit
 from accounts.models import AccountStatus, DirectBillApplication, Language
+from accounts.phone_access import phone_pin_check, phone_pin_set
 from accounts.services import account_facility_set, account_suspend
 from billing.models import FeeSchedule, Payment, PaymentStatus, Statement
 from billing.payments import services as payments
@@ -87,6 +88,10 @@ def _family(base_url, language: str) -> dict:
     waiting = _waiting_payment(base_url, holder, active)
     for minutes in (12, 3):
         calls.complete(number=active.test_number, minutes=minutes)
+    # A phone PIN, and a number locked by five wrong ones (the PIN page lists it).
+    phone_pin_set(account=active, pin="2468", actor=holder)
+    for _try in range(5):
+        phone_pin_check(account=active, calling_number="+12025550123", pin="0000")
 
     suspended = make_account(holder=holder, balance_cents=800)
     negative = make_account(holder=holder, balance_cents=100)
@@ -143,6 +148,7 @@ def _family(base_url, language: str) -> dict:
             ("statement pay", f"/billing/statements/{statement.pk}/pay/"),
             ("sponsorships", f"/calls/accounts/{active.pk}/sponsorships/"),
             ("profile", "/profile/"),
+            ("phone pin", f"/phone/pin/{active.pk}/"),
             ("close", f"/accounts/{active.pk}/close/"),
             ("alerts and auto-reload", f"/billing/accounts/{active.pk}/alerts/"),
             ("number edit", f"/numbers/{phone.pk}/edit/"),

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.demo import demo_data_load
+from accounts.demo import DEMO_PHONE_PIN, demo_data_load
 from calls.demo import demo_calls_load
 
 DEMO_PASSWORD = "familyline-demo"  # noqa: S105 - printed for the local demo only
@@ -19,3 +19,4 @@ class Command(BaseCommand):
         self.stdout.write(f"  Staff (admin):  {demo.staff.email} / {DEMO_PASSWORD}")
         self.stdout.write(f"  Family member:  {demo.family.email} / {DEMO_PASSWORD}")
         self.stdout.write(demo_calls_load(family=demo.family))
+        self.stdout.write(f"  Phone menu:     /phone/try/ (call as (860) 555-0134, phone PIN {DEMO_PHONE_PIN})")
