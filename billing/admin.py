@@ -44,7 +44,7 @@ from .models import (
     StripeEvent,
 )
 from .money import format_cents
-from .payments import disputes, services, webhooks
+from .payments import disputes, services, single_call, webhooks
 
 
 class PostingInline(ReadOnlyInline):
@@ -139,13 +139,25 @@ class PaymentAdmin(admin.ModelAdmin):
     """Payments are read-only; "Add payment" records a mail or live-agent payment through the
     payment service, which posts it to the ledger."""
 
-    list_display = ["id", "created", "account", "channel", "method", "amount", "fee", "status", "reference"]
+    list_display = [
+        "id",
+        "created",
+        "account",
+        "single_call",
+        "channel",
+        "method",
+        "amount",
+        "fee",
+        "status",
+        "reference",
+    ]
     list_filter = ["status", "channel", "method"]
     search_fields = ["=id", "account__holder__email", "reference", "stripe_payment_intent_id", "=account__id"]
-    list_select_related = ["account__holder"]
+    list_select_related = ["account__holder", "single_call"]
     ordering = ["-created_at", "-id"]
     readonly_fields = [
         "account",
+        "single_call",
         "channel",
         "method",
         "amount",
@@ -294,17 +306,18 @@ class StripeEventAdmin(ReadOnlyAdmin):
 
 @admin.register(Refund)
 class RefundAdmin(ReadOnlyAdmin):
-    """Refunds are created by closing an account. Staff mark a pending check refund sent here (with
-    its check number, mailed to the address shown), which posts refunds payable to mail clearing and
-    emails the holder."""
+    """Refunds are created by closing an account, or give back what a single call did not use. Staff
+    mark a pending check refund sent here (with its check number, mailed to the address shown), which
+    posts refunds payable to mail clearing and emails the holder."""
 
-    list_display = ["id", "created", "account", "method", "amount", "status", "payment", "check_number"]
+    list_display = ["id", "created", "account", "single_call", "method", "amount", "status", "payment", "check_number"]
     list_filter = ["status", "method", "created_at"]
     search_fields = ["=id", "=account__id", "account__holder__email", "check_number", "stripe_refund_id"]
-    list_select_related = ["account__holder", "payment"]
+    list_select_related = ["account__holder", "payment", "single_call"]
     ordering = ["-created_at", "-id"]
     fields = [
         "account",
+        "single_call",
         "mailing_address",
         "payment",
         "method",
@@ -327,7 +340,7 @@ class RefundAdmin(ReadOnlyAdmin):
 
     @admin.display(description="mail the check to")
     def mailing_address(self, obj):
-        return mailing_address(obj.account.holder)
+        return mailing_address(obj.account.holder) if obj.account_id else ""
 
     def has_change_permission(self, request, obj=None):
         # The list's actions need it; the form itself stays read-only (every field is).
@@ -368,6 +381,9 @@ class RefundAdmin(ReadOnlyAdmin):
     def retry_card_refund(self, request, queryset):
         done = 0
         for refund in queryset.filter(method=RefundMethod.CARD, status="pending").order_by("id"):
+            if refund.single_call_id is not None:  # back to the card of a single call's payment
+                done += single_call.single_call_refund_send(refund_id=refund.pk).status != "pending"
+                continue
             done += refunds.refund_card_send(refund=refund).status != "pending"
         self.message_user(request, f"{done} card refund(s) sent or moved to a check.", messages.SUCCESS)
 

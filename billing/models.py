@@ -21,6 +21,8 @@ class SystemAccount(models.TextChoices):
     DISPUTES = "disputes", "Disputes"
     # Disputes FamilyLine lost: its own loss, never the family's.
     DISPUTE_LOSSES = "dispute_losses", "Dispute losses"
+    # What called persons paid for single calls, until each call is charged or the rest refunded.
+    SINGLE_CALLS = "single_calls", "Single calls (paid, not yet charged or refunded)"
 
 
 class LedgerAccount(models.Model):
@@ -194,11 +196,26 @@ class PaymentMethod(models.TextChoices):
     MONEY_ORDER = "money_order", _("Money order")
 
 
+def one_payer_of(field: str = "account") -> Q:
+    """Exactly one of a calling account and a single call (a check constraint)."""
+    return Q(**{f"{field}__isnull": False, "single_call__isnull": True}) | Q(
+        **{f"{field}__isnull": True, "single_call__isnull": False}
+    )
+
+
 class Payment(models.Model):
     """Money a holder pays into a calling account. `amount_cents` reaches the balance; `fee_cents`
-    is revenue. Credited once, through the ledger, under the key `payment:<id>`."""
+    is revenue. Credited once, through the ledger, under the key `payment:<id>`.
 
-    account = models.ForeignKey("accounts.CallingAccount", on_delete=models.PROTECT, related_name="payments")
+    Or the price of a single call (`single_call`, no account, never a fee), posted under
+    `single_call:<call_id>:payment` to the single calls system account."""
+
+    account = models.ForeignKey(
+        "accounts.CallingAccount", on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
+    )
+    single_call = models.ForeignKey(
+        "calls.SingleCall", on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
+    )
     channel = models.CharField(max_length=20, choices=Channel.choices)
     method = models.CharField(max_length=20, choices=PaymentMethod.choices, default=PaymentMethod.CARD)
     amount_cents = models.BigIntegerField()
@@ -224,6 +241,17 @@ class Payment(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount_cents__gt=0), name="payment_amount_positive"),
             models.CheckConstraint(condition=fee_within_caps(), name="payment_fee_within_channel_cap"),
+            models.CheckConstraint(condition=one_payer_of(), name="payment_for_account_or_single_call"),
+            models.CheckConstraint(
+                condition=Q(single_call__isnull=True) | Q(fee_cents=0), name="single_call_payment_has_no_fee"
+            ),
+            # One payment per single call on its way or taken (a declined card may be followed by another).
+            models.UniqueConstraint(
+                fields=["single_call"],
+                condition=Q(single_call__isnull=False)
+                & Q(status__in=("created", "requires_action", "processing", "succeeded")),
+                name="one_live_payment_per_single_call",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -412,7 +440,13 @@ class Refund(models.Model):
     at close under `refund:<id>` (account to refunds payable: FamilyLine now owes the holder) and
     settled under `refund:<id>:sent` (refunds payable to mail clearing) when staff mail the check."""
 
-    account = models.ForeignKey("accounts.CallingAccount", on_delete=models.PROTECT, related_name="refunds")
+    account = models.ForeignKey(
+        "accounts.CallingAccount", on_delete=models.PROTECT, null=True, blank=True, related_name="refunds"
+    )
+    # Or the unused part of a single call's payment, back to its card (`single_call:<call_id>:refund`).
+    single_call = models.OneToOneField(
+        "calls.SingleCall", on_delete=models.PROTECT, null=True, blank=True, related_name="refund"
+    )
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="refunds")
     method = models.CharField(max_length=10, choices=RefundMethod.choices)
     amount_cents = models.BigIntegerField()
@@ -440,6 +474,10 @@ class Refund(models.Model):
             models.CheckConstraint(
                 condition=~Q(method="check", status="succeeded") | ~Q(check_number=""),
                 name="sent_check_refund_has_number",
+            ),
+            models.CheckConstraint(condition=one_payer_of(), name="refund_for_account_or_single_call"),
+            models.CheckConstraint(
+                condition=Q(single_call__isnull=True) | Q(method="card"), name="single_call_refund_to_card"
             ),
         ]
         indexes = [models.Index(fields=["status", "method"], name="refund_status_method_idx")]

@@ -118,17 +118,20 @@ def payment_intent_create(
     *, amount_cents: int, customer_id: str, payment_method_id: str, idempotency_key: str, metadata: dict
 ) -> Intent:
     """Create and confirm a PaymentIntent. A decline comes back as an Intent whose status is not
-    `succeeded` and whose `error_message` says why, or as GatewayError(declined=True)."""
+    `succeeded` and whose `error_message` says why, or as GatewayError(declined=True). An empty
+    `customer_id` charges a card that belongs to no customer (a single call's card, taken by phone)."""
+    params = {
+        "amount": amount_cents,
+        "currency": "usd",
+        "payment_method": payment_method_id,
+        "confirm": True,
+        "metadata": metadata,
+    }
+    if customer_id:
+        params["customer"] = customer_id
     try:
         intent = _client().v1.payment_intents.create(
-            params={
-                "amount": amount_cents,
-                "currency": "usd",
-                "customer": customer_id,
-                "payment_method": payment_method_id,
-                "confirm": True,
-                "metadata": metadata,
-            },
+            params=params,
             options={"idempotency_key": idempotency_key},
         )
     except stripe.CardError as exc:

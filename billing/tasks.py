@@ -6,7 +6,7 @@ from celery import shared_task
 from . import reconciliation
 from .closing import inactivity
 from .closing import services as closing
-from .payments import autoreload, webhooks  # noqa: F401  (autoreload registers its outbox handlers)
+from .payments import autoreload, single_call, webhooks  # noqa: F401  (autoreload, single_call: outbox handlers)
 from .statements import credit_raise, dunning
 from .statements import services as statements
 
@@ -26,6 +26,12 @@ def stripe_events_process_pending() -> int:
 def refunds_card_retry_pending() -> int:
     """Periodic: card refunds left pending (processor unreachable, a crash after closing)."""
     return closing.refunds_card_retry_pending()
+
+
+@shared_task(name="billing.tasks.single_calls_expire")
+def single_calls_expire() -> int:
+    """Periodic: single-call offers past their expiry; a paid one never used is refunded in full."""
+    return single_call.single_calls_expire().refunded
 
 
 @shared_task(name="billing.tasks.inactive_balances_daily_run")
