@@ -110,7 +110,9 @@ def offer_for_call(
         return NoOffer(not_registered)
     if not info.cell_phones_allowed and line_types.line_type_of(e164=e164) in (LineType.MOBILE, LineType.UNKNOWN):
         return NoOffer(cell_phone_not_allowed)
-    made = _offer_make(call_id=call_id, facility_id=info.id, inmate_id=inmate_id, e164=e164, now=now)
+    made = _offer_make(
+        call_id=call_id, facility_id=info.id, inmate_id=inmate_id, e164=e164, now=now, renew=offer is not None
+    )
     if differs(made, facility_id=info.id, inmate_id=inmate_id, e164=e164):
         return OtherCall(differs(made, facility_id=info.id, inmate_id=inmate_id, e164=e164))
     if made.status != SingleCallStatus.OFFERED:  # paid meanwhile (a race with its own retry)
@@ -166,20 +168,22 @@ def _new_code() -> str:
     return f"{secrets.randbelow(1_000_000):06d}"
 
 
-def _offer_make(*, call_id: str, facility_id: int, inmate_id: int, e164: str, now: datetime.datetime) -> SingleCall:
-    """A new offer for the call id (or the expired unpaid one renewed), with a code no live offer
-    has. A code still held by an offer that expired unpaid is freed first."""
+def _offer_make(
+    *, call_id: str, facility_id: int, inmate_id: int, e164: str, now: datetime.datetime, renew: bool
+) -> SingleCall:
+    """A new offer for the call id (or, `renew`, the expired unpaid one renewed), with a code no live
+    offer has. A code still held by an offer that expired unpaid is freed first."""
     expires_at = now + settings.SINGLE_CALL_OFFER_TTL
     for _ in range(CODE_ATTEMPTS):
         code = _new_code()
         try:
             with transaction.atomic():
                 unpaid = (SingleCallStatus.OFFERED, SingleCallStatus.EXPIRED)
-                renewed = SingleCall.objects.filter(call_id=call_id, status__in=unpaid, expires_at__lte=now).update(
-                    status=SingleCallStatus.OFFERED, code=code, offered_at=now, expires_at=expires_at
-                )
+                renewed = renew and SingleCall.objects.filter(
+                    call_id=call_id, status__in=unpaid, expires_at__lte=now
+                ).update(status=SingleCallStatus.OFFERED, code=code, offered_at=now, expires_at=expires_at)
                 if not renewed:
-                    SingleCall.objects.create(
+                    return SingleCall.objects.create(
                         call_id=call_id,
                         facility_id=facility_id,
                         inmate_id=inmate_id,

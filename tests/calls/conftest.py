@@ -40,6 +40,7 @@ class TwilioStandIn:
     def __init__(self):
         self.requests: list[dict] = []
         self.line_types: dict[str, str] = {}
+        self.failing = False  # answer Twilio's documented 500 error instead
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -54,8 +55,12 @@ class TwilioStandIn:
                     }
                 )
                 number = unquote(url.path).rsplit("/", 1)[-1]
-                body = json.dumps(stand_in.lookup_answer(number)).encode()
-                self.send_response(200)
+                if stand_in.failing:
+                    status, answer = 500, {"code": 20500, "message": "Internal Server Error", "status": 500}
+                else:
+                    status, answer = 200, stand_in.lookup_answer(number)
+                body = json.dumps(answer).encode()
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

@@ -14,6 +14,7 @@ import stripe
 import time_machine
 from django.conf import settings
 from django.core.management import call_command
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import CallingAccount, PhoneNumber
@@ -30,7 +31,15 @@ from calls import single_calls
 from calls.importing import call_records_import
 from calls.models import CallRecord, LineTypeLookup, SingleCall, SingleCallStatus
 from calls.services import DenyReason
-from tests.helpers import authorize, complete, make_account, next_number, stripe_refunds_of, system_posted
+from tests.helpers import (
+    authorize,
+    complete,
+    make_account,
+    next_number,
+    run_at_once,
+    stripe_refunds_of,
+    system_posted,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -284,6 +293,20 @@ def test_a_mobile_number_at_a_facility_without_cell_phones_gets_no_offer(facilit
     assert [r["path"] for r in twilio_server.requests][1:] == [f"/v2/PhoneNumbers/{landline}"]
 
 
+def test_a_failed_lookup_refuses_as_a_mobile_would_and_is_asked_again(facility, inmate, twilio_server):
+    facility.cell_phones_allowed = False
+    facility.save(update_fields=["cell_phones_allowed"])
+    number = next_number()
+    twilio_server.failing = True
+    answer = authorize(facility, inmate, number, cid="sc-lookup-down")
+    assert (answer.reason, answer.single_call) == (DenyReason.CELL_PHONE_NOT_ALLOWED, None)
+    assert not LineTypeLookup.objects.exists()
+    twilio_server.failing = False
+    offered(facility, inmate, number, "sc-lookup-down")
+    assert len(twilio_server.requests) == 2
+    assert LineTypeLookup.objects.get(number=number).line_type == "landline"
+
+
 def test_no_lookup_where_cell_phones_are_allowed(facility, inmate, twilio_server):
     twilio_server.line_types[(number := next_number())] = "mobile"
     offered(facility, inmate, number, "sc-cells-ok")
@@ -334,6 +357,35 @@ def test_a_single_call_imported_from_csv_is_charged_like_completed_by_the_api(fa
     assert complete(facility, inmate, number, seconds=170, cid="sc-csv").charge_cents == 63
     outbox_drain()
     assert Refund.objects.count() == 1
+    assert_ledger_clean()
+
+
+def test_a_payment_or_refund_belongs_to_exactly_one_of_an_account_and_a_single_call(facility, inmate):
+    offered(facility, inmate, next_number(), "sc-db")
+    single = SingleCall.objects.get()
+    account = make_account()
+    for payer in ({"account": account, "single_call": single}, {}):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Payment.objects.create(channel="phone_ivr", amount_cents=100, **payer)
+    payment = Payment.objects.create(channel="phone_ivr", amount_cents=100, single_call=single)
+    for payer in ({"account": account, "single_call": single}, {}):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Refund.objects.create(method="card", payment=payment, amount_cents=100, **payer)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_completions_racing_charge_and_refund_once(facility, inmate, stripe_server):
+    number = next_number()
+    code = offered(facility, inmate, number, "sc-race").single_call["code"]
+    found = single_call_offer_find(code=code)
+    assert single_call_pay(offer_id=found.id, payment_method_id=payment_method(stripe_server, OK_CARD)).paid
+    authorize(facility, inmate, number, cid="sc-race")
+    results = run_at_once([lambda: complete(facility, inmate, number, seconds=170, cid="sc-race")] * 6)
+    assert all(not isinstance(r, Exception) for r in results), results
+    assert {(r.billable_minutes, r.charge_cents, r.tax_cents) for r in results} == {(3, 63, 4)}
+    assert CallRecord.objects.count() == 1 and Refund.objects.count() == 1
+    outbox_drain()
+    assert system_posted(SystemAccount.SINGLE_CALLS) == 0
     assert_ledger_clean()
 
 
