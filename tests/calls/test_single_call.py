@@ -17,10 +17,11 @@ from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import CallingAccount, PhoneNumber
+from accounts.models import CallingAccount, OutboxMessage, PhoneNumber
 from accounts.outbox import outbox_drain
 from billing import ledger, reconciliation, reports
 from billing.models import FeeSchedule, Hold, Payment, PaymentStatus, Refund, RefundStatus, SystemAccount
+from billing.payments import disputes
 from billing.payments.single_call import (
     PayOutcome,
     single_call_offer_find,
@@ -386,6 +387,21 @@ def test_completions_racing_charge_and_refund_once(facility, inmate, stripe_serv
     assert CallRecord.objects.count() == 1 and Refund.objects.count() == 1
     outbox_drain()
     assert system_posted(SystemAccount.SINGLE_CALLS) == 0
+    assert_ledger_clean()
+
+
+def test_a_chargeback_on_a_single_call_moves_money_between_system_accounts_and_emails_no_one(
+    facility, inmate, stripe_server
+):
+    code = offered(facility, inmate, next_number(), "sc-dispute").single_call["code"]
+    found = single_call_offer_find(code=code)
+    payment = single_call_pay(offer_id=found.id, payment_method_id=payment_method(stripe_server, OK_CARD)).payment
+    data = {"id": "dp_single", "payment_intent": payment.stripe_payment_intent_id, "amount": FULL_PRICE}
+    dispute = disputes.dispute_opened(data={**data, "reason": "fraudulent", "status": "needs_response"})
+    assert dispute.payment == payment
+    disputes.dispute_closed(data={**data, "status": "lost"})
+    assert system_posted(SystemAccount.DISPUTE_LOSSES) == -FULL_PRICE
+    assert not OutboxMessage.objects.filter(kind="email.account").exists()
     assert_ledger_clean()
 
 
