@@ -19,9 +19,10 @@ from django.utils import timezone
 
 from accounts.models import CallingAccount, OutboxMessage, PhoneNumber
 from accounts.outbox import outbox_drain
-from billing import ledger, reconciliation, reports
+from billing import ledger, reconciliation, reports, stripe_gateway
 from billing.models import FeeSchedule, Hold, Payment, PaymentStatus, Refund, RefundStatus, SystemAccount
 from billing.payments import disputes
+from billing.payments import services as payments
 from billing.payments.single_call import (
     PayOutcome,
     single_call_offer_find,
@@ -403,6 +404,51 @@ def test_a_chargeback_on_a_single_call_moves_money_between_system_accounts_and_e
     assert system_posted(SystemAccount.DISPUTE_LOSSES) == -FULL_PRICE
     assert not OutboxMessage.objects.filter(kind="email.account").exists()
     assert_ledger_clean()
+
+
+def test_a_payment_whose_answer_was_lost_is_settled_by_stripes_webhook(facility, inmate, stripe_server, monkeypatch):
+    code = offered(facility, inmate, next_number(), "sc-webhook").single_call["code"]
+    found = single_call_offer_find(code=code)
+    created = []
+    real_create = stripe_gateway.payment_intent_create
+
+    def charged_then_lost(**kwargs):
+        created.append(real_create(**kwargs))  # Stripe took the card...
+        raise stripe_gateway.GatewayError("We could not reach our card processor.")  # ...the answer was lost
+
+    monkeypatch.setattr(stripe_gateway, "payment_intent_create", charged_then_lost)
+    result = single_call_pay(offer_id=found.id, payment_method_id=payment_method(stripe_server, OK_CARD))
+    assert result.outcome == PayOutcome.PENDING
+    assert result.payment.status == PaymentStatus.PROCESSING
+    assert system_posted(SystemAccount.SINGLE_CALLS) == 0
+    # Paying again meanwhile charges nothing more.
+    assert single_call_pay(offer_id=found.id, payment_method_id=payment_method(stripe_server, OK_CARD)).outcome == (
+        PayOutcome.PENDING
+    )
+    assert len(created) == 1
+    # Stripe's payment_intent.succeeded event, as the webhook hands it over.
+    applied = payments.payment_intent_apply(intent=created[0])
+    assert applied.status == PaymentStatus.SUCCEEDED and applied.pk == result.payment.pk
+    assert SingleCall.objects.get().status == SingleCallStatus.PAID
+    assert system_posted(SystemAccount.SINGLE_CALLS) == FULL_PRICE
+    assert_ledger_clean()
+
+
+def test_staff_see_single_calls_and_their_payments_in_the_admin(admin_client, facility, inmate, stripe_server):
+    code = offered(facility, inmate, next_number(), "sc-admin").single_call["code"]
+    found = single_call_offer_find(code=code)
+    single_call_pay(offer_id=found.id, payment_method_id=payment_method(stripe_server, OK_CARD))
+    single_call = SingleCall.objects.get()
+    for url in (
+        "/admin/calls/singlecall/",
+        f"/admin/calls/singlecall/{single_call.pk}/change/",
+        "/admin/billing/payment/",
+        f"/admin/billing/payment/{Payment.objects.get().pk}/change/",
+    ):
+        response = admin_client.get(url)
+        assert response.status_code == 200, url
+        assert "sc-admin" in response.content.decode(), url
+        assert code not in response.content.decode(), url
 
 
 # --- the platform API ---------------------------------------------------------------------------
