@@ -251,15 +251,19 @@ def call_authorize(
     authorized again while its hold stands returns the first answer and places no second hold; a
     `call_id` already completed is answered from its record and places no hold. Every other answer,
     allow or deny, is decided afresh and recorded as the call id's latest decision (`CallDecision`,
-    replacing the one before): a call reported complete after a deny is charged to no one. Raises
-    CallInputError for a dialed number that cannot be a phone number, CallConflict for a call id used
-    for another call.
+    replacing the one before): a call reported complete after a deny is charged to no one. A number no
+    open account holds is denied `number_not_registered` with the offer of a single call
+    (`Authorization.single_call`; one offer per call id), and allowed, billed `single_call` with no
+    hold, once that offer is paid (`single_calls.offer_for_call`). Raises CallInputError for a dialed
+    number that cannot be a phone number, CallConflict for a call id used for another call.
 
     The usual allowed call costs seven statements in four round trips: one read of everything decided
     on (`selectors.authorize_facts_get`), then the kernel's lock and its read of funds and standing
     under the lock, the call id's lock, a second look for the call's record and the decision's upsert
     (`_check_not_completed`), and the kernel's insert of the hold (`ledger.hold_place`). A deny or a
-    free call records its decision in one more statement. Facility, rate plan and token come from
+    free call records its decision in one more statement. A number on no account adds the look for
+    the call id's single call and, the first time, the offer's insert (and, at a facility without
+    cell phones, one Lookup request per number ever). Facility, rate plan and token come from
     in-process caches; nothing on the way is compiled by the ORM."""
     now = now or timezone.now()
     call = _call_to_authorize(

@@ -14,7 +14,8 @@ import stripe
 import time_machine
 from django.conf import settings
 from django.core.management import call_command
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import CallingAccount, OutboxMessage, PhoneNumber
@@ -254,6 +255,25 @@ def test_a_number_freed_by_a_closed_account_is_offered_a_single_call(facility, i
     offered(facility, inmate, account.test_number, "sc-freed")
 
 
+def _statements(captured) -> list[str]:
+    control = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
+    return [q["sql"].split()[0] for q in captured if not q["sql"].lstrip().upper().startswith(control)]
+
+
+def test_the_deny_with_an_offer_stays_cheap(facility, inmate, settings):
+    settings.FACILITY_CACHE_SECONDS = 60
+    authorize(facility, inmate, next_number())  # fills the facility cache
+    number = next_number()
+    with CaptureQueriesContext(connection) as captured:
+        first = authorize(facility, inmate, number, cid="sc-cheap")
+    # the one read; the call id's single call looked for; the offer inserted; the decision's upsert
+    assert _statements(captured) == ["SELECT", "SELECT", "INSERT", "INSERT"], [q["sql"] for q in captured]
+    with CaptureQueriesContext(connection) as captured:
+        again = authorize(facility, inmate, number, cid="sc-cheap")
+    assert again.single_call == first.single_call
+    assert _statements(captured) == ["SELECT", "SELECT", "INSERT"], [q["sql"] for q in captured]
+
+
 def test_a_registered_number_gets_no_offer(facility, inmate):
     account = make_account(balance_cents=0)
     answer = authorize(facility, inmate, account.test_number)
@@ -475,5 +495,4 @@ def test_openapi_schema_documents_single_call(client):
     assert "single_call" not in authorize_answer.get("required", [])
     offer = schema["components"]["schemas"]["SingleCallOffer"]
     assert set(offer["properties"]) == {"phone", "code", "expires_at"}
-    billing_values = str(schema["components"]["schemas"])
-    assert "single_call" in billing_values
+    assert "single_call" in schema["components"]["schemas"]["BillingEnum"]["enum"]
