@@ -225,6 +225,9 @@ class Payment(models.Model):
     # The confirmed card (SetupIntent) a web payment charges: unique, so a double submit charges once.
     stripe_setup_intent_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     card_last4 = models.CharField(max_length=4, blank=True)
+    # The card a single call was paid with (the PaymentMethod id the phone's card entry gave): the
+    # same card entry sent again for the same single call is the same payment.
+    stripe_payment_method_id = models.CharField(max_length=255, blank=True)
     # Charged off-session from the saved card of the account's auto-reload (billing.AutoReload).
     auto_reload = models.BooleanField(default=False)
     reference = models.CharField("check / money order number", max_length=100, blank=True)
@@ -251,6 +254,11 @@ class Payment(models.Model):
                 condition=Q(single_call__isnull=False)
                 & Q(status__in=("created", "requires_action", "processing", "succeeded")),
                 name="one_live_payment_per_single_call",
+            ),
+            models.UniqueConstraint(
+                fields=["single_call", "stripe_payment_method_id"],
+                condition=Q(single_call__isnull=False),
+                name="one_payment_per_single_call_card_entry",
             ),
         ]
 

@@ -143,8 +143,10 @@ def single_call_pay(
     from the payment row; `services.payment_intent_apply` posts it once, whichever of this call and
     Stripe's webhook sees it first).
 
-    Callers may rely on: an offer expired, used or unknown is refused (EXPIRED) before anything is
-    charged; `expected_total_cents` (what the caller heard) different from the price now is refused
+    Callers may rely on: the same `payment_method_id` sent again for the same offer (a retried
+    callback) answers what the first attempt came to and charges nothing, at Stripe or here; an
+    offer expired, used or unknown is refused (EXPIRED) before anything is charged;
+    `expected_total_cents` (what the caller heard) different from the price now is refused
     (PRICE_CHANGED) before anything is charged; an offer already paid answers PAID again and charges
     nothing more; while one payment of the offer is on its way, another attempt charges nothing and
     answers PENDING; a declined card (DECLINED) leaves the offer payable with another card; a card
@@ -159,6 +161,9 @@ def single_call_pay(
             if offer.status in (SingleCallStatus.PAID, SingleCallStatus.AUTHORIZED, SingleCallStatus.COMPLETED):
                 paid = Payment.objects.filter(single_call=offer, status=PaymentStatus.SUCCEEDED).first()
                 return PayResult(PayOutcome.PAID, payment=paid, total_cents=offer.total_cents)
+            same = Payment.objects.filter(single_call=offer, stripe_payment_method_id=payment_method_id).first()
+            if same is not None:  # the same card entry sent again: its outcome, nothing charged again
+                return _outcome_of(same)
             if offer.status != SingleCallStatus.OFFERED or offer.expires_at <= now:
                 return PayResult(PayOutcome.EXPIRED)
             live = Payment.objects.filter(single_call=offer, status__in=LIVE_PAYMENT_STATUSES).first()
@@ -180,6 +185,7 @@ def single_call_pay(
                 method=PaymentMethod.CARD,
                 amount_cents=charge + tax,
                 fee_cents=0,
+                stripe_payment_method_id=payment_method_id[:255],
                 card_last4=stripe_gateway.payment_method_last4(payment_method_id=payment_method_id),
             )
     except IntegrityError:  # another attempt created its payment at the same moment
@@ -200,7 +206,7 @@ def _charge(*, payment: Payment, payment_method_id: str) -> PayResult:
     except stripe_gateway.GatewayError as exc:
         if exc.declined:
             _fail(payment, exc.message)
-            return PayResult(PayOutcome.DECLINED, message=exc.message, total_cents=payment.total_cents)
+            return PayResult(PayOutcome.DECLINED, message=exc.message, payment=payment, total_cents=payment.total_cents)
         # The request may have reached Stripe: its webhook settles this payment (by the payment id in
         # the intent's metadata). Until then the offer takes no other payment.
         Payment.objects.filter(pk=payment.pk, status=PaymentStatus.CREATED).update(status=PaymentStatus.PROCESSING)
@@ -230,6 +236,17 @@ def _charge(*, payment: Payment, payment_method_id: str) -> PayResult:
     if payment.status == PaymentStatus.FAILED:
         return PayResult(PayOutcome.DECLINED, message=payment.failure_message, payment=payment)
     return PayResult(PayOutcome.PENDING, payment=payment, total_cents=payment.total_cents)
+
+
+def _outcome_of(payment: Payment) -> PayResult:
+    """What an earlier attempt with the same card entry came to."""
+    outcomes = {
+        PaymentStatus.SUCCEEDED: PayOutcome.PAID,
+        PaymentStatus.FAILED: PayOutcome.DECLINED,
+        PaymentStatus.CANCELED: PayOutcome.NEEDS_AUTHENTICATION,
+    }
+    outcome = outcomes.get(payment.status, PayOutcome.PENDING)
+    return PayResult(outcome, message=payment.failure_message, payment=payment, total_cents=payment.total_cents)
 
 
 def _fail(payment: Payment, message: str) -> None:

@@ -197,6 +197,29 @@ def test_the_price_is_fixed_when_paid(facility, inmate, stripe_server):
     assert_ledger_clean()
 
 
+def test_the_same_card_entry_sent_again_is_answered_without_asking_stripe_again(facility, inmate, stripe_server):
+    code = offered(facility, inmate, next_number(), "sc-retry").single_call["code"]
+    found = single_call_offer_find(code=code)
+    declined_card = payment_method(stripe_server, DECLINED_CARD)
+    client = stripe.StripeClient(api_key=settings.STRIPE_SECRET_KEY, base_addresses={"api": stripe_server})
+
+    def intents_at_stripe() -> int:
+        intents = client.v1.payment_intents.list().auto_paging_iter()
+        return sum((i.to_dict().get("metadata") or {}).get("single_call") == "sc-retry" for i in intents)
+
+    first = single_call_pay(offer_id=found.id, payment_method_id=declined_card)
+    asked = intents_at_stripe()
+    again = single_call_pay(offer_id=found.id, payment_method_id=declined_card)
+    assert (first.outcome, again.outcome) == (PayOutcome.DECLINED, PayOutcome.DECLINED)
+    assert again.payment.pk == first.payment.pk and again.message
+    assert intents_at_stripe() == asked  # Stripe was not asked again
+    ok_card = payment_method(stripe_server, OK_CARD)
+    paid = single_call_pay(offer_id=found.id, payment_method_id=ok_card)
+    assert single_call_pay(offer_id=found.id, payment_method_id=ok_card).payment == paid.payment
+    assert Payment.objects.count() == 2
+    assert_ledger_clean()
+
+
 def test_a_card_that_asks_for_3d_secure_is_not_charged(facility, inmate, stripe_server):
     code = offered(facility, inmate, next_number(), "sc-3ds").single_call["code"]
     found = single_call_offer_find(code=code)
