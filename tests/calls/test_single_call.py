@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from accounts.models import CallingAccount, OutboxMessage, PhoneNumber
 from accounts.outbox import outbox_drain
-from billing import ledger, reconciliation, reports, stripe_gateway
+from billing import reconciliation, reports, stripe_gateway
 from billing.models import FeeSchedule, Hold, Payment, PaymentStatus, Refund, RefundStatus, SystemAccount
 from billing.payments import disputes
 from billing.payments import services as payments
@@ -30,6 +30,7 @@ from billing.payments.single_call import (
     single_call_pay,
     single_calls_expire,
 )
+from billing.selectors import ledger_violations
 from calls import single_calls
 from calls.importing import call_records_import
 from calls.models import CallRecord, LineTypeLookup, SingleCall, SingleCallStatus
@@ -64,7 +65,7 @@ def payment_method(base_url: str, card: str) -> str:
 
 
 def assert_ledger_clean():
-    assert ledger.check() == []
+    assert ledger_violations() == []
     call_command("ledger_check", stdout=StringIO())  # exits non-zero (CommandError) on any violation
 
 
@@ -492,6 +493,17 @@ def test_staff_see_single_calls_and_their_payments_in_the_admin(admin_client, fa
         assert response.status_code == 200, url
         assert "sc-admin" in response.content.decode(), url
         assert code not in response.content.decode(), url
+
+
+def test_the_ledger_check_names_a_single_call_whose_money_does_not_match_its_state(facility, inmate, stripe_server):
+    number = next_number()
+    code = offered(facility, inmate, number, "sc-check").single_call["code"]
+    found = single_call_offer_find(code=code)
+    single_call_pay(offer_id=found.id, payment_method_id=payment_method(stripe_server, OK_CARD))
+    assert_ledger_clean()
+    # Marked charged without its charge or refund: the money it still holds is named.
+    SingleCall.objects.filter(call_id="sc-check").update(status=SingleCallStatus.COMPLETED)
+    assert [v.rule for v in ledger_violations()] == ["single_call_held_mismatch"]
 
 
 # --- the platform API ---------------------------------------------------------------------------
