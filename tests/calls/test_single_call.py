@@ -186,14 +186,16 @@ def test_the_price_is_fixed_when_paid(facility, inmate, stripe_server):
     code = offered(facility, inmate, next_number(), "sc-fixed").single_call["code"]
     found = single_call_offer_find(code=code)
     single_call_pay(offer_id=found.id, payment_method_id=payment_method(stripe_server, OK_CARD))
-    # The rate goes up after payment: the paid call keeps its price.
+    # The rate goes up and calls may last longer after payment: the paid call keeps its price and length.
     facility.rate_plans.update(rate_per_minute="0.25")
+    facility.max_call_minutes = 30
+    facility.save(update_fields=["max_call_minutes"])
     allowed = authorize(facility, inmate, SingleCall.objects.get().dialed_number.as_e164, cid="sc-fixed")
     assert allowed.decision == "allow"
     assert (allowed.rate_per_minute, allowed.max_seconds) == ("0.21", 900)
     number = SingleCall.objects.get().dialed_number.as_e164
-    done = complete(facility, inmate, number, seconds=900, cid="sc-fixed")
-    assert (done.charge_cents, done.tax_cents) == (315, 20)
+    done = complete(facility, inmate, number, seconds=20 * 60, cid="sc-fixed")  # ran past what was paid
+    assert (done.billable_minutes, done.charge_cents, done.tax_cents) == (15, 315, 20)
     assert not Refund.objects.exists()  # all of it was used
     assert_ledger_clean()
 
