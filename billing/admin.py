@@ -48,7 +48,7 @@ from .models import (
     StripeEvent,
 )
 from .money import format_cents
-from .payments import disputes, services, webhooks
+from .payments import disputes, services, single_call, webhooks
 
 
 class PostingInline(ReadOnlyInline):
@@ -144,7 +144,18 @@ class PaymentAdmin(admin.ModelAdmin):
     """Payments are read-only; "Add payment" records a mail or live-agent payment through the
     payment service, which posts it to the ledger."""
 
-    list_display = ["id", "created", "account", "channel", "method", "amount", "fee", "status", "reference"]
+    list_display = [
+        "id",
+        "created",
+        "account",
+        "single_call",
+        "channel",
+        "method",
+        "amount",
+        "fee",
+        "status",
+        "reference",
+    ]
     list_filter = ["status", "channel", "method"]
     search_fields = [
         "=id",
@@ -154,10 +165,11 @@ class PaymentAdmin(admin.ModelAdmin):
         "=account__id",
         "charge_key",
     ]
-    list_select_related = ["account__holder"]
+    list_select_related = ["account__holder", "single_call"]
     ordering = ["-created_at", "-id"]
     readonly_fields = [
         "account",
+        "single_call",
         "channel",
         "method",
         "amount",
@@ -340,20 +352,32 @@ class RefundReductionInline(ReadOnlyInline):
 
 @admin.register(Refund)
 class RefundAdmin(ReadOnlyAdmin):
-    """Refunds are created by closing an account. Staff mark a pending check refund sent here (with
-    its check number, mailed to the address shown), which posts refunds payable to mail clearing and
-    emails the holder. A check refund of an account that received a payment staff recorded in the
-    last 30 days needs a second staff member's approval first (billing or supervisor group, who
-    recorded none of them). Charges reported after the close may have reduced a refund not yet
-    sent (its reductions below)."""
+    """Refunds are created by closing an account, or give back what a single call did not use. Staff
+    mark a pending check refund sent here (with its check number, mailed to the address shown), which
+    posts refunds payable to mail clearing and emails the holder. A check refund of an account that
+    received a payment staff recorded in the last 30 days needs a second staff member's approval
+    first (billing or supervisor group, who recorded none of them). Charges reported after the close
+    may have reduced a refund not yet sent (its reductions below)."""
 
-    list_display = ["id", "created", "account", "method", "amount", "status", "approval", "payment", "check_number"]
+    list_display = [
+        "id",
+        "created",
+        "account",
+        "single_call",
+        "method",
+        "amount",
+        "status",
+        "approval",
+        "payment",
+        "check_number",
+    ]
     list_filter = ["status", "method", "approval_needed", "created_at"]
     search_fields = ["=id", "=account__id", "account__holder__email", "check_number", "stripe_refund_id"]
-    list_select_related = ["account__holder", "payment", "approved_by"]
+    list_select_related = ["account__holder", "payment", "approved_by", "single_call"]
     ordering = ["-created_at", "-id"]
     fields = [
         "account",
+        "single_call",
         "mailing_address",
         "payment",
         "method",
@@ -446,6 +470,9 @@ class RefundAdmin(ReadOnlyAdmin):
     def retry_card_refund(self, request, queryset):
         done = 0
         for refund in queryset.filter(method=RefundMethod.CARD, status="pending").order_by("id"):
+            if refund.single_call_id is not None:  # back to the card of a single call's payment
+                done += single_call.single_call_refund_send(refund_id=refund.pk).status != "pending"
+                continue
             done += refunds.refund_card_send(refund=refund).status != "pending"
         self.message_user(request, f"{done} card refund(s) sent or moved to a check.", messages.SUCCESS)
 

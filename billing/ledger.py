@@ -748,14 +748,26 @@ def _payment_violations() -> list[Violation]:
                 ),
                 0,
             ),
+            to_single_calls=_single_calls_sum(),
         )
-        .values_list("pk", "entry__idempotency_key", "amount_cents", "fee_cents", "to_account", "to_fees")
+        .values_list(
+            "pk",
+            "entry__idempotency_key",
+            "amount_cents",
+            "fee_cents",
+            "to_account",
+            "to_fees",
+            "to_single_calls",
+            "single_call__call_id",
+        )
         .order_by("id")
     )
-    for pk, key, amount, fee, to_account, to_fees in posted:
-        if key != f"payment:{pk}":
+    for pk, key, amount, fee, to_account, to_fees, to_single_calls, call_id in posted:
+        # A single call's payment goes to the single calls account under its call's key.
+        expected = f"single_call:{call_id}:payment" if call_id is not None else f"payment:{pk}"
+        if key != expected:
             violations.append(Violation("payment_wrong_entry", f"payment #{pk} is posted as {key}"))
-        elif to_account != amount or to_fees != fee:
+        elif (to_single_calls if call_id is not None else to_account) != amount or to_fees != fee:
             violations.append(
                 Violation(
                     "payment_amount_mismatch",
@@ -768,9 +780,22 @@ def _payment_violations() -> list[Violation]:
     orphans = JournalEntry.objects.filter(idempotency_key__regex=r"^payment:[0-9]+$", payment__isnull=True).order_by(
         "id"
     )
-    for pk, key in orphans.values_list("pk", "idempotency_key"):
+    orphans = orphans | JournalEntry.objects.filter(
+        idempotency_key__startswith="single_call:", idempotency_key__endswith=":payment", payment__isnull=True
+    )
+    for pk, key in orphans.order_by("id").values_list("pk", "idempotency_key"):
         violations.append(Violation("payment_entry_without_payment", f"entry #{pk} ({key})"))
     return violations
+
+
+def _single_calls_sum() -> Coalesce:
+    return Coalesce(
+        Sum(
+            "entry__postings__amount_cents",
+            filter=Q(entry__postings__ledger_account__code=f"system:{SystemAccount.SINGLE_CALLS}"),
+        ),
+        0,
+    )
 
 
 def _refund_violations() -> list[Violation]:
@@ -796,15 +821,20 @@ def _refund_violations() -> list[Violation]:
             0,
         ),
         reduced=Coalesce(Subquery(reduced), 0),
+        to_single_calls=_single_calls_sum(),
     ).order_by("id")
-    for refund in refunds.select_related("entry", "sent_entry"):
+    for refund in refunds.select_related("entry", "sent_entry", "single_call"):
         posted = refund.method == "check" or refund.status == "succeeded"
         sent = refund.method == "check" and refund.status == "succeeded"
-        # A card refund is reduced before it is posted: it posts what is left.
-        taken = refund.amount_cents + (refund.reduced if refund.method == "check" else 0)
+        if refund.single_call_id is not None:  # back to the card from the single calls account
+            key, taken = f"single_call:{refund.single_call.call_id}:refund", -refund.to_single_calls
+        else:
+            # A card refund is reduced before it is posted: it posts what is left.
+            key = f"refund:{refund.pk}"
+            taken = -refund.to_account - (refund.reduced if refund.method == "check" else 0)
         if posted != (refund.entry_id is not None) or sent != (refund.sent_entry_id is not None):
             violations.append(Violation("refund_posting_state", f"refund #{refund.pk} is {refund.status}"))
-        elif posted and (refund.entry.idempotency_key != f"refund:{refund.pk}" or refund.to_account != -taken):
+        elif posted and (refund.entry.idempotency_key != key or taken != refund.amount_cents):
             violations.append(Violation("refund_wrong_entry", f"refund #{refund.pk}"))
         elif sent and refund.sent_entry.idempotency_key != f"refund:{refund.pk}:sent":
             violations.append(Violation("refund_wrong_entry", f"refund #{refund.pk} (sent)"))

@@ -21,6 +21,8 @@ class SystemAccount(models.TextChoices):
     DISPUTES = "disputes", "Disputes"
     # Disputes FamilyLine lost: its own loss, never the family's.
     DISPUTE_LOSSES = "dispute_losses", "Dispute losses"
+    # What called persons paid for single calls, until each call is charged or the rest refunded.
+    SINGLE_CALLS = "single_calls", "Single calls (paid, not yet charged or refunded)"
 
 
 class LedgerAccount(models.Model):
@@ -194,11 +196,26 @@ class PaymentMethod(models.TextChoices):
     MONEY_ORDER = "money_order", _("Money order")
 
 
+def one_payer_of(field: str = "account") -> Q:
+    """Exactly one of a calling account and a single call (a check constraint)."""
+    return Q(**{f"{field}__isnull": False, "single_call__isnull": True}) | Q(
+        **{f"{field}__isnull": True, "single_call__isnull": False}
+    )
+
+
 class Payment(models.Model):
     """Money a holder pays into a calling account. `amount_cents` reaches the balance; `fee_cents`
-    is revenue. Credited once, through the ledger, under the key `payment:<id>`."""
+    is revenue. Credited once, through the ledger, under the key `payment:<id>`.
 
-    account = models.ForeignKey("accounts.CallingAccount", on_delete=models.PROTECT, related_name="payments")
+    Or the price of a single call (`single_call`, no account, never a fee), posted under
+    `single_call:<call_id>:payment` to the single calls system account."""
+
+    account = models.ForeignKey(
+        "accounts.CallingAccount", on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
+    )
+    single_call = models.ForeignKey(
+        "calls.SingleCall", on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
+    )
     channel = models.CharField(max_length=20, choices=Channel.choices)
     method = models.CharField(max_length=20, choices=PaymentMethod.choices, default=PaymentMethod.CARD)
     amount_cents = models.BigIntegerField()
@@ -211,6 +228,9 @@ class Payment(models.Model):
     # `phone:<call>:<card token>`: unique, so a repeated callback charges once.
     charge_key = models.CharField(max_length=200, unique=True, null=True, blank=True)
     card_last4 = models.CharField(max_length=4, blank=True)
+    # The card a single call was paid with (the PaymentMethod id the phone's card entry gave): the
+    # same card entry sent again for the same single call is the same payment.
+    stripe_payment_method_id = models.CharField(max_length=255, blank=True)
     # Charged off-session from the saved card of the account's auto-reload (billing.AutoReload).
     auto_reload = models.BooleanField(default=False)
     reference = models.CharField("check / money order number", max_length=100, blank=True)
@@ -227,6 +247,22 @@ class Payment(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount_cents__gt=0), name="payment_amount_positive"),
             models.CheckConstraint(condition=fee_within_caps(), name="payment_fee_within_channel_cap"),
+            models.CheckConstraint(condition=one_payer_of(), name="payment_for_account_or_single_call"),
+            models.CheckConstraint(
+                condition=Q(single_call__isnull=True) | Q(fee_cents=0), name="single_call_payment_has_no_fee"
+            ),
+            # One payment per single call on its way or taken (a declined card may be followed by another).
+            models.UniqueConstraint(
+                fields=["single_call"],
+                condition=Q(single_call__isnull=False)
+                & Q(status__in=("created", "requires_action", "processing", "succeeded")),
+                name="one_live_payment_per_single_call",
+            ),
+            models.UniqueConstraint(
+                fields=["single_call", "stripe_payment_method_id"],
+                condition=Q(single_call__isnull=False),
+                name="one_payment_per_single_call_card_entry",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -429,7 +465,13 @@ class Refund(models.Model):
     received a payment recorded by staff shortly before needs a second staff member's approval
     (`approval_needed`, `approved_by`) before it may be marked sent."""
 
-    account = models.ForeignKey("accounts.CallingAccount", on_delete=models.PROTECT, related_name="refunds")
+    account = models.ForeignKey(
+        "accounts.CallingAccount", on_delete=models.PROTECT, null=True, blank=True, related_name="refunds"
+    )
+    # Or the unused part of a single call's payment, back to its card (`single_call:<call_id>:refund`).
+    single_call = models.OneToOneField(
+        "calls.SingleCall", on_delete=models.PROTECT, null=True, blank=True, related_name="refund"
+    )
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="refunds")
     method = models.CharField(max_length=10, choices=RefundMethod.choices)
     amount_cents = models.BigIntegerField()
@@ -474,6 +516,10 @@ class Refund(models.Model):
             models.CheckConstraint(
                 condition=~Q(method="check", status="succeeded") | ~Q(check_number=""),
                 name="sent_check_refund_has_number",
+            ),
+            models.CheckConstraint(condition=one_payer_of(), name="refund_for_account_or_single_call"),
+            models.CheckConstraint(
+                condition=Q(single_call__isnull=True) | Q(method="card"), name="single_call_refund_to_card"
             ),
         ]
         indexes = [models.Index(fields=["status", "method"], name="refund_status_method_idx")]

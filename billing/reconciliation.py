@@ -1,7 +1,8 @@
 """Reconciliation with Stripe (DESIGN.md §6): every payment and refund compared with Stripe's own
 record (amount, status, currency), paging through Stripe's lists, and the sums compared with the
 card clearing account. Each difference is stored for staff with a suggested action; zero is the
-expected state."""
+expected state. Single calls' payments and refunds (no account; paid and refunded through card
+clearing like any card payment) are among them."""
 
 from dataclasses import dataclass
 from datetime import datetime

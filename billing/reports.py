@@ -1,5 +1,6 @@
-"""Monthly reports for staff: call charges and taxes by facility, fees and payments by channel, and
-refunds. Each total is computed from the records themselves (call records, payment and refund rows)
+"""Monthly reports for staff: call charges and taxes by facility, fees and payments by channel,
+refunds, and single calls (paid by card on the spot, held on the single calls account until charged
+or refunded). Each total is computed from the records themselves (call records, payment and refund rows)
 and compared with what the ledger posted for the same month, to the cent; a difference is shown."""
 
 import csv
@@ -35,6 +36,9 @@ class MonthlyReport:
     calls: list[dict] = field(default_factory=list)
     payments: list[dict] = field(default_factory=list)
     refunds: list[dict] = field(default_factory=list)
+    # Single calls: what callers paid, and what went back to their cards (no fee, no account).
+    single_call_payments: dict = field(default_factory=dict)
+    single_call_refunds: dict = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
 
     @property
@@ -57,13 +61,18 @@ def monthly_report(*, month: date) -> MonthlyReport:
     in_month = {"entry__created_at__gte": start, "entry__created_at__lt": end}
     calls = CallRecord.objects.filter(**in_month).values("facility__name").order_by("facility__name")
     report.calls = list(calls.annotate(calls=Count("id"), charge_cents=Sum("charge_cents"), tax_cents=Sum("tax_cents")))
-    payments = Payment.objects.filter(**in_month).values("channel").order_by("channel")
+    payments = Payment.objects.filter(**in_month, account__isnull=False).values("channel").order_by("channel")
     report.payments = [
         {**row, "channel_label": Channel(row["channel"]).label}
         for row in payments.annotate(payments=Count("id"), amount_cents=Sum("amount_cents"), fee_cents=Sum("fee_cents"))
     ]
-    refunds = Refund.objects.filter(**in_month).values("method").order_by("method")
+    refunds = Refund.objects.filter(**in_month, account__isnull=False).values("method").order_by("method")
     report.refunds = list(refunds.annotate(refunds=Count("id"), amount_cents=Sum("amount_cents")))
+    count_and_sum = {"count": Count("id"), "amount_cents": Sum("amount_cents")}
+    report.single_call_payments = Payment.objects.filter(**in_month, single_call__isnull=False).aggregate(
+        **count_and_sum
+    )
+    report.single_call_refunds = Refund.objects.filter(**in_month, single_call__isnull=False).aggregate(**count_and_sum)
     report.checks = _checks(report, start, end)
     return report
 
@@ -72,8 +81,14 @@ def _checks(report: MonthlyReport, start: datetime, end: datetime) -> list[Check
     call_totals = ledger.totals_between(start=start, end=end, kinds=[EntryKind.CALL])
     payment_totals = ledger.totals_between(start=start, end=end, kinds=[EntryKind.PAYMENT])
     refund_totals = ledger.totals_between(start=start, end=end, kinds=[EntryKind.REFUND])
-    revenue, tax, fees = (
-        f"system:{code}" for code in (SystemAccount.CALL_REVENUE, SystemAccount.TAX_PAYABLE, SystemAccount.FEE_REVENUE)
+    revenue, tax, fees, single_calls = (
+        f"system:{code}"
+        for code in (
+            SystemAccount.CALL_REVENUE,
+            SystemAccount.TAX_PAYABLE,
+            SystemAccount.FEE_REVENUE,
+            SystemAccount.SINGLE_CALLS,
+        )
     )
     return [
         Check("Call charges", sum(r["charge_cents"] for r in report.calls), call_totals.get(revenue, 0)),
@@ -88,6 +103,16 @@ def _checks(report: MonthlyReport, start: datetime, end: datetime) -> list[Check
             "Refunds taken from balances",
             sum(r["amount_cents"] for r in report.refunds),
             -refund_totals.get("accounts", 0),
+        ),
+        Check(
+            "Single calls paid",
+            report.single_call_payments.get("amount_cents") or 0,
+            payment_totals.get(single_calls, 0),
+        ),
+        Check(
+            "Single calls refunded",
+            report.single_call_refunds.get("amount_cents") or 0,
+            -refund_totals.get(single_calls, 0),
         ),
     ]
 
@@ -110,6 +135,10 @@ def monthly_report_csv(*, report: MonthlyReport) -> str:
     writer.writerow(["Method", "Refunds", "Amount"])
     for row in report.refunds:
         writer.writerow([row["method"], row["refunds"], _d(row["amount_cents"])])
+    writer.writerow(["Single calls"])
+    writer.writerow(["", "Count", "Amount"])
+    for label, row in (("Paid", report.single_call_payments), ("Refunded", report.single_call_refunds)):
+        writer.writerow([label, row.get("count") or 0, _d(row.get("amount_cents") or 0)])
     writer.writerow(["Ties with the ledger"])
     writer.writerow(["Total", "From records", "From the ledger", "Difference"])
     for check in report.checks:

@@ -124,19 +124,18 @@ def setup_intent_retrieve(*, setup_intent_id: str) -> SetupResult:
 def payment_intent_create(
     *, amount_cents: int, customer_id: str, payment_method_id: str, idempotency_key: str, metadata: dict
 ) -> Intent:
-    """Create and confirm a PaymentIntent (`customer_id` may be "" for a card that belongs to no
-    customer). A decline comes back as an Intent whose status is not
-    `succeeded` and whose `error_message` says why, or as GatewayError(declined=True)."""
+    """Create and confirm a PaymentIntent. A decline comes back as an Intent whose status is not
+    `succeeded` and whose `error_message` says why, or as GatewayError(declined=True). An empty
+    `customer_id` charges a card that belongs to no customer (a single call's card, taken by phone)."""
     params = {
         "amount": amount_cents,
         "currency": "usd",
-        "customer": customer_id,
         "payment_method": payment_method_id,
         "confirm": True,
         "metadata": metadata,
     }
-    if not customer_id:
-        del params["customer"]  # a card tokenized without a customer is charged on its own
+    if customer_id:  # a card tokenized without a customer (by phone) is charged on its own
+        params["customer"] = customer_id
     try:
         intent = _client().v1.payment_intents.create(params=params, options={"idempotency_key": idempotency_key})
     except stripe.CardError as exc:

@@ -6,7 +6,7 @@ from celery import shared_task
 from . import reconciliation
 from .closing import inactivity, late_charges  # noqa: F401  (late_charges registers its outbox handler)
 from .closing import services as closing
-from .payments import autoreload, webhooks
+from .payments import autoreload, single_call, webhooks  # noqa: F401  (autoreload, single_call: outbox handlers)
 from .statements import credit_raise, dunning
 from .statements import services as statements
 
@@ -33,6 +33,12 @@ def auto_reload_terms_daily_run() -> int:
     """Periodic (daily): pause the auto-reloads whose monthly cap no longer covers one reload with
     today's fee, whatever changed it (the schedule, or fees turned back on in the settings)."""
     return autoreload.auto_reload_terms_recheck()
+
+
+@shared_task(name="billing.tasks.single_calls_expire")
+def single_calls_expire() -> int:
+    """Periodic: single-call offers past their expiry; a paid one never used is refunded in full."""
+    return single_call.single_calls_expire().refunded
 
 
 @shared_task(name="billing.tasks.inactive_balances_daily_run")

@@ -23,6 +23,7 @@ from .models import (
     PlatformToken,
     PlatformTokenAlert,
     RatePlan,
+    SingleCall,
 )
 from .rating import RateCapError, first_overlap, rate_plan_check
 
@@ -432,3 +433,20 @@ class HoldAdmin(ReadOnlyAdmin):
     @admin.display(description="longest call allowed")
     def max_minutes(self, obj):
         return f"{obj.max_seconds // 60} min {obj.max_seconds % 60:02d} s"
+
+
+@admin.register(SingleCall)
+class SingleCallAdmin(ReadOnlyAdmin):
+    """Single calls: the offer made when a call to a number on no account was refused, its price fixed
+    when the called person paid, and what became of it (used and charged, refunded, expired). Its
+    payment and refund are listed with every payment and refund."""
+
+    list_display = ["call_id", "facility", "dialed_number", "status", "minutes", "price", "offered", "expires"]
+    list_filter = ["status", "facility"]
+    search_fields = ["=call_id", "=dialed_number"]
+    list_select_related = ["facility"]
+    ordering = ["-offered_at", "-id"]
+    exclude = ["code"]  # a live code pays for the call: staff never need to read it
+    price = money_column("charge_cents", "charge (before tax)")
+    offered = time_column("offered_at", "offered")
+    expires = time_column("expires_at", "expires")

@@ -15,6 +15,8 @@ def announcement(*, billing: str, inmate_name: str, facility_name: str, language
     with translation.override(language or "en"):
         if billing == Billing.INMATE_DEBIT:
             text = gettext("This is a prepaid call from %(inmate)s, an inmate at %(facility)s.")
+        elif billing == Billing.SINGLE_CALL:
+            text = gettext("This is a call from %(inmate)s, an inmate at %(facility)s. You have already paid for it.")
         elif billing == Billing.FREE:
             text = gettext("This is a free call from %(inmate)s, an inmate at %(facility)s.")
         else:

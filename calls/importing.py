@@ -7,7 +7,10 @@ entry per call, `call:<call_id>`, as `call_complete` posts it), the call records
 release, in one transaction per batch. A row is rated and charged exactly as `call_complete` would:
 per started minute at the plan in force when it started, to the payer of its hold or the payer in
 force then, into a negative balance if need be; a call whose call id's latest authorization was a
-deny is recorded with the refusal and charged to no one (rejected when the deny named another call)."""
+deny is recorded with the refusal and charged to no one (rejected when the deny named another call). A
+single call (paid on the spot, its paid call allowed) is charged from what was paid and the rest
+refunded, as `call_complete` does (`single_calls.single_call_charge`, one call at a time: such calls
+are few)."""
 
 import csv
 import re
@@ -21,9 +24,9 @@ from accounts.closed_charges import accounts_charged
 from billing import ledger
 from billing.models import EntryKind, Hold, SystemAccount
 
-from . import payers
+from . import payers, single_calls
 from .api import fields
-from .models import Billing, CallRecord, CallSource, Facility, Inmate
+from .models import Billing, CallRecord, CallSource, Facility, Inmate, SingleCall, SingleCallStatus
 from .rating import Price, billable_minutes, price
 from .selectors import Refusal, call_ids_lock, facility_info_get, refusals_get
 from .services import CLOCK_SKEW
@@ -165,13 +168,13 @@ def _import_batch(rows: list[_Row], summary: ImportSummary) -> None:
     }
     holds = {h.call_id: h for h in Hold.objects.filter(call_id__in=call_ids).select_related("account")}
     refusals = refusals_get(call_ids=call_ids)
+    paid_single = _single_calls_allowed(call_ids)
     charges = []
     for row in rows:
         earlier = recorded.get(row.call_id)
         hold = holds.get(row.call_id)
-        conflict = _conflict(row, *earlier) if earlier else None
-        if conflict is None and hold is not None and earlier is None:
-            conflict = _conflict(row, hold.facility_id, hold.inmate_id, hold.dialed_number)
+        single = paid_single.get(row.call_id) if hold is None and earlier is None else None
+        conflict = _row_conflict(row, earlier, hold, single)
         if conflict:
             summary.rejected.append((row.line, conflict))
         elif earlier:
@@ -193,8 +196,46 @@ def _import_batch(rows: list[_Row], summary: ImportSummary) -> None:
                     continue
                 row.refusal = refusal
                 rated = (*rated[:3], Price(0, 0))  # charged to no one
+            elif single is not None:
+                _charge_single_call(row, single, minutes=rated[2], summary=summary, now=now)
+                continue
             charges.append((row, hold, *rated))
     _charge(charges, summary, now)
+
+
+def _row_conflict(row: _Row, earlier, hold, single) -> str | None:
+    """How the row differs from the call its call id already names (its record, else its hold or
+    its single call), if it does."""
+    if earlier:
+        return _conflict(row, *earlier)
+    for known in (hold, single):
+        if known is not None:
+            return _conflict(row, known.facility_id, known.inmate_id, known.dialed_number)
+    return None
+
+
+def _single_calls_allowed(call_ids: list[str]) -> dict[str, SingleCall]:
+    """The single calls among these call ids whose paid call was allowed (or refunded since)."""
+    allowed = (SingleCallStatus.AUTHORIZED, SingleCallStatus.COMPLETED, SingleCallStatus.REFUNDED)
+    return {s.call_id: s for s in SingleCall.objects.filter(call_id__in=call_ids, status__in=allowed)}
+
+
+def _charge_single_call(row: _Row, single: SingleCall, *, minutes: int, summary: ImportSummary, now) -> None:
+    fields = {
+        "call_id": row.call_id,
+        "facility_id": row.facility_id,
+        "inmate_id": row.inmate_id,
+        "dialed_number": row.e164,
+        "started_at": row.started_at,
+        "duration_seconds": row.duration_seconds,
+        "disconnect": row.disconnect,
+        "source": CallSource.IMPORT,
+    }
+    _, created = single_calls.single_call_charge(offer=single, fields=fields, minutes=minutes, now=now)
+    if created:
+        summary.posted += 1
+    else:
+        summary.duplicate += 1
 
 
 def _rate(row: _Row, info, now):

@@ -294,6 +294,8 @@ class Billing(models.TextChoices):
     INMATE_DEBIT = "inmate_debit", "Inmate debit"
     DIRECT_BILL = "direct_bill", "Direct Bill"
     FREE = "free", "Free"
+    # One call paid by the called person's card on the spot (a number on no open account).
+    SINGLE_CALL = "single_call", "Single call"
 
 
 class Disconnect(models.TextChoices):
@@ -344,7 +346,8 @@ class CallRecord(models.Model):
                 condition=Q(charge_cents__gte=0) & Q(tax_cents__gte=0), name="call_charge_not_negative"
             ),
             models.CheckConstraint(
-                condition=Q(entry__isnull=True) | Q(account__isnull=False), name="charged_call_has_account"
+                condition=Q(entry__isnull=True) | Q(account__isnull=False) | Q(billing="single_call"),
+                name="charged_call_has_payer",
             ),
         ]
         indexes = [
@@ -396,3 +399,88 @@ class CallDecision(models.Model):
     def __str__(self) -> str:
         answer = f"deny ({self.reason})" if self.decision == self.Decision.DENY else "allow"
         return f"Call {self.call_id}: {answer} at {self.decided_at:%Y-%m-%d %H:%M}"
+
+
+class SingleCallStatus(models.TextChoices):
+    OFFERED = "offered", "Offered (code given, not paid)"
+    PAID = "paid", "Paid, call not connected yet"
+    AUTHORIZED = "authorized", "Paid and connected"
+    COMPLETED = "completed", "Charged (the rest refunded)"
+    REFUNDED = "refunded", "Paid, never used: refunded in full"
+    EXPIRED = "expired", "Expired unpaid"
+
+
+# An offer's code is looked up while it can still be paid or used: it is unique among these.
+SINGLE_CALL_LIVE_STATUSES = (SingleCallStatus.OFFERED, SingleCallStatus.PAID)
+
+
+class SingleCall(models.Model):
+    """One paid call to a number on no open account: the offer made when `authorize` refused the
+    call (`number_not_registered`), the price fixed when the called person paid by card, and what
+    happened after. One per platform call id. The money sits on the `single_calls` system ledger
+    account from payment (`single_call:<call_id>:payment`) until the call is charged
+    (`single_call:<call_id>:charge`) and the rest refunded (`single_call:<call_id>:refund`).
+
+    The code is kept as it is (not hashed): six digits are a short-lived bearer value that only
+    unlocks a payment for this call, and a hash of a six-digit number protects nothing (all of them
+    can be hashed in a second). It is unique among the offers still live."""
+
+    call_id = models.CharField(max_length=100, unique=True)
+    facility = models.ForeignKey(Facility, on_delete=models.PROTECT, related_name="single_calls")
+    inmate = models.ForeignKey(Inmate, on_delete=models.PROTECT, related_name="single_calls")
+    dialed_number = PhoneNumberField()
+    code = models.CharField(max_length=6)
+    status = models.CharField(max_length=12, choices=SingleCallStatus.choices, default=SingleCallStatus.OFFERED)
+    offered_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    # Fixed when paid: the rate in force then, the facility's per-call maximum, and their price.
+    rate_per_minute = models.DecimalField(max_digits=6, decimal_places=4, null=True, blank=True)
+    tax_rate = models.DecimalField(max_digits=6, decimal_places=5, null=True, blank=True)
+    minutes = models.PositiveIntegerField(null=True, blank=True)
+    charge_cents = models.BigIntegerField(null=True, blank=True)
+    tax_cents = models.BigIntegerField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    authorized_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-offered_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["code"], condition=Q(status__in=SINGLE_CALL_LIVE_STATUSES), name="single_call_live_code_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=(SingleCallStatus.OFFERED, SingleCallStatus.EXPIRED))
+                | Q(paid_at__isnull=False, minutes__gt=0, charge_cents__gte=0, tax_cents__gte=0),
+                name="paid_single_call_has_price",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["expires_at"], condition=Q(status__in=SINGLE_CALL_LIVE_STATUSES), name="single_call_live_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Single call {self.call_id} ({self.get_status_display()})"
+
+    @property
+    def total_cents(self) -> int:
+        return (self.charge_cents or 0) + (self.tax_cents or 0)
+
+
+class LineTypeLookup(models.Model):
+    """A number's line type as the carrier lookup (Twilio Lookup, line type intelligence) reported it,
+    kept so each number is looked up once. `carrier_type` is the lookup's own word (mobile,
+    landline, fixedVoip, nonFixedVoip, tollFree…); `line_type` is FamilyLine's reading of it."""
+
+    number = PhoneNumberField(unique=True)
+    line_type = models.CharField(max_length=10)
+    carrier_type = models.CharField(max_length=30, blank=True)
+    looked_up_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-looked_up_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.number.as_e164 if self.number else ''}: {self.line_type}"

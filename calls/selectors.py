@@ -24,6 +24,8 @@ from .models import (
     InmateDebitSponsorship,
     PlatformToken,
     RatePlan,
+    SingleCall,
+    SingleCallStatus,
 )
 from .rating import local_date
 
@@ -450,6 +452,8 @@ class CompleteFacts:
     hold: HeldCall | None
     system_ledgers: tuple[LedgerAccount, LedgerAccount] | None  # call revenue, tax payable
     refusal: Refusal | None  # the call id's latest authorization, if it was a deny
+    # The call id's single call, once its paid call was allowed (or refunded: never charged then).
+    single_call_id: int | None = None
 
 
 def complete_facts_get(*, call_id: str, facility_id: int | None, inmate_number: str) -> CompleteFacts:
@@ -460,7 +464,7 @@ def complete_facts_get(*, call_id: str, facility_id: int | None, inmate_number: 
         SELECT i.id, {_record_columns("r")},
             h.id, h.facility_id, h.inmate_id, h.dialed_number, h.billing, {_ACCOUNT_COLUMNS},
             (SELECT id FROM {ledgers} WHERE code = %s), (SELECT id FROM {ledgers} WHERE code = %s),
-            d.reason, d.facility_code, d.inmate_number, d.dialed_number
+            d.reason, d.facility_code, d.inmate_number, d.dialed_number, sc.id
         FROM (SELECT 1 AS one) base
         LEFT JOIN {_table(Inmate)} i ON i.facility_id = %s AND i.inmate_number = %s
         LEFT JOIN {_table(CallRecord)} r ON r.call_id = %s
@@ -468,10 +472,14 @@ def complete_facts_get(*, call_id: str, facility_id: int | None, inmate_number: 
         LEFT JOIN {_table(CallingAccount)} a ON a.id = h.account_id
         LEFT JOIN {ledgers} l ON l.calling_account_id = a.id
         LEFT JOIN {_table(CallDecision)} d ON d.call_id = %s AND d.decision = %s
+        LEFT JOIN {_table(SingleCall)} sc ON sc.call_id = %s AND sc.status IN (%s, %s, %s)
     """  # noqa: S608 - table names from the models, values as parameters
+    allowed_single = (SingleCallStatus.AUTHORIZED, SingleCallStatus.COMPLETED, SingleCallStatus.REFUNDED)
     with connection.cursor() as cursor:
         cursor.execute(
-            sql, [revenue, tax, facility_id, inmate_number, call_id, call_id, call_id, CallDecision.Decision.DENY]
+            sql,
+            [revenue, tax, facility_id, inmate_number, call_id, call_id, call_id, CallDecision.Decision.DENY]
+            + [call_id, *allowed_single],
         )
         row = cursor.fetchone()
     hold = None
@@ -492,7 +500,12 @@ def complete_facts_get(*, call_id: str, facility_id: int | None, inmate_number: 
         )
     refusal = Refusal(*row[26:30]) if row[26] is not None else None
     return CompleteFacts(
-        inmate_id=row[0], record=_record_from(row[1:11]), hold=hold, system_ledgers=system, refusal=refusal
+        inmate_id=row[0],
+        record=_record_from(row[1:11]),
+        hold=hold,
+        system_ledgers=system,
+        refusal=refusal,
+        single_call_id=row[30],
     )
 
 

@@ -23,7 +23,6 @@ from accounts.models import (
     AccountStatus,
     CallingAccount,
     LineType,
-    PhoneNumber,
     SuspensionCode,
     User,
     status_in_force,
@@ -33,7 +32,7 @@ from billing.models import EntryKind, SystemAccount
 from billing.money import to_decimal
 from billing.rows import pipelined, row_insert
 
-from . import payers
+from . import payers, single_calls
 from .announcements import announcement
 from .models import (
     Billing,
@@ -46,6 +45,7 @@ from .models import (
     Inmate,
     InmateDebitSponsorship,
     PlatformToken,
+    SingleCall,
 )
 from .rating import Price, billable_minutes, format_rate, minutes_covered, price
 from .selectors import (
@@ -167,13 +167,15 @@ class Authorization:
     billing: str | None
     rate_per_minute: str
     announcement: str
+    # A `number_not_registered` deny's offer of one paid call: {"phone", "code", "expires_at"}.
+    single_call: dict | None = None
 
     @property
     def allowed(self) -> bool:
         return self.decision == "allow"
 
     def as_dict(self) -> dict:
-        return {
+        answer = {
             "call_id": self.call_id,
             "decision": self.decision,
             "reason": self.reason,
@@ -182,26 +184,47 @@ class Authorization:
             "rate_per_minute": self.rate_per_minute,
             "announcement": self.announcement,
         }
+        if self.single_call is not None:
+            answer["single_call"] = self.single_call
+        return answer
 
 
 def _deny(call_id: str, reason: str, rate: Decimal | None = None) -> Authorization:
     return Authorization(call_id, "deny", reason, 0, None, format_rate(rate or Decimal("0")), "")
 
 
-def _unregistered_reason(e164: str) -> str:
-    """A number no open account holds. When closing its account freed it (and nobody registered
-    it since), the platform hears `account_closed`, which is what happened; otherwise the number
-    is simply not registered. Only reached on a deny, so the call path pays nothing for it."""
-    last = (
-        PhoneNumber.objects.filter(number=e164, is_active=False)
-        .select_related("account")
-        .only("removed_at", "account__status", "account__closed_at")
-        .order_by("-removed_at", "-id")
-        .first()
+def _unregistered(
+    *, call_id: str, info: FacilityInfo, plan: PlanInfo, inmate_id: int, inmate_name: str, e164: str, now
+) -> Authorization:
+    """A number no open account holds (never registered, or freed when its account closed): denied
+    `number_not_registered` with the offer of one paid call, or allowed as that call once it is
+    paid. Only reached on this branch, so the ordinary call path pays nothing for it."""
+    outcome = single_calls.offer_for_call(
+        call_id=call_id,
+        info=info,
+        plan=plan,
+        inmate_id=inmate_id,
+        e164=e164,
+        now=now,
+        not_registered=DenyReason.NUMBER_NOT_REGISTERED,
+        cell_phone_not_allowed=DenyReason.CELL_PHONE_NOT_ALLOWED,
     )
-    if last is not None and last.account.status == AccountStatus.CLOSED and last.removed_at == last.account.closed_at:
-        return DenyReason.ACCOUNT_CLOSED
-    return DenyReason.NUMBER_NOT_REGISTERED
+    if isinstance(outcome, single_calls.OtherCall):
+        raise CallConflict(outcome.field)
+    if isinstance(outcome, single_calls.NoOffer):
+        return _deny(call_id, outcome.reason, plan.rate_per_minute)
+    offer = outcome.offer
+    if isinstance(outcome, single_calls.PaidCall):
+        text = announcement(
+            billing=Billing.SINGLE_CALL, inmate_name=inmate_name, facility_name=info.name, language="en"
+        )
+        rate = format_rate(offer.rate_per_minute)
+        return Authorization(call_id, "allow", None, offer.minutes * 60, Billing.SINGLE_CALL, rate, text)
+    expires_at = offer.expires_at.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
+    return replace(
+        _deny(call_id, DenyReason.NUMBER_NOT_REGISTERED, plan.rate_per_minute),
+        single_call={"phone": settings.TWILIO_PHONE_NUMBER, "code": offer.code, "expires_at": expires_at},
+    )
 
 
 def _status_reason(account: CallingAccount, now: datetime.datetime, *, free: bool) -> str | None:
@@ -233,15 +256,19 @@ def call_authorize(
     authorized again while its hold stands returns the first answer and places no second hold; a
     `call_id` already completed is answered from its record and places no hold. Every other answer,
     allow or deny, is decided afresh and recorded as the call id's latest decision (`CallDecision`,
-    replacing the one before): a call reported complete after a deny is charged to no one. Raises
-    CallInputError for a dialed number that cannot be a phone number, CallConflict for a call id used
-    for another call.
+    replacing the one before): a call reported complete after a deny is charged to no one. A number no
+    open account holds is denied `number_not_registered` with the offer of a single call
+    (`Authorization.single_call`; one offer per call id), and allowed, billed `single_call` with no
+    hold, once that offer is paid (`single_calls.offer_for_call`). Raises CallInputError for a dialed
+    number that cannot be a phone number, CallConflict for a call id used for another call.
 
     The usual allowed call costs seven statements in four round trips: one read of everything decided
     on (`selectors.authorize_facts_get`), then the kernel's lock and its read of funds and standing
     under the lock, the call id's lock, a second look for the call's record and the decision's upsert
     (`_check_not_completed`), and the kernel's insert of the hold (`ledger.hold_place`). A deny or a
-    free call records its decision in one more statement. Facility, rate plan and token come from
+    free call records its decision in one more statement. A number on no account adds the look for
+    the call id's single call and, the first time, the offer's insert (and, at a facility without
+    cell phones, one Lookup request per number ever). Facility, rate plan and token come from
     in-process caches; nothing on the way is compiled by the ORM."""
     now = now or timezone.now()
     call = _call_to_authorize(
@@ -377,7 +404,15 @@ def _call_to_authorize(
     if facts.blocked:
         return _deny(call_id, DenyReason.NUMBER_BLOCKED, plan.rate_per_minute)
     if facts.callee is None:
-        return _deny(call_id, _unregistered_reason(e164), plan.rate_per_minute)
+        return _unregistered(
+            call_id=call_id,
+            info=info,
+            plan=plan,
+            inmate_id=facts.inmate_id,
+            inmate_name=facts.inmate_name,
+            e164=e164,
+            now=now,
+        )
     if facts.line_type in (LineType.MOBILE, LineType.UNKNOWN) and not info.cell_phones_allowed:
         return _deny(call_id, DenyReason.CELL_PHONE_NOT_ALLOWED, plan.rate_per_minute)
     return _Call(
@@ -776,15 +811,7 @@ def call_complete(
     info = facility_info_get(code=facility_code)
     facility_id = info.id if info else None
     facts = complete_facts_get(call_id=call_id, facility_id=facility_id, inmate_number=inmate_number)
-    for earlier in (facts.record, facts.hold):
-        if earlier is not None:
-            _check_same_call(
-                earlier,
-                facility_id=facility_id,
-                inmate_id=facts.inmate_id,
-                e164=e164,
-                parties=(facility_code, inmate_number),
-            )
+    _check_same_as_earlier(facts, facility_id=facility_id, e164=e164, parties=(facility_code, inmate_number))
     if facts.record is not None:
         return Completion.of(facts.record, call_id=call_id, authorized=facts.hold is not None)
     call = _rate_reported_call(
@@ -802,6 +829,16 @@ def call_complete(
         account, billing = hold.account, hold.billing
     else:
         account, billing = payers.payer_at(inmate_id=call.inmate_id, e164=call.e164, started_at=started_at)
+    if facts.single_call_id is not None and hold is None and refusal is None:
+        return _single_call_complete(
+            facts.single_call_id,
+            call=call,
+            started_at=started_at,
+            duration_seconds=duration_seconds,
+            disconnect=disconnect,
+            source=source,
+            now=now,
+        )
     if call.plan.is_free:
         billing = Billing.FREE
     elif account is None and refusal is None:
@@ -844,6 +881,35 @@ def call_complete(
             with pipelined():
                 _call_hold_release(call_id, now)
     return replace(completion, authorized=hold is not None)
+
+
+def _check_same_as_earlier(facts, *, facility_id: int | None, e164: str, parties: tuple[str, str]) -> None:
+    for earlier in (facts.record, facts.hold):
+        if earlier is not None:
+            _check_same_call(earlier, facility_id=facility_id, inmate_id=facts.inmate_id, e164=e164, parties=parties)
+
+
+def _single_call_complete(
+    single_call_id: int, *, call: _RatedCall, started_at, duration_seconds: int, disconnect: str, source: str, now
+) -> Completion:
+    """A single call whose paid call was allowed: the real minutes charged from what was paid, the
+    rest refunded to the card (`single_calls.single_call_charge`)."""
+    offer = SingleCall.objects.get(pk=single_call_id)
+    other = single_calls.differs(offer, facility_id=call.info.id, inmate_id=call.inmate_id, e164=call.e164)
+    if other:
+        raise CallConflict(other)
+    fields = {
+        "call_id": offer.call_id,
+        "facility_id": call.info.id,
+        "inmate_id": call.inmate_id,
+        "dialed_number": call.e164,
+        "started_at": started_at,
+        "duration_seconds": duration_seconds,
+        "disconnect": disconnect,
+        "source": source,
+    }
+    record, created = single_calls.single_call_charge(offer=offer, fields=fields, minutes=call.minutes, now=now)
+    return Completion.of(record, created=created, authorized=True)
 
 
 def _refusal_of(refusal: Refusal | None, *, facility_code: str, inmate_number: str, e164: str) -> Refusal | None:

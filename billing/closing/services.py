@@ -523,7 +523,9 @@ def refund_check_address_from_profile(*, refund: Refund) -> Refund:
 def refunds_card_retry_pending() -> int:
     """Send again every card refund left pending (Stripe unreachable, a crash after close).
     Returns how many were sent or moved to a check."""
-    pending = Refund.objects.filter(method=RefundMethod.CARD, status=RefundStatus.PENDING).order_by("id")
+    pending = Refund.objects.filter(
+        method=RefundMethod.CARD, status=RefundStatus.PENDING, single_call__isnull=True
+    ).order_by("id")
     return sum(refund_card_send(refund=refund).status != RefundStatus.PENDING for refund in pending)
 
 

@@ -29,6 +29,8 @@ from billing.models import (
 )
 from billing.money import format_cents
 from billing.statements.dunning import account_payment_received
+from calls.models import SingleCall, SingleCallStatus
+from calls.single_calls import payment_key as single_call_payment_key
 
 from . import emails  # noqa: F401  (registers the receipt's outbox handler)
 
@@ -332,12 +334,7 @@ def payment_intent_apply(*, intent: stripe_gateway.Intent) -> Payment | None:
         if payment.status == PaymentStatus.SUCCEEDED:
             return payment
         if intent.status == "succeeded":
-            if intent.amount_cents != payment.total_cents or intent.currency != "usd":
-                raise PaymentMismatchError(
-                    f"payment #{payment.pk}: Stripe charged {intent.amount_cents} {intent.currency}, "
-                    f"expected {payment.total_cents} usd"
-                )
-            _credit(payment=payment, now=now)
+            _succeeded(payment=payment, intent=intent, now=now)
         elif intent.status in ("requires_action", "processing"):
             payment.status = PaymentStatus(intent.status)
             payment.save(update_fields=["status"])
@@ -349,6 +346,18 @@ def payment_intent_apply(*, intent: stripe_gateway.Intent) -> Payment | None:
             payment.failure_message = (intent.error_message or "Your card was declined.")[:500]
             payment.save(update_fields=["status", "failure_message"])
     return payment
+
+
+def _succeeded(*, payment: Payment, intent: stripe_gateway.Intent, now: datetime) -> None:
+    if intent.amount_cents != payment.total_cents or intent.currency != "usd":
+        raise PaymentMismatchError(
+            f"payment #{payment.pk}: Stripe charged {intent.amount_cents} {intent.currency}, "
+            f"expected {payment.total_cents} usd"
+        )
+    if payment.single_call_id is not None:
+        _single_call_credit(payment=payment, now=now)
+    else:
+        _credit(payment=payment, now=now)
 
 
 def payment_record_offline(
@@ -464,7 +473,11 @@ def _payment_for_intent_locked(intent: stripe_gateway.Intent) -> Payment | None:
         payment = payments.filter(pk=int(intent.metadata["payment_id"]), method=PaymentMethod.CARD).first()
     if payment is None:
         return None
-    ledger.balance_lock(account=payment.account)
+    if payment.single_call_id is not None:
+        # A single call's payment: its offer's row first (the offer's payment and use wait on it).
+        SingleCall.objects.select_for_update().filter(pk=payment.single_call_id).first()
+    else:
+        ledger.balance_lock(account=payment.account)
     return payments.select_for_update(of=("self",)).get(pk=payment.pk)
 
 
@@ -473,6 +486,32 @@ def _payment_fail(*, payment: Payment, message: str) -> None:
         status=PaymentStatus.FAILED, failure_message=message[:500]
     )
     payment.refresh_from_db()
+
+
+def _single_call_credit(*, payment: Payment, now: datetime) -> None:
+    """Post a single call's payment to the single calls account (`single_call:<call_id>:payment`) and
+    mark its offer paid at the price fixed on it (caller holds the offer's and the payment's row
+    locks). No fee, no calling account. Paid after its offer expired (a late 3-D Secure or webhook),
+    it is refunded by the expiry sweep like any paid offer not used in time."""
+    offer = SingleCall.objects.get(pk=payment.single_call_id)
+    result = ledger.post(
+        idempotency_key=single_call_payment_key(offer.call_id),
+        kind=EntryKind.PAYMENT,
+        lines=[
+            (ledger.system_account(SystemAccount.CARD_CLEARING), -payment.total_cents),
+            (ledger.system_account(SystemAccount.SINGLE_CALLS), payment.total_cents),
+        ],
+        memo=f"Single call {offer.call_id}: payment #{payment.pk}",
+    )
+    payment.entry = result.entry
+    payment.status = PaymentStatus.SUCCEEDED
+    payment.succeeded_at = now
+    payment.failure_message = ""
+    payment.save(update_fields=["entry", "status", "succeeded_at", "failure_message"])
+    if offer.status in (SingleCallStatus.OFFERED, SingleCallStatus.EXPIRED):
+        offer.status = SingleCallStatus.PAID
+        offer.paid_at = now
+        offer.save(update_fields=["status", "paid_at"])
 
 
 def _credit(*, payment: Payment, now: datetime) -> None:

@@ -7,6 +7,14 @@ from calls.models import Billing
 from calls.services import DenyReason
 
 
+class SingleCallOfferSerializer(serializers.Serializer):
+    phone = serializers.CharField(help_text="FamilyLine's phone number (E.164): transfer the called person there.")
+    code = serializers.RegexField(
+        r"^[0-9]{6}$", help_text="The one-time code to send as DTMF (or read to the called person)."
+    )
+    expires_at = serializers.DateTimeField(help_text="Until when the code can be paid and the call then allowed.")
+
+
 class AuthorizeResponseSerializer(serializers.Serializer):
     call_id = serializers.CharField()
     decision = serializers.ChoiceField(choices=[("allow", "allow"), ("deny", "deny")])
@@ -15,6 +23,12 @@ class AuthorizeResponseSerializer(serializers.Serializer):
     billing = serializers.ChoiceField(choices=Billing.choices, allow_null=True)
     rate_per_minute = serializers.DecimalField(max_digits=6, decimal_places=4, coerce_to_string=True)
     announcement = serializers.CharField(allow_blank=True)
+    single_call = SingleCallOfferSerializer(
+        required=False,
+        help_text="Only on a `number_not_registered` deny, when one paid call can be offered: transfer the called "
+        "person to `phone` with `code`. Once they have paid, authorize the same call_id again (before `expires_at`): "
+        "it is allowed, billed `single_call`, for the minutes paid.",
+    )
 
 
 class CompleteResponseSerializer(serializers.Serializer):

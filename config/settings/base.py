@@ -271,6 +271,10 @@ CELERY_BEAT_SCHEDULE["billing-auto-reload-terms-daily"] = {
     "task": "billing.tasks.auto_reload_terms_daily_run",
     "schedule": crontab(minute=15, hour=6),
 }
+CELERY_BEAT_SCHEDULE["billing-single-calls-expire"] = {
+    "task": "billing.tasks.single_calls_expire",
+    "schedule": 120.0,
+}
 CELERY_BEAT_SCHEDULE["calls-expire-holds"] = {"task": "calls.tasks.expire_call_holds", "schedule": 300.0}
 CELERY_BEAT_SCHEDULE["calls-decisions-purge-daily"] = {
     "task": "calls.tasks.call_decisions_purge",
@@ -366,6 +370,9 @@ CALL_HOLD_MARGIN = timedelta(minutes=15)
 # Every authorize answer is kept per call id this many years (a call reported after a deny is charged
 # to no one), then purged daily.
 CALL_DECISIONS_KEPT_YEARS = 2
+# How long a single-call offer (its code) may be paid and then used by the same call id; a paid
+# offer not used by then is refunded in full.
+SINGLE_CALL_OFFER_TTL = timedelta(minutes=env.int("SINGLE_CALL_OFFER_MINUTES", default=15))
 # The staff work queue lists calls that connected after a refusal reported in the last this many days.
 REFUSED_CALLS_QUEUE_DAYS = 30
 # Direct Bill credit limits: staff set at most the maximum; above the review threshold they confirm;

@@ -50,6 +50,8 @@ def test_the_monthly_report_ties_to_a_clean_ledger_to_the_cent(month_of_activity
         "Payments added to balances": 0,
         "Payment fees": 0,
         "Refunds taken from balances": 0,
+        "Single calls paid": 0,
+        "Single calls refunded": 0,
     }
 
 
