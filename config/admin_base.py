@@ -12,7 +12,7 @@ from billing.money import format_cents
 
 class StaffReadableMixin:
     """Shows every field of the model read-only, the way staff read them, unless the admin lists its
-    own `fields`: integer-cents fields in dollars under their name without "cents" ("Charge: $1.35"),
+    own `fields` (fields in its `exclude` are never shown): integer-cents fields in dollars under their name without "cents" ("Charge: $1.35"),
     moments in the site's time zone with the zone named, choices by their label (Django's own), and
     codes stored without choices by the label in `code_labels` ({"billing": Billing})."""
 
@@ -20,7 +20,12 @@ class StaffReadableMixin:
 
     def __init__(self, model, admin_site):
         super().__init__(model, admin_site)
-        self.staff_fields = [self._readable(field) for field in model._meta.concrete_fields if not field.primary_key]
+        hidden = set(self.exclude or ())
+        self.staff_fields = [
+            self._readable(field)
+            for field in model._meta.concrete_fields
+            if not field.primary_key and field.name not in hidden
+        ]
 
     def _readable(self, field) -> str:
         if isinstance(field, models.IntegerField) and field.name.endswith("_cents"):

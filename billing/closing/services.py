@@ -508,7 +508,7 @@ def refund_check_address_from_profile(*, refund: Refund) -> Refund:
     """A check refund waiting for an address takes the holder's profile address, once there is one
     (staff ask the holder to add it). Raises CloseError when there is still none."""
     with transaction.atomic():
-        refund = Refund.objects.select_for_update().select_related("account__holder").get(pk=refund.pk)
+        refund = Refund.objects.select_for_update(of=("self",)).select_related("account__holder").get(pk=refund.pk)
         if refund.method != RefundMethod.CHECK or refund.status != RefundStatus.NEEDS_ADDRESS:
             raise CloseError(f"Refund #{refund.pk} is not waiting for a mailing address.")
         address = MailingAddress.of_holder(refund.account.holder)
