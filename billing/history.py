@@ -90,7 +90,12 @@ def payment_state_words(payment: Payment) -> str:
 
 def call_words(call: CallRecord) -> str:
     """ "Call from Maria Lopez at Cheshire CI · 12 min · $2.53"."""
-    cost = _("free") if call.charge_cents + call.tax_cents == 0 else format_cents(call.charge_cents + call.tax_cents)
+    if call.refused_reason:
+        cost = _("not charged: FamilyLine did not allow this call")
+    elif call.charge_cents + call.tax_cents == 0:
+        cost = _("free")
+    else:
+        cost = format_cents(call.charge_cents + call.tax_cents)
     return _("Call from %(inmate)s at %(facility)s · %(minutes)s min · %(cost)s") % {
         "inmate": call.inmate.full_name,
         "facility": call.facility.name,
