@@ -77,7 +77,12 @@ def voice_incoming(request: HttpRequest) -> HttpResponse:
             call.say(gather, "Para español, oprima 2.", language="es")
         else:
             call.say(gather, "For English, press 1.", language="en")
-        call.say(gather, _("To speak with an agent, press 0."))
+        call.say(
+            gather,
+            _("To block or unblock calls to your phone number, press 8."),
+            _("If you have a single-call code, press 9."),
+            _("To speak with an agent, press 0."),
+        )
         return call.redirect(response, "voice_start")
 
     return _answer(call, build)
@@ -93,6 +98,11 @@ def voice_start(request: HttpRequest) -> HttpResponse:
         phone_access.phone_session_language(session=call.session, language="en" if call.digits == "1" else "es")
     if call.digits == "0":
         return _answer(call, agent)
+    # For the called person, with no account or PIN: blocking their number, or paying a single call.
+    if call.digits == "8":
+        return twiml(call.redirect(VoiceResponse(), "voice_block"))
+    if call.digits == "9":
+        return twiml(call.redirect(VoiceResponse(), "voice_single_call", step="menu"))
     if call.account is None:
         return _answer(call, _ask_number)
     return _answer(call, _ask_pin)
