@@ -353,9 +353,16 @@ def _confirmed(call: Call) -> VoiceResponse:
         return _code_ask(call)
     if call.digits == "0":
         return agent(call)
+    offer = _offer_by_id(offer_id)
+    if offer is None:
+        return _expired(call)
+    if offer.paid:
+        return _goodbye(call, response, _("This call is already paid. Please hang up: it will be put through."))
     if call.digits != "1":
-        offer = _offer_by_id(offer_id)
-        return _price(call, response, offer) if offer is not None else _expired(call)
+        return _price(call, response, offer)
+    if offer.total_cents != total:
+        # The rate changed since the price was read: read the new one before any card is asked for.
+        return _price(call, response, offer, problem=_("The price has changed. Nothing was charged."))
     call.say(response, _("Please enter your card on your keypad. To cancel, press star at any time."))
     response.pay(
         input="dtmf",

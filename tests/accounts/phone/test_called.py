@@ -280,3 +280,19 @@ def test_wrong_codes_are_limited_per_call_and_per_calling_number(phone_call, fac
 def test_an_unsigned_single_call_request_is_refused(client):
     response = client.post(reverse("phone:voice_single_call"), {"CallSid": "CA1", "Digits": "123456"})
     assert response.status_code == 403
+
+
+def test_a_paid_offer_opens_no_second_card_entry(phone_call, facility, inmate, stripe_server):
+    number, offer = _offer(facility, inmate, "sc-phone-6")
+    caller, asked = _transferred(phone_call, number)
+    price = caller.press(asked, offer["code"])
+    pay = caller.press(price, "1").first("Pay")
+    caller.post(pay.get("action"), Result="success", PaymentToken=twilio_tokenizes_card(stripe_server, OK_CARD))
+
+    # The same price answer pressed again, and the code keyed in on another call: already paid.
+    again = caller.press(price, "1")
+    assert again.first("Pay") is None and "This call is already paid." in again.text
+    other, asked_other = _transferred(phone_call, number)
+    assert "This call is already paid." in other.press(asked_other, offer["code"]).text
+    assert Payment.objects.count() == 1
+    _ledger_clean()
