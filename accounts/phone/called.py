@@ -7,7 +7,6 @@ What a step needs to remember (block or unblock, the number, the offer and the p
 in the webhook addresses FamilyLine writes into its TwiML; Twilio signs each request over its address,
 so a caller cannot change them."""
 
-from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.utils.translation import gettext as _
@@ -23,9 +22,9 @@ from calls.models import SingleCall
 from .menu import _rate_words, agent
 from .signatures import twilio_signed
 from .speech import money_words, number_words
-from .twiml import ENTRY_TIMEOUT_SECONDS, Call, spoken, twiml, webhook_url
+from .twiml import ENTRY_TIMEOUT_SECONDS, Call
+from .voice import _answer, _call, _restart, card_entry
 
-PAY_LANGUAGES = {"en": "en-US", "es": "es-US"}
 ACTIONS = ("block", "unblock")
 CHANNELS = {"1": "sms", "2": "voice"}
 # Wrong single-call codes: a few per call, and per calling number in an hour (then even a right
@@ -37,21 +36,6 @@ CODE_TRIES_PER_NUMBER = 10
 BLOCK_CODES_PER_CALL = 3
 BLOCK_CODES_PER_NUMBER = 10
 LIMIT_SECONDS = 3600
-
-
-def _call(request: HttpRequest) -> Call | None:
-    session = phone_access.phone_session_get(call_sid=request.POST.get("CallSid", ""))
-    return Call(request, session) if session is not None else None
-
-
-def _restart(request: HttpRequest) -> HttpResponse:
-    response = VoiceResponse()
-    response.redirect(webhook_url(request, "voice_incoming"), method="POST")
-    return twiml(response)
-
-
-def _answer(call: Call, build) -> HttpResponse:
-    return twiml(spoken(call.language, lambda: build(call)))
 
 
 def _counters(call: Call, kind: str) -> list[tuple[str, int]]:
@@ -363,21 +347,12 @@ def _confirmed(call: Call) -> VoiceResponse:
     if offer.total_cents != total:
         # The rate changed since the price was read: read the new one before any card is asked for.
         return _price(call, response, offer, problem=_("The price has changed. Nothing was charged."))
-    call.say(response, _("Please enter your card on your keypad. To cancel, press star at any time."))
-    response.pay(
-        input="dtmf",
-        payment_connector=settings.TWILIO_PAY_CONNECTOR,
-        token_type="payment-method",
+    return card_entry(
+        call,
+        response,
         action=call.url("voice_single_call_paid", offer=offer_id, total=total),
-        status_callback=call.url("voice_pay_status"),
-        payment_method="credit-card",
-        postal_code=True,
-        max_attempts=3,
-        timeout=10,
-        language=PAY_LANGUAGES[call.language],
         description="FamilyLine single call",
     )
-    return response
 
 
 def _offer_by_id(offer_id: int):

@@ -396,19 +396,25 @@ def voice_pay_confirm(call: Call) -> VoiceResponse:
         )
         call.say(response, _("The processing fee has changed."))
         return _read_back(call, response)
+    return card_entry(call, response, action=call.url("voice_pay_done"), description="FamilyLine")
+
+
+def card_entry(call: Call, response: VoiceResponse, *, action: str, description: str) -> VoiceResponse:
+    """<Pay> in tokenize mode (Twilio collects the card and returns a Stripe PaymentMethod id to
+    `action`; it never charges), nothing recorded, `*` cancels."""
     call.say(response, _("Please enter your card on your keypad. To cancel, press star at any time."))
     response.pay(
         input="dtmf",
         payment_connector=settings.TWILIO_PAY_CONNECTOR,
         token_type="payment-method",
-        action=call.url("voice_pay_done"),
+        action=action,
         status_callback=call.url("voice_pay_status"),
         payment_method="credit-card",
         postal_code=True,
         max_attempts=3,
         timeout=10,
         language=PAY_LANGUAGES[call.language],
-        description="FamilyLine",
+        description=description,
     )
     return response
 
