@@ -12,6 +12,7 @@ from django.utils.translation import gettext
 from accounts.emails import account_email_enqueue
 from accounts.models import AccountKind, User
 from billing import ledger
+from billing.errors import DomainError
 from billing.models import CallCreditReason, CallCreditRequest, CallCreditStatus, EntryKind, SystemAccount
 from billing.statements import dunning
 from calls.models import CallRecord
@@ -19,12 +20,8 @@ from calls.models import CallRecord
 CALL_CREDIT_WINDOW = timedelta(days=90)
 
 
-class CallCreditError(Exception):
+class CallCreditError(DomainError):
     """A request that cannot be made or decided as asked. `message` is fit to show."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 def call_credit_eligible(*, call: CallRecord, now: datetime | None = None) -> bool:

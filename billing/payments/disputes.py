@@ -10,6 +10,7 @@ from django.utils import timezone
 from accounts.emails import account_email_enqueue
 from accounts.models import User
 from billing import ledger, stripe_gateway
+from billing.errors import DomainError
 from billing.models import (
     Dispute,
     DisputeParkedReason,
@@ -25,10 +26,8 @@ from billing.models import (
 CLOSED_STRIPE_STATUSES = {"won": DisputeStatus.WON, "lost": DisputeStatus.LOST}
 
 
-class DisputeError(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class DisputeError(DomainError):
+    """A dispute step that cannot be taken as asked; `message` is fit to show."""
 
 
 def dispute_opened(*, data: dict) -> Dispute:

@@ -17,6 +17,7 @@ from accounts.services import account_mark_funded
 from accounts.texts.notices import account_text_enqueue
 from billing import ledger, stripe_gateway
 from billing.closing.services import IN_FLIGHT_PAYMENT_STATUSES, IN_FLIGHT_WINDOW, closed_account_payment_refund
+from billing.errors import DomainError
 from billing.models import (
     FEE_CAPS_CENTS,
     Channel,
@@ -47,12 +48,8 @@ HANDLED_EVENT_TYPES = (
 )
 
 
-class PaymentError(Exception):
+class PaymentError(DomainError):
     """A payment that cannot be made as asked. `message` is fit to show; nothing was charged."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 class DuplicateReferenceError(PaymentError):
