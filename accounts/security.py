@@ -95,10 +95,6 @@ class HardenedFormMixin:
         autocomplete_widgets_harden(self)
 
 
-class HardenedModelForm(HardenedFormMixin, forms.ModelForm):
-    """The base form of every admin page that edits a model (ModelAdmin.form)."""
-
-
 def client_ip(request: HttpRequest) -> str:
     """The client's address: REMOTE_ADDR without a proxy; behind TRUSTED_PROXY_COUNT proxies, the
     address the outermost trusted proxy appended to X-Forwarded-For (entries further left are

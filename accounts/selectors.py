@@ -33,11 +33,6 @@ def account_get_for_holder(*, holder: User, pk: int) -> CallingAccount:
     return get_object_or_404(account_list_for_holder(holder=holder), pk=pk)
 
 
-def account_open_list_for_holder(*, holder: User, kind: str | None = None) -> QuerySet[CallingAccount]:
-    accounts = account_list_for_holder(holder=holder).exclude(status=AccountStatus.CLOSED)
-    return accounts.filter(kind=kind) if kind else accounts
-
-
 def account_payable_list_for_holder(*, holder: User) -> QuerySet[CallingAccount]:
     """Open accounts, and closed ones that still owe, oldest first."""
     accounts = CallingAccount.objects.filter(holder=holder)

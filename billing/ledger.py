@@ -1,6 +1,6 @@
 """The money kernel: the only code that reads, locks or changes a balance, or places a hold.
 
-API: `balance_get`, `balance_lock`, `balance_as_of`, `owed_cents`, `hold_place`, `hold_get`,
+API: `balance_get`, `balance_lock`, `owed_cents`, `hold_place`,
 `hold_release`, `holds_release_for_account`, `holds_expire`, `holds_open_exist`, `post`, `post_batch`
 (many entries at once, for bulk imports), `reverse`,
 plus the statement reads `credits_since` and, for the monthly run's INSERT … SELECT, as SQL:
@@ -394,14 +394,6 @@ def balance_lock(*, account) -> int:
     return _lock_ledger_rows([ledger_id])[ledger_id]
 
 
-def balance_as_of(*, account, at: datetime) -> int:
-    """The balance from the entries posted before `at`."""
-    total = Posting.objects.filter(ledger_account=account_ledger(account), entry__created_at__lt=at).aggregate(
-        total=Sum("amount_cents")
-    )["total"]
-    return total or 0
-
-
 def owed_cents(*, account, balance_cents: int | None = None) -> int:
     """What the holder owes now (a balance below zero is money owed). Pass the locked balance to
     decide under the lock."""
@@ -447,8 +439,8 @@ def _calling_account_postings_sql(account_ids: Sequence[int]) -> tuple[str, list
 
 
 def balances_as_of_sql(*, account_ids: Sequence[int], at: datetime) -> tuple[str, list]:
-    """`balance_as_of` for many accounts, as a SELECT of (account_id, balance_cents): one row per
-    calling account of `account_ids` that has postings before `at` (one without any has 0)."""
+    """The balances from the entries posted before `at`, as a SELECT of (account_id, balance_cents): one
+    row per calling account of `account_ids` that has postings before `at` (one without any has 0)."""
     postings, params = _calling_account_postings_sql(account_ids)
     sql = (
         "SELECT la.calling_account_id AS account_id, CAST(SUM(p.amount_cents) AS BIGINT) AS balance_cents "  # noqa: S608
@@ -621,11 +613,6 @@ def _lock_for_hold(
         activates_at=activates_at,
     )
     return funds, existing
-
-
-def hold_get(*, call_id: str) -> Hold | None:
-    """The hold placed for `call_id`, with its account, or None."""
-    return Hold.objects.filter(call_id=call_id).select_related("account__ledger_account").first()
 
 
 def hold_release(*, call_id: str, now: datetime | None = None) -> None:

@@ -66,11 +66,6 @@ def refund_list_for_account(*, account) -> QuerySet[Refund]:
     return Refund.objects.filter(account=account).select_related("payment").order_by("created_at", "id")
 
 
-def posting_list_for_account(*, account) -> QuerySet[Posting]:
-    """The account's ledger lines, newest first (amount signed from the holder's side)."""
-    return ledger.postings_for_account(account=account)
-
-
 def _calling_account_violations() -> list[ledger.Violation]:
     missing = CallingAccount.objects.filter(ledger_account__isnull=True).order_by("id")
     return [ledger.Violation("calling_account_without_ledger", f"calling account #{c.pk}") for c in missing]

@@ -113,12 +113,6 @@ def facility_cache_clear(*, codes: list[str]) -> None:
         _facility_cache.pop(code, None)
 
 
-def call_history_for_account(*, account: CallingAccount) -> QuerySet[CallRecord]:
-    return (
-        CallRecord.objects.filter(account=account).select_related("facility", "inmate").order_by("-started_at", "-id")
-    )
-
-
 def account_get_for_holder(*, holder: User, pk: int) -> CallingAccount | None:
     return CallingAccount.objects.filter(holder=holder, pk=pk).select_related("ledger_account").first()
 
