@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
+from django_stubs_ext import StrOrPromise
 from phonenumber_field.phonenumber import to_python as phone_number_parse
 
 from billing import ledger
@@ -100,7 +101,7 @@ class AccountView:
 
     account: CallingAccount
     status: str
-    status_label: str
+    status_label: StrOrPromise
     balance_cents: int
     numbers: list
     credit: "Credit | None" = None

@@ -148,6 +148,7 @@ def application_submit(
     # leaves a pending application for staff, never a lost one.
     decision = credit.credit_decide(applicant_data, provider=provider)
     if decision.outcome == credit.Outcome.APPROVED:
+        assert decision.credit_limit_cents is not None, "an approval carries its limit"
         return application_approve(
             application=application,
             credit_limit_cents=decision.credit_limit_cents,
