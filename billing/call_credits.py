@@ -36,7 +36,7 @@ def call_credit_request(
     """The holder of the account a call was charged to asks for its charge back. Raises
     CallCreditError (nothing stored) for someone else's call, a free call, one older than
     CALL_CREDIT_WINDOW, an unknown reason or a call already asked about."""
-    if call.account_id is None or call.account.holder_id != holder.pk:
+    if call.account is None or call.account.holder_id != holder.pk:
         raise CallCreditError(gettext("Choose a call charged to one of your accounts."))
     if reason not in CallCreditReason.values:
         raise CallCreditError(gettext("Choose what went wrong with the call."))
@@ -49,7 +49,7 @@ def call_credit_request(
         with transaction.atomic():
             return CallCreditRequest.objects.create(
                 call=call,
-                account_id=call.account_id,
+                account=call.account,
                 requested_by=holder,
                 reason=reason,
                 details=details,

@@ -287,6 +287,7 @@ def statements_generate_for_month(*, period: Period | None = None, now: datetime
             for account in CallingAccount.objects.filter(pk__in=batch).order_by("pk"):
                 statement, was_created = statement_generate(account=account, period=period, now=now)
                 if was_created:
+                    assert statement is not None, "a statement created is returned"
                     created.append(statement)
     for start in range(0, len(unsent_ids), BATCH_ACCOUNTS):
         _emails_on_commit(unsent_ids[start : start + BATCH_ACCOUNTS])
