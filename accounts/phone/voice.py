@@ -350,6 +350,7 @@ def voice_pay_amount(call: Call) -> VoiceResponse:
 
 def _read_back(call: Call, response: VoiceResponse) -> VoiceResponse:
     session, language = call.session, call.language
+    assert session.amount_cents is not None and session.total_cents is not None, "read back once an amount is set"
     words = {
         "amount": money_words(session.amount_cents, language),
         "fee": money_words(session.total_cents - session.amount_cents, language),
@@ -434,6 +435,7 @@ def voice_pay_done(call: Call) -> VoiceResponse:
         else:
             call.say(response, _("The card could not be entered. Nothing was charged."))
         return call.redirect(response, "voice_menu")
+    assert session.total_cents is not None, "set with the amount"
     charge = phone_payments.phone_card_payment_charge(
         account=call.account,
         amount_cents=session.amount_cents,
