@@ -13,6 +13,7 @@ authorize about an inmate calling a number on no account."""
 import secrets
 import uuid
 import xml.etree.ElementTree as ET
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -190,6 +191,8 @@ def demo_offer() -> dict:
     reason = "no facility with an inmate"
     for facility in facilities.distinct().order_by("id")[:10]:
         inmate = inmates.filter(facility=facility).order_by("id").first()
+        if inmate is None:
+            continue
         call_id = f"try-{uuid.uuid4().hex[:12]}"
         answer = call_services.call_authorize(
             call_id=call_id, facility_code=facility.code, inmate_number=inmate.inmate_number, dialed_number=number
@@ -209,7 +212,7 @@ def demo_offer() -> dict:
 
 def _single_call(request: HttpRequest, number: str, code: str) -> dict:
     """A call the platform transferred to the single-call entry, the code sent as tones."""
-    state = {"call_sid": "CA" + uuid.uuid4().hex, "from": number or "anonymous"}
+    state: dict[str, Any] = {"call_sid": "CA" + uuid.uuid4().hex, "from": number or "anonymous"}
     state.update({"heard": [], "typed": "", "wait": {"kind": "end"}})
     player = Player(request, state)
     player.hear("(the phone platform transfers the called person to the single-call entry)", "keypad")
