@@ -1,4 +1,4 @@
-"""Warnings before money runs out (DESIGN.md §1): the low-balance alert, the calls-stopped notice
+"""Warnings before money runs out (docs/domain.md): the low-balance alert, the calls-stopped notice
 and the auto-reload trigger.
 
 `balance_charged` runs inside the transaction that posts a call charge, on the call path: a charge

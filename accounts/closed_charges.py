@@ -1,4 +1,4 @@
-"""Charges that reach an account after it closed (a call reported late, DESIGN.md §1).
+"""Charges that reach an account after it closed (a call reported late, docs/domain.md).
 
 Such a charge is first taken from the account's refunds that have not left yet; only the rest is a
 deficit. That work belongs to the closing workflow (`billing.closing.late_charges`), a layer above

@@ -1,4 +1,4 @@
-"""The outbox: work after commit (DESIGN.md §2).
+"""The outbox: work after commit (docs/architecture.md).
 
 A domain service calls `outbox_enqueue(kind=…, payload=…)` inside its transaction. After commit the
 drain task is kicked (never raising: with the broker down the row simply waits), and a periodic sweep

@@ -1,4 +1,4 @@
-"""Reconciliation with Stripe (DESIGN.md §6): every payment and refund compared with Stripe's own
+"""Reconciliation with Stripe (docs/domain.md, docs/staff.md): every payment and refund compared with Stripe's own
 record (amount, status, currency), paging through Stripe's lists, and the sums compared with the
 card clearing account. Each difference is stored for staff with a suggested action; zero is the
 expected state. Single calls' payments and refunds (no account; paid and refunded through card

@@ -128,7 +128,7 @@ class Inmate(models.Model):
 class InmateDebitSponsorship(models.Model):
     """A holder pays, from an AdvanceConnect account, for an inmate's calls to any registered
     number. Several families may sponsor one inmate: each call has one payer, found by the payer
-    order of DESIGN.md §1 (calls/payers.py)."""
+    order (docs/domain.md, inmate debit; calls/payers.py)."""
 
     inmate = models.ForeignKey(Inmate, on_delete=models.PROTECT, related_name="sponsorships")
     account = models.ForeignKey("accounts.CallingAccount", on_delete=models.PROTECT, related_name="sponsorships")

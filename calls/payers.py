@@ -1,4 +1,4 @@
-"""Who pays for a call (DESIGN.md §1, inmate debit).
+"""Who pays for a call (docs/domain.md, inmate debit).
 
 For a call now, to number N from inmate I, the payer order is:
 1. the account holding N, if it sponsors I (billed as inmate debit);

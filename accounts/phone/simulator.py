@@ -33,7 +33,7 @@ SESSION_KEY = "phone_try"
 OFFER_KEY = "phone_try_offer"
 MAX_STEPS = 12
 KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"]
-# Stripe's published test cards, by what they do (DESIGN: never real digits, never typed by a person).
+# Stripe's published test cards, by what they do (never real digits, never typed by a person).
 TEST_CARDS = {
     "ok": ("4242424242424242", "A card that works (Visa ending 4242)"),
     "declined": ("4000000000000341", "A card that is declined (ending 0341)"),

@@ -1,4 +1,4 @@
-"""Inactive prepaid balances are never forfeited: the holder is warned, then refunded (DESIGN §1,
+"""Inactive prepaid balances are never forfeited: the holder is warned, then refunded (docs/domain.md,
 47 CFR 64.6130).
 
 Activity is about money and calls only: a payment credited to the account, or a call on it (a

@@ -1,5 +1,5 @@
 """A charge reported after an account closed is taken from the account's refunds that have not
-left yet, before it becomes a deficit (DESIGN §1: a late record on a closed account).
+left yet, before it becomes a deficit (docs/domain.md: a late record on a closed account).
 
 Which refunds have not left: check refunds not yet marked sent (pending, or waiting for an address)
 first, oldest first, then card refunds not yet sent to the card processor (no processor id and no

@@ -1,4 +1,4 @@
-"""Closing an account and refunding what is left on it, without fee (DESIGN §1).
+"""Closing an account and refunding what is left on it, without fee (docs/domain.md).
 
 Card-funded money goes back to the cards it came from, newest payment first, each payment up to
 what it added (its fee was revenue for a service given and is never refunded); whatever is left

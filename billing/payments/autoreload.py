@@ -1,4 +1,4 @@
-"""Low-balance alerts and auto-reload from a saved card (DESIGN.md §1, §6).
+"""Low-balance alerts and auto-reload from a saved card (docs/domain.md).
 
 The call path writes one outbox row when a charge crosses a threshold (`accounts.alerts`); its
 handler here emails the holder and, for auto-reload, records a reload payment whose off-session

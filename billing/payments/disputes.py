@@ -1,4 +1,4 @@
-"""Disputes (chargebacks, DESIGN.md §1): a family's bank takes back a card charge. The disputed amount
+"""Disputes (chargebacks, docs/domain.md): a family's bank takes back a card charge. The disputed amount
 moves between system accounts only (card clearing to disputes while open; back when won, to dispute
 losses when lost): the family's balance and calls are untouched and no fee is ever charged. The
 family is told in plain words; staff read and resolve disputes in the admin."""

@@ -1,4 +1,4 @@
-"""The 90-day credit raise (DESIGN.md §1): every DIRECT_BILL_CREDIT_LIMIT_RAISE_DAYS since a Direct
+"""The 90-day credit raise (docs/domain.md): every DIRECT_BILL_CREDIT_LIMIT_RAISE_DAYS since a Direct
 Bill account's limit was last set, if every statement due in that time was paid on time (what it
 asked for was paid by its due date), the limit rises one step, up to the maximum. The statements
 decide; the limit change itself is the accounts service, audited and emailed."""

@@ -356,7 +356,7 @@ STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="https://api.stripe.com")
 STRIPE_JS_URL = env("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
 
-# Money rules (integer cents). See DESIGN.md §1.
+# Money rules (integer cents). See docs/domain.md.
 MIN_DEPOSIT_CENTS = env.int("MIN_DEPOSIT_CENTS", default=500)
 MAX_DEPOSIT_CENTS = 5000
 # Fee caps per payment channel: billing.models.FEE_CAPS_CENTS (their one home, used by the database too).

@@ -7,7 +7,7 @@ from .base import database_settings, env
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 DATABASES = {"default": database_settings()}
-# One psycopg connection pool per process (Django's built-in pool, DESIGN.md §8). A gunicorn sync
+# One psycopg connection pool per process (Django's built-in pool, docs/scale.md). A gunicorn sync
 # worker or a Celery solo worker uses one connection at a time; a threaded worker one per thread:
 # size DB_POOL_MAX_SIZE to that, and keep processes x DB_POOL_MAX_SIZE below PostgreSQL's
 # max_connections (100 here) with room for migrations, psql and the test suite. A request that cannot

@@ -88,7 +88,7 @@ def test_retried_authorization_is_not_denied_by_its_own_hold(facility, inmate):
     assert Hold.objects.filter(account=account).count() == 1
 
 
-# --- every deny reason of DESIGN.md §7, each with the state that causes it -------------------------
+# --- every deny reason of docs/api.md, each with the state that causes it -------------------------
 
 
 def _deny(result, reason):

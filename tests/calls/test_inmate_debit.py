@@ -1,4 +1,4 @@
-"""Inmate debit that cannot hurt another family (DESIGN.md §1): who may sponsor, the payer order,
+"""Inmate debit that cannot hurt another family (docs/domain.md): who may sponsor, the payer order,
 eligibility, caps, skip notices, and late records charged to whoever was responsible when the call
 started."""
 
