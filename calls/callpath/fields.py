@@ -5,7 +5,7 @@ accepts, because a text field is checked against the very pattern the schema pub
 
 What a schema cannot say is refused with a 400 that carries a `reason` code beside the field's message
 (`REFUSALS`): a number of the right form that no numbering plan allows, and, after these checks, a
-facility, inmate or payer that does not exist (calls.services)."""
+facility, inmate or payer that does not exist (calls.callpath)."""
 
 import datetime
 import re
@@ -15,7 +15,8 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.security import CONTROL_CHARACTERS, CONTROL_CHARACTERS_MESSAGE
 from calls.models import Disconnect
-from calls.services import CallInputError, normalize_number
+
+from .errors import CallInputError, normalize_number
 
 MAX_CALL_SECONDS = 24 * 60 * 60
 REMEMBERED = 65_536  # accepted values kept per field and process (then forgotten all at once)
@@ -175,7 +176,7 @@ class CallId(Text):
 
 
 class PhoneNumber(Text):
-    """The form calls.services.PHONE_TEXT accepts: digits, at most one leading "+", an optional "("
+    """The form calls.callpath.errors.PHONE_TEXT accepts: digits, at most one leading "+", an optional "("
     after it, then digits and the usual separators. Whether a numbering plan allows the number is
     then a refusal with a reason: no pattern can say it."""
 
