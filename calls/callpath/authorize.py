@@ -179,11 +179,15 @@ def call_authorize(
     return answer
 
 
+# The decision's columns, as `_decision_send` passes them (every column of the model but its id).
+DECISION_COLUMNS = ("call_id", "decision", "reason", "facility_code", "inmate_number", "dialed_number", "decided_at")
+
+
 @functools.cache
 def _decision_upsert_sql() -> str:
     quote = connection.ops.quote_name
     table = quote(CallDecision._meta.db_table)
-    columns = ("call_id", "decision", "reason", "facility_code", "inmate_number", "dialed_number", "decided_at")
+    columns = DECISION_COLUMNS
     updates = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in columns[1:])
     return (
         f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)}) "  # noqa: S608 - names from the model
