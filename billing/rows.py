@@ -79,8 +79,8 @@ def row_insert(
     (ValueError otherwise, checked once per set of columns), so a column added with a default is
     never silently left out of the call path's inserts. With `on_conflict_skip` (a unique column), a
     row whose value is taken is not inserted and None is returned; without it, the database's
-    IntegrityError is raised (at the latest by the commit, in a `pipelined` block). `returning=False` reads no answer (nothing to wait
-    for in a `pipelined` block) and returns None."""
+    IntegrityError is raised (at the latest by the commit, in a `pipelined` block). `returning=False`
+    reads no answer (nothing to wait for in a `pipelined` block) and returns None."""
     sql, fields = _insert_sql(model, frozenset(values), on_conflict_skip, returning)
     params = [
         values[f.attname] if prepare is None or f.attname in as_is else prepare(values[f.attname], connection)
