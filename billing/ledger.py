@@ -1,6 +1,6 @@
 """The money kernel: the only code that reads, locks or changes a balance, or places a hold.
 
-API: `balance_get`, `balance_lock`, `balance_as_of`, `owed_cents`, `hold_place`, `hold_get`,
+API: `balance_get`, `balance_lock`, `owed_cents`, `hold_place`,
 `hold_release`, `holds_release_for_account`, `holds_expire`, `holds_open_exist`, `post`, `post_batch`
 (many entries at once, for bulk imports), `reverse`,
 plus the statement reads `credits_since` and, for the monthly run's INSERT … SELECT, as SQL:
@@ -26,12 +26,15 @@ Callers of `post` may rely on:
 
 import contextlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Protocol, TypeVar
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.backends.utils import CursorWrapper
+from django.db.models import Count, F, Model, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.base import ModelState
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -48,6 +51,8 @@ from .models import (
     SystemAccount,
 )
 from .rows import pipelined, row_insert
+
+_M = TypeVar("_M", bound=Model)
 
 
 class LedgerError(Exception):
@@ -75,24 +80,37 @@ def system_accounts(*codes: SystemAccount | str) -> list[LedgerAccount]:
     return [found.get(key) or system_account(code) for key, code in zip(wanted, codes, strict=True)]
 
 
-def account_ledger(calling_account) -> LedgerAccount:
+class CallingAccountRow(Protocol):
+    """A calling account as the kernel sees it: the accounts app owns the model; the kernel reads its key
+    and its ledger account (a one-to-one the ledger's model declares)."""
+
+    @property
+    def pk(self) -> Any: ...
+
+    ledger_account: LedgerAccount
+    _state: ModelState
+
+
+def account_ledger(calling_account: CallingAccountRow) -> LedgerAccount:
     """The ledger account of a calling account, created on first use."""
     try:
-        return calling_account.ledger_account
+        ledger_account: LedgerAccount = calling_account.ledger_account
+        return ledger_account
     except LedgerAccount.DoesNotExist:
         pass
     account, _ = LedgerAccount.objects.get_or_create(
         code=f"account:{calling_account.pk}",
         defaults={
             "name": f"Calling account #{calling_account.pk}",
-            "calling_account": calling_account,
+            # The accounts app's CallingAccount, which the kernel knows only through CallingAccountRow.
+            "calling_account": calling_account,  # type: ignore[misc]
             "balance_cents": 0,
         },
     )
     return account
 
 
-def account_ledgers_attach(calling_accounts: Iterable) -> None:
+def account_ledgers_attach(calling_accounts: Iterable[CallingAccountRow]) -> None:
     """Read the ledger accounts of many calling accounts in one query and attach each to its calling
     account (as `account_ledger` would, one query each). For bulk work."""
     pending = [a for a in calling_accounts if "ledger_account" not in a._state.fields_cache]
@@ -113,7 +131,7 @@ def post(
     lines: Sequence[tuple[LedgerAccount, int]],
     memo: str = "",
     reverses: JournalEntry | None = None,
-    created_by=None,
+    created_by: Model | None = None,
 ) -> PostResult:
     """Post one balanced journal entry, or return the entry already posted under this key."""
     _validate(idempotency_key, lines)
@@ -126,7 +144,8 @@ def post(
         kind=kind,
         memo=memo[:300],
         reverses=reverses,
-        created_by=created_by,
+        # The kernel does not import the accounts app, whose User the field names: any staff user (or None).
+        created_by=created_by,  # type: ignore[misc]
         created_at=timezone.now(),
     )
     # No savepoint of its own: inside a caller's transaction a failure here fails that transaction.
@@ -172,7 +191,7 @@ def _post_moving_many(entry: JournalEntry, moves: dict[int, int]) -> tuple[Journ
 
 
 @contextlib.contextmanager
-def _entry_errors(entry: JournalEntry):
+def _entry_errors(entry: JournalEntry) -> Iterator[None]:
     try:
         yield
     except IntegrityError as exc:  # the entry's only other unique column: `reverses`
@@ -309,7 +328,7 @@ def _insert_postings(entry_id: int, lines: Sequence[tuple[LedgerAccount, int]]) 
         )
 
 
-def _entry_send(cursor, entry: JournalEntry) -> None:
+def _entry_send(cursor: CursorWrapper, entry: JournalEntry) -> None:
     """Insert the entry unless its key is taken. One statement, no savepoint: when another
     transaction is inserting the same key, PostgreSQL makes this one wait for it and then skip the
     row, and the caller reads the winner's entry."""
@@ -328,7 +347,7 @@ def _entry_send(cursor, entry: JournalEntry) -> None:
     )
 
 
-def _entry_read(cursor, entry: JournalEntry) -> JournalEntry | None:
+def _entry_read(cursor: CursorWrapper, entry: JournalEntry) -> JournalEntry | None:
     """The entry `_entry_send` inserted, with its id; None when its key was taken."""
     row = cursor.fetchone()
     if row is None:
@@ -339,7 +358,7 @@ def _entry_read(cursor, entry: JournalEntry) -> JournalEntry | None:
     return entry
 
 
-def reverse(*, entry: JournalEntry, memo: str = "", created_by=None) -> PostResult:
+def reverse(*, entry: JournalEntry, memo: str = "", created_by: Model | None = None) -> PostResult:
     """Post the mirror image of `entry`. An entry is reversed at most once."""
     lines = [(p.ledger_account, -p.amount_cents) for p in entry.postings.select_related("ledger_account")]
     return post(
@@ -380,29 +399,21 @@ def _lock_ledger_rows(ledger_ids: list[int]) -> dict[int, int]:
         return dict(cursor.fetchall())
 
 
-def balance_get(*, account) -> int:
+def balance_get(*, account: CallingAccountRow) -> int:
     """The balance of a calling account now (negative when the holder owes), read from its ledger
     row without a lock (never from a copy cached on the instance, which may be stale)."""
     found = LedgerAccount.objects.filter(calling_account_id=account.pk).values_list("balance_cents", flat=True)
     return found.first() or 0
 
 
-def balance_lock(*, account) -> int:
+def balance_lock(*, account: CallingAccountRow) -> int:
     """Step 1 of the lock order: lock the account's ledger row until the transaction ends and return
     its balance. Must be called inside a transaction."""
     ledger_id = account_ledger(account).pk
     return _lock_ledger_rows([ledger_id])[ledger_id]
 
 
-def balance_as_of(*, account, at: datetime) -> int:
-    """The balance from the entries posted before `at`."""
-    total = Posting.objects.filter(ledger_account=account_ledger(account), entry__created_at__lt=at).aggregate(
-        total=Sum("amount_cents")
-    )["total"]
-    return total or 0
-
-
-def owed_cents(*, account, balance_cents: int | None = None) -> int:
+def owed_cents(*, account: CallingAccountRow, balance_cents: int | None = None) -> int:
     """What the holder owes now (a balance below zero is money owed). Pass the locked balance to
     decide under the lock."""
     balance = balance_get(account=account) if balance_cents is None else balance_cents
@@ -414,15 +425,15 @@ def balance_subquery() -> Subquery:
     return Subquery(LedgerAccount.objects.filter(calling_account=OuterRef("pk")).order_by().values("balance_cents")[:1])
 
 
-def accounts_owing(queryset: QuerySet) -> QuerySet:
+def accounts_owing(queryset: QuerySet[_M]) -> QuerySet[_M]:
     """The calling accounts of `queryset` whose balance is below zero (money owed)."""
     return queryset.filter(ledger_account__balance_cents__lt=0)
 
 
-def postings_for_account(*, account) -> QuerySet[Posting]:
+def postings_for_account(*, account: CallingAccountRow) -> QuerySet[Posting]:
     """The account's ledger lines, newest first (amount signed from the holder's side)."""
     return (
-        Posting.objects.filter(ledger_account__calling_account=account)
+        Posting.objects.filter(ledger_account__calling_account_id=account.pk)
         .select_related("entry")
         .order_by("-entry__created_at", "-id")
     )
@@ -433,7 +444,7 @@ def postings_for_account(*, account) -> QuerySet[Posting]:
 # in the ORM's placeholder style.
 
 
-def _calling_account_postings_sql(account_ids: Sequence[int]) -> tuple[str, list]:
+def _calling_account_postings_sql(account_ids: Sequence[int]) -> tuple[str, list[Any]]:
     tables = {
         name: connection.ops.quote_name(model._meta.db_table)
         for name, model in (("posting", Posting), ("ledger", LedgerAccount), ("entry", JournalEntry))
@@ -446,9 +457,9 @@ def _calling_account_postings_sql(account_ids: Sequence[int]) -> tuple[str, list
     return sql, list(account_ids)
 
 
-def balances_as_of_sql(*, account_ids: Sequence[int], at: datetime) -> tuple[str, list]:
-    """`balance_as_of` for many accounts, as a SELECT of (account_id, balance_cents): one row per
-    calling account of `account_ids` that has postings before `at` (one without any has 0)."""
+def balances_as_of_sql(*, account_ids: Sequence[int], at: datetime) -> tuple[str, list[Any]]:
+    """The balances from the entries posted before `at`, as a SELECT of (account_id, balance_cents): one
+    row per calling account of `account_ids` that has postings before `at` (one without any has 0)."""
     postings, params = _calling_account_postings_sql(account_ids)
     sql = (
         "SELECT la.calling_account_id AS account_id, CAST(SUM(p.amount_cents) AS BIGINT) AS balance_cents "  # noqa: S608
@@ -457,7 +468,7 @@ def balances_as_of_sql(*, account_ids: Sequence[int], at: datetime) -> tuple[str
     return sql, [*params, connection.ops.adapt_datetimefield_value(at)]
 
 
-def entry_totals_between_sql(*, account_ids: Sequence[int], start: datetime, end: datetime) -> tuple[str, list]:
+def entry_totals_between_sql(*, account_ids: Sequence[int], start: datetime, end: datetime) -> tuple[str, list[Any]]:
     """A SELECT of (account_id, entry_id, kind, created_at, memo, total_cents): each entry posted in
     [start, end) that touched a calling account of `account_ids`, with what it added to that account."""
     postings, params = _calling_account_postings_sql(account_ids)
@@ -471,7 +482,7 @@ def entry_totals_between_sql(*, account_ids: Sequence[int], start: datetime, end
     return sql, [*params, adapt(start), adapt(end)]
 
 
-def entry_tax_sql(entry_id_column: str) -> tuple[str, list]:
+def entry_tax_sql(entry_id_column: str) -> tuple[str, list[Any]]:
     """A scalar subquery: the tax payable that the entry whose id is in `entry_id_column` posted (NULL
     when it posted none)."""
     posting = connection.ops.quote_name(Posting._meta.db_table)
@@ -483,7 +494,9 @@ def entry_tax_sql(entry_id_column: str) -> tuple[str, list]:
     return sql, [f"system:{SystemAccount.TAX_PAYABLE.value}"]
 
 
-def credits_since(*, account, at: datetime, credit_kinds, until: datetime | None = None) -> int:
+def credits_since(
+    *, account: CallingAccountRow, at: datetime, credit_kinds: Iterable[str], until: datetime | None = None
+) -> int:
     """What entries of `credit_kinds` posted at or after `at` (and before `until`) added to the
     account, less what reversals took back (never below zero)."""
     postings = Posting.objects.filter(ledger_account=account_ledger(account), entry__created_at__gte=at)
@@ -519,24 +532,24 @@ class HoldTerms:
 
     amount_cents: int
     max_seconds: int
-    response: dict
+    response: dict[str, Any]
 
 
 @dataclass(frozen=True)
 class HoldResult:
-    response: dict | None  # the hold's authorization answer; None when the decision was not to hold
+    response: dict[str, Any] | None  # the hold's authorization answer; None when the decision was not to hold
     placed: bool  # False for a hold already placed under this cause (a retry)
     funds: Funds | None  # None only when another transaction placed the hold first
 
 
 def hold_place(
     *,
-    account,
+    account: CallingAccountRow,
     call_id: str,
     on_credit: bool,
     expires_at: datetime,
     decide: Callable[[Funds], HoldTerms | None],
-    details: dict,
+    details: dict[str, Any],
     now: datetime | None = None,
 ) -> HoldResult:
     """Lock the account's ledger row, compute what is available (balance, or, `on_credit` (Direct
@@ -623,11 +636,6 @@ def _lock_for_hold(
     return funds, existing
 
 
-def hold_get(*, call_id: str) -> Hold | None:
-    """The hold placed for `call_id`, with its account, or None."""
-    return Hold.objects.filter(call_id=call_id).select_related("account__ledger_account").first()
-
-
 def hold_release(*, call_id: str, now: datetime | None = None) -> None:
     """Release the hold placed for `call_id` (its call completed), if it has one still open. One
     plain statement whose answer is not read: the call path sends it with the call record (`pipelined`)."""
@@ -644,17 +652,17 @@ def holds_release(*, call_ids: Iterable[str], now: datetime) -> int:
     return Hold.objects.filter(call_id__in=list(call_ids), released_at__isnull=True).update(released_at=now)
 
 
-def holds_release_for_account(*, account, now: datetime) -> int:
+def holds_release_for_account(*, account: CallingAccountRow, now: datetime) -> int:
     """Release every open hold of an account (it is closing, under its ledger-row lock)."""
     return Hold.objects.filter(account_id=account.pk, released_at__isnull=True).update(released_at=now)
 
 
-def holds_open_exist(*, account, now: datetime) -> bool:
+def holds_open_exist(*, account: CallingAccountRow, now: datetime) -> bool:
     """Whether a call in progress holds money on the account."""
     return Hold.objects.filter(account_id=account.pk, released_at__isnull=True, expires_at__gt=now).exists()
 
 
-def holds_open_cents(*, account, now: datetime) -> int:
+def holds_open_cents(*, account: CallingAccountRow, now: datetime) -> int:
     """What calls in progress hold on the account."""
     held = Hold.objects.filter(account_id=account.pk, released_at__isnull=True, expires_at__gt=now)
     return held.aggregate(total=Sum("amount_cents"))["total"] or 0
@@ -693,7 +701,7 @@ class Violation:
         return f"{self.rule}: {self.detail}"
 
 
-def check(extra_checks: Iterable = ()) -> list[Violation]:
+def check(extra_checks: Iterable[Callable[[], list[Violation]]] = ()) -> list[Violation]:
     """Verify the ledger's invariants; return every violation found (empty when all hold)."""
     violations: list[Violation] = []
     unbalanced = (
@@ -826,7 +834,7 @@ def _refund_violations() -> list[Violation]:
     for refund in refunds.select_related("entry", "sent_entry", "single_call"):
         posted = refund.method == "check" or refund.status == "succeeded"
         sent = refund.method == "check" and refund.status == "succeeded"
-        if refund.single_call_id is not None:  # back to the card from the single calls account
+        if refund.single_call is not None:  # back to the card from the single calls account
             key, taken = f"single_call:{refund.single_call.call_id}:refund", -refund.to_single_calls
         else:
             # A card refund is reduced before it is posted: it posts what is left.
@@ -834,26 +842,30 @@ def _refund_violations() -> list[Violation]:
             taken = -refund.to_account - (refund.reduced if refund.method == "check" else 0)
         if posted != (refund.entry_id is not None) or sent != (refund.sent_entry_id is not None):
             violations.append(Violation("refund_posting_state", f"refund #{refund.pk} is {refund.status}"))
-        elif posted and (refund.entry.idempotency_key != key or taken != refund.amount_cents):
+        elif (
+            posted
+            and refund.entry is not None
+            and (refund.entry.idempotency_key != key or taken != refund.amount_cents)
+        ):
             violations.append(Violation("refund_wrong_entry", f"refund #{refund.pk}"))
-        elif sent and refund.sent_entry.idempotency_key != f"refund:{refund.pk}:sent":
+        elif sent and refund.sent_entry is not None and refund.sent_entry.idempotency_key != f"refund:{refund.pk}:sent":
             violations.append(Violation("refund_wrong_entry", f"refund #{refund.pk} (sent)"))
     orphans = JournalEntry.objects.filter(idempotency_key__regex=r"^refund:[0-9]+$", refund__isnull=True).order_by("id")
     for pk, key in orphans.values_list("pk", "idempotency_key"):
         violations.append(Violation("refund_entry_without_refund", f"entry #{pk} ({key})"))
     reductions = RefundReduction.objects.select_related("refund", "entry").order_by("id")
     for reduction in reductions:
-        refund = reduction.refund
-        expected = f"refund:{refund.pk}:reduced:{reduction.cause}"
-        if (refund.method == "check") != (reduction.entry_id is not None) or (
-            reduction.entry_id is not None
+        owner = reduction.refund
+        expected = f"refund:{owner.pk}:reduced:{reduction.cause}"
+        if (owner.method == "check") != (reduction.entry_id is not None) or (
+            reduction.entry is not None
             and (
                 reduction.entry.idempotency_key != expected
-                or _to_calling_account(reduction.entry, refund.account_id) != reduction.amount_cents
+                or _to_calling_account(reduction.entry, owner.account_id) != reduction.amount_cents
             )
         ):
             violations.append(
-                Violation("refund_reduction_wrong_entry", f"reduction #{reduction.pk} of refund #{refund.pk}")
+                Violation("refund_reduction_wrong_entry", f"reduction #{reduction.pk} of refund #{owner.pk}")
             )
     stray = JournalEntry.objects.filter(
         idempotency_key__regex=r"^refund:[0-9]+:reduced:", refund_reduction__isnull=True
@@ -863,13 +875,14 @@ def _refund_violations() -> list[Violation]:
     return violations
 
 
-def _to_calling_account(entry: JournalEntry, calling_account_id: int) -> int:
-    return entry.postings.filter(ledger_account__calling_account_id=calling_account_id).aggregate(
+def _to_calling_account(entry: JournalEntry, calling_account_id: int | None) -> int:
+    total: int = entry.postings.filter(ledger_account__calling_account_id=calling_account_id).aggregate(
         total=Coalesce(Sum("amount_cents"), 0)
     )["total"]
+    return total
 
 
-def totals_between(*, start: datetime, end: datetime, kinds) -> dict[str, int]:
+def totals_between(*, start: datetime, end: datetime, kinds: Iterable[str]) -> dict[str, int]:
     """What the entries of `kinds` posted in [start, end) put on each system account (by code,
     `system:<name>`) and on all calling accounts together (under `accounts`). For reports."""
     rows = (

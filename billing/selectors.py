@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from accounts.models import CallingAccount
+from accounts.models import CallingAccount, User
 from calls.models import SingleCall, SingleCallStatus
 
 from . import ledger
@@ -64,11 +64,6 @@ def auto_reload_now(*, account: CallingAccount, now: datetime | None = None) -> 
 
 def refund_list_for_account(*, account) -> QuerySet[Refund]:
     return Refund.objects.filter(account=account).select_related("payment").order_by("created_at", "id")
-
-
-def posting_list_for_account(*, account) -> QuerySet[Posting]:
-    """The account's ledger lines, newest first (amount signed from the holder's side)."""
-    return ledger.postings_for_account(account=account)
 
 
 def _calling_account_violations() -> list[ledger.Violation]:
@@ -133,7 +128,7 @@ class StaffDay:
     """What one staff member recorded by hand on one day: mail and card-terminal payments."""
 
     day: date
-    staff: object
+    staff: User
     payments: list[Payment] = field(default_factory=list)
 
     @property
@@ -163,7 +158,8 @@ def offline_payments_by_staff_day(*, first_day: date, last_day: date) -> list[St
     )
     groups: dict[tuple[date, int], StaffDay] = {}
     for payment in payments:
+        assert payment.recorded_by is not None, "filtered to payments staff recorded"
         day = timezone.localdate(payment.created_at, zone)
-        key = (day, payment.recorded_by_id)
+        key = (day, payment.recorded_by.pk)
         groups.setdefault(key, StaffDay(day=day, staff=payment.recorded_by)).payments.append(payment)
     return sorted(groups.values(), key=lambda g: (-g.day.toordinal(), g.staff.email))

@@ -3,13 +3,15 @@ import hashlib
 import json
 import time
 from collections import namedtuple
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, QuerySet
+from django.db.backends.utils import CursorWrapper
+from django.db.models import Count, Model, QuerySet
 
 from accounts.models import CallingAccount, PhoneNumber, User
 from accounts.selectors import number_view_for_holder
@@ -112,12 +114,6 @@ def _facility_info_load(code: str) -> FacilityInfo | None:
 def facility_cache_clear(*, codes: list[str]) -> None:
     for code in codes:
         _facility_cache.pop(code, None)
-
-
-def call_history_for_account(*, account: CallingAccount) -> QuerySet[CallRecord]:
-    return (
-        CallRecord.objects.filter(account=account).select_related("facility", "inmate").order_by("-started_at", "-id")
-    )
 
 
 def account_get_for_holder(*, holder: User, pk: int) -> CallingAccount | None:
@@ -232,11 +228,11 @@ def platform_token_allows_facility(*, token: PlatformToken, facility_code: str) 
 # one-row base answers even when nothing matches: every part is then NULL.
 
 
-def _table(model) -> str:
+def _table(model: type[Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _json(value):
+def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
@@ -248,7 +244,7 @@ class EarlierCall:
     facility_id: int
     inmate_id: int
     dialed_number: str
-    answer: dict | None = None  # the hold's authorization answer
+    answer: dict[str, Any] | None = None  # the hold's authorization answer
 
 
 @dataclass(frozen=True)
@@ -295,26 +291,38 @@ _ACCOUNT_COLUMNS = (
     "a.suspension_code AS account_suspension_code, a.activates_at AS account_activates_at, "
     "a.credit_limit_cents AS account_credit_limit_cents, l.id AS account_ledger_id"
 )
-_row_types: dict[str, type] = {}
+
+
+class _Row(Protocol):
+    """A row read by column name (`_fetch_named`): each column is an attribute holding the value as the
+    database sent it, so its type is the column's, known to the statement and not to the checker."""
+
+    def __getattr__(self, column: str) -> Any: ...
+
+
+# Per statement, the named tuple class's constructor from a row's values.
+_row_makers: dict[str, Callable[[Iterable[Any]], _Row]] = {}
 
 
 def _record_columns(alias: str) -> str:
     return ", ".join(f"{alias}.{c} AS record_{c}" for c in _RECORD_COLUMNS)
 
 
-def _fetch_named(cursor, statement: str):
+def _fetch_named(cursor: CursorWrapper, statement: str) -> _Row | None:
     """The cursor's next row as a named tuple of its columns (None when there is none). The tuple's
     class is made from the cursor's description the first time `statement` is read, then kept."""
     row = cursor.fetchone()
     if row is None:
         return None
-    row_type = _row_types.get(statement)
-    if row_type is None:
-        row_type = _row_types[statement] = namedtuple(statement, [column.name for column in cursor.description])
-    return row_type._make(row)
+    make = _row_makers.get(statement)
+    if make is None:
+        columns = [column.name for column in cursor.description]
+        # The stubs type a named tuple class whose names are known only at run time as a plain tuple class.
+        make = _row_makers[statement] = namedtuple(statement, columns)._make  # type: ignore[attr-defined]
+    return make(row)
 
 
-def _record_from(row) -> RecordedCall | None:
+def _record_from(row: _Row) -> RecordedCall | None:
     """The call record's columns of `row` (`_record_columns`), when the row has a record."""
     if row.record_facility_id is None:
         return None
@@ -332,7 +340,7 @@ def _record_from(row) -> RecordedCall | None:
     )
 
 
-def _account_from(row) -> CallingAccount | None:
+def _account_from(row: _Row) -> CallingAccount | None:
     """The account's columns of `row` (`_ACCOUNT_COLUMNS`) as a CallingAccount whose `ledger_account` is
     already known, so the kernel locks it without a look-up."""
     if row.account_id is None:
@@ -380,6 +388,7 @@ def authorize_facts_get(*, call_id: str, facility_id: int | None, inmate_number:
     with connection.cursor() as cursor:
         cursor.execute(sql, [e164, facility_id, facility_id, inmate_number, e164, call_id, call_id])
         row = _fetch_named(cursor, "AuthorizeRow")
+    assert row is not None, "the one-row base answers even when nothing matches"
     active_inmate = row.inmate_id is not None and bool(row.inmate_is_active)
     hold = None
     if row.hold_facility_id is not None:
@@ -410,7 +419,7 @@ def call_id_lock(call_id: str) -> None:
     call_ids_lock([call_id])
 
 
-def call_ids_lock(call_ids) -> None:
+def call_ids_lock(call_ids: Collection[str]) -> None:
     """`call_id_lock` for many calls (a bulk import), in one statement, in the order of their keys
     so that two imports sharing calls cannot deadlock."""
     if not call_ids:
@@ -425,7 +434,7 @@ def call_ids_lock(call_ids) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", [keys])
 
 
-def call_record_locked_get(*, call_id: str, also: Callable | None = None) -> RecordedCall | None:
+def call_record_locked_get(*, call_id: str, also: Callable[[CursorWrapper], None] | None = None) -> RecordedCall | None:
     """The call's record, read after taking the call id's lock (one round trip): a completion that
     committed after an authorization read its facts is seen, and one still being written is waited for.
     `also(cursor)` may send a statement of its own in the same round trip, after the read."""
@@ -515,6 +524,7 @@ def complete_facts_get(*, call_id: str, facility_id: int | None, inmate_number: 
             + [call_id, *allowed_single],
         )
         row = _fetch_named(cursor, "CompleteRow")
+    assert row is not None, "the one-row base answers even when nothing matches"
     hold = None
     if row.hold_id is not None:
         hold = HeldCall(

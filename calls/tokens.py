@@ -1,18 +1,21 @@
 """Staff tools for the platform's bearer tokens."""
 
 import secrets
+from collections.abc import Iterable
 
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
 
-from .models import PlatformToken
+from .models import Facility, PlatformToken
 from .selectors import token_hash
 
 
 @transaction.atomic
-def platform_token_create(*, name: str, actor: User | None, facilities=()) -> tuple[PlatformToken, str]:
+def platform_token_create(
+    *, name: str, actor: User | None, facilities: Iterable[Facility] = ()
+) -> tuple[PlatformToken, str]:
     """A new bearer token, limited to `facilities` when some are given. The raw token is returned once
     and never stored."""
     raw = "flp_" + secrets.token_urlsafe(32)

@@ -3,11 +3,14 @@ decided under that account's ledger-row lock (the real-time path)."""
 
 import datetime
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -43,14 +46,14 @@ class Authorization:
     rate_per_minute: str
     announcement: str
     # A `number_not_registered` deny's offer of one paid call: {"phone", "code", "expires_at"}.
-    single_call: dict | None = None
+    single_call: dict[str, str] | None = None
 
     @property
     def allowed(self) -> bool:
         return self.decision == "allow"
 
-    def as_dict(self) -> dict:
-        answer = {
+    def as_dict(self) -> dict[str, object]:
+        answer: dict[str, object] = {
             "call_id": self.call_id,
             "decision": self.decision,
             "reason": self.reason,
@@ -69,7 +72,14 @@ def _deny(call_id: str, reason: str, rate: Decimal | None = None) -> Authorizati
 
 
 def _unregistered(
-    *, call_id: str, info: FacilityInfo, plan: PlanInfo, inmate_id: int, inmate_name: str, e164: str, now
+    *,
+    call_id: str,
+    info: FacilityInfo,
+    plan: PlanInfo,
+    inmate_id: int,
+    inmate_name: str,
+    e164: str,
+    now: datetime.datetime,
 ) -> Authorization:
     """A number no open account holds (never registered, or freed when its account closed): denied
     `number_not_registered` with the offer of one paid call, or allowed as that call once it is
@@ -93,8 +103,9 @@ def _unregistered(
         text = announcement(
             billing=Billing.SINGLE_CALL, inmate_name=inmate_name, facility_name=info.name, language="en"
         )
-        rate = format_rate(offer.rate_per_minute)
-        return Authorization(call_id, "allow", None, offer.minutes * 60, Billing.SINGLE_CALL, rate, text)
+        minutes, rate_per_minute, _, _, _ = offer.price_paid()
+        rate = format_rate(rate_per_minute)
+        return Authorization(call_id, "allow", None, minutes * 60, Billing.SINGLE_CALL, rate, text)
     expires_at = offer.expires_at.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
     return replace(
         _deny(call_id, DenyReason.NUMBER_NOT_REGISTERED, plan.rate_per_minute),
@@ -196,7 +207,13 @@ def _decision_upsert_sql() -> str:
 
 
 def _decision_send(
-    cursor, answer: Authorization, *, facility_code: str, inmate_number: str, e164: str, now: datetime.datetime
+    cursor: CursorWrapper,
+    answer: Authorization,
+    *,
+    facility_code: str,
+    inmate_number: str,
+    e164: str,
+    now: datetime.datetime,
 ) -> None:
     """Record `answer` as the call id's latest decision, replacing the one before. One plain statement
     whose answer is not read, so the allowed call sends it in a round trip it makes anyway."""
@@ -258,7 +275,7 @@ class _Repeat:
 
 
 def _call_to_authorize(
-    *, call_id, facility_code, inmate_number, dialed_number, now
+    *, call_id: str, facility_code: str, inmate_number: str, dialed_number: str, now: datetime.datetime
 ) -> "_Call | Authorization | _Repeat":
     """The call's facility, plan, inmate and callee, or the answer that stops it before any money:
     a deny, or the answer already given for this call id."""
@@ -315,7 +332,9 @@ def _answer_again(call_id: str, facts: AuthorizeFacts) -> Authorization:
     call completed without one, what its record says it was allowed (no new hold either way: the
     call is over or already held for)."""
     if facts.hold is not None:
+        assert facts.hold.answer is not None, "a hold keeps the answer it was placed with"
         return Authorization(**facts.hold.answer)
+    assert facts.record is not None, "asked again only for a call id with a hold or a record"
     return _answer_from_record(call_id, facts.record)
 
 
@@ -351,7 +370,7 @@ def _check_not_completed(call: "_Call", terms: ledger.HoldTerms | None = None) -
     else:
         answer = Authorization(**terms.response)
 
-        def record_decision(cursor) -> None:
+        def record_decision(cursor: CursorWrapper) -> None:
             _decision_send(
                 cursor,
                 answer,
@@ -384,7 +403,7 @@ class _Call:
     has_sponsors: bool
     now: datetime.datetime
     # The answers already recorded as the call id's decision in a hold's transaction.
-    recorded: list = field(default_factory=list, compare=False)
+    recorded: list[dict[str, Any]] = field(default_factory=list, compare=False)
 
     @property
     def rate(self) -> str:
@@ -441,7 +460,7 @@ def _authorize_on(call: _Call, *, account: CallingAccount, billing: str) -> Auth
         reason = stopped[0]
     elif direct_bill:
         reason = DenyReason.CREDIT_LIMIT_REACHED
-    elif result.funds.balance_cents < 0:
+    elif result.funds is not None and result.funds.balance_cents < 0:
         reason = DenyReason.NEGATIVE_BALANCE
     else:
         reason = DenyReason.INSUFFICIENT_FUNDS
@@ -504,7 +523,9 @@ def _status_reason_now(funds: ledger.Funds, now: datetime.datetime) -> str | Non
     return _standing_reason(status, funds.suspension_code, free=False)
 
 
-def _sponsor_decision(call: _Call, sponsorship: InmateDebitSponsorship, *, at_least: int):
+def _sponsor_decision(
+    call: _Call, sponsorship: InmateDebitSponsorship, *, at_least: int
+) -> Callable[[ledger.Funds], ledger.HoldTerms | None]:
     def decide(funds: ledger.Funds) -> ledger.HoldTerms | None:
         if _status_reason_now(funds, call.now) or not payers.sponsorship_in_force(sponsorship):
             return _check_not_completed(call)
@@ -530,7 +551,13 @@ def _terms(call: _Call, *, billing: str, minutes: int, at_least: int) -> ledger.
     return ledger.HoldTerms(amount_cents=cost.total_cents, max_seconds=minutes * 60, response=answer.as_dict())
 
 
-def _place(call: _Call, *, account: CallingAccount, billing: str, decide) -> ledger.HoldResult:
+def _place(
+    call: _Call,
+    *,
+    account: CallingAccount,
+    billing: str,
+    decide: Callable[[ledger.Funds], ledger.HoldTerms | None],
+) -> ledger.HoldResult:
     """The kernel decides funds and places the hold under the payer's ledger-row lock: the second
     of two concurrent calls waits there and then sees the first one's hold. A platform retrying an
     authorization gets its first answer, not a second look at funds its hold ties up."""

@@ -12,6 +12,7 @@ call's charge."""
 
 import datetime
 from dataclasses import dataclass
+from typing import Any
 
 from accounts.models import CallingAccount
 from billing import ledger
@@ -62,7 +63,9 @@ class Charge:
     refused_reason: str
 
 
-def call_rate(*, call: FinishedCall, info: FacilityInfo | None, inmate_id: int | None, now) -> RatedCall:
+def call_rate(
+    *, call: FinishedCall, info: FacilityInfo | None, inmate_id: int | None, now: datetime.datetime
+) -> RatedCall:
     """Check and rate a call report: per started minute at the plan in force on the facility's
     local date when the call started. Raises CallInputError."""
     if info is None:
@@ -176,7 +179,7 @@ def record_values(
     balance_after_cents: int | None,
     entry_id: int | None,
     now: datetime.datetime,
-) -> dict:
+) -> dict[str, Any]:
     """The call record's values, one for each of RECORD_COLUMNS."""
     return {
         "call_id": call.call_id,

@@ -3,19 +3,21 @@
 
 import datetime
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from accounts import alerts, closed_charges
+from accounts.models import CallingAccount
 from billing import ledger
-from billing.models import SystemAccount
+from billing.models import LedgerAccount, SystemAccount
 from billing.money import to_decimal
 from billing.rows import pipelined, row_insert
 
 from .. import payers
 from ..models import CallRecord, CallSource, SingleCall
-from ..selectors import call_id_lock, complete_facts_get, facility_info_get
+from ..selectors import CompleteFacts, RecordedCall, call_id_lock, complete_facts_get, facility_info_get
 from .charging import (
     Charge,
     FinishedCall,
@@ -43,10 +45,20 @@ class Completion:
     refused_reason: str = ""  # the deny the call connected after, when its latest authorization was one
 
     @classmethod
-    def of(cls, record, *, call_id: str | None = None, created: bool = False, authorized: bool = False) -> "Completion":
+    def of(
+        cls,
+        record: CallRecord | RecordedCall,
+        *,
+        call_id: str | None = None,
+        created: bool = False,
+        authorized: bool = False,
+    ) -> "Completion":
         """From a CallRecord, or from the record as the call path read it (`selectors.RecordedCall`)."""
+        if not call_id:
+            assert isinstance(record, CallRecord), "the call path's record comes with its call id"
+            call_id = record.call_id
         return cls(
-            call_id or record.call_id,
+            call_id,
             record.billable_minutes,
             record.charge_cents,
             record.tax_cents,
@@ -56,7 +68,7 @@ class Completion:
             record.refused_reason,
         )
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         balance = self.balance_after_cents
         return {
             "call_id": self.call_id,
@@ -110,6 +122,7 @@ def call_complete(
     rated = call_rate(call=call, info=info, inmate_id=facts.inmate_id, now=now)
     refusal = refusal_for(facts.refusal, call=call)
     hold = facts.hold
+    payer: tuple[CallingAccount | None, str | None]
     if hold is not None:
         payer = (hold.account, hold.billing)
     else:
@@ -122,8 +135,11 @@ def call_complete(
     ledgers = None
     if charge.cost.total_cents:
         # Read (or, the first time, created) before the charge's transaction begins.
-        system = facts.system_ledgers or ledger.system_accounts(SystemAccount.CALL_REVENUE, SystemAccount.TAX_PAYABLE)
-        ledgers = (ledger.account_ledger(charge.account), *system)
+        revenue, tax = facts.system_ledgers or ledger.system_accounts(
+            SystemAccount.CALL_REVENUE, SystemAccount.TAX_PAYABLE
+        )
+        assert charge.account is not None, "a charged call has its payer (charge_decide)"
+        ledgers = (ledger.account_ledger(charge.account), revenue, tax)
     with transaction.atomic():
         if ledgers is not None:
             completion = _record_charged_call(call=call, rated=rated, charge=charge, ledgers=ledgers, now=now)
@@ -134,7 +150,9 @@ def call_complete(
     return replace(completion, authorized=hold is not None)
 
 
-def _check_same_as_earlier(facts, *, facility_id: int | None, e164: str, parties: tuple[str, str]) -> None:
+def _check_same_as_earlier(
+    facts: CompleteFacts, *, facility_id: int | None, e164: str, parties: tuple[str, str]
+) -> None:
     for earlier in (facts.record, facts.hold):
         if earlier is not None:
             check_same_call(earlier, facility_id=facility_id, inmate_id=facts.inmate_id, e164=e164, parties=parties)
@@ -150,7 +168,12 @@ def _call_hold_release(call_id: str, now: datetime.datetime) -> None:
 
 
 def _record_charged_call(
-    *, call: FinishedCall, rated: RatedCall, charge: Charge, ledgers: tuple, now: datetime.datetime
+    *,
+    call: FinishedCall,
+    rated: RatedCall,
+    charge: Charge,
+    ledgers: tuple[LedgerAccount, LedgerAccount, LedgerAccount],
+    now: datetime.datetime,
 ) -> Completion:
     """Post the charge (the kernel locks the payer's ledger row first), then record the call and
     release its hold. The entry's key `call:<call_id>` decides a race between two reports of one
@@ -169,9 +192,11 @@ def _record_charged_call(
     # plain insert (a record already there is an IntegrityError that undoes the charge).
     balance = posted.balances[ledgers[0].pk]
     total = charge.cost.total_cents
-    alerts.balance_charged(account=charge.account, balance_after_cents=balance, charged_cents=total)
+    account = charge.account
+    assert account is not None, "a charged call has its payer (charge_decide)"
+    alerts.balance_charged(account=account, balance_after_cents=balance, charged_cents=total)
     closed_charges.account_charged(
-        account=charge.account, balance_after_cents=balance, charged_cents=total, cause=spec.idempotency_key
+        account=account, balance_after_cents=balance, charged_cents=total, cause=spec.idempotency_key
     )
     values = record_values(
         call=call, rated=rated, charge=charge, balance_after_cents=balance, entry_id=posted.entry.pk, now=now
@@ -198,7 +223,7 @@ def _record_uncharged_call(
 _AS_IS = frozenset({"dialed_number"})
 
 
-def _completion(values: dict) -> Completion:
+def _completion(values: dict[str, Any]) -> Completion:
     return Completion(
         values["call_id"],
         values["billable_minutes"],

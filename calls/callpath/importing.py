@@ -14,15 +14,18 @@ entry per call, `call:<call_id>`), the call records and the holds' release, in o
 batch."""
 
 import csv
+import datetime
 import functools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.closed_charges import accounts_charged
+from accounts.models import CallingAccount
 from billing import ledger
 from billing.models import Hold, SystemAccount
 
@@ -70,7 +73,7 @@ class _Row:
     facility_code: str
     inmate_number: str
     e164: str
-    started_at: object
+    started_at: datetime.datetime
     duration_seconds: int
     disconnect: str
     facility_id: int | None = None
@@ -85,7 +88,12 @@ class _Row:
         )  # fmt: skip
 
 
-def _reason(errors: dict) -> str:
+# A call rated from its row: (row, its hold, the call rated); then the row, the call rated and its charge.
+_Rated = tuple[_Row, Hold | None, RatedCall]
+_Charged = tuple[_Row, RatedCall, Charge]
+
+
+def _reason(errors: Mapping[str, Iterable[object]]) -> str:
     return "; ".join(f"{name}: {' '.join(str(m) for m in messages)}" for name, messages in errors.items())
 
 
@@ -101,7 +109,7 @@ def call_records_import(
     if missing:
         raise ImportFileError(f"The header lacks the column(s): {', '.join(missing)}.")
     summary = ImportSummary()
-    seen: dict[str, tuple] = {}  # call id -> (facility, inmate, number) of its first row in the file
+    seen: dict[str, tuple[str, str, str]] = {}  # call id -> (facility, inmate, number) of its first row in the file
     batch: list[_Row] = []
     for row in reader:
         valid = _valid_row(reader.line_num, row, summary)
@@ -119,7 +127,7 @@ def call_records_import(
     return summary
 
 
-def _valid_row(line: int, row: dict, summary: ImportSummary) -> _Row | None:
+def _valid_row(line: int, row: Mapping[str | Any, str | Any], summary: ImportSummary) -> _Row | None:
     data = {name: (row.get(name) or "").strip() for name in COLUMNS}
     data["disconnect"] = data["disconnect"] or "normal"
     # CSV is text: a duration written as an integer is one (the API takes JSON integers only).
@@ -136,7 +144,7 @@ def _valid_row(line: int, row: dict, summary: ImportSummary) -> _Row | None:
     )  # fmt: skip
 
 
-def _first_in_file(row: _Row, seen: dict, summary: ImportSummary) -> bool:
+def _first_in_file(row: _Row, seen: dict[str, tuple[str, str, str]], summary: ImportSummary) -> bool:
     key = (row.facility_code, row.inmate_number, row.e164)
     earlier = seen.setdefault(row.call_id, key)
     if earlier is key:
@@ -148,7 +156,7 @@ def _first_in_file(row: _Row, seen: dict, summary: ImportSummary) -> bool:
     return False
 
 
-def _conflict(row: _Row, facility_id, inmate_id, dialed_number) -> str | None:
+def _conflict(row: _Row, facility_id: int | None, inmate_id: int | None, dialed_number: object) -> str | None:
     for name, mine, theirs in (
         ("facility", row.facility_id, facility_id),
         ("inmate", row.inmate_id, inmate_id),
@@ -177,7 +185,7 @@ def _import_batch(rows: list[_Row], summary: ImportSummary) -> None:
         ).only("id", "facility_id", "inmate_number")
     }
     for row in rows:
-        row.inmate_id = inmates.get((row.facility_id, row.inmate_number))
+        row.inmate_id = inmates.get((row.facility_id, row.inmate_number)) if row.facility_id is not None else None
     call_ids = [r.call_id for r in rows]
     recorded = {
         c: (f, i, n)
@@ -188,7 +196,7 @@ def _import_batch(rows: list[_Row], summary: ImportSummary) -> None:
     holds = {h.call_id: h for h in Hold.objects.filter(call_id__in=call_ids).select_related("account")}
     refusals = refusals_get(call_ids=call_ids)
     paid_single = _single_calls_allowed(call_ids)
-    charges = []
+    charges: list[_Rated] = []
     for row in rows:
         earlier = recorded.get(row.call_id)
         hold = holds.get(row.call_id)
@@ -212,7 +220,9 @@ def _import_batch(rows: list[_Row], summary: ImportSummary) -> None:
     _charge(charges, summary, now)
 
 
-def _row_conflict(row: _Row, earlier, hold, single) -> str | None:
+def _row_conflict(
+    row: _Row, earlier: tuple[int, int, object] | None, hold: Hold | None, single: SingleCall | None
+) -> str | None:
     """How the row differs from the call its call id already names (its record, else its hold or
     its single call), if it does."""
     if earlier:
@@ -234,7 +244,9 @@ def _refused(exc: CallInputError | CallConflict) -> str:
     return f"{exc.field if isinstance(exc, CallInputError) else 'call_id'}: {exc.message}"
 
 
-def _charge_single_call(row: _Row, single: SingleCall, *, rated: RatedCall, summary: ImportSummary, now) -> None:
+def _charge_single_call(
+    row: _Row, single: SingleCall, *, rated: RatedCall, summary: ImportSummary, now: datetime.datetime
+) -> None:
     _, created = single_call_charge(offer=single, call=row.call, rated=rated, now=now)
     if created:
         summary.posted += 1
@@ -242,13 +254,15 @@ def _charge_single_call(row: _Row, single: SingleCall, *, rated: RatedCall, summ
         summary.duplicate += 1
 
 
-def _with_payers(charges: list, summary: ImportSummary) -> list:
+def _with_payers(charges: list[_Rated], summary: ImportSummary) -> list[_Charged]:
     """Each call with its charge: its hold's payer, else the one in force when it started."""
-    unheld = [(row.inmate_id, row.e164, row.started_at) for row, hold, _ in charges if hold is None]
+    unheld = [(rated.inmate_id, row.e164, row.started_at) for row, hold, rated in charges if hold is None]
     found = iter(payers.payers_at(calls=unheld))
-    calls = []
+    calls: list[_Charged] = []
     for row, hold, rated in charges:
-        payer = (hold.account, hold.billing) if hold is not None else next(found)
+        payer: tuple[CallingAccount | None, str | None] = (
+            (hold.account, hold.billing) if hold is not None else next(found)
+        )
         try:
             charge = charge_decide(rated=rated, payer=payer, refusal=row.refusal)
         except CallInputError as exc:
@@ -259,19 +273,27 @@ def _with_payers(charges: list, summary: ImportSummary) -> list:
     return calls
 
 
-def _entries(calls: list) -> list:
+def _entries(calls: list[_Charged]) -> list[ledger.EntrySpec]:
     """One entry per charged call, keyed `call:<call_id>`."""
     revenue, tax = ledger.system_accounts(SystemAccount.CALL_REVENUE, SystemAccount.TAX_PAYABLE)
-    return [
-        entry_spec(
-            call=row.call, rated=rated, charge=charge, ledgers=(ledger.account_ledger(charge.account), revenue, tax)
-        )
-        for row, rated, charge in calls
-        if charge.cost.total_cents
-    ]
+    specs = []
+    for row, rated, charge in calls:
+        if charge.cost.total_cents:
+            assert charge.account is not None, "a charged call has its payer (charge_decide)"
+            ledgers = (ledger.account_ledger(charge.account), revenue, tax)
+            specs.append(entry_spec(call=row.call, rated=rated, charge=charge, ledgers=ledgers))
+    return specs
 
 
-def _record(row: _Row, rated: RatedCall, charge: Charge, *, balance, entry_id, now) -> CallRecord:
+def _record(
+    row: _Row,
+    rated: RatedCall,
+    charge: Charge,
+    *,
+    balance: int | None,
+    entry_id: int | None,
+    now: datetime.datetime,
+) -> CallRecord:
     record = CallRecord(
         **record_values(
             call=row.call, rated=rated, charge=charge, balance_after_cents=balance, entry_id=entry_id, now=now
@@ -281,7 +303,7 @@ def _record(row: _Row, rated: RatedCall, charge: Charge, *, balance, entry_id, n
     return record
 
 
-def _charge(charges: list, summary: ImportSummary, now) -> None:
+def _charge(charges: list[_Rated], summary: ImportSummary, now: datetime.datetime) -> None:
     calls = _with_payers(charges, summary)
     if not calls:
         return
@@ -306,13 +328,7 @@ def _charge(charges: list, summary: ImportSummary, now) -> None:
         # A charged call's record cannot collide: its entry `call:<id>` was created here. A free one
         # reported by the API at this very moment may: the first record stands.
         CallRecord.objects.bulk_create([r for r in records if r.entry_id], batch_size=1000)
-        accounts_charged(
-            charges=[
-                (r.account, r.balance_after_cents, r.charge_cents + r.tax_cents, f"call:{r.call_id}")
-                for r in records
-                if r.entry_id
-            ]
-        )
+        accounts_charged(charges=list(_charged(records)))
         CallRecord.objects.bulk_create([r for r in records if not r.entry_id], batch_size=1000, ignore_conflicts=True)
         # Every imported call's hold, whether or not one was found before the charge, under the call
         # ids' locks: an authorization of one of these calls placing its hold meanwhile is seen.
@@ -320,3 +336,11 @@ def _charge(charges: list, summary: ImportSummary, now) -> None:
         call_ids_lock(done)
         ledger.holds_release(call_ids=done, now=now)
     summary.posted += len(records)
+
+
+def _charged(records: Iterable[CallRecord]) -> Iterator[tuple[CallingAccount, int, int, str]]:
+    """(account, balance after, charged cents, cause) of each charged record."""
+    for r in records:
+        if r.entry_id:
+            assert r.account is not None and r.balance_after_cents is not None, "a charged call has its payer"
+            yield r.account, r.balance_after_cents, r.charge_cents + r.tax_cents, f"call:{r.call_id}"
