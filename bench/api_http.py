@@ -109,13 +109,13 @@ def _setup_data(accounts: int) -> tuple[str, str]:
     from django.db import connections
     from fixtures import bench_facility, funded_accounts
 
-    from calls import services
+    from calls import tokens
 
     call_command("migrate", verbosity=0)
     code = f"BENCH-{os.getpid()}"
     bench_facility(code)
     funded_accounts(accounts, funds_cents=FUNDS_CENTS)
-    _, raw = services.platform_token_create(name="Bench platform", actor=None)
+    _, raw = tokens.platform_token_create(name="Bench platform", actor=None)
     connections.close_all()
     return code, raw
 

@@ -47,7 +47,8 @@ def _run(seconds: int, workers: int, accounts: int) -> dict:
     from fixtures import INMATE, bench_facility, funded_accounts
 
     from billing import ledger
-    from calls import services
+    from calls.callpath.authorize import call_authorize
+    from calls.callpath.complete import call_complete
     from calls.selectors import facility_cache_clear
 
     call_command("migrate", verbosity=0)
@@ -64,11 +65,9 @@ def _run(seconds: int, workers: int, accounts: int) -> dict:
             call_id = f"bench-{t}-{i}"
             number = numbers[(t + i * workers) % accounts]
             began = time.perf_counter()
-            answer = services.call_authorize(
-                call_id=call_id, facility_code=code, inmate_number=INMATE, dialed_number=number
-            )
+            answer = call_authorize(call_id=call_id, facility_code=code, inmate_number=INMATE, dialed_number=number)
             if answer.allowed:
-                services.call_complete(
+                call_complete(
                     call_id=call_id,
                     facility_code=code,
                     inmate_number=INMATE,

@@ -9,7 +9,7 @@ from accounts.models import AccountStatus, PhoneNumber, User
 from accounts.services import account_open
 from billing import ledger
 from billing.models import EntryKind, SystemAccount
-from calls import services
+from calls.facilities import facility_changed
 from calls.models import Facility, Inmate, RatePlan
 
 INMATE = "1"
@@ -28,7 +28,7 @@ def bench_facility(code: str) -> Facility:
         effective_from_date=datetime.date(2020, 1, 1),
     )
     Inmate.objects.create(facility=facility, inmate_number=INMATE, first_name="Bench", last_name="Inmate")
-    services.facility_changed(facility=facility)
+    facility_changed(facility=facility)
     return facility
 
 

@@ -44,6 +44,9 @@ def _insert_sql(
     unknown = attnames - {f.attname for f, _ in fields}
     if unknown:  # `account` for `account_id`, say: the column would silently stay NULL
         raise ValueError(f"{model.__name__} has no column for {', '.join(sorted(unknown))}")
+    skipped = sorted(f.attname for f in _defaulted_in_python(model) if f.attname not in attnames)
+    if skipped:  # the ORM would have set it; this statement would leave it NULL or fail
+        raise ValueError(f"{model.__name__}: no value for {', '.join(skipped)}, which the model gives a default")
     quote = connection.ops.quote_name
     columns = ", ".join(quote(_column(f)) for f, _ in fields)
     on_conflict = f" ON CONFLICT ({quote(conflict)}) DO NOTHING" if conflict else ""
@@ -53,6 +56,18 @@ def _insert_sql(
         + (f" RETURNING {quote(_column(model._meta.pk))}" if returning else "")
     )
     return sql, fields
+
+
+def _defaulted_in_python(model: type[Model]) -> list[Field[Any, Any]]:
+    """The columns the ORM fills in on a `create()` and the database does not: a `default` without a
+    `db_default`, `auto_now` and `auto_now_add`. A plain insert must set each of them itself."""
+    return [
+        f
+        for f in model._meta.concrete_fields
+        if not f.primary_key
+        and f.db_default is models.NOT_PROVIDED
+        and (f.has_default() or getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False))
+    ]
 
 
 def _column(field: Field[Any, Any] | None) -> str:
@@ -70,10 +85,12 @@ def row_insert(
     returning: bool = True,
 ) -> int | None:
     """Insert one row of `model` from `values` (by attribute name: `account_id`, not `account`) and
-    return its primary key. With `on_conflict_skip` (a unique column), a row whose value is taken is
-    not inserted and None is returned; without it, the database's IntegrityError is raised (at the
-    latest by the commit, in a `pipelined` block). `returning=False` reads no answer (nothing to wait
-    for in a `pipelined` block) and returns None."""
+    return its primary key. Every column the model gives a default in Python must be in `values`
+    (ValueError otherwise, checked once per set of columns), so a column added with a default is
+    never silently left out of the call path's inserts. With `on_conflict_skip` (a unique column), a
+    row whose value is taken is not inserted and None is returned; without it, the database's
+    IntegrityError is raised (at the latest by the commit, in a `pipelined` block). `returning=False`
+    reads no answer (nothing to wait for in a `pipelined` block) and returns None."""
     sql, fields = _insert_sql(model, frozenset(values), on_conflict_skip, returning)
     params = [
         values[f.attname] if prepare is None or f.attname in as_is else prepare(values[f.attname], connection)

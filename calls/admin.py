@@ -10,7 +10,8 @@ from django.utils.html import format_html
 from billing.models import Hold
 from config.admin_base import ReadOnlyAdmin, money_column, time_column
 
-from . import services
+from .blocks import BlockError, number_block, number_unblock
+from .facilities import facility_changed
 from .models import (
     Billing,
     BlockedNumber,
@@ -26,6 +27,8 @@ from .models import (
     SingleCall,
 )
 from .rating import RateCapError, first_overlap, rate_plan_check
+from .sponsorships import sponsorship_end
+from .tokens import platform_token_create, platform_token_revoke
 
 
 class RatePlanForm(forms.ModelForm):
@@ -99,7 +102,7 @@ class FacilityAdmin(admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        services.facility_changed(facility=form.instance, previous_code=getattr(form.instance, "_previous_code", None))
+        facility_changed(facility=form.instance, previous_code=getattr(form.instance, "_previous_code", None))
 
 
 @admin.register(Inmate)
@@ -128,7 +131,7 @@ class InmateDebitSponsorshipAdmin(ReadOnlyAdmin):
     @admin.action(permissions=["change"], description="End the selected sponsorships")
     def end_sponsorships(self, request, queryset):
         for sponsorship in queryset.filter(ended_at__isnull=True):
-            services.sponsorship_end(sponsorship=sponsorship, actor=request.user)
+            sponsorship_end(sponsorship=sponsorship, actor=request.user)
         messages.success(request, "Sponsorships ended.")
 
 
@@ -177,13 +180,13 @@ class BlockedNumberAdmin(admin.ModelAdmin):
         if change:
             return
         try:
-            created = services.number_block(
+            created = number_block(
                 number=form.cleaned_data["number"],
                 facility=form.cleaned_data["facility"],
                 reason=form.cleaned_data["reason"],
                 actor=request.user,
             )
-        except services.BlockError as exc:
+        except BlockError as exc:
             messages.error(request, str(exc))
             return
         obj.pk, obj.number, obj.created_at = created.pk, created.number, created.created_at
@@ -191,7 +194,7 @@ class BlockedNumberAdmin(admin.ModelAdmin):
     @admin.action(permissions=["change"], description="Lift the selected staff blocks")
     def lift_blocks(self, request, queryset):
         for block in queryset.filter(lifted_at__isnull=True):
-            services.number_unblock(block=block)
+            number_unblock(block=block)
         if queryset.filter(lifted_at__isnull=True, source=BlockSource.SELF).exists():
             messages.warning(request, "A block placed by the number's owner stays: only they can lift it.")
         messages.success(request, "Staff blocks lifted.")
@@ -234,7 +237,7 @@ class PlatformTokenAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return
-        token, raw = services.platform_token_create(
+        token, raw = platform_token_create(
             name=form.cleaned_data["name"], actor=request.user, facilities=form.cleaned_data["facilities"]
         )
         obj.pk, obj.token_prefix, obj.token_hash, obj.created_at = (
@@ -262,7 +265,7 @@ class PlatformTokenAdmin(admin.ModelAdmin):
     @admin.action(permissions=["change"], description="Revoke the selected tokens")
     def revoke_tokens(self, request, queryset):
         for token in queryset.filter(revoked_at__isnull=True):
-            services.platform_token_revoke(token=token)
+            platform_token_revoke(token=token)
         messages.success(request, "Tokens revoked.")
 
 

@@ -9,8 +9,11 @@ from django.utils import timezone
 
 from accounts.models import AccountKind, AccountStatus, PhoneNumber, User
 
+from .callpath.complete import call_complete
+from .facilities import facility_changed
 from .models import Facility, Inmate, InmateDebitSponsorship, PlatformToken, RatePlan
-from .services import SponsorshipError, call_complete, facility_changed, platform_token_create, sponsorship_start
+from .sponsorships import SponsorshipError, sponsorship_start
+from .tokens import platform_token_create
 
 # (code, name, town, state, type, size tier, time zone, cell phones allowed, rate now, tax rate)
 DEMO_FACILITIES = [

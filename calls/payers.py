@@ -6,7 +6,7 @@ For a call now, to number N from inmate I, the payer order is:
    cap, and covers at least the minutes the callee's own account would allow (one minute when the
    callee cannot pay) — so a sponsor never makes a call fail or shorter; otherwise it is skipped;
 3. the account holding N, as a collect call (or Direct Bill).
-Step 2 is decided under each sponsor's ledger-row lock, by `hold_place` (calls/services.py).
+Step 2 is decided under each sponsor's ledger-row lock, by `hold_place` (calls/callpath/authorize.py).
 
 For a call that already happened (a late record without a hold), the payer is the one in force
 when it started: the callee's own sponsorship, else the oldest sponsorship in force, else the

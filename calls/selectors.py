@@ -2,10 +2,11 @@ import datetime
 import hashlib
 import json
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections import namedtuple
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import connection
@@ -270,75 +271,110 @@ class AuthorizeFacts:
     record: RecordedCall | None
 
 
+# Rows of these statements are read by column name: each column has an alias, and the row is a named
+# tuple whose class is made once per statement (`_fetch_named`), not a dict per row.
+_RECORD_COLUMNS = (
+    "facility_id",
+    "inmate_id",
+    "dialed_number",
+    "billing",
+    "rate_per_minute",
+    "billable_minutes",
+    "charge_cents",
+    "tax_cents",
+    "balance_after_cents",
+    "refused_reason",
+)
+# The ledger row's id only: its balance is the kernel's to read, under its lock.
+_ACCOUNT_COLUMNS = (
+    "a.id AS account_id, a.holder_id AS account_holder_id, a.kind AS account_kind, a.status AS account_status, "
+    "a.suspension_code AS account_suspension_code, a.activates_at AS account_activates_at, "
+    "a.credit_limit_cents AS account_credit_limit_cents, l.id AS account_ledger_id"
+)
+
+
+class _Row(Protocol):
+    """A row read by column name (`_fetch_named`): each column is an attribute holding the value as the
+    database sent it, so its type is the column's, known to the statement and not to the checker."""
+
+    def __getattr__(self, column: str) -> Any: ...
+
+
+# Per statement, the named tuple class's constructor from a row's values.
+_row_makers: dict[str, Callable[[Iterable[Any]], _Row]] = {}
+
+
 def _record_columns(alias: str) -> str:
-    return ", ".join(
-        f"{alias}.{c}"
-        for c in (
-            "facility_id",
-            "inmate_id",
-            "dialed_number",
-            "billing",
-            "rate_per_minute",
-            "billable_minutes",
-            "charge_cents",
-            "tax_cents",
-            "balance_after_cents",
-            "refused_reason",
-        )
-    )
+    return ", ".join(f"{alias}.{c} AS record_{c}" for c in _RECORD_COLUMNS)
 
 
-def _record_from(row: Sequence[Any]) -> RecordedCall | None:
-    if row[0] is None:
+def _fetch_named(cursor: CursorWrapper, statement: str) -> _Row | None:
+    """The cursor's next row as a named tuple of its columns (None when there is none). The tuple's
+    class is made from the cursor's description the first time `statement` is read, then kept."""
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    make = _row_makers.get(statement)
+    if make is None:
+        columns = [column.name for column in cursor.description]
+        # The stubs type a named tuple class whose names are known only at run time as a plain tuple class.
+        make = _row_makers[statement] = namedtuple(statement, columns)._make  # type: ignore[attr-defined]
+    return make(row)
+
+
+def _record_from(row: _Row) -> RecordedCall | None:
+    """The call record's columns of `row` (`_record_columns`), when the row has a record."""
+    if row.record_facility_id is None:
         return None
     return RecordedCall(
-        facility_id=row[0],
-        inmate_id=row[1],
-        dialed_number=row[2],
-        billing=row[3],
-        rate_per_minute=Decimal(str(row[4])),
-        billable_minutes=row[5],
-        charge_cents=row[6],
-        tax_cents=row[7],
-        balance_after_cents=row[8],
-        refused_reason=row[9] or "",
+        facility_id=row.record_facility_id,
+        inmate_id=row.record_inmate_id,
+        dialed_number=row.record_dialed_number,
+        billing=row.record_billing,
+        rate_per_minute=Decimal(str(row.record_rate_per_minute)),
+        billable_minutes=row.record_billable_minutes,
+        charge_cents=row.record_charge_cents,
+        tax_cents=row.record_tax_cents,
+        balance_after_cents=row.record_balance_after_cents,
+        refused_reason=row.record_refused_reason or "",
     )
 
 
-def _account_from(row: Sequence[Any]) -> CallingAccount | None:
-    """(id, holder_id, kind, status, suspension_code, activates_at, credit_limit_cents, ledger id) as a
-    CallingAccount whose `ledger_account` is already known, so the kernel locks it without a look-up."""
-    if row[0] is None:
+def _account_from(row: _Row) -> CallingAccount | None:
+    """The account's columns of `row` (`_ACCOUNT_COLUMNS`) as a CallingAccount whose `ledger_account` is
+    already known, so the kernel locks it without a look-up."""
+    if row.account_id is None:
         return None
     account = CallingAccount(
-        id=row[0],
-        holder_id=row[1],
-        kind=row[2],
-        status=row[3],
-        suspension_code=row[4] or "",
-        activates_at=row[5],
-        credit_limit_cents=row[6],
+        id=row.account_id,
+        holder_id=row.account_holder_id,
+        kind=row.account_kind,
+        status=row.account_status,
+        suspension_code=row.account_suspension_code or "",
+        activates_at=row.account_activates_at,
+        credit_limit_cents=row.account_credit_limit_cents,
     )
-    if row[7] is not None:
+    if row.account_ledger_id is not None:
         account.ledger_account = LedgerAccount(
-            id=row[7], code=f"account:{row[0]}", calling_account_id=row[0], balance_cents=None
+            id=row.account_ledger_id,
+            code=f"account:{row.account_id}",
+            calling_account_id=row.account_id,
+            balance_cents=None,
         )
     return account
-
-
-# The ledger row's id only: its balance is the kernel's to read, under its lock.
-_ACCOUNT_COLUMNS = "a.id, a.holder_id, a.kind, a.status, a.suspension_code, a.activates_at, a.credit_limit_cents, l.id"
 
 
 def authorize_facts_get(*, call_id: str, facility_id: int | None, inmate_number: str, e164: str) -> AuthorizeFacts:
     """Everything `call_authorize` decides on, in one statement."""
     sql = f"""
-        SELECT i.id, i.is_active, i.first_name, i.last_name,
+        SELECT i.id AS inmate_id, i.is_active AS inmate_is_active, i.first_name, i.last_name,
             EXISTS (SELECT 1 FROM {_table(BlockedNumber)} b WHERE b.number = %s AND b.lifted_at IS NULL
-                    AND (b.facility_id = %s OR b.facility_id IS NULL)),
-            EXISTS (SELECT 1 FROM {_table(InmateDebitSponsorship)} s WHERE s.inmate_id = i.id AND s.ended_at IS NULL),
+                    AND (b.facility_id = %s OR b.facility_id IS NULL)) AS blocked,
+            EXISTS (SELECT 1 FROM {_table(InmateDebitSponsorship)} s WHERE s.inmate_id = i.id AND s.ended_at IS NULL)
+                AS has_sponsors,
             p.line_type, u.preferred_language, {_ACCOUNT_COLUMNS},
-            h.facility_id, h.inmate_id, h.dialed_number, h.response,
+            h.facility_id AS hold_facility_id, h.inmate_id AS hold_inmate_id, h.dialed_number AS hold_dialed_number,
+            h.response AS hold_response,
             {_record_columns("r")}
         FROM (SELECT 1 AS one) base
         LEFT JOIN {_table(Inmate)} i ON i.facility_id = %s AND i.inmate_number = %s
@@ -351,21 +387,27 @@ def authorize_facts_get(*, call_id: str, facility_id: int | None, inmate_number:
     """  # noqa: S608 - table names from the models, values as parameters
     with connection.cursor() as cursor:
         cursor.execute(sql, [e164, facility_id, facility_id, inmate_number, e164, call_id, call_id])
-        row = cursor.fetchone()
-    active_inmate = row[0] is not None and bool(row[1])
+        row = _fetch_named(cursor, "AuthorizeRow")
+    assert row is not None, "the one-row base answers even when nothing matches"
+    active_inmate = row.inmate_id is not None and bool(row.inmate_is_active)
     hold = None
-    if row[16] is not None:
-        hold = EarlierCall(facility_id=row[16], inmate_id=row[17], dialed_number=row[18], answer=_json(row[19]))
+    if row.hold_facility_id is not None:
+        hold = EarlierCall(
+            facility_id=row.hold_facility_id,
+            inmate_id=row.hold_inmate_id,
+            dialed_number=row.hold_dialed_number,
+            answer=_json(row.hold_response),
+        )
     return AuthorizeFacts(
-        inmate_id=row[0] if active_inmate else None,
-        inmate_name=f"{row[2] or ''} {row[3] or ''}".strip(),
-        blocked=bool(row[4]),
-        has_sponsors=bool(row[5]),
-        line_type=row[6],
-        language=row[7] or "en",
-        callee=_account_from(row[8:16]),
+        inmate_id=row.inmate_id if active_inmate else None,
+        inmate_name=f"{row.first_name or ''} {row.last_name or ''}".strip(),
+        blocked=bool(row.blocked),
+        has_sponsors=bool(row.has_sponsors),
+        line_type=row.line_type,
+        language=row.preferred_language or "en",
+        callee=_account_from(row),
         hold=hold,
-        record=_record_from(row[20:30]),
+        record=_record_from(row),
     )
 
 
@@ -405,7 +447,7 @@ def call_record_locked_get(*, call_id: str, also: Callable[[CursorWrapper], None
             )
             if also is not None:
                 also(other)
-        row = cursor.fetchone()
+        row = _fetch_named(cursor, "RecordRow")
     return _record_from(row) if row is not None else None
 
 
@@ -457,10 +499,14 @@ def complete_facts_get(*, call_id: str, facility_id: int | None, inmate_number: 
     revenue, tax = f"system:{SystemAccount.CALL_REVENUE.value}", f"system:{SystemAccount.TAX_PAYABLE.value}"
     ledgers = _table(LedgerAccount)
     sql = f"""
-        SELECT i.id, {_record_columns("r")},
-            h.id, h.facility_id, h.inmate_id, h.dialed_number, h.billing, {_ACCOUNT_COLUMNS},
-            (SELECT id FROM {ledgers} WHERE code = %s), (SELECT id FROM {ledgers} WHERE code = %s),
-            d.reason, d.facility_code, d.inmate_number, d.dialed_number, sc.id
+        SELECT i.id AS inmate_id, {_record_columns("r")},
+            h.id AS hold_id, h.facility_id AS hold_facility_id, h.inmate_id AS hold_inmate_id,
+            h.dialed_number AS hold_dialed_number, h.billing AS hold_billing, {_ACCOUNT_COLUMNS},
+            (SELECT id FROM {ledgers} WHERE code = %s) AS revenue_ledger_id,
+            (SELECT id FROM {ledgers} WHERE code = %s) AS tax_ledger_id,
+            d.reason AS refusal_reason, d.facility_code AS refusal_facility_code,
+            d.inmate_number AS refusal_inmate_number, d.dialed_number AS refusal_dialed_number,
+            sc.id AS single_call_id
         FROM (SELECT 1 AS one) base
         LEFT JOIN {_table(Inmate)} i ON i.facility_id = %s AND i.inmate_number = %s
         LEFT JOIN {_table(CallRecord)} r ON r.call_id = %s
@@ -477,31 +523,36 @@ def complete_facts_get(*, call_id: str, facility_id: int | None, inmate_number: 
             [revenue, tax, facility_id, inmate_number, call_id, call_id, call_id, CallDecision.Decision.DENY]
             + [call_id, *allowed_single],
         )
-        row = cursor.fetchone()
+        row = _fetch_named(cursor, "CompleteRow")
+    assert row is not None, "the one-row base answers even when nothing matches"
     hold = None
-    if row[11] is not None:
+    if row.hold_id is not None:
         hold = HeldCall(
-            hold_id=row[11],
-            facility_id=row[12],
-            inmate_id=row[13],
-            dialed_number=row[14],
-            billing=row[15],
-            account=_account_from(row[16:24]),
+            hold_id=row.hold_id,
+            facility_id=row.hold_facility_id,
+            inmate_id=row.hold_inmate_id,
+            dialed_number=row.hold_dialed_number,
+            billing=row.hold_billing,
+            account=_account_from(row),
         )
     system = None
-    if row[24] is not None and row[25] is not None:
+    if row.revenue_ledger_id is not None and row.tax_ledger_id is not None:
         system = (
-            LedgerAccount(id=row[24], code=revenue, balance_cents=None),
-            LedgerAccount(id=row[25], code=tax, balance_cents=None),
+            LedgerAccount(id=row.revenue_ledger_id, code=revenue, balance_cents=None),
+            LedgerAccount(id=row.tax_ledger_id, code=tax, balance_cents=None),
         )
-    refusal = Refusal(*row[26:30]) if row[26] is not None else None
+    refusal = None
+    if row.refusal_reason is not None:
+        refusal = Refusal(
+            row.refusal_reason, row.refusal_facility_code, row.refusal_inmate_number, row.refusal_dialed_number
+        )
     return CompleteFacts(
-        inmate_id=row[0],
-        record=_record_from(row[1:11]),
+        inmate_id=row.inmate_id,
+        record=_record_from(row),
         hold=hold,
         system_ledgers=system,
         refusal=refusal,
-        single_call_id=row[30],
+        single_call_id=row.single_call_id,
     )
 
 

@@ -16,7 +16,8 @@ from billing import history as family_history
 from billing import ledger
 from billing.money import to_decimal
 
-from . import prices, selectors, services
+from . import prices, selectors
+from . import sponsorships as sponsoring
 from .forms import HistoryFilterForm, SponsorshipCapForm, SponsorshipForm
 from .models import CallRecord, Inmate, InmateDebitSponsorship
 
@@ -214,7 +215,7 @@ def sponsorships(request, pk):
         inmate = selectors.inmate_find(facility=data["facility"], inmate_number=data["inmate_number"])
         if data["confirm"] and inmate is not None:
             try:
-                sponsorship = services.sponsorship_start(
+                sponsorship = sponsoring.sponsorship_start(
                     account=account,
                     facility=data["facility"],
                     inmate_number=data["inmate_number"],
@@ -222,7 +223,7 @@ def sponsorships(request, pk):
                     confirmed=data["confirmed_name"],
                     monthly_cap_cents=data["monthly_cap"],
                 )
-            except services.SponsorshipError as exc:
+            except sponsoring.SponsorshipError as exc:
                 form.add_error(None, str(exc))
                 confirming = inmate
             else:
@@ -263,8 +264,8 @@ def sponsorship_cap(request, pk):
     form = SponsorshipCapForm(request.POST)
     if form.is_valid():
         try:
-            services.sponsorship_cap_set(sponsorship=sponsorship, monthly_cap_cents=form.cleaned_data["monthly_cap"])
-        except services.SponsorshipError as exc:
+            sponsoring.sponsorship_cap_set(sponsorship=sponsorship, monthly_cap_cents=form.cleaned_data["monthly_cap"])
+        except sponsoring.SponsorshipError as exc:
             messages.error(request, str(exc))
         else:
             messages.success(
@@ -281,7 +282,7 @@ def sponsorship_end(request, pk):
     sponsorship = get_object_or_404(
         InmateDebitSponsorship.objects.select_related("inmate", "account"), pk=pk, account__holder=request.user
     )
-    services.sponsorship_end(sponsorship=sponsorship, actor=request.user)
+    sponsoring.sponsorship_end(sponsorship=sponsorship, actor=request.user)
     messages.success(
         request, _("This account no longer pays for %(name)s's calls.") % {"name": sponsorship.inmate.full_name}
     )

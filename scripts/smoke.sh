@@ -35,7 +35,7 @@ if [ -z "${RUN_DATABASE_URL:-}" ]; then case "$db" in /*) ;; *) echo "not the em
 # then complete it (a token made for the smoke test, revoked afterwards).
 read -r token number < <(.venv/bin/python manage.py shell -v 0 -c "
 from accounts.models import PhoneNumber
-from calls.services import platform_token_create
+from calls.tokens import platform_token_create
 _, raw = platform_token_create(name='smoke test', actor=None)
 phone = PhoneNumber.objects.filter(account__holder__email='family@familyline.example', is_active=True).order_by('id').first()
 print(raw, phone.number.as_e164)")
@@ -51,7 +51,7 @@ echo "POST /api/v1/calls/complete -> $charged"
 echo "$charged" | grep -q '"billable_minutes":2' || fail=1
 .venv/bin/python manage.py shell -v 0 -c "
 from calls.models import PlatformToken
-from calls.services import platform_token_revoke
+from calls.tokens import platform_token_revoke
 for token in PlatformToken.objects.filter(name='smoke test', revoked_at__isnull=True):
     platform_token_revoke(token=token)"
 grep -q "celery@.* ready" "$log" || { sleep 5; grep -q "celery@.* ready" "$log"; } || { echo "Celery worker did not start"; fail=1; }

@@ -27,7 +27,8 @@ from billing import ledger
 from billing.closing import services as closing
 from billing.models import Channel, EntryKind, LedgerAccount, Payment, PaymentMethod, Refund, SystemAccount
 from billing.payments import services as payments
-from calls import services as calls_services
+from calls.callpath.authorize import call_authorize
+from calls.callpath.complete import call_complete
 from tests.factories import FacilityFactory, InmateFactory, RatePlanFactory, UserFactory
 
 # Screenshots the browser tests keep for a person to look at (not committed).
@@ -141,7 +142,7 @@ def call_id() -> str:
 
 
 def authorize(facility, inmate, number, *, cid=None, now=None):
-    return calls_services.call_authorize(
+    return call_authorize(
         call_id=cid or call_id(),
         facility_code=facility.code,
         inmate_number=inmate.inmate_number,
@@ -151,7 +152,7 @@ def authorize(facility, inmate, number, *, cid=None, now=None):
 
 
 def complete(facility, inmate, number, *, seconds, cid=None, started_at=None, disconnect="normal", now=None):
-    return calls_services.call_complete(
+    return call_complete(
         call_id=cid or call_id(),
         facility_code=facility.code,
         inmate_number=inmate.inmate_number,

@@ -20,8 +20,10 @@ from billing.closing.services import account_close
 from billing.payments import disputes
 from billing.selectors import ledger_violations
 from billing.tasks import statements_monthly_run
-from calls import services as calls_services
+from calls.blocks import number_block
 from calls.models import CallRecord
+from calls.sponsorships import sponsorship_start
+from calls.tokens import platform_token_create
 from tests.factories import UserFactory
 from tests.helpers import Calls, add_number, card_payment, mail_payment, make_account, ny, open_direct_bill
 
@@ -58,7 +60,7 @@ def _every_kind_of_record(stripe_server, staff):
         statements_monthly_run()
 
     sponsor = make_account(balance_cents=2000)
-    calls_services.sponsorship_start(
+    sponsorship_start(
         account=sponsor,
         facility=calls.facility,
         inmate_number=calls.inmate.inmate_number,
@@ -87,8 +89,8 @@ def _every_kind_of_record(stripe_server, staff):
     )
     account_close(account=closing, actor=closing.holder, reason="Moving")
 
-    calls_services.number_block(number="+18605550177", facility=None, reason="Asked by the callee", actor=staff)
-    calls_services.platform_token_create(name="Facility platform", actor=staff)
+    number_block(number="+18605550177", facility=None, reason="Asked by the callee", actor=staff)
+    platform_token_create(name="Facility platform", actor=staff)
 
     applicant = UserFactory(state="CT")
     application = application_submit(

@@ -26,7 +26,7 @@ from twilio.request_validator import RequestValidator
 
 from accounts.models import PhoneNumber
 from billing import stripe_gateway
-from calls import services as call_services
+from calls.callpath.authorize import call_authorize
 from calls.models import Facility, Inmate
 
 SESSION_KEY = "phone_try"
@@ -194,7 +194,7 @@ def demo_offer() -> dict:
         if inmate is None:
             continue
         call_id = f"try-{uuid.uuid4().hex[:12]}"
-        answer = call_services.call_authorize(
+        answer = call_authorize(
             call_id=call_id, facility_code=facility.code, inmate_number=inmate.inmate_number, dialed_number=number
         )
         if answer.single_call is not None:

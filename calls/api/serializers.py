@@ -4,7 +4,8 @@ both checks them and writes their schema.)"""
 from rest_framework import serializers
 
 from calls.models import Billing
-from calls.services import DenyReason
+
+from ..callpath.errors import DenyReason
 
 
 class SingleCallOfferSerializer(serializers.Serializer):

@@ -13,11 +13,14 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from calls import selectors, services
+from calls import selectors
+from calls.callpath import fields
+from calls.callpath.authorize import call_authorize
+from calls.callpath.complete import call_complete
+from calls.callpath.errors import CallConflict, CallInputError
 from calls.models import CallSource
 from calls.token_alerts import token_unauthorized_complete_record
 
-from . import fields
 from .authentication import PlatformTokenAuthentication
 from .parsers import BoundedJSONParser, RequestTooLarge
 from .serializers import AuthorizeResponseSerializer, CompleteResponseSerializer
@@ -143,9 +146,9 @@ class PlatformView(APIView):
             raise FacilityNotAllowed()
         try:
             result = service(**data, **extra)
-        except services.CallInputError as exc:
+        except CallInputError as exc:
             raise FieldErrors({exc.field: [exc.message]}, exc.reason) from None
-        except services.CallConflict as exc:
+        except CallConflict as exc:
             raise CallIdConflict({"detail": exc.message, "field": exc.field}) from None
         return result
 
@@ -183,7 +186,7 @@ class AuthorizeView(PlatformView):
         responses={200: AuthorizeResponseSerializer, **ERRORS},
     )
     def post(self, request):
-        return Response(self.answer(services.call_authorize).as_dict())
+        return Response(self.answer(call_authorize).as_dict())
 
 
 class CompleteView(PlatformView):
@@ -195,7 +198,7 @@ class CompleteView(PlatformView):
         responses={200: CompleteResponseSerializer, **ERRORS},
     )
     def post(self, request):
-        completion = self.answer(services.call_complete, source=CallSource.API)
+        completion = self.answer(call_complete, source=CallSource.API)
         charged = completion.created and completion.charge_cents + completion.tax_cents > 0
         # Only a charged call costs a family money: count those that no authorization preceded.
         if charged and not completion.authorized:

@@ -299,7 +299,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # One enum for the deny reasons, whether authorize's `reason` or complete's `refused_reason`.
-    "ENUM_NAME_OVERRIDES": {"ReasonEnum": "calls.services.DenyReason.ALL"},
+    "ENUM_NAME_OVERRIDES": {"ReasonEnum": "calls.callpath.errors.DenyReason.ALL"},
 }
 
 # Platform tokens: at most this many API requests per second per token (0 = no limit, as in the

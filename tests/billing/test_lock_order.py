@@ -15,7 +15,8 @@ from billing.closing import services as closing
 from billing.models import Hold, Payment, PaymentMethod, PaymentStatus
 from billing.payments import services as payments
 from billing.payments.direct_bill import direct_bill_mail_payment_record
-from calls import services as calls
+from calls import sponsorships
+from calls.callpath import authorize as calls
 from calls.models import CallRecord, InmateDebitSponsorship
 from calls.rating import price
 from tests.helpers import (
@@ -152,7 +153,7 @@ def test_close_racing_a_sponsorship_start_never_leaves_a_sponsorship_on_a_closed
         results = run_at_once(
             [
                 lambda account=account: closing.account_close(account=account, actor=account.holder),
-                lambda account=account: calls.sponsorship_start(
+                lambda account=account: sponsorships.sponsorship_start(
                     account=account,
                     facility=facility,
                     inmate_number=inmate.inmate_number,
@@ -161,7 +162,9 @@ def test_close_racing_a_sponsorship_start_never_leaves_a_sponsorship_on_a_closed
                 ),
             ]
         )
-        assert [r for r in results if not isinstance(r, (list, InmateDebitSponsorship, calls.SponsorshipError))] == []
+        assert [
+            r for r in results if not isinstance(r, (list, InmateDebitSponsorship, sponsorships.SponsorshipError))
+        ] == []
         account.refresh_from_db()
         assert account.status == "closed"
         assert not InmateDebitSponsorship.objects.filter(account=account, ended_at__isnull=True).exists()

@@ -82,3 +82,19 @@ def test_a_value_for_no_column_is_refused(account):
     with pytest.raises(ValueError, match="no column for account"):
         row_insert(Hold, values)
     assert not Hold.objects.filter(call_id="rows-6").exists()
+
+
+def test_a_column_the_model_defaults_cannot_be_left_out(account):
+    values = _hold_values(account, "rows-7")
+    del values["created_at"]  # auto_now_add: the ORM sets it, a plain insert would not
+    with pytest.raises(ValueError, match="no value for created_at"):
+        row_insert(Hold, values)
+    assert not Hold.objects.filter(call_id="rows-7").exists()
+
+
+def test_a_column_gaining_a_default_must_be_set_by_every_plain_insert(account, monkeypatch):
+    monkeypatch.setattr(Hold._meta.get_field("billing"), "default", "collect")  # as if added with a default
+    values = _hold_values(account, "rows-8")
+    del values["billing"]
+    with pytest.raises(ValueError, match="no value for billing"):
+        row_insert(Hold, values)

@@ -9,8 +9,8 @@ from django.test import Client
 from accounts.models import Language
 from billing import call_credits
 from billing.models import Channel, Payment, PaymentMethod, PaymentStatus
-from calls import services
 from calls.models import CallRecord
+from calls.sponsorships import sponsorship_start
 from tests.factories import FacilityFactory, InmateFactory, RatePlanFactory, UserFactory
 from tests.helpers import ARTIFACTS, authorize, complete, make_account
 
@@ -82,7 +82,7 @@ def sponsor(transactional_db):
     inmate = InmateFactory(facility=facility, first_name="Maximiliano", last_name="Hernández-Villanueva")
     holder = UserFactory()
     account = make_account(holder=holder, balance_cents=4500)
-    services.sponsorship_start(
+    sponsorship_start(
         account=account, facility=facility, inmate_number=inmate.inmate_number, actor=holder, confirmed=True
     )
     other = make_account(number="+17135550302")

@@ -8,7 +8,7 @@ import pytest
 from django.apps import apps
 from rest_framework.test import APIClient
 
-from calls import services
+from calls.tokens import platform_token_create
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def connecticut(db):
 
 @pytest.fixture
 def platform_token(db):
-    token, raw = services.platform_token_create(name="Test platform", actor=None)
+    token, raw = platform_token_create(name="Test platform", actor=None)
     return raw
 
 

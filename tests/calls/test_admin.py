@@ -5,8 +5,8 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from calls.callpath.errors import DenyReason
 from calls.models import BlockedNumber, PlatformToken
-from calls.services import DenyReason
 from tests.helpers import authorize, complete, make_account
 
 pytestmark = pytest.mark.django_db

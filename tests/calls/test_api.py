@@ -6,9 +6,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
-from calls import services
+from calls.callpath.errors import DenyReason
 from calls.models import CallRecord, PlatformToken
-from calls.services import DenyReason
+from calls.tokens import platform_token_create, platform_token_revoke
 from tests.helpers import balance_of, make_account
 
 pytestmark = pytest.mark.django_db
@@ -70,13 +70,13 @@ def test_without_a_valid_token_is_401(db, header):
 
 
 def test_revoked_token_is_refused_and_only_a_hash_is_stored(db):
-    token, raw = services.platform_token_create(name="Platform", actor=None)
+    token, raw = platform_token_create(name="Platform", actor=None)
     stored = PlatformToken.objects.get(pk=token.pk)
     assert raw not in (stored.token_hash, stored.token_prefix) and len(stored.token_hash) == 64
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert client.post(AUTHORIZE, {}, format="json").status_code == 400
-    services.platform_token_revoke(token=token)
+    platform_token_revoke(token=token)
     assert client.post(AUTHORIZE, {}, format="json").status_code == 401
 
 

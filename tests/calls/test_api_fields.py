@@ -1,4 +1,4 @@
-"""The platform's requests are declared once (calls/api/fields.py): the published OpenAPI schema accepts
+"""The platform's requests are declared once (calls/callpath/fields.py): the published OpenAPI schema accepts
 exactly the bodies the server accepts, and the server answers with the same field-level messages."""
 
 import re
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accounts.security import CONTROL_CHARACTERS
-from calls.api import fields
+from calls.callpath import fields
 
 GOOD = {
     "call_id": "c-1",

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 from schemathesis.config import PositiveDataAcceptanceConfig
 
-from calls import services
-from calls.api import fields
+from calls.callpath import fields
 from calls.models import Facility, RatePlan
+from calls.tokens import platform_token_create
 from tests.factories import FacilityFactory, InmateFactory, RatePlanFactory
 from tests.helpers import make_account
 
@@ -50,7 +50,7 @@ def platform_headers(transactional_db, settings):
     RatePlanFactory(facility=facility, rate_per_minute="0.21", tax_rate="0.0635", effective_from_date="2020-01-01")
     InmateFactory(facility=facility, inmate_number="412345")
     make_account(balance_cents=100_000, number="+18605550134")
-    _, raw = services.platform_token_create(name="Fuzz platform", actor=None)
+    _, raw = platform_token_create(name="Fuzz platform", actor=None)
     return {"Authorization": f"Bearer {raw}"}
 
 

@@ -10,8 +10,9 @@ from django.db import connection, connections, transaction
 from rest_framework.test import APIClient
 
 from billing.models import Hold, JournalEntry
-from calls import services
 from calls.models import CallRecord, Facility
+from calls.selectors import facility_cache_clear
+from calls.tokens import platform_token_create
 from tests.factories import FacilityFactory, InmateFactory, RatePlanFactory
 from tests.helpers import balance_of, make_account
 
@@ -170,7 +171,7 @@ def test_a_call_id_sent_again_after_its_inmate_was_released_or_facility_closed_i
     inmate.save(update_fields=["is_active"])
     assert api.post(AUTHORIZE, _body(facility, inmate, account.test_number), format="json").json() == first.json()
     Facility.objects.filter(pk=facility.pk).update(is_active=False)
-    services.facility_cache_clear(codes=[facility.code])
+    facility_cache_clear(codes=[facility.code])
     again = api.post(COMPLETE, _done(facility, inmate, account.test_number), format="json")
     assert again.status_code == 200 and again.json() == done.json()
     assert CallRecord.objects.count() == 1
@@ -233,7 +234,7 @@ def one_connection_pool(transactional_db):
 
 def test_overloaded_database_is_a_json_503_then_recovers_by_itself(one_connection_pool, facility, inmate):
     account = make_account(balance_cents=1000)
-    _, raw = services.platform_token_create(name="Platform", actor=None)
+    _, raw = platform_token_create(name="Platform", actor=None)
     connections.close_all()  # back to the pool
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")

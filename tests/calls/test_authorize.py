@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from accounts.models import AccountKind, AccountStatus, PhoneNumber, SuspensionCode
 from billing.models import Hold
+from calls.callpath.errors import DenyReason
+from calls.facilities import facility_changed
 from calls.models import BlockedNumber, InmateDebitSponsorship
-from calls.services import DenyReason, facility_changed
 from calls.tasks import expire_call_holds
 from tests.factories import FacilityFactory, InmateFactory, RatePlanFactory, UserFactory
 from tests.helpers import authorize, balance_of, complete, deposit, make_account, next_number

@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from calls.models import CallRecord
-from calls.services import sponsorship_start
+from calls.sponsorships import sponsorship_start
 from tests.factories import InmateFactory
 from tests.helpers import make_account
 

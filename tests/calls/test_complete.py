@@ -8,10 +8,11 @@ from hypothesis import strategies as st
 
 from billing import ledger
 from billing.models import Hold, JournalEntry, SystemAccount
-from calls import services as calls_services
+from calls.callpath import authorize as callpath_authorize
+from calls.callpath import complete as calls_services
+from calls.callpath.errors import CallConflict, CallInputError
 from calls.models import CallRecord, InmateDebitSponsorship
 from calls.rating import billable_minutes, minutes_covered, price
-from calls.services import CallInputError
 from tests.factories import InmateFactory
 from tests.helpers import authorize, balance_of, complete, make_account
 
@@ -204,14 +205,15 @@ def test_a_report_that_loses_the_race_releases_the_hold_the_winner_did_not_see(f
 
 def _after_reading_facts(monkeypatch, selector: str, then) -> None:
     """Run `then()` (another request, committed) right after the call path's facts read `selector`."""
-    real = getattr(calls_services, selector)
+    module = callpath_authorize if selector == "authorize_facts_get" else calls_services
+    real = getattr(module, selector)
 
     def read_then(**kw):
         facts = real(**kw)
         then()
         return facts
 
-    monkeypatch.setattr(calls_services, selector, read_then)
+    monkeypatch.setattr(module, selector, read_then)
 
 
 def test_an_authorize_that_reads_its_facts_just_before_its_call_is_completed_places_no_hold(
@@ -242,6 +244,6 @@ def test_an_authorize_racing_a_record_of_another_number_under_its_call_id_is_a_c
     other = make_account(balance_cents=1000)
     late = lambda: complete(facility, inmate, other.test_number, seconds=120, cid="late-3")  # noqa: E731
     _after_reading_facts(monkeypatch, "authorize_facts_get", late)
-    with pytest.raises(calls_services.CallConflict):
+    with pytest.raises(CallConflict):
         authorize(facility, inmate, account.test_number, cid="late-3")
     assert not Hold.objects.filter(call_id="late-3").exists()

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from billing import ledger
 from billing.models import Hold
-from calls import importing
+from calls.callpath import importing
 from calls.models import CallRecord, CallSource
 from calls.selectors import facility_cache_clear
 from tests.helpers import authorize, balance_of, complete, make_account

@@ -15,16 +15,16 @@ from accounts.services import account_open, account_suspend, phone_number_add, p
 from billing import ledger
 from billing.closing import services as closing
 from billing.models import Hold
-from calls import services
 from calls.models import Billing, CallRecord, InmateDebitSponsorship
 from calls.rating import price
+from calls.sponsorships import SponsorshipError, sponsorship_cap_set, sponsorship_end, sponsorship_start
 from tests.helpers import authorize, balance_of, complete, deposit, make_account, next_number
 
 pytestmark = pytest.mark.django_db
 
 
 def sponsor(account, inmate, *, cap=None) -> InmateDebitSponsorship:
-    return services.sponsorship_start(
+    return sponsorship_start(
         account=account,
         facility=inmate.facility,
         inmate_number=inmate.inmate_number,
@@ -43,18 +43,18 @@ def cost(minutes: int) -> int:
 
 def test_a_pending_or_unfunded_account_cannot_start_a_sponsorship(inmate):
     pending = make_account(status=AccountStatus.PENDING_ACTIVATION, balance_cents=1000)
-    with pytest.raises(services.SponsorshipError, match="not active yet"):
+    with pytest.raises(SponsorshipError, match="not active yet"):
         sponsor(pending, inmate)
     unfunded = make_account(balance_cents=0)
-    with pytest.raises(services.SponsorshipError, match="Add money to this account first"):
+    with pytest.raises(SponsorshipError, match="Add money to this account first"):
         sponsor(unfunded, inmate)
     assert not InmateDebitSponsorship.objects.exists()
 
 
 def test_a_sponsorship_needs_the_name_confirmed(inmate):
     account = make_account(balance_cents=1000)
-    with pytest.raises(services.SponsorshipError, match="Please confirm that"):
-        services.sponsorship_start(
+    with pytest.raises(SponsorshipError, match="Please confirm that"):
+        sponsorship_start(
             account=account,
             facility=inmate.facility,
             inmate_number=inmate.inmate_number,
@@ -133,7 +133,7 @@ def test_a_skipped_sponsor_bills_the_family_as_collect_and_pays_again_once_able(
     if how == "short_of_funds":
         deposit(stranger, -1000 + 10)  # ten cents left
     elif how == "at_its_cap":
-        services.sponsorship_cap_set(sponsorship=sponsorship, monthly_cap_cents=10)
+        sponsorship_cap_set(sponsorship=sponsorship, monthly_cap_cents=10)
     else:
         closing.account_close(account=stranger, actor=stranger.holder)
 
@@ -146,7 +146,7 @@ def test_a_skipped_sponsor_bills_the_family_as_collect_and_pays_again_once_able(
     if how == "short_of_funds":
         deposit(stranger, 2000)
     else:
-        services.sponsorship_cap_set(sponsorship=sponsorship, monthly_cap_cents=None)
+        sponsorship_cap_set(sponsorship=sponsorship, monthly_cap_cents=None)
     paid = authorize(facility, inmate, family.test_number)
     assert (paid.decision, paid.billing) == ("allow", Billing.INMATE_DEBIT)
     assert Hold.objects.get(call_id=paid.call_id).account_id == stranger.pk
@@ -224,7 +224,7 @@ def test_a_late_record_follows_the_sponsorship_in_force_when_the_call_started(fa
         started_at=timezone.now() - datetime.timedelta(days=1)
     )
     started = timezone.now() - datetime.timedelta(hours=1)
-    services.sponsorship_end(sponsorship=sponsorship, actor=stranger.holder)
+    sponsorship_end(sponsorship=sponsorship, actor=stranger.holder)
 
     done = complete(facility, inmate, family.test_number, seconds=60, started_at=started)
 

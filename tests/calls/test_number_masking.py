@@ -17,8 +17,8 @@ from billing import call_credits
 from billing.models import Statement
 from billing.selectors import ledger_violations
 from billing.tasks import statements_monthly_run
-from calls import services
 from calls.models import CallRecord
+from calls.sponsorships import sponsorship_start
 from tests.factories import InmateFactory, UserFactory
 from tests.helpers import add_number, authorize, complete, make_account, ny, open_direct_bill
 
@@ -45,7 +45,7 @@ def sponsor(facility, inmate, staff, django_capture_on_commit_callbacks):
         prepaid = make_account(holder=holder, balance_cents=5000)
         other_family = make_account(number=FOREIGN)
         with django_capture_on_commit_callbacks(execute=True):
-            services.sponsorship_start(
+            sponsorship_start(
                 account=prepaid,
                 facility=facility,
                 inmate_number=inmate.inmate_number,

@@ -18,8 +18,8 @@ from accounts.services import account_suspend
 from billing import ledger
 from billing.models import Hold, JournalEntry
 from calls import tasks
+from calls.callpath.errors import DenyReason
 from calls.models import CallDecision, CallRecord, CallSource
-from calls.services import DenyReason
 from tests.factories import FacilityFactory, InmateFactory, RatePlanFactory
 from tests.helpers import authorize, balance_of, complete, deposit, make_account
 

@@ -13,9 +13,9 @@ from django.utils import timezone
 from accounts.models import PossessionCode, TextMessage
 from accounts.texts import backends
 from accounts.texts.possession import PER_CLIENT_LIMIT, PER_NUMBER_LIMIT, PossessionError
-from calls import self_blocks, services
+from calls import blocks, self_blocks
+from calls.callpath.errors import DenyReason
 from calls.models import BlockedNumber
-from calls.services import DenyReason
 from tests.helpers import authorize, make_account, next_number, run_at_once
 
 pytestmark = pytest.mark.django_db
@@ -75,7 +75,7 @@ def test_a_self_unblock_leaves_a_staff_block_in_force_and_a_staff_unblock_leaves
     client, facility, inmate, staff
 ):
     number = make_account(balance_cents=1000).test_number
-    staff_block = services.number_block(number=number, facility=None, reason="court order", actor=staff)
+    staff_block = blocks.number_block(number=number, facility=None, reason="court order", actor=staff)
     _prove(client, number, "block")
     assert BlockedNumber.objects.filter(number=number, lifted_at=None).count() == 2  # one per source
 
@@ -86,9 +86,9 @@ def test_a_self_unblock_leaves_a_staff_block_in_force_and_a_staff_unblock_leaves
     assert staff_block.lifted_at is None
 
     _prove(client, number, "block")
-    services.number_unblock(block=staff_block)
+    blocks.number_unblock(block=staff_block)
     own = BlockedNumber.objects.get(number=number, source="self", lifted_at=None)
-    services.number_unblock(block=own)  # staff cannot lift the owner's block
+    blocks.number_unblock(block=own)  # staff cannot lift the owner's block
     assert authorize(facility, inmate, number).reason == DenyReason.NUMBER_BLOCKED
 
     _prove(client, number, "unblock")

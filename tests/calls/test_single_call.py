@@ -32,9 +32,9 @@ from billing.payments.single_call import (
 )
 from billing.selectors import ledger_violations
 from calls import single_calls
-from calls.importing import call_records_import
+from calls.callpath.errors import DenyReason
+from calls.callpath.importing import call_records_import
 from calls.models import CallRecord, LineTypeLookup, SingleCall, SingleCallStatus
-from calls.services import DenyReason
 from tests.helpers import (
     authorize,
     complete,

@@ -6,7 +6,7 @@ from django.utils import timezone
 from accounts.models import AccountKind, AccountStatus, PhoneNumber
 from accounts.services import account_open
 from calls import selectors as call_selectors
-from calls import services as call_services
+from calls.tokens import platform_token_create
 from tests.factories import InmateFactory, RatePlanFactory, UserFactory
 
 from .forms_catalog import STAFF_PASSWORD, next_number
@@ -52,7 +52,7 @@ def two_facilities(db):
 @pytest.fixture
 def token_factory(db):
     def make(*, facilities=()):
-        token, raw = call_services.platform_token_create(name="Platform", actor=None)
+        token, raw = platform_token_create(name="Platform", actor=None)
         if facilities:
             token.facilities.set(facilities)
         return token, raw

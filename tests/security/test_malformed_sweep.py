@@ -12,7 +12,7 @@ from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
-from calls import services as call_services
+from calls.tokens import platform_token_create
 from tests.factories import FacilityFactory
 
 from .forms_catalog import build_world, form_cases, login_as, state_snapshot
@@ -144,7 +144,7 @@ def _sweep_api(world, record) -> None:
     client = Client(raise_request_exception=False)
     facility, inmate = world["facility"], world["inmate"]
     # A token limited to another facility: every body naming this one is refused.
-    scoped, raw = call_services.platform_token_create(name="Sweep", actor=None)
+    scoped, raw = platform_token_create(name="Sweep", actor=None)
     scoped.facilities.set([FacilityFactory()])
     bodies, bad_headers = _api_inputs(facility, inmate)
     for path in (reverse("api:calls-authorize"), reverse("api:calls-complete")):

@@ -14,7 +14,7 @@ from billing.models import EntryKind, SystemAccount
 from calls import selectors as call_selectors
 from calls.api import throttling
 from calls.models import CallRecord, PlatformTokenAlert
-from calls.services import platform_token_revoke
+from calls.tokens import platform_token_revoke
 from config.settings import base as base_settings
 
 from .forms_catalog import token_client

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from calls import importing
-from calls.importing import COLUMNS, ImportFileError, ImportSummary, call_records_import
+from calls.callpath import importing
+from calls.callpath.importing import COLUMNS, ImportFileError, ImportSummary, call_records_import
 
 
 class Command(BaseCommand):

@@ -13,7 +13,7 @@ from billing.models import PaymentMethod
 from billing.payments.direct_bill import direct_bill_mail_payment_record
 from billing.statements.credit_raise import credit_limits_raise_due
 from billing.tasks import statements_monthly_run
-from calls.services import facility_changed
+from calls.facilities import facility_changed
 from tests.factories import UserFactory
 from tests.helpers import add_number, ny, open_direct_bill
 

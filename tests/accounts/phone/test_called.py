@@ -12,8 +12,8 @@ from django.urls import reverse
 from accounts.texts import backends
 from billing.models import Payment, PaymentStatus, SystemAccount
 from billing.selectors import ledger_violations
+from calls.callpath.errors import DenyReason
 from calls.models import BlockedNumber, SingleCall, SingleCallStatus
-from calls.services import DenyReason
 from tests.helpers import DECLINED_CARD, OK_CARD, THREE_DS_CARD, authorize, complete, next_number, system_posted
 
 from .conftest import BASE, twilio_tokenizes_card

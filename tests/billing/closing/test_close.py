@@ -29,7 +29,10 @@ from billing.models import (
     SystemAccount,
 )
 from billing.payments import services
-from calls.services import DenyReason, call_authorize, call_complete, sponsorship_start
+from calls.callpath.authorize import call_authorize
+from calls.callpath.complete import call_complete
+from calls.callpath.errors import DenyReason
+from calls.sponsorships import sponsorship_start
 from tests.factories import FacilityFactory, InmateFactory, RatePlanFactory, UserFactory
 from tests.helpers import (
     balance_of,

@@ -20,7 +20,8 @@ from billing.adjustments import adjustment_create
 from billing.closing import activity, inactivity
 from billing.models import InactivityNotice, Refund, RefundMethod, RefundStatus, SystemAccount
 from billing.tasks import inactive_balances_daily_run
-from calls.services import call_authorize, call_complete
+from calls.callpath.authorize import call_authorize
+from calls.callpath.complete import call_complete
 from tests.factories import UserFactory
 from tests.helpers import NY, balance_of, card_payment, mail_payment, ready_for_calls, stripe_refund, system_posted
 

@@ -17,7 +17,7 @@ from billing.closing import services as closing
 from billing.models import Refund, RefundMethod, RefundReduction, RefundStatus, SystemAccount
 from billing.payments import services as payments
 from billing.selectors import ledger_violations
-from calls.importing import call_records_import
+from calls.callpath.importing import call_records_import
 from tests.factories import UserFactory
 from tests.helpers import (
     balance_of,

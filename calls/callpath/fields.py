@@ -5,17 +5,20 @@ accepts, because a text field is checked against the very pattern the schema pub
 
 What a schema cannot say is refused with a 400 that carries a `reason` code beside the field's message
 (`REFUSALS`): a number of the right form that no numbering plan allows, and, after these checks, a
-facility, inmate or payer that does not exist (calls.services)."""
+facility, inmate or payer that does not exist (calls.callpath)."""
 
 import datetime
 import re
+from collections.abc import Callable, Mapping
+from typing import Any, TypedDict, Unpack
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.security import CONTROL_CHARACTERS, CONTROL_CHARACTERS_MESSAGE
 from calls.models import Disconnect
-from calls.services import CallInputError, normalize_number
+
+from .errors import CallInputError, normalize_number
 
 MAX_CALL_SECONDS = 24 * 60 * 60
 REMEMBERED = 65_536  # accepted values kept per field and process (then forgotten all at once)
@@ -48,7 +51,7 @@ def _escaped(char: str) -> str:
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
-def _class_body(pattern: re.Pattern) -> str:
+def _class_body(pattern: re.Pattern[str]) -> str:
     """The inside of a one-class pattern such as accounts.security's, written with escapes only."""
     body = pattern.pattern
     assert body.startswith("[") and body.endswith("]"), body
@@ -65,12 +68,15 @@ CONTROL = _class_body(CONTROL_CHARACTERS).replace(SURROGATES, "")
 
 _MISSING = object()  # a field the body does not have (each field's clean says "This field is required.")
 
+# A JSON schema, or a part of one, as the OpenAPI document holds it.
+Schema = dict[str, Any]
+
 
 class RequestInvalid(Exception):
     """`errors` maps each field at fault to its messages, as DRF would: `{"field": ["message"]}`;
     `reason` is set when every fault is one the schema cannot express (REFUSALS)."""
 
-    def __init__(self, errors: dict, reason: str | None = None):
+    def __init__(self, errors: dict[str, list[str]], reason: str | None = None):
         super().__init__(errors)
         self.errors = errors
         self.reason = reason
@@ -85,6 +91,17 @@ class Refused(Exception):
         self.reason = reason
 
 
+class FieldOptions(TypedDict, total=False):
+    """What every field may be given besides its name."""
+
+    key: str | None
+    description: str
+
+
+class TextOptions(FieldOptions, total=False):
+    remember: bool
+
+
 class Field:
     """One field of a request body: `name` in the JSON, `key` in the arguments of the service.
     `clean` returns the value to use or raises Refused; it runs on every call, so it stays lean."""
@@ -94,10 +111,11 @@ class Field:
         self.key = key or name
         self.description = description
 
-    def clean(self, value):
+    def clean(self, value: object) -> object:
+        """The value to use, from the JSON value sent (`_MISSING` when the body lacks the field)."""
         raise NotImplementedError
 
-    def schema(self) -> dict:
+    def schema(self) -> Schema:
         raise NotImplementedError
 
 
@@ -107,7 +125,15 @@ class Text(Field):
 
     shape_message = "Not an accepted value."
 
-    def __init__(self, name: str, *, max_length: int, core: str | None = None, remember: bool = False, **kwargs):
+    def __init__(
+        self,
+        name: str,
+        *,
+        max_length: int,
+        core: str | None = None,
+        remember: bool = False,
+        **kwargs: Unpack[FieldOptions],
+    ):
         super().__init__(name, **kwargs)
         self.max_length = max_length
         # Values that repeat from call to call (facility codes, inmate numbers, dialed numbers) are
@@ -121,7 +147,7 @@ class Text(Field):
         self.regex = re.compile(self.pattern.replace(CONTROL, CONTROL + SURROGATES))
         self._fullmatch = self.regex.fullmatch
 
-    def clean(self, value):
+    def clean(self, value: object) -> str:
         if type(value) is str:
             known = self._known
             if known is not None:
@@ -141,7 +167,7 @@ class Text(Field):
         """The value to use, once the pattern matched (trimmed). May raise Refused."""
         return value
 
-    def problems(self, value) -> list[str]:
+    def problems(self, value: object) -> list[str]:
         """Why a value the pattern refused was refused, in words a platform developer reads."""
         if value is _MISSING:
             return [REQUIRED]
@@ -157,7 +183,7 @@ class Text(Field):
             problems.append(str(CONTROL_CHARACTERS_MESSAGE))
         return problems or [self.shape_message]
 
-    def schema(self) -> dict:
+    def schema(self) -> Schema:
         return {
             "type": "string",
             "pattern": self.pattern,
@@ -169,19 +195,19 @@ class Text(Field):
 class CallId(Text):
     shape_message = "Use visible ASCII characters, no spaces."
 
-    def __init__(self, name: str, *, max_length: int, **kwargs):
+    def __init__(self, name: str, *, max_length: int, **kwargs: Unpack[TextOptions]):
         # Visible ASCII only: a call id becomes part of a ledger key (`call:<call_id>`).
         super().__init__(name, max_length=max_length, core=f"[!-~]{{1,{max_length}}}", **kwargs)
 
 
 class PhoneNumber(Text):
-    """The form calls.services.PHONE_TEXT accepts: digits, at most one leading "+", an optional "("
+    """The form calls.callpath.errors.PHONE_TEXT accepts: digits, at most one leading "+", an optional "("
     after it, then digits and the usual separators. Whether a numbering plan allows the number is
     then a refusal with a reason: no pattern can say it."""
 
     shape_message = "Enter a phone number in E.164 (+18605550123) or US form: digits only, no extension."
 
-    def __init__(self, name: str, *, max_length: int, **kwargs):
+    def __init__(self, name: str, *, max_length: int, **kwargs: Unpack[TextOptions]):
         def shape(prefix: str, prefix_length: int) -> str:
             tail = max_length - prefix_length - 1  # after the first digit
             return f"{prefix}[0-9](?:[0-9 ().\\-]{{0,{tail - 1}}}[0-9().\\-])?"
@@ -201,7 +227,7 @@ class Moment(Field):
 
     pattern = rf"^[{WHITESPACE}]*(?:19[7-9][0-9]|[2-9][0-9]{{3}})"
 
-    def clean(self, value):
+    def clean(self, value: object) -> datetime.datetime:
         if value is None or value is _MISSING:
             raise Refused(NULL if value is None else REQUIRED)
         try:
@@ -220,7 +246,7 @@ class Moment(Field):
         except OverflowError:  # past the end of year 9999 in UTC: later than now, whatever now is
             raise Refused(IN_THE_FUTURE, reason="started_in_future") from None
 
-    def schema(self) -> dict:
+    def schema(self) -> Schema:
         return {
             "type": "string",
             "format": "date-time",
@@ -233,11 +259,11 @@ class Moment(Field):
 class Integer(Field):
     """A JSON integer only: not "60", not 60.0, not true."""
 
-    def __init__(self, name: str, *, minimum: int, maximum: int, **kwargs):
+    def __init__(self, name: str, *, minimum: int, maximum: int, **kwargs: Unpack[FieldOptions]):
         super().__init__(name, **kwargs)
         self.minimum, self.maximum = minimum, maximum
 
-    def clean(self, value):
+    def clean(self, value: object) -> int:
         if type(value) is not int:
             raise Refused(NOT_AN_INTEGER if value is not _MISSING else REQUIRED)
         if value < self.minimum:
@@ -246,17 +272,17 @@ class Integer(Field):
             raise Refused(f"Ensure this value is less than or equal to {self.maximum}.")
         return value
 
-    def schema(self) -> dict:
+    def schema(self) -> Schema:
         return {"type": "integer", "minimum": self.minimum, "maximum": self.maximum, "description": self.description}
 
 
 class Choice(Field):
-    def __init__(self, name: str, *, choices: list[str], **kwargs):
+    def __init__(self, name: str, *, choices: list[str], **kwargs: Unpack[FieldOptions]):
         super().__init__(name, **kwargs)
         self.choices = frozenset(choices)
         self.ordered = list(choices)
 
-    def clean(self, value):
+    def clean(self, value: object) -> str:
         if type(value) is str and value in self.choices:
             return value
         if value is _MISSING:
@@ -265,26 +291,28 @@ class Choice(Field):
             raise Refused(str(CONTROL_CHARACTERS_MESSAGE))  # not echoed: it may not even encode
         raise Refused(f'"{value}" is not a valid choice.')
 
-    def schema(self) -> dict:
+    def schema(self) -> Schema:
         return {"type": "string", "enum": self.ordered, "description": self.description}
 
 
 class Body:
     """A request body: a JSON object with exactly these fields, all required."""
 
-    def __init__(self, name: str, fields: list[Field], *, example: dict):
+    def __init__(self, name: str, fields: list[Field], *, example: Mapping[str, object]):
         self.name = name
         self.fields = fields
         self.names = frozenset(field.name for field in fields)
-        self._plan = [(field.name, field.key, field.clean) for field in fields]
+        self._plan: list[tuple[str, str, Callable[[object], object]]] = [
+            (field.name, field.key, field.clean) for field in fields
+        ]
         self.example = example
 
-    def check(self, data) -> dict:
-        """The arguments of the service, by key. Raises RequestInvalid."""
+    def check(self, data: object) -> dict[str, Any]:
+        """The arguments of the service, by key (each field's type is its `clean`'s). Raises RequestInvalid."""
         if not isinstance(data, dict):
             raise RequestInvalid({"non_field_errors": [f"Send a JSON object, not {type(data).__name__}."]})
-        values = {}
-        refused = None
+        values: dict[str, Any] = {}
+        refused: dict[str, Refused] | None = None
         for name, key, clean in self._plan:
             try:
                 values[key] = clean(data.get(name, _MISSING))
@@ -295,7 +323,7 @@ class Body:
             self._refuse(data, refused or {})
         return values
 
-    def _refuse(self, data: dict, refused: dict):
+    def _refuse(self, data: dict[str, object], refused: dict[str, Refused]) -> None:
         errors = {name: exc.messages for name, exc in refused.items()}
         errors |= {name: [UNKNOWN_FIELD] for name in data.keys() - self.names}
         reasons = {exc.reason for exc in refused.values()}
@@ -304,7 +332,7 @@ class Body:
         if errors:
             raise RequestInvalid(errors, reason)
 
-    def schema(self) -> dict:
+    def schema(self) -> Schema:
         return {
             "type": "object",
             "properties": {field.name: field.schema() for field in self.fields},
@@ -349,11 +377,11 @@ COMPLETE = Body(
 )
 
 
-def authorize_request(data) -> dict:
+def authorize_request(data: object) -> dict[str, Any]:
     """The arguments of `call_authorize` from a request body. Raises RequestInvalid."""
     return AUTHORIZE.check(data)
 
 
-def complete_request(data) -> dict:
+def complete_request(data: object) -> dict[str, Any]:
     """The arguments of `call_complete` from a request body (or an imported row). Raises RequestInvalid."""
     return COMPLETE.check(data)

@@ -1,19 +1,21 @@
 """Call records a platform sends in bulk (CSV): the same rules and idempotency as the API, set-based.
 
+Each row is charged by the rules of `charging`, as `complete` charges one call: rated per started
+minute at the plan in force when it started, charged to the payer of its hold or the payer in force
+then, into a negative balance if need be; a call whose call id's latest authorization was a deny is
+recorded with the refusal and charged to no one (rejected when the deny named another call); a
+single call is charged from what was paid and the rest refunded (one call at a time: such calls are
+few). Only the reading of facts and the writes are done for a batch at once.
+
 Rows are read in batches of BATCH_ROWS. Each batch costs a fixed handful of statements, whatever its
 size: the calls already recorded, the inmates, the holds of authorized calls, the payers of the
 others (numbers and sponsorships at `started_at`), then one ledger batch (`ledger.post_batch`: one
-entry per call, `call:<call_id>`, as `call_complete` posts it), the call records and the holds'
-release, in one transaction per batch. A row is rated and charged exactly as `call_complete` would:
-per started minute at the plan in force when it started, to the payer of its hold or the payer in
-force then, into a negative balance if need be; a call whose call id's latest authorization was a
-deny is recorded with the refusal and charged to no one (rejected when the deny named another call). A
-single call (paid on the spot, its paid call allowed) is charged from what was paid and the rest
-refunded, as `call_complete` does (`single_calls.single_call_charge`, one call at a time: such calls
-are few)."""
+entry per call, `call:<call_id>`), the call records and the holds' release, in one transaction per
+batch."""
 
 import csv
 import datetime
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -25,14 +27,24 @@ from django.utils import timezone
 from accounts.closed_charges import accounts_charged
 from accounts.models import CallingAccount
 from billing import ledger
-from billing.models import EntryKind, Hold, SystemAccount
+from billing.models import Hold, SystemAccount
 
-from . import payers, single_calls
-from .api import fields
-from .models import Billing, CallRecord, CallSource, Facility, Inmate, SingleCall, SingleCallStatus
-from .rating import Price, billable_minutes, price
-from .selectors import FacilityInfo, PlanInfo, Refusal, call_ids_lock, facility_info_get, refusals_get
-from .services import CLOCK_SKEW
+from .. import payers
+from ..models import CallRecord, CallSource, Facility, Inmate, SingleCall, SingleCallStatus
+from ..selectors import Refusal, call_ids_lock, facility_info_get, refusals_get
+from . import fields
+from .charging import (
+    Charge,
+    FinishedCall,
+    RatedCall,
+    call_rate,
+    charge_decide,
+    entry_spec,
+    record_values,
+    refusal_for,
+    single_call_charge,
+)
+from .errors import CallConflict, CallInputError
 
 COLUMNS = ["call_id", "facility", "inmate", "dialed_number", "started_at", "duration_seconds", "disconnect"]
 BATCH_ROWS = 1000
@@ -68,11 +80,17 @@ class _Row:
     inmate_id: int | None = None
     refusal: Refusal | None = None  # the deny this call connected after, if its latest authorization was one
 
+    @functools.cached_property
+    def call(self) -> FinishedCall:
+        return FinishedCall(
+            self.call_id, self.facility_code, self.inmate_number, self.e164, self.started_at,
+            self.duration_seconds, self.disconnect, CallSource.IMPORT,
+        )  # fmt: skip
 
-# A call rated from its row: (row, its hold, facility, plan in force, billable minutes, price); then the
-# same with its payer and billing.
-_Rated = tuple[_Row, Hold | None, FacilityInfo, PlanInfo, int, Price]
-_Payable = tuple[_Row, Hold | None, FacilityInfo, PlanInfo, int, Price, CallingAccount | None, str]
+
+# A call rated from its row: (row, its hold, the call rated); then the row, the call rated and its charge.
+_Rated = tuple[_Row, Hold | None, RatedCall]
+_Charged = tuple[_Row, RatedCall, Charge]
 
 
 def _reason(errors: Mapping[str, Iterable[object]]) -> str:
@@ -153,7 +171,7 @@ def _import_batch(rows: list[_Row], summary: ImportSummary) -> None:
     now = timezone.now()
     infos = {code: facility_info_get(code=code) for code in {r.facility_code for r in rows}}
     # A facility closed since is still the one a repeated call id names (it is not charged again);
-    # only its new calls are refused, by `_rate`.
+    # only its new calls are refused, by `call_rate`.
     closed = [code for code, info in infos.items() if info is None]
     closed_ids = dict(Facility.objects.filter(code__in=closed).values_list("code", "id")) if closed else {}
     for row in rows:
@@ -178,7 +196,7 @@ def _import_batch(rows: list[_Row], summary: ImportSummary) -> None:
     holds = {h.call_id: h for h in Hold.objects.filter(call_id__in=call_ids).select_related("account")}
     refusals = refusals_get(call_ids=call_ids)
     paid_single = _single_calls_allowed(call_ids)
-    charges = []
+    charges: list[_Rated] = []
     for row in rows:
         earlier = recorded.get(row.call_id)
         hold = holds.get(row.call_id)
@@ -189,26 +207,16 @@ def _import_batch(rows: list[_Row], summary: ImportSummary) -> None:
         elif earlier:
             summary.duplicate += 1
         else:
-            rated = _rate(row, infos[row.facility_code], now)
-            if isinstance(rated, str):
-                summary.rejected.append((row.line, rated))
+            try:
+                rated = call_rate(call=row.call, info=infos[row.facility_code], inmate_id=row.inmate_id, now=now)
+                row.refusal = refusal_for(refusals.get(row.call_id), call=row.call)
+            except (CallInputError, CallConflict) as exc:
+                summary.rejected.append((row.line, _refused(exc)))
                 continue
-            refusal = refusals.get(row.call_id)
-            if refusal is not None:
-                differs = refusal.differs(
-                    facility_code=row.facility_code, inmate_number=row.inmate_number, e164=row.e164
-                )
-                if differs:  # the call id names the refused call, as call_complete answers (409)
-                    summary.rejected.append(
-                        (row.line, f"call_id: This call_id was already used for a call with another {differs}.")
-                    )
-                    continue
-                row.refusal = refusal
-                rated = (*rated[:3], Price(0, 0))  # charged to no one
-            elif single is not None:
-                _charge_single_call(row, single, minutes=rated[2], summary=summary, now=now)
+            if row.refusal is None and single is not None:
+                _charge_single_call(row, single, rated=rated, summary=summary, now=now)
                 continue
-            charges.append((row, hold, *rated))
+            charges.append((row, hold, rated))
     _charge(charges, summary, now)
 
 
@@ -231,117 +239,68 @@ def _single_calls_allowed(call_ids: list[str]) -> dict[str, SingleCall]:
     return {s.call_id: s for s in SingleCall.objects.filter(call_id__in=call_ids, status__in=allowed)}
 
 
+def _refused(exc: CallInputError | CallConflict) -> str:
+    """A row's reason for rejection, as the API would answer it: the field at fault, then why."""
+    return f"{exc.field if isinstance(exc, CallInputError) else 'call_id'}: {exc.message}"
+
+
 def _charge_single_call(
-    row: _Row, single: SingleCall, *, minutes: int, summary: ImportSummary, now: datetime.datetime
+    row: _Row, single: SingleCall, *, rated: RatedCall, summary: ImportSummary, now: datetime.datetime
 ) -> None:
-    fields = {
-        "call_id": row.call_id,
-        "facility_id": row.facility_id,
-        "inmate_id": row.inmate_id,
-        "dialed_number": row.e164,
-        "started_at": row.started_at,
-        "duration_seconds": row.duration_seconds,
-        "disconnect": row.disconnect,
-        "source": CallSource.IMPORT,
-    }
-    _, created = single_calls.single_call_charge(offer=single, fields=fields, minutes=minutes, now=now)
+    _, created = single_call_charge(offer=single, call=row.call, rated=rated, now=now)
     if created:
         summary.posted += 1
     else:
         summary.duplicate += 1
 
 
-def _rate(
-    row: _Row, info: FacilityInfo | None, now: datetime.datetime
-) -> tuple[FacilityInfo, PlanInfo, int, Price] | str:
-    """(plan, minutes, price) as `call_complete` rates it, or the reason it cannot be rated."""
-    if info is None:
-        return "facility: No facility has this code."
-    if row.started_at > now + CLOCK_SKEW:
-        return "started_at: The call cannot start in the future."
-    plan = info.plan_at(row.started_at)
-    if plan is None:
-        return "started_at: No rate plan is in force at this facility on that date."
-    if row.inmate_id is None:
-        return "inmate: No inmate has this number at this facility."
-    minutes = billable_minutes(
-        duration_seconds=row.duration_seconds, disconnect=row.disconnect, cap_minutes=info.max_call_minutes
-    )
-    return info, plan, minutes, price(minutes=minutes, rate_per_minute=plan.rate_per_minute, tax_rate=plan.tax_rate)
-
-
-def _rated_inmate_id(row: _Row) -> int:
-    assert row.inmate_id is not None, "a rated row has its inmate (_rate)"
-    return row.inmate_id
-
-
-def _with_payers(charges: list[_Rated], summary: ImportSummary) -> list[_Payable]:
-    """Each call with its payer: its hold's, else the one in force when it started (as call_complete)."""
-    unheld = [(_rated_inmate_id(row), row.e164, row.started_at) for row, hold, *_ in charges if hold is None]
+def _with_payers(charges: list[_Rated], summary: ImportSummary) -> list[_Charged]:
+    """Each call with its charge: its hold's payer, else the one in force when it started."""
+    unheld = [(rated.inmate_id, row.e164, row.started_at) for row, hold, rated in charges if hold is None]
     found = iter(payers.payers_at(calls=unheld))
-    calls: list[_Payable] = []
-    for row, hold, info, plan, minutes, cost in charges:
-        account, billing = (hold.account, hold.billing) if hold is not None else next(found)
-        if plan.is_free:
-            billing = Billing.FREE
-        elif account is None and row.refusal is None:
-            summary.rejected.append(
-                (row.line, "dialed_number: No FamilyLine account has this number registered; the call has no payer.")
-            )
+    calls: list[_Charged] = []
+    for row, hold, rated in charges:
+        payer: tuple[CallingAccount | None, str | None] = (
+            (hold.account, hold.billing) if hold is not None else next(found)
+        )
+        try:
+            charge = charge_decide(rated=rated, payer=payer, refusal=row.refusal)
+        except CallInputError as exc:
+            summary.rejected.append((row.line, _refused(exc)))
             continue
-        calls.append((row, hold, info, plan, minutes, cost, account, billing or Billing.COLLECT))
-    ledger.account_ledgers_attach(c[6] for c in calls if c[6] is not None)
+        calls.append((row, rated, charge))
+    ledger.account_ledgers_attach(charge.account for _, _, charge in calls if charge.account is not None)
     return calls
 
 
-def _entries(calls: list[_Payable]) -> list[ledger.EntrySpec]:
-    """One entry per charged call, keyed `call:<call_id>`, as call_complete posts it."""
+def _entries(calls: list[_Charged]) -> list[ledger.EntrySpec]:
+    """One entry per charged call, keyed `call:<call_id>`."""
     revenue, tax = ledger.system_accounts(SystemAccount.CALL_REVENUE, SystemAccount.TAX_PAYABLE)
     specs = []
-    for row, _, info, _, minutes, cost, account, _ in calls:
-        if cost.total_cents:
-            assert account is not None, "a charged call has its payer (_with_payers)"
-            lines = [(ledger.account_ledger(account), -cost.total_cents), (revenue, cost.charge_cents)]
-            if cost.tax_cents:
-                lines.append((tax, cost.tax_cents))
-            memo = f"Call {row.call_id}: {minutes} min from {info.code}"
-            specs.append(ledger.EntrySpec(f"call:{row.call_id}", EntryKind.CALL, lines, memo))
+    for row, rated, charge in calls:
+        if charge.cost.total_cents:
+            assert charge.account is not None, "a charged call has its payer (charge_decide)"
+            ledgers = (ledger.account_ledger(charge.account), revenue, tax)
+            specs.append(entry_spec(call=row.call, rated=rated, charge=charge, ledgers=ledgers))
     return specs
 
 
 def _record(
     row: _Row,
-    plan: PlanInfo,
-    minutes: int,
-    cost: Price,
-    account: CallingAccount | None,
-    billing: str,
+    rated: RatedCall,
+    charge: Charge,
     *,
     balance: int | None,
     entry_id: int | None,
+    now: datetime.datetime,
 ) -> CallRecord:
-    assert row.facility_id is not None and row.inmate_id is not None, "a rated row has both (_rate)"
-    return CallRecord(
-        call_id=row.call_id,
-        account=account,
-        facility_id=row.facility_id,
-        inmate_id=row.inmate_id,
-        dialed_number=row.e164,
-        started_at=row.started_at,
-        duration_seconds=row.duration_seconds,
-        disconnect=row.disconnect,
-        billing=billing,
-        rate_plan_id=plan.id,
-        rate_per_minute=plan.rate_per_minute,
-        tax_rate=plan.tax_rate,
-        billable_minutes=minutes,
-        charge_cents=cost.charge_cents,
-        tax_cents=cost.tax_cents,
-        balance_after_cents=balance,
-        entry_id=entry_id,
-        source=CallSource.IMPORT,
-        refused_reason=row.refusal.reason if row.refusal is not None else "",
+    record = CallRecord(
+        **record_values(
+            call=row.call, rated=rated, charge=charge, balance_after_cents=balance, entry_id=entry_id, now=now
+        )
     )
+    record.account = charge.account  # known already: no query when the charge is reported to accounts
+    return record
 
 
 def _charge(charges: list[_Rated], summary: ImportSummary, now: datetime.datetime) -> None:
@@ -349,21 +308,23 @@ def _charge(charges: list[_Rated], summary: ImportSummary, now: datetime.datetim
     if not calls:
         return
     specs = _entries(calls)
-    free_ledgers = [ledger.account_ledger(a) for *_, cost, a, _ in calls if a is not None and not cost.total_cents]
+    free_ledgers = [
+        ledger.account_ledger(c.account) for _, _, c in calls if c.account is not None and not c.cost.total_cents
+    ]
     with transaction.atomic():
         posted = ledger.post_batch(entries=specs, also_lock=free_ledgers)
         after = {spec.idempotency_key: b for spec, b in zip(specs, posted.balance_after, strict=True)}
         records = []
-        for row, _hold, _, plan, minutes, cost, account, billing in calls:
+        for row, rated, charge in calls:
             key = f"call:{row.call_id}"
-            if cost.total_cents and key not in posted.entry_ids:
+            if charge.cost.total_cents and key not in posted.entry_ids:
                 summary.duplicate += 1  # another report of this call was posted first
                 continue
             balance = after.get(key)
-            if balance is None and account is not None:
-                balance = posted.balances.get(ledger.account_ledger(account).pk)
+            if balance is None and charge.account is not None:
+                balance = posted.balances.get(ledger.account_ledger(charge.account).pk)
             entry_id = posted.entry_ids.get(key)
-            records.append(_record(row, plan, minutes, cost, account, billing, balance=balance, entry_id=entry_id))
+            records.append(_record(row, rated, charge, balance=balance, entry_id=entry_id, now=now))
         # A charged call's record cannot collide: its entry `call:<id>` was created here. A free one
         # reported by the API at this very moment may: the first record stands.
         CallRecord.objects.bulk_create([r for r in records if r.entry_id], batch_size=1000)
