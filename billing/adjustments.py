@@ -4,9 +4,10 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts.models import AccountKind, CallingAccount, User
+from billing.ledger.models import EntryKind, SystemAccount
 
 from . import ledger
-from .models import Adjustment, EntryKind, SystemAccount
+from .models import Adjustment
 from .statements import dunning
 
 

@@ -12,7 +12,8 @@ from django.utils.translation import gettext
 from accounts.emails import account_email_enqueue
 from accounts.models import AccountKind, User
 from billing import ledger
-from billing.models import CallCreditReason, CallCreditRequest, CallCreditStatus, EntryKind, SystemAccount
+from billing.ledger.models import EntryKind, SystemAccount
+from billing.models import CallCreditReason, CallCreditRequest, CallCreditStatus
 from billing.statements import dunning
 from calls.models import CallRecord
 

@@ -8,10 +8,11 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts.models import CallingAccount
+from billing.ledger.models import Posting, SystemAccount
 from calls.models import SingleCall, SingleCallStatus
 
 from . import ledger
-from .models import AutoReload, Channel, Payment, PaymentStatus, Posting, Refund, RefundStatus, SystemAccount
+from .models import AutoReload, Channel, Payment, PaymentStatus, Refund, RefundStatus
 from .payments.autoreload import NOT_COUNTED, RELOAD_EVERY
 
 OFFLINE_RECORDED_CHANNELS = (Channel.MAIL, Channel.PHONE_AGENT)

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from accounts.closed_charges import accounts_charged
 from billing import ledger
-from billing.models import EntryKind, Hold, SystemAccount
+from billing.ledger.models import EntryKind, Hold, SystemAccount
 
 from . import payers, single_calls
 from .api import fields

@@ -28,7 +28,7 @@ from accounts.models import (
     status_in_force,
 )
 from billing import ledger
-from billing.models import EntryKind, SystemAccount
+from billing.ledger.models import EntryKind, SystemAccount
 from billing.money import to_decimal
 from billing.rows import pipelined, row_insert
 

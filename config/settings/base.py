@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "csp",
     "accounts",
     "billing",
+    "billing.ledger.apps.LedgerConfig",
     "calls",
 ]
 

@@ -12,7 +12,8 @@ from accounts.services import account_suspend
 from billing import ledger, selectors, stripe_gateway
 from billing.adjustments import adjustment_create
 from billing.closing import services as closing
-from billing.models import Hold, Payment, PaymentMethod, PaymentStatus
+from billing.ledger.models import Hold
+from billing.models import Payment, PaymentMethod, PaymentStatus
 from billing.payments import services as payments
 from billing.payments.direct_bill import direct_bill_mail_payment_record
 from calls import services as calls

@@ -6,7 +6,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from billing.models import Hold
+from billing.ledger.models import Hold
 from billing.rows import pipelined, row_insert
 from tests.helpers import make_account
 

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection, connections, transaction
 from rest_framework.test import APIClient
 
-from billing.models import Hold, JournalEntry
+from billing.ledger.models import Hold, JournalEntry
 from calls import services
 from calls.models import CallRecord, Facility
 from tests.factories import FacilityFactory, InmateFactory, RatePlanFactory

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import AccountKind, AccountStatus, PhoneNumber, SuspensionCode
-from billing.models import Hold
+from billing.ledger.models import Hold
 from calls.models import BlockedNumber, InmateDebitSponsorship
 from calls.services import DenyReason, facility_changed
 from calls.tasks import expire_call_holds

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billing import ledger
-from billing.models import Hold, JournalEntry, SystemAccount
+from billing.ledger.models import Hold, JournalEntry, SystemAccount
 from calls import services as calls_services
 from calls.models import CallRecord, InmateDebitSponsorship
 from calls.rating import billable_minutes, minutes_covered, price

@@ -35,19 +35,10 @@ from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .models import (
-    EntryKind,
-    Hold,
-    JournalEntry,
-    LedgerAccount,
-    Payment,
-    PaymentStatus,
-    Posting,
-    Refund,
-    RefundReduction,
-    SystemAccount,
-)
-from .rows import pipelined, row_insert
+from billing.models import Payment, PaymentStatus, Refund, RefundReduction
+from billing.rows import pipelined, row_insert
+
+from .models import EntryKind, Hold, JournalEntry, LedgerAccount, Posting, SystemAccount
 
 
 class LedgerError(Exception):
