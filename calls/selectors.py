@@ -13,7 +13,7 @@ from django.db.models import Count, QuerySet
 from accounts.models import CallingAccount, PhoneNumber, User
 from accounts.selectors import number_view_for_holder
 from billing.ledger.models import Hold, LedgerAccount, SystemAccount
-from billing.rows import pipelined
+from billing.ledger.rows import pipelined
 
 from .models import (
     BlockedNumber,

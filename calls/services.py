@@ -29,8 +29,8 @@ from accounts.models import (
 )
 from billing import ledger
 from billing.ledger.models import EntryKind, SystemAccount
+from billing.ledger.rows import pipelined, row_insert
 from billing.money import to_decimal
-from billing.rows import pipelined, row_insert
 
 from . import payers, single_calls
 from .announcements import announcement

@@ -9,11 +9,10 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from billing.rows import pipelined, row_insert
-
 from .balances import LEDGER_TABLE, LOCK_CLAUSE
 from .ledger_accounts import account_ledger
 from .models import Hold, LedgerAccount
+from .rows import pipelined, row_insert
 
 
 @dataclass(frozen=True)

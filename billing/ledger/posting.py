@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from billing.rows import pipelined
-
 from .balances import LEDGER_TABLE, lock_ledger_rows
 from .models import EntryKind, JournalEntry, LedgerAccount, Posting
+from .rows import pipelined
 
 
 class LedgerError(Exception):
