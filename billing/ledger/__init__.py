@@ -61,6 +61,8 @@ _API = {
             "reverse",
         ),
         "holds": (
+            "AccountState",
+            "account_state_register",
             "Funds",
             "HoldResult",
             "HoldTerms",

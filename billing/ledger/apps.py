@@ -10,6 +10,7 @@ class LedgerConfig(AppConfig):
     verbose_name = "Ledger"
 
     def ready(self) -> None:
-        # Each app's `ledger_checks` module registers the invariants of its workflows with the
-        # ledger's check (as the admin finds each app's `admin` module): the kernel names none of them.
-        autodiscover_modules("ledger_checks")
+        # What other apps tell the kernel, found as the admin finds each app's `admin` module, so the
+        # kernel names none of them: `ledger_checks` registers a workflow's invariants with the
+        # ledger's check, `ledger_state` the calling account's columns a hold decision reads.
+        autodiscover_modules("ledger_checks", "ledger_state")

@@ -1,9 +1,11 @@
 """Holds: money reserved on a calling account for a cause (a call in progress), placed under the
 account's ledger-row lock so two calls at once never spend the same dollars."""
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Sum
@@ -11,22 +13,42 @@ from django.utils import timezone
 
 from .balances import LEDGER_TABLE, LOCK_CLAUSE
 from .ledger_accounts import account_ledger
-from .models import Hold, LedgerAccount
+from .models import Hold
 from .rows import pipelined, row_insert
 
 
 @dataclass(frozen=True)
 class Funds:
-    """What an account can spend now, read under its ledger-row lock, and the account's standing as
-    it is then: every status change takes the same lock first, so a close or a suspension that
-    committed while the hold waited is seen here."""
+    """What an account can spend now, read under its ledger-row lock, and the account's state as it
+    is then (`account`: the columns the accounts layer registered, by name): every status change
+    takes the same lock first, so a close or a suspension that committed while the hold waited is
+    seen here."""
 
     balance_cents: int
     held_cents: int
     available_cents: int
-    status: str = ""
-    suspension_code: str = ""
-    activates_at: datetime | None = None
+    account: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AccountState:
+    """How to read the state of a calling account a hold decision needs, given by the layer that
+    owns calling accounts (the kernel knows no other app's table or columns). The columns are read
+    in the same statement as the open holds, after the ledger-row lock is held: no extra round trip."""
+
+    table: str  # the calling accounts' table, whose primary key is a hold's account id
+    columns: tuple[str, ...]  # returned in `Funds.account`, by name
+    credit_limit: str  # the column of the credit limit in cents, for holds placed on credit
+
+
+_account_state: AccountState | None = None
+
+
+def account_state_register(state: AccountState) -> None:
+    """Tell the kernel which account columns `hold_place` reads under the lock (one registration;
+    a later one replaces it)."""
+    global _account_state  # noqa: PLW0603 - set once, when the apps are ready
+    _account_state = state
 
 
 @dataclass(frozen=True)
@@ -98,10 +120,6 @@ def hold_place(
 _HOLD_TABLE = Hold._meta.db_table
 
 
-# The calling account's table, named through the ledger row's link to it (the kernel imports no app).
-_ACCOUNT_TABLE = LedgerAccount._meta.get_field("calling_account").related_model._meta.db_table
-
-
 def _lock_for_hold(
     *, ledger_id: int, account_id: int, call_id: str, on_credit: bool, now: datetime
 ) -> tuple[Funds, int | None]:
@@ -112,7 +130,9 @@ def _lock_for_hold(
     holds committed (or a status changed) while it waited for the lock would be missing from a read
     taken in the statement that waited. The second statement starts after the lock is ours and sees
     them all."""
-    holds, accounts = connection.ops.quote_name(_HOLD_TABLE), connection.ops.quote_name(_ACCOUNT_TABLE)
+    state = _account_state
+    sql = _hold_read_sql(state)
+    params = [account_id, connection.ops.adapt_datetimefield_value(now), call_id]
     with connection.cursor() as locking, connection.cursor() as reading:
         with pipelined():  # one round trip; the server runs the second after the first has the lock
             locking.execute(
@@ -120,25 +140,35 @@ def _lock_for_hold(
                 f"WHERE id = %s{LOCK_CLAUSE}",
                 [ledger_id],
             )
-            reading.execute(
-                f"SELECT (SELECT COALESCE(SUM(amount_cents), 0) FROM {holds} "  # noqa: S608 - names from the models
-                " WHERE account_id = %s AND released_at IS NULL AND expires_at > %s), "
-                f"(SELECT id FROM {holds} WHERE call_id = %s), a.status, a.suspension_code, a.activates_at, "
-                "a.credit_limit_cents "
-                f"FROM {accounts} a WHERE a.id = %s",
-                [account_id, connection.ops.adapt_datetimefield_value(now), call_id, account_id],
-            )
+            reading.execute(sql, params if state is None else [*params, account_id])
         (balance,) = locking.fetchone()
-        held, existing, status, suspension_code, activates_at, credit_limit_cents = reading.fetchone()
+        held, existing, *values = reading.fetchone()
+    account = dict(zip(state.columns, values, strict=False)) if state is not None else {}
+    credit_limit_cents = (values[-1] or 0) if state is not None and on_credit else 0
     funds = Funds(
         balance_cents=balance,
         held_cents=int(held),
-        available_cents=((credit_limit_cents or 0) if on_credit else 0) + balance - int(held),
-        status=status,
-        suspension_code=suspension_code or "",
-        activates_at=activates_at,
+        available_cents=credit_limit_cents + balance - int(held),
+        account=account,
     )
     return funds, existing
+
+
+@functools.cache
+def _hold_read_sql(state: AccountState | None) -> str:
+    """What a hold decision reads once the lock is held: open holds, the call id's hold and, from the
+    account's row, the registered columns and its credit limit (last)."""
+    holds = connection.ops.quote_name(_HOLD_TABLE)
+    sql = (
+        f"SELECT (SELECT COALESCE(SUM(amount_cents), 0) FROM {holds} "  # noqa: S608 - names from the models
+        " WHERE account_id = %s AND released_at IS NULL AND expires_at > %s), "
+        f"(SELECT id FROM {holds} WHERE call_id = %s)"
+    )
+    if state is None:
+        return sql
+    quote = connection.ops.quote_name
+    columns = ", ".join(f"a.{quote(column)}" for column in (*state.columns, state.credit_limit))
+    return f"{sql}, {columns} FROM {quote(state.table)} a WHERE a.id = %s"
 
 
 def hold_get(*, call_id: str) -> Hold | None:
