@@ -91,7 +91,7 @@ def profile_update(
 
 
 def _locked(account: CallingAccount) -> CallingAccount:
-    """The lock order of DESIGN.md §3 (see billing/ledger.py): the account's ledger row first, then
+    """The lock order of DESIGN.md §3 (see billing/ledger/): the account's ledger row first, then
     the account row. FOR NO KEY UPDATE: a hold or call record being inserted for this account (a
     key-share lock) does not wait on it."""
     ledger.balance_lock(account=account)

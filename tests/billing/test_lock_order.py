@@ -1,4 +1,4 @@
-"""The one lock order (billing/ledger.py), tried with real threads on PostgreSQL, many at once on one
+"""The one lock order (billing/ledger/), tried with real threads on PostgreSQL, many at once on one
 account: card-payment credits racing call charges and authorizations, Direct Bill payments racing
 each other, closing racing a sponsorship, a charge and a payment. Zero errors, zero deadlocks, exact
 arithmetic, and a clean ledger check at the end of each."""
