@@ -29,6 +29,39 @@ import its models here: each name of the API is looked up in its module on first
 """
 
 import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # what type checkers and editors read; at run time each name is found on first use
+    from .balances import (
+        accounts_owing,
+        balance,
+        balance_as_of,
+        balance_get,
+        balance_lock,
+        balance_subquery,
+        credits_since,
+        owed_cents,
+        postings_for_account,
+    )
+    from .checks import Violation, check
+    from .holds import (
+        AccountState,
+        Funds,
+        HoldResult,
+        HoldTerms,
+        account_state_register,
+        hold_get,
+        hold_place,
+        hold_release,
+        holds_expire,
+        holds_open_cents,
+        holds_open_exist,
+        holds_release,
+        holds_release_for_account,
+    )
+    from .ledger_accounts import account_ledger, account_ledgers_attach, system_account, system_accounts
+    from .posting import BatchPosted, EntrySpec, LedgerError, PostResult, post, post_batch, reverse
+    from .reads import balances_as_of_sql, entry_tax_sql, entry_totals_between_sql, totals_between
 
 # name → module of this package that defines it
 _API = {
@@ -89,7 +122,47 @@ _API = {
     for name in names
 }
 
-__all__ = sorted(_API)
+__all__ = [
+    "AccountState",
+    "BatchPosted",
+    "EntrySpec",
+    "Funds",
+    "HoldResult",
+    "HoldTerms",
+    "LedgerError",
+    "PostResult",
+    "Violation",
+    "account_ledger",
+    "account_ledgers_attach",
+    "account_state_register",
+    "accounts_owing",
+    "balance",
+    "balance_as_of",
+    "balance_get",
+    "balance_lock",
+    "balance_subquery",
+    "balances_as_of_sql",
+    "check",
+    "credits_since",
+    "entry_tax_sql",
+    "entry_totals_between_sql",
+    "hold_get",
+    "hold_place",
+    "hold_release",
+    "holds_expire",
+    "holds_open_cents",
+    "holds_open_exist",
+    "holds_release",
+    "holds_release_for_account",
+    "owed_cents",
+    "post",
+    "post_batch",
+    "postings_for_account",
+    "reverse",
+    "system_account",
+    "system_accounts",
+    "totals_between",
+]
 
 
 def __getattr__(name: str):

@@ -26,6 +26,10 @@ def test_every_public_name_of_the_kernel_modules_is_offered_by_the_package(name)
         assert getattr(ledger, attr) is getattr(module, attr), attr
 
 
+def test_the_package_declares_what_it_offers():
+    assert sorted(ledger.__all__) == sorted(ledger._API)
+
+
 def test_an_unknown_name_is_an_attribute_error():
     with pytest.raises(AttributeError):
         ledger.no_such_function  # noqa: B018
