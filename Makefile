@@ -51,6 +51,7 @@ suite:
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(TEST_ENV) $(PY) -m mypy
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run --settings=config.settings.test >/dev/null \
 	  || { echo "Models and migrations differ: run manage.py makemigrations."; exit 1; }
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)

@@ -165,7 +165,7 @@ class CallingAccountAdmin(admin.ModelAdmin):
     search_fields = ["holder__email", "holder__first_name", "holder__last_name", "phone_numbers__number", "=id"]
     list_select_related = ["holder", "ledger_account"]
     ordering = ["-created_at", "-id"]
-    fields = [
+    fields = (
         "holder",
         "kind",
         "status",
@@ -181,7 +181,7 @@ class CallingAccountAdmin(admin.ModelAdmin):
         "phone",
         "created",
         "closed",
-    ]
+    )
     readonly_fields = fields
     activates = time_column("activates_at", "activates at")
     activated = time_column("activated_at", "activated at")

@@ -47,7 +47,7 @@ class DirectBillApplicationAdmin(admin.ModelAdmin):
     ordering = ["created_at", "id"]
     list_select_related = ["applicant", "account"]
     change_form_template = "direct_bill/admin/application_change_form.html"
-    fields = [
+    fields = (
         "applicant",
         "status",
         "legal_name",
@@ -66,7 +66,7 @@ class DirectBillApplicationAdmin(admin.ModelAdmin):
         "decided_by",
         "account_link",
         "credit_limit_history",
-    ]
+    )
     readonly_fields = fields
     created = time_column("created_at", "applied")
     decided = time_column("decided_at", "decided")

@@ -4,6 +4,8 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
+from calls.models import Facility
+
 from .models import Language, LineType, User
 from .security import HardenedFormMixin
 from .states import US_STATES
@@ -75,7 +77,7 @@ class PhoneNumberForm(HardenedFormMixin, forms.Form):
     label = forms.CharField(label=_("Label"), max_length=60, required=False, help_text=_("Home, work, Grandma…"))
     line_type = forms.ChoiceField(
         label=_("Kind of line"),
-        choices=[("", _("Choose the kind of line"))] + LineType.choices,
+        choices=[("", _("Choose the kind of line")), *LineType.choices],
         help_text=_("Calls to mobile numbers connect only where the facility allows cell phones."),
         error_messages={"required": _("Choose the kind of line: landline, mobile, VoIP or unknown.")},
     )
@@ -89,7 +91,7 @@ class PhoneNumberEditForm(HardenedFormMixin, forms.Form):
 class AccountOpenForm(HardenedFormMixin, forms.Form):
     """Opening an AdvanceConnect account: optionally, the facility that will call (to show its prices)."""
 
-    facility = forms.ModelChoiceField(
+    facility: "forms.ModelChoiceField[Facility]" = forms.ModelChoiceField(
         label=_("Which facility will call you? (optional)"),
         queryset=None,
         required=False,

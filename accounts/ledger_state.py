@@ -3,6 +3,8 @@
 the statement that reads the open holds. The kernel knows no other app's table: this module tells
 it which (found by the ledger app when the apps are ready)."""
 
+from django.db.models import Field
+
 from billing import ledger
 
 from .models import CallingAccount
@@ -11,7 +13,9 @@ STANDING_COLUMNS = ("status", "suspension_code", "activates_at")
 
 
 def _column(name: str) -> str:
-    return CallingAccount._meta.get_field(name).column
+    field = CallingAccount._meta.get_field(name)
+    assert isinstance(field, Field) and field.column is not None, "a concrete field has a column"
+    return field.column
 
 
 ledger.account_state_register(

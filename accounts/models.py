@@ -1,3 +1,5 @@
+from typing import ClassVar
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
@@ -50,7 +52,8 @@ class UserManager(BaseUserManager):
 class User(AbstractUser):
     """An account holder (family member) or a staff member. The email address is the login."""
 
-    username = None
+    # The email address is the login: AbstractUser's username column is removed (Django's documented way).
+    username = None  # type: ignore[assignment]
     email = models.EmailField("email address", unique=True)
     preferred_language = models.CharField(max_length=2, choices=Language.choices, default=Language.ENGLISH)
     address_line1 = models.CharField(_("address"), max_length=200, blank=True)
@@ -64,7 +67,7 @@ class User(AbstractUser):
     )
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
     # What the holder edits on the profile page.
     PROFILE_FIELDS = (
         "first_name",
@@ -78,7 +81,8 @@ class User(AbstractUser):
         "time_zone",
     )
 
-    objects = UserManager()
+    # Our manager creates users by email; the base class's manager type expects a username.
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 
     class Meta:
         ordering = ["email"]

@@ -17,6 +17,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from billing.errors import DomainError
+
 from .emails import account_email_enqueue
 from .models import AccountEvent, AccountStatus, CallingAccount, PhoneLock, PhoneNumber, PhonePin, PhoneSession, User
 
@@ -28,12 +30,8 @@ PHONE_SESSION_MAX_AGE = timedelta(hours=4)
 WITHHELD = "withheld"
 
 
-class PhoneAccessError(Exception):
+class PhoneAccessError(DomainError):
     """A PIN that cannot be set as asked. `message` is fit to show."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 class PinCheck(Enum):

@@ -52,8 +52,9 @@ def _wrap_clean(field: forms.Field) -> None:
             reject_control_characters(item)
         return original(value)
 
-    field.clean = clean
-    field._control_checked = True
+    # This one field instance's clean() is wrapped (not the class's): an instance attribute on purpose.
+    field.clean = clean  # type: ignore[method-assign]
+    field._control_checked = True  # type: ignore[attr-defined]  # a marker so a field is wrapped once
 
 
 def autocomplete_widgets_harden(form: forms.BaseForm) -> None:
@@ -81,8 +82,9 @@ def _only_keys_looked_up(widget: AutocompleteMixin) -> None:
             keys.append(item)
         return original(name, keys, attr)
 
-    widget.optgroups = optgroups
-    widget._keys_checked = True
+    # This one widget instance's optgroups() is wrapped (not the class's): an instance attribute on purpose.
+    widget.optgroups = optgroups  # type: ignore[method-assign]
+    widget._keys_checked = True  # type: ignore[attr-defined]  # a marker so a widget is wrapped once
 
 
 class HardenedFormMixin:
@@ -93,10 +95,6 @@ class HardenedFormMixin:
         super().__init__(*args, **kwargs)
         text_fields_harden(self)
         autocomplete_widgets_harden(self)
-
-
-class HardenedModelForm(HardenedFormMixin, forms.ModelForm):
-    """The base form of every admin page that edits a model (ModelAdmin.form)."""
 
 
 def client_ip(request: HttpRequest) -> str:

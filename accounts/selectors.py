@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
+from django_stubs_ext import StrOrPromise
 from phonenumber_field.phonenumber import to_python as phone_number_parse
 
 from billing import ledger
@@ -31,11 +32,6 @@ def account_list_for_holder(*, holder: User) -> QuerySet[CallingAccount]:
 def account_get_for_holder(*, holder: User, pk: int) -> CallingAccount:
     """The holder's own account, or 404 (never another holder's)."""
     return get_object_or_404(account_list_for_holder(holder=holder), pk=pk)
-
-
-def account_open_list_for_holder(*, holder: User, kind: str | None = None) -> QuerySet[CallingAccount]:
-    accounts = account_list_for_holder(holder=holder).exclude(status=AccountStatus.CLOSED)
-    return accounts.filter(kind=kind) if kind else accounts
 
 
 def account_payable_list_for_holder(*, holder: User) -> QuerySet[CallingAccount]:
@@ -105,7 +101,7 @@ class AccountView:
 
     account: CallingAccount
     status: str
-    status_label: str
+    status_label: StrOrPromise
     balance_cents: int
     numbers: list
     credit: "Credit | None" = None

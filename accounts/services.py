@@ -7,6 +7,7 @@ from django.utils.translation import gettext
 from phonenumber_field.phonenumber import PhoneNumber as ParsedNumber
 
 from billing import ledger
+from billing.errors import DomainError
 
 from .emails import account_email_enqueue
 from .models import (
@@ -21,12 +22,8 @@ from .models import (
 )
 
 
-class AccountError(Exception):
+class AccountError(DomainError):
     """Something a holder or staff member asked for that cannot be done. The message is fit to show."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 def account_open(

@@ -19,7 +19,7 @@ class TextMessageAdmin(ReadOnlyAdmin):
     list_display = ["id", "to_number", "channel", "purpose", "template", "status", "delivery_status", "created"]
     list_filter = ["status", "delivery_status", "purpose", "channel"]
     search_fields = ["to_number", "provider_sid", "account__id"]
-    fields = [
+    fields = (
         "to_number",
         "channel",
         "purpose",
@@ -36,7 +36,7 @@ class TextMessageAdmin(ReadOnlyAdmin):
         "error_message",
         "delivery_status",
         "created_at",
-    ]
+    )
     readonly_fields = fields
     inlines = [TextStatusEventInline]
 

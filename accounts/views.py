@@ -168,7 +168,7 @@ def account_close(request, pk: int):
             return redirect("accounts:account_detail", pk=account.pk)
         plan = refunds.account_close_plan(account=account, mailing_address=on_file)
     elif request.method == "POST":
-        error = " ".join(form.errors.get("reason", []))
+        error = " ".join(str(message) for message in form.errors.get("reason", []))
     return render(
         request,
         "accounts/account_close.html",

@@ -42,7 +42,10 @@ def pgbench_tps(seconds: int, clients: int) -> float:
             capture_output=True,
             text=True,
         ).stdout
-        return float(re.search(r"tps = ([0-9.]+)", out).group(1))
+        found = re.search(r"tps = ([0-9.]+)", out)
+        if found is None:
+            raise RuntimeError(f"pgbench printed no tps: {out!r}")
+        return float(found.group(1))
     finally:
         _psql(f"DROP DATABASE IF EXISTS {PGBENCH_DB}")
 

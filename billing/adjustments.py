@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts.models import AccountKind, CallingAccount, User
+from billing.errors import DomainError
 from billing.ledger.models import EntryKind, SystemAccount
 
 from . import ledger
@@ -11,10 +12,8 @@ from .models import Adjustment
 from .statements import dunning
 
 
-class AdjustmentError(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class AdjustmentError(DomainError):
+    """An adjustment that cannot be made as asked; `message` is fit to show."""
 
 
 DESCRIPTION_MAX_LENGTH = 200

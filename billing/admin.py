@@ -87,7 +87,7 @@ class LedgerAccountAdmin(ReadOnlyAdmin):
     list_display = ["code", "name", "balance"]
     search_fields = ["code", "name"]
     inlines = [AccountPostingInline]
-    fields = ["code", "name", "calling_account", "balance", "created"]
+    fields = ("code", "name", "calling_account", "balance", "created")
     readonly_fields = fields
     created = time_column("created_at", "created")
 
@@ -165,7 +165,7 @@ class PaymentAdmin(admin.ModelAdmin):
     ]
     list_select_related = ["account__holder", "single_call"]
     ordering = ["-created_at", "-id"]
-    readonly_fields = [
+    readonly_fields = (
         "account",
         "single_call",
         "channel",
@@ -183,7 +183,7 @@ class PaymentAdmin(admin.ModelAdmin):
         "entry",
         "created",
         "succeeded",
-    ]
+    )
     fields = readonly_fields
     amount = money_column("amount_cents", "amount")
     fee = money_column("fee_cents", "fee")
@@ -373,7 +373,7 @@ class RefundAdmin(ReadOnlyAdmin):
     search_fields = ["=id", "=account__id", "account__holder__email", "check_number", "stripe_refund_id"]
     list_select_related = ["account__holder", "payment", "approved_by", "single_call"]
     ordering = ["-created_at", "-id"]
-    fields = [
+    fields = (
         "account",
         "single_call",
         "mailing_address",
@@ -390,7 +390,7 @@ class RefundAdmin(ReadOnlyAdmin):
         "sent_entry",
         "created",
         "succeeded",
-    ]
+    )
     readonly_fields = fields
     inlines = [RefundReductionInline]
     actions = ["approve_check_refund", "mark_check_sent", "address_from_profile", "retry_card_refund"]
@@ -660,7 +660,7 @@ class ReconciliationRunAdmin(ReconciliationPermissionMixin, ReadOnlyAdmin):
     ordering = ["-started_at", "-id"]
     inlines = [DifferenceInline]
     change_list_template = "admin/billing/reconciliation_change_list.html"
-    fields = ["started", "finished", "payments_checked", "refunds_checked", "stripe_net", "ledger_net", "error"]
+    fields = ("started", "finished", "payments_checked", "refunds_checked", "stripe_net", "ledger_net", "error")
     readonly_fields = fields
     started = time_column("started_at", "started")
     finished = time_column("finished_at", "finished")

@@ -12,6 +12,7 @@ from django.utils.translation import gettext
 from accounts.emails import account_email_enqueue
 from accounts.models import AccountKind, User
 from billing import ledger
+from billing.errors import DomainError
 from billing.ledger.models import EntryKind, SystemAccount
 from billing.models import CallCreditReason, CallCreditRequest, CallCreditStatus
 from billing.statements import dunning
@@ -20,12 +21,8 @@ from calls.models import CallRecord
 CALL_CREDIT_WINDOW = timedelta(days=90)
 
 
-class CallCreditError(Exception):
+class CallCreditError(DomainError):
     """A request that cannot be made or decided as asked. `message` is fit to show."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 def call_credit_eligible(*, call: CallRecord, now: datetime | None = None) -> bool:
@@ -40,7 +37,7 @@ def call_credit_request(
     """The holder of the account a call was charged to asks for its charge back. Raises
     CallCreditError (nothing stored) for someone else's call, a free call, one older than
     CALL_CREDIT_WINDOW, an unknown reason or a call already asked about."""
-    if call.account_id is None or call.account.holder_id != holder.pk:
+    if call.account is None or call.account.holder_id != holder.pk:
         raise CallCreditError(gettext("Choose a call charged to one of your accounts."))
     if reason not in CallCreditReason.values:
         raise CallCreditError(gettext("Choose what went wrong with the call."))
@@ -53,7 +50,7 @@ def call_credit_request(
         with transaction.atomic():
             return CallCreditRequest.objects.create(
                 call=call,
-                account_id=call.account_id,
+                account=call.account,
                 requested_by=holder,
                 reason=reason,
                 details=details,

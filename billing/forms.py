@@ -5,6 +5,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from accounts.alerts import ALERT_THRESHOLD_MAX_CENTS
+from accounts.models import CallingAccount
 from accounts.security import HardenedFormMixin
 from billing.money import format_cents
 from config.forms import AmountField
@@ -29,7 +30,7 @@ class FundForm(HardenedFormMixin, forms.Form):
     """Step one: which account and how much. The account list holds the holder's open accounts only,
     so another holder's account id is refused with a clear message."""
 
-    account = forms.ModelChoiceField(
+    account: "forms.ModelChoiceField[CallingAccount]" = forms.ModelChoiceField(
         label=_("Account"),
         queryset=None,
         empty_label=None,

@@ -31,12 +31,13 @@ from .money import format_cents
 
 def channel_words(channel: str) -> str:
     """How a payment was made, in the reader's language."""
-    return {
+    words: dict[str, str] = {
         Channel.WEB: _("Online"),
         Channel.PHONE_IVR: _("By phone (automated)"),
         Channel.PHONE_AGENT: _("By phone (live agent)"),
         Channel.MAIL: _("By mail (check or money order)"),
-    }.get(channel, channel)
+    }
+    return words.get(channel, channel)
 
 
 def short_date(moment: datetime.datetime | datetime.date, zone: str | None = None) -> str:
@@ -78,19 +79,25 @@ def _line_call_credit(line) -> CallCreditRequest | None:
 
 def payment_state_words(payment: Payment) -> str:
     """A payment's state, saying plainly whether money was taken."""
-    return {
+    words: dict[str, str] = {
         PaymentStatus.SUCCEEDED: _("Paid"),
         PaymentStatus.FAILED: _("Failed: nothing was charged"),
         PaymentStatus.CANCELED: _("Canceled: nothing was charged"),
         PaymentStatus.REQUIRES_ACTION: _("Waiting for your bank's confirmation: not charged yet"),
         PaymentStatus.PROCESSING: _("Processing"),
         PaymentStatus.CREATED: _("Processing"),
-    }.get(payment.status, payment.status)
+    }
+    return words.get(payment.status, payment.status)
 
 
 def call_words(call: CallRecord) -> str:
     """ "Call from Maria Lopez at Cheshire CI · 12 min · $2.53"."""
-    cost = _("free") if call.charge_cents + call.tax_cents == 0 else format_cents(call.charge_cents + call.tax_cents)
+    if call.refused_reason:
+        cost = _("not charged: FamilyLine did not allow this call")
+    elif call.charge_cents + call.tax_cents == 0:
+        cost = _("free")
+    else:
+        cost = format_cents(call.charge_cents + call.tax_cents)
     return _("Call from %(inmate)s at %(facility)s · %(minutes)s min · %(cost)s") % {
         "inmate": call.inmate.full_name,
         "facility": call.facility.name,
@@ -116,9 +123,11 @@ def payment_words(payment: Payment) -> str:
 
 def refund_words(refund: Refund) -> str:
     where = _("Refund to your card") if refund.method == RefundMethod.CARD else _("Refund by check")
-    state = {RefundStatus.SUCCEEDED: _("sent"), RefundStatus.FAILED: _("refused by the card processor")}.get(
-        refund.status, _("on its way")
-    )
+    states: dict[str, str] = {
+        RefundStatus.SUCCEEDED: _("sent"),
+        RefundStatus.FAILED: _("refused by the card processor"),
+    }
+    state = states.get(refund.status, _("on its way"))
     return f"{where} · {format_cents(refund.amount_cents)} · {state}"
 
 
@@ -154,7 +163,11 @@ class Filters:
     def bounds(self) -> tuple[datetime.datetime | None, datetime.datetime | None]:
         tz = ZoneInfo(self.zone)
         start = datetime.datetime.combine(self.date_from, datetime.time(), tz) if self.date_from else None
-        end = self.date_to and datetime.datetime.combine(self.date_to + datetime.timedelta(days=1), datetime.time(), tz)
+        end = (
+            datetime.datetime.combine(self.date_to + datetime.timedelta(days=1), datetime.time(), tz)
+            if self.date_to
+            else None
+        )
         return start, end
 
 
@@ -220,6 +233,7 @@ def history_for_account(*, account: CallingAccount, filters: Filters, limit: int
         result.calls_count += 1
     for credit in call_credits_for(account=account, filters=filters)[:limit]:
         text = call_credit_words(credit, filters.zone)
+        assert credit.decided_at is not None, "an approved credit was decided"
         result.entries.append(Entry(credit.decided_at, "credit", text, credit.amount_cents, credit=credit))
         result.credits_total_cents += credit.amount_cents
     if not filters.calls_only:
@@ -274,11 +288,14 @@ def monthly_spending(
             "started_at", "charge_cents", "tax_cents"
         )
     )
-    fees = list(
-        Payment.objects.filter(
+    # succeeded_at is never empty here (filtered by range); the comprehension says so to the type checker.
+    fees = [
+        (at, fee)
+        for at, fee in Payment.objects.filter(
             account=account, status=PaymentStatus.SUCCEEDED, succeeded_at__gte=bounds[0], succeeded_at__lt=bounds[-1]
         ).values_list("succeeded_at", "fee_cents")
-    )
+        if at is not None
+    ]
     bars = []
     for start, end in zip(bounds, bounds[1:], strict=False):
         month_calls = [(c, t) for at, c, t in calls if start <= at < end]

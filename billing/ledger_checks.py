@@ -120,7 +120,7 @@ def _refund_violations() -> list[ledger.Violation]:
     for refund in refunds.select_related("entry", "sent_entry", "single_call"):
         posted = refund.method == "check" or refund.status == "succeeded"
         sent = refund.method == "check" and refund.status == "succeeded"
-        if refund.single_call_id is not None:  # back to the card from the single calls account
+        if refund.single_call is not None:  # back to the card from the single calls account
             key, taken = f"single_call:{refund.single_call.call_id}:refund", -refund.to_single_calls
         else:
             # A card refund is reduced before it is posted: it posts what is left.
@@ -128,26 +128,30 @@ def _refund_violations() -> list[ledger.Violation]:
             taken = -refund.to_account - (refund.reduced if refund.method == "check" else 0)
         if posted != (refund.entry_id is not None) or sent != (refund.sent_entry_id is not None):
             violations.append(ledger.Violation("refund_posting_state", f"refund #{refund.pk} is {refund.status}"))
-        elif posted and (refund.entry.idempotency_key != key or taken != refund.amount_cents):
+        elif (
+            posted
+            and refund.entry is not None
+            and (refund.entry.idempotency_key != key or taken != refund.amount_cents)
+        ):
             violations.append(ledger.Violation("refund_wrong_entry", f"refund #{refund.pk}"))
-        elif sent and refund.sent_entry.idempotency_key != f"refund:{refund.pk}:sent":
+        elif sent and refund.sent_entry is not None and refund.sent_entry.idempotency_key != f"refund:{refund.pk}:sent":
             violations.append(ledger.Violation("refund_wrong_entry", f"refund #{refund.pk} (sent)"))
     orphans = JournalEntry.objects.filter(idempotency_key__regex=r"^refund:[0-9]+$", refund__isnull=True).order_by("id")
     for pk, key in orphans.values_list("pk", "idempotency_key"):
         violations.append(ledger.Violation("refund_entry_without_refund", f"entry #{pk} ({key})"))
     reductions = RefundReduction.objects.select_related("refund", "entry").order_by("id")
     for reduction in reductions:
-        refund = reduction.refund
-        expected = f"refund:{refund.pk}:reduced:{reduction.cause}"
-        if (refund.method == "check") != (reduction.entry_id is not None) or (
-            reduction.entry_id is not None
+        owner = reduction.refund
+        expected = f"refund:{owner.pk}:reduced:{reduction.cause}"
+        if (owner.method == "check") != (reduction.entry_id is not None) or (
+            reduction.entry is not None
             and (
                 reduction.entry.idempotency_key != expected
-                or _to_calling_account(reduction.entry, refund.account_id) != reduction.amount_cents
+                or _to_calling_account(reduction.entry, owner.account_id) != reduction.amount_cents
             )
         ):
             violations.append(
-                ledger.Violation("refund_reduction_wrong_entry", f"reduction #{reduction.pk} of refund #{refund.pk}")
+                ledger.Violation("refund_reduction_wrong_entry", f"reduction #{reduction.pk} of refund #{owner.pk}")
             )
     stray = JournalEntry.objects.filter(
         idempotency_key__regex=r"^refund:[0-9]+:reduced:", refund_reduction__isnull=True
@@ -157,10 +161,11 @@ def _refund_violations() -> list[ledger.Violation]:
     return violations
 
 
-def _to_calling_account(entry: JournalEntry, calling_account_id: int) -> int:
-    return entry.postings.filter(ledger_account__calling_account_id=calling_account_id).aggregate(
+def _to_calling_account(entry: JournalEntry, calling_account_id: int | None) -> int:
+    total: int = entry.postings.filter(ledger_account__calling_account_id=calling_account_id).aggregate(
         total=Coalesce(Sum("amount_cents"), 0)
     )["total"]
+    return total
 
 
 @checks.register

@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrPromise
 
 
 class Channel(models.TextChoices):
@@ -15,7 +16,7 @@ class Channel(models.TextChoices):
 # The one home of the fee caps (47 CFR 64.6020): automated payments (web, IVR) at most $3.00, a live
 # agent at most $5.95, mail never a fee. The service, the admin and the database constraints below
 # are all built from it.
-FEE_CAPS_CENTS = {
+FEE_CAPS_CENTS: dict[str, int] = {
     Channel.WEB: 300,
     Channel.PHONE_IVR: 300,
     Channel.PHONE_AGENT: 595,
@@ -149,7 +150,7 @@ class Payment(models.Model):
         """What the reference is, for receipts: "Check number 1042", "Card terminal confirmation TERM-88812"."""
         if not self.reference:
             return ""
-        labels = {
+        labels: dict[str, StrPromise] = {
             PaymentMethod.CHECK: _("Check number %(reference)s"),
             PaymentMethod.MONEY_ORDER: _("Money order number %(reference)s"),
             PaymentMethod.CARD: _("Card terminal confirmation %(reference)s"),

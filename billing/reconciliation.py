@@ -29,7 +29,7 @@ from billing.models import (
 from billing.money import format_cents
 
 # Our statuses each Stripe status may sit beside without a difference.
-PAYMENT_STATUS_MATCHES = {
+PAYMENT_STATUS_MATCHES: dict[str, set[str]] = {
     PaymentStatus.SUCCEEDED: {"succeeded"},
     PaymentStatus.FAILED: {"requires_payment_method", "canceled"},
     PaymentStatus.CANCELED: {"canceled", "requires_payment_method"},
@@ -37,7 +37,7 @@ PAYMENT_STATUS_MATCHES = {
     PaymentStatus.PROCESSING: {"processing", "requires_capture"},
     PaymentStatus.CREATED: {"requires_payment_method", "requires_confirmation", "requires_action"},
 }
-REFUND_STATUS_MATCHES = {
+REFUND_STATUS_MATCHES: dict[str, set[str]] = {
     RefundStatus.SUCCEEDED: {"succeeded"},
     RefundStatus.PENDING: {"pending"},
     RefundStatus.FAILED: {"failed", "canceled"},

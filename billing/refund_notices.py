@@ -13,6 +13,7 @@ def refund_check_sent_record(*, refund: Refund, check_number: str, actor: User) 
     same transaction (through the outbox). Raises closing.CloseError with a message fit to show."""
     with transaction.atomic():
         refund = closing.refund_check_mark_sent(refund=refund, check_number=check_number, actor=actor)
+        assert refund.account_id is not None, "check refunds are made only for calling accounts"
         account_email_enqueue(
             account_id=refund.account_id,
             template="refund_check_sent",

@@ -5,8 +5,10 @@ and compared with what the ledger posted for the same month, to the cent; a diff
 
 import csv
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from django.db.models import Count, Sum
 from django.utils import timezone
@@ -34,9 +36,9 @@ class Check:
 @dataclass
 class MonthlyReport:
     month: date
-    calls: list[dict] = field(default_factory=list)
+    calls: list[Mapping[str, Any]] = field(default_factory=list)
     payments: list[dict] = field(default_factory=list)
-    refunds: list[dict] = field(default_factory=list)
+    refunds: list[Mapping[str, Any]] = field(default_factory=list)
     # Single calls: what callers paid, and what went back to their cards (no fee, no account).
     single_call_payments: dict = field(default_factory=dict)
     single_call_refunds: dict = field(default_factory=dict)

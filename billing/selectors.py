@@ -5,8 +5,7 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from accounts.models import CallingAccount
-from billing.ledger.models import Posting
+from accounts.models import CallingAccount, User
 
 from . import ledger
 from .models import AutoReload, Channel, Payment, PaymentStatus, Refund
@@ -64,11 +63,6 @@ def refund_list_for_account(*, account) -> QuerySet[Refund]:
     return Refund.objects.filter(account=account).select_related("payment").order_by("created_at", "id")
 
 
-def posting_list_for_account(*, account) -> QuerySet[Posting]:
-    """The account's ledger lines, newest first (amount signed from the holder's side)."""
-    return ledger.postings_for_account(account=account)
-
-
 def ledger_violations() -> list[ledger.Violation]:
     """Every ledger invariant: the kernel's own and those each workflow registered with it."""
     return ledger.check()
@@ -79,7 +73,7 @@ class StaffDay:
     """What one staff member recorded by hand on one day: mail and card-terminal payments."""
 
     day: date
-    staff: object
+    staff: User
     payments: list[Payment] = field(default_factory=list)
 
     @property
@@ -109,7 +103,8 @@ def offline_payments_by_staff_day(*, first_day: date, last_day: date) -> list[St
     )
     groups: dict[tuple[date, int], StaffDay] = {}
     for payment in payments:
+        assert payment.recorded_by is not None, "filtered to payments staff recorded"
         day = timezone.localdate(payment.created_at, zone)
-        key = (day, payment.recorded_by_id)
+        key = (day, payment.recorded_by.pk)
         groups.setdefault(key, StaffDay(day=day, staff=payment.recorded_by)).payments.append(payment)
     return sorted(groups.values(), key=lambda g: (-g.day.toordinal(), g.staff.email))

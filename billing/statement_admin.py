@@ -68,7 +68,7 @@ class StatementAdmin(ReadOnlyAdmin):
     ordering = ["-period_start_date", "-id"]
     inlines = [StatementLineInline]
     change_form_template = "statements/admin/statement_change_form.html"
-    fields = [
+    fields = (
         "account",
         "period_start_date",
         "period_end_date",
@@ -81,7 +81,7 @@ class StatementAdmin(ReadOnlyAdmin):
         "due_date",
         "issued",
         "emailed",
-    ]
+    )
     readonly_fields = fields
     opening = money_column("opening_balance_cents", "opening balance")
     charges = money_column("charges_cents", "call charges")

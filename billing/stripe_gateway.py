@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import stripe
 from django.conf import settings
+from stripe.params import PaymentIntentCreateParams
 
 from .safe_json import JSONInputError, json_loads_bounded
 
@@ -98,6 +99,7 @@ def setup_intent_create(*, customer_id: str, usage: str = "on_session") -> tuple
         intent = _client().v1.setup_intents.create(params={"customer": customer_id, "usage": usage})
     except stripe.StripeError as exc:
         raise _unreachable(exc) from exc
+    assert intent.client_secret is not None, "Stripe returns a new SetupIntent's client secret"
     return intent.id, intent.client_secret
 
 
@@ -111,10 +113,13 @@ def setup_intent_retrieve(*, setup_intent_id: str) -> SetupResult:
     payment_method = intent.payment_method
     if payment_method is not None and not isinstance(payment_method, str):
         payment_method = payment_method.id
+    customer = intent.customer
+    if customer is not None and not isinstance(customer, str):
+        customer = customer.id
     return SetupResult(
         id=intent.id,
         status=intent.status,
-        customer=intent.customer or "",
+        customer=customer or "",
         payment_method=payment_method or "",
         client_secret=getattr(intent, "client_secret", None) or "",
         usage=getattr(intent, "usage", None) or "",
@@ -127,7 +132,7 @@ def payment_intent_create(
     """Create and confirm a PaymentIntent. A decline comes back as an Intent whose status is not
     `succeeded` and whose `error_message` says why, or as GatewayError(declined=True). An empty
     `customer_id` charges a card that belongs to no customer (a single call's card, taken by phone)."""
-    params = {
+    params: PaymentIntentCreateParams = {
         "amount": amount_cents,
         "currency": "usd",
         "payment_method": payment_method_id,

@@ -231,7 +231,7 @@ def payment_cancel(request, pk: int):
 def _alerts_page(request, account, *, alert_form=None, reload_form=None, error: str = "", status: int = 200):
     config = autoreload.auto_reload_get(account=account)
     if reload_form is None:
-        initial = {"amount": "20.00", "threshold": "5.00", "monthly_cap": "100.00"}
+        initial: dict[str, object] = {"amount": "20.00", "threshold": "5.00", "monthly_cap": "100.00"}
         if config is not None:
             initial = {
                 "amount": to_decimal(config.amount_cents),

@@ -398,7 +398,7 @@ class CallDecisionAdmin(ReadOnlyAdmin):
 @admin.register(Hold)
 class HoldAdmin(ReadOnlyAdmin):
     list_display = ["call_id", "account", "amount", "created", "expires", "released"]
-    fields = [
+    fields = (
         "call_id",
         "account",
         "facility",
@@ -411,7 +411,7 @@ class HoldAdmin(ReadOnlyAdmin):
         "created",
         "expires",
         "released",
-    ]
+    )
     readonly_fields = fields
     code_labels = {"billing": Billing}
     amount = money_column("amount_cents", "amount held")

@@ -68,12 +68,12 @@ def demo_calls_load(*, family: User) -> str:
             )
             facility_changed(facility=facility)
         inmates = {}
-        for code, number, first, last in DEMO_INMATES:
-            facility = Facility.objects.filter(code=code).first()
-            if facility is None:
+        for code, inmate_number, first, last in DEMO_INMATES:
+            inmate_facility = Facility.objects.filter(code=code).first()
+            if inmate_facility is None:
                 continue
             inmates[code], _ = Inmate.objects.get_or_create(
-                facility=facility, inmate_number=number, defaults={"first_name": first, "last_name": last}
+                facility=inmate_facility, inmate_number=inmate_number, defaults={"first_name": first, "last_name": last}
             )
         if not PlatformToken.objects.filter(name="Demo platform", revoked_at__isnull=True).exists():
             _, raw = platform_token_create(name="Demo platform", actor=None)

@@ -6,11 +6,14 @@ from django.utils.translation import gettext_lazy as _
 from accounts.security import HardenedFormMixin
 from billing.forms import LocalAmountField as AmountField
 
+from .models import Facility
 from .selectors import facility_list_active
 
 
 class SponsorshipForm(HardenedFormMixin, forms.Form):
-    facility = forms.ModelChoiceField(label=_("Facility"), queryset=None, empty_label=_("Choose the facility"))
+    facility: "forms.ModelChoiceField[Facility]" = forms.ModelChoiceField(
+        label=_("Facility"), queryset=None, empty_label=_("Choose the facility")
+    )
     inmate_number = forms.CharField(label=_("Inmate number"), max_length=30)
     monthly_cap = AmountField(
         label=_("Monthly limit (optional)"),

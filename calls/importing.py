@@ -13,14 +13,17 @@ refunded, as `call_complete` does (`single_calls.single_call_charge`, one call a
 are few)."""
 
 import csv
+import datetime
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.closed_charges import accounts_charged
+from accounts.models import CallingAccount
 from billing import ledger
 from billing.ledger.models import EntryKind, Hold, SystemAccount
 
@@ -28,7 +31,7 @@ from . import payers, single_calls
 from .api import fields
 from .models import Billing, CallRecord, CallSource, Facility, Inmate, SingleCall, SingleCallStatus
 from .rating import Price, billable_minutes, price
-from .selectors import Refusal, call_ids_lock, facility_info_get, refusals_get
+from .selectors import FacilityInfo, PlanInfo, Refusal, call_ids_lock, facility_info_get, refusals_get
 from .services import CLOCK_SKEW
 
 COLUMNS = ["call_id", "facility", "inmate", "dialed_number", "started_at", "duration_seconds", "disconnect"]
@@ -58,7 +61,7 @@ class _Row:
     facility_code: str
     inmate_number: str
     e164: str
-    started_at: object
+    started_at: datetime.datetime
     duration_seconds: int
     disconnect: str
     facility_id: int | None = None
@@ -66,7 +69,13 @@ class _Row:
     refusal: Refusal | None = None  # the deny this call connected after, if its latest authorization was one
 
 
-def _reason(errors: dict) -> str:
+# A call rated from its row: (row, its hold, facility, plan in force, billable minutes, price); then the
+# same with its payer and billing.
+_Rated = tuple[_Row, Hold | None, FacilityInfo, PlanInfo, int, Price]
+_Payable = tuple[_Row, Hold | None, FacilityInfo, PlanInfo, int, Price, CallingAccount | None, str]
+
+
+def _reason(errors: Mapping[str, Iterable[object]]) -> str:
     return "; ".join(f"{name}: {' '.join(str(m) for m in messages)}" for name, messages in errors.items())
 
 
@@ -82,7 +91,7 @@ def call_records_import(
     if missing:
         raise ImportFileError(f"The header lacks the column(s): {', '.join(missing)}.")
     summary = ImportSummary()
-    seen: dict[str, tuple] = {}  # call id -> (facility, inmate, number) of its first row in the file
+    seen: dict[str, tuple[str, str, str]] = {}  # call id -> (facility, inmate, number) of its first row in the file
     batch: list[_Row] = []
     for row in reader:
         valid = _valid_row(reader.line_num, row, summary)
@@ -100,7 +109,7 @@ def call_records_import(
     return summary
 
 
-def _valid_row(line: int, row: dict, summary: ImportSummary) -> _Row | None:
+def _valid_row(line: int, row: Mapping[str | Any, str | Any], summary: ImportSummary) -> _Row | None:
     data = {name: (row.get(name) or "").strip() for name in COLUMNS}
     data["disconnect"] = data["disconnect"] or "normal"
     # CSV is text: a duration written as an integer is one (the API takes JSON integers only).
@@ -117,7 +126,7 @@ def _valid_row(line: int, row: dict, summary: ImportSummary) -> _Row | None:
     )  # fmt: skip
 
 
-def _first_in_file(row: _Row, seen: dict, summary: ImportSummary) -> bool:
+def _first_in_file(row: _Row, seen: dict[str, tuple[str, str, str]], summary: ImportSummary) -> bool:
     key = (row.facility_code, row.inmate_number, row.e164)
     earlier = seen.setdefault(row.call_id, key)
     if earlier is key:
@@ -129,7 +138,7 @@ def _first_in_file(row: _Row, seen: dict, summary: ImportSummary) -> bool:
     return False
 
 
-def _conflict(row: _Row, facility_id, inmate_id, dialed_number) -> str | None:
+def _conflict(row: _Row, facility_id: int | None, inmate_id: int | None, dialed_number: object) -> str | None:
     for name, mine, theirs in (
         ("facility", row.facility_id, facility_id),
         ("inmate", row.inmate_id, inmate_id),
@@ -158,7 +167,7 @@ def _import_batch(rows: list[_Row], summary: ImportSummary) -> None:
         ).only("id", "facility_id", "inmate_number")
     }
     for row in rows:
-        row.inmate_id = inmates.get((row.facility_id, row.inmate_number))
+        row.inmate_id = inmates.get((row.facility_id, row.inmate_number)) if row.facility_id is not None else None
     call_ids = [r.call_id for r in rows]
     recorded = {
         c: (f, i, n)
@@ -203,7 +212,9 @@ def _import_batch(rows: list[_Row], summary: ImportSummary) -> None:
     _charge(charges, summary, now)
 
 
-def _row_conflict(row: _Row, earlier, hold, single) -> str | None:
+def _row_conflict(
+    row: _Row, earlier: tuple[int, int, object] | None, hold: Hold | None, single: SingleCall | None
+) -> str | None:
     """How the row differs from the call its call id already names (its record, else its hold or
     its single call), if it does."""
     if earlier:
@@ -220,7 +231,9 @@ def _single_calls_allowed(call_ids: list[str]) -> dict[str, SingleCall]:
     return {s.call_id: s for s in SingleCall.objects.filter(call_id__in=call_ids, status__in=allowed)}
 
 
-def _charge_single_call(row: _Row, single: SingleCall, *, minutes: int, summary: ImportSummary, now) -> None:
+def _charge_single_call(
+    row: _Row, single: SingleCall, *, minutes: int, summary: ImportSummary, now: datetime.datetime
+) -> None:
     fields = {
         "call_id": row.call_id,
         "facility_id": row.facility_id,
@@ -238,7 +251,9 @@ def _charge_single_call(row: _Row, single: SingleCall, *, minutes: int, summary:
         summary.duplicate += 1
 
 
-def _rate(row: _Row, info, now):
+def _rate(
+    row: _Row, info: FacilityInfo | None, now: datetime.datetime
+) -> tuple[FacilityInfo, PlanInfo, int, Price] | str:
     """(plan, minutes, price) as `call_complete` rates it, or the reason it cannot be rated."""
     if info is None:
         return "facility: No facility has this code."
@@ -255,11 +270,16 @@ def _rate(row: _Row, info, now):
     return info, plan, minutes, price(minutes=minutes, rate_per_minute=plan.rate_per_minute, tax_rate=plan.tax_rate)
 
 
-def _with_payers(charges: list, summary: ImportSummary) -> list:
+def _rated_inmate_id(row: _Row) -> int:
+    assert row.inmate_id is not None, "a rated row has its inmate (_rate)"
+    return row.inmate_id
+
+
+def _with_payers(charges: list[_Rated], summary: ImportSummary) -> list[_Payable]:
     """Each call with its payer: its hold's, else the one in force when it started (as call_complete)."""
-    unheld = [(row.inmate_id, row.e164, row.started_at) for row, hold, *_ in charges if hold is None]
+    unheld = [(_rated_inmate_id(row), row.e164, row.started_at) for row, hold, *_ in charges if hold is None]
     found = iter(payers.payers_at(calls=unheld))
-    calls = []
+    calls: list[_Payable] = []
     for row, hold, info, plan, minutes, cost in charges:
         account, billing = (hold.account, hold.billing) if hold is not None else next(found)
         if plan.is_free:
@@ -274,12 +294,13 @@ def _with_payers(charges: list, summary: ImportSummary) -> list:
     return calls
 
 
-def _entries(calls: list) -> list:
+def _entries(calls: list[_Payable]) -> list[ledger.EntrySpec]:
     """One entry per charged call, keyed `call:<call_id>`, as call_complete posts it."""
     revenue, tax = ledger.system_accounts(SystemAccount.CALL_REVENUE, SystemAccount.TAX_PAYABLE)
     specs = []
     for row, _, info, _, minutes, cost, account, _ in calls:
         if cost.total_cents:
+            assert account is not None, "a charged call has its payer (_with_payers)"
             lines = [(ledger.account_ledger(account), -cost.total_cents), (revenue, cost.charge_cents)]
             if cost.tax_cents:
                 lines.append((tax, cost.tax_cents))
@@ -288,7 +309,18 @@ def _entries(calls: list) -> list:
     return specs
 
 
-def _record(row: _Row, plan, minutes, cost, account, billing, *, balance, entry_id) -> CallRecord:
+def _record(
+    row: _Row,
+    plan: PlanInfo,
+    minutes: int,
+    cost: Price,
+    account: CallingAccount | None,
+    billing: str,
+    *,
+    balance: int | None,
+    entry_id: int | None,
+) -> CallRecord:
+    assert row.facility_id is not None and row.inmate_id is not None, "a rated row has both (_rate)"
     return CallRecord(
         call_id=row.call_id,
         account=account,
@@ -312,7 +344,7 @@ def _record(row: _Row, plan, minutes, cost, account, billing, *, balance, entry_
     )
 
 
-def _charge(charges: list, summary: ImportSummary, now) -> None:
+def _charge(charges: list[_Rated], summary: ImportSummary, now: datetime.datetime) -> None:
     calls = _with_payers(charges, summary)
     if not calls:
         return
@@ -335,13 +367,7 @@ def _charge(charges: list, summary: ImportSummary, now) -> None:
         # A charged call's record cannot collide: its entry `call:<id>` was created here. A free one
         # reported by the API at this very moment may: the first record stands.
         CallRecord.objects.bulk_create([r for r in records if r.entry_id], batch_size=1000)
-        accounts_charged(
-            charges=[
-                (r.account, r.balance_after_cents, r.charge_cents + r.tax_cents, f"call:{r.call_id}")
-                for r in records
-                if r.entry_id
-            ]
-        )
+        accounts_charged(charges=list(_charged(records)))
         CallRecord.objects.bulk_create([r for r in records if not r.entry_id], batch_size=1000, ignore_conflicts=True)
         # Every imported call's hold, whether or not one was found before the charge, under the call
         # ids' locks: an authorization of one of these calls placing its hold meanwhile is seen.
@@ -349,3 +375,11 @@ def _charge(charges: list, summary: ImportSummary, now) -> None:
         call_ids_lock(done)
         ledger.holds_release(call_ids=done, now=now)
     summary.posted += len(records)
+
+
+def _charged(records: Iterable[CallRecord]) -> Iterator[tuple[CallingAccount, int, int, str]]:
+    """(account, balance after, charged cents, cause) of each charged record."""
+    for r in records:
+        if r.entry_id:
+            assert r.account is not None and r.balance_after_cents is not None, "a charged call has its payer"
+            yield r.account, r.balance_after_cents, r.charge_cents + r.tax_cents, f"call:{r.call_id}"

@@ -1,3 +1,6 @@
+from decimal import Decimal
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -233,6 +236,9 @@ class PlatformToken(models.Model):
     """A bearer token for a phone platform. Only its SHA-256 is stored; the raw token is shown
     once, when staff create it."""
 
+    # Set on a token read for the API (`platform_token_get`): the codes of its facilities, read once.
+    facility_codes: frozenset[str]
+
     name = models.CharField(max_length=100)
     token_prefix = models.CharField(max_length=12, help_text="The first characters, to recognise a token.")
     token_hash = models.CharField(max_length=64, unique=True)
@@ -241,7 +247,7 @@ class PlatformToken(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
-    facilities = models.ManyToManyField(
+    facilities: "models.ManyToManyField[Facility, Any]" = models.ManyToManyField(
         "Facility",
         blank=True,
         related_name="+",
@@ -467,6 +473,14 @@ class SingleCall(models.Model):
     @property
     def total_cents(self) -> int:
         return (self.charge_cents or 0) + (self.tax_cents or 0)
+
+    def price_paid(self) -> tuple[int, Decimal, Decimal, int, int]:
+        """(minutes, rate, tax rate, charge, tax) fixed when the offer was paid; only for a paid offer, whose
+        price the payment wrote (the database holds its minutes, charge and tax set once paid)."""
+        assert self.paid_at is not None, "only a paid offer has a price fixed"
+        assert self.minutes is not None and self.charge_cents is not None and self.tax_cents is not None
+        assert self.rate_per_minute is not None and self.tax_rate is not None
+        return self.minutes, self.rate_per_minute, self.tax_rate, self.charge_cents, self.tax_cents
 
 
 class LineTypeLookup(models.Model):

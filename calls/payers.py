@@ -34,11 +34,6 @@ def sponsorships_now(*, inmate_id: int) -> list[InmateDebitSponsorship]:
     )
 
 
-def holder_at(*, e164: str, at: datetime.datetime) -> CallingAccount | None:
-    """The account whose registration of the number covered the moment `at`."""
-    return _holder_from(_registrations(e164s=[e164], until=at).get(e164, []), at)
-
-
 def payer_at(*, inmate_id: int, e164: str, started_at: datetime.datetime) -> tuple[CallingAccount | None, str | None]:
     """(account, billing) for a call that started at `started_at` and has no hold."""
     return payers_at(calls=[(inmate_id, e164, started_at)])[0]

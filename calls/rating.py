@@ -11,7 +11,7 @@ from billing.money import round_half_up
 from .models import Disconnect, FacilityType, SizeTier
 
 # FCC per-minute caps for calls from prisons and jails (2024 order, 47 CFR 64.6010), in dollars.
-FCC_RATE_CAPS = {
+FCC_RATE_CAPS: dict[tuple[str, str], Decimal] = {
     (FacilityType.PRISON, SizeTier.NONE): Decimal("0.06"),
     (FacilityType.JAIL, SizeTier.LARGE): Decimal("0.06"),
     (FacilityType.JAIL, SizeTier.MEDIUM): Decimal("0.07"),

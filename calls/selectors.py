@@ -2,13 +2,15 @@ import datetime
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, QuerySet
+from django.db.backends.utils import CursorWrapper
+from django.db.models import Count, Model, QuerySet
 
 from accounts.models import CallingAccount, PhoneNumber, User
 from accounts.selectors import number_view_for_holder
@@ -111,12 +113,6 @@ def _facility_info_load(code: str) -> FacilityInfo | None:
 def facility_cache_clear(*, codes: list[str]) -> None:
     for code in codes:
         _facility_cache.pop(code, None)
-
-
-def call_history_for_account(*, account: CallingAccount) -> QuerySet[CallRecord]:
-    return (
-        CallRecord.objects.filter(account=account).select_related("facility", "inmate").order_by("-started_at", "-id")
-    )
 
 
 def account_get_for_holder(*, holder: User, pk: int) -> CallingAccount | None:
@@ -231,11 +227,11 @@ def platform_token_allows_facility(*, token: PlatformToken, facility_code: str) 
 # one-row base answers even when nothing matches: every part is then NULL.
 
 
-def _table(model) -> str:
+def _table(model: type[Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _json(value):
+def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
@@ -247,7 +243,7 @@ class EarlierCall:
     facility_id: int
     inmate_id: int
     dialed_number: str
-    answer: dict | None = None  # the hold's authorization answer
+    answer: dict[str, Any] | None = None  # the hold's authorization answer
 
 
 @dataclass(frozen=True)
@@ -292,7 +288,7 @@ def _record_columns(alias: str) -> str:
     )
 
 
-def _record_from(row) -> RecordedCall | None:
+def _record_from(row: Sequence[Any]) -> RecordedCall | None:
     if row[0] is None:
         return None
     return RecordedCall(
@@ -309,7 +305,7 @@ def _record_from(row) -> RecordedCall | None:
     )
 
 
-def _account_from(row) -> CallingAccount | None:
+def _account_from(row: Sequence[Any]) -> CallingAccount | None:
     """(id, holder_id, kind, status, suspension_code, activates_at, credit_limit_cents, ledger id) as a
     CallingAccount whose `ledger_account` is already known, so the kernel locks it without a look-up."""
     if row[0] is None:
@@ -381,7 +377,7 @@ def call_id_lock(call_id: str) -> None:
     call_ids_lock([call_id])
 
 
-def call_ids_lock(call_ids) -> None:
+def call_ids_lock(call_ids: Collection[str]) -> None:
     """`call_id_lock` for many calls (a bulk import), in one statement, in the order of their keys
     so that two imports sharing calls cannot deadlock."""
     if not call_ids:
@@ -396,7 +392,7 @@ def call_ids_lock(call_ids) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", [keys])
 
 
-def call_record_locked_get(*, call_id: str, also: Callable | None = None) -> RecordedCall | None:
+def call_record_locked_get(*, call_id: str, also: Callable[[CursorWrapper], None] | None = None) -> RecordedCall | None:
     """The call's record, read after taking the call id's lock (one round trip): a completion that
     committed after an authorization read its facts is seen, and one still being written is waited for.
     `also(cursor)` may send a statement of its own in the same round trip, after the read."""

@@ -5,12 +5,15 @@ import datetime
 import functools
 import re
 import secrets
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from typing import Any
 
 import phonenumbers
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -28,7 +31,7 @@ from accounts.models import (
     status_in_force,
 )
 from billing import ledger
-from billing.ledger.models import EntryKind, SystemAccount
+from billing.ledger.models import EntryKind, LedgerAccount, SystemAccount
 from billing.ledger.rows import pipelined, row_insert
 from billing.money import to_decimal
 
@@ -50,6 +53,7 @@ from .models import (
 from .rating import Price, billable_minutes, format_rate, minutes_covered, price
 from .selectors import (
     AuthorizeFacts,
+    CompleteFacts,
     EarlierCall,
     FacilityInfo,
     PlanInfo,
@@ -168,14 +172,14 @@ class Authorization:
     rate_per_minute: str
     announcement: str
     # A `number_not_registered` deny's offer of one paid call: {"phone", "code", "expires_at"}.
-    single_call: dict | None = None
+    single_call: dict[str, str] | None = None
 
     @property
     def allowed(self) -> bool:
         return self.decision == "allow"
 
-    def as_dict(self) -> dict:
-        answer = {
+    def as_dict(self) -> dict[str, object]:
+        answer: dict[str, object] = {
             "call_id": self.call_id,
             "decision": self.decision,
             "reason": self.reason,
@@ -194,7 +198,14 @@ def _deny(call_id: str, reason: str, rate: Decimal | None = None) -> Authorizati
 
 
 def _unregistered(
-    *, call_id: str, info: FacilityInfo, plan: PlanInfo, inmate_id: int, inmate_name: str, e164: str, now
+    *,
+    call_id: str,
+    info: FacilityInfo,
+    plan: PlanInfo,
+    inmate_id: int,
+    inmate_name: str,
+    e164: str,
+    now: datetime.datetime,
 ) -> Authorization:
     """A number no open account holds (never registered, or freed when its account closed): denied
     `number_not_registered` with the offer of one paid call, or allowed as that call once it is
@@ -218,8 +229,9 @@ def _unregistered(
         text = announcement(
             billing=Billing.SINGLE_CALL, inmate_name=inmate_name, facility_name=info.name, language="en"
         )
-        rate = format_rate(offer.rate_per_minute)
-        return Authorization(call_id, "allow", None, offer.minutes * 60, Billing.SINGLE_CALL, rate, text)
+        minutes, rate_per_minute, _, _, _ = offer.price_paid()
+        rate = format_rate(rate_per_minute)
+        return Authorization(call_id, "allow", None, minutes * 60, Billing.SINGLE_CALL, rate, text)
     expires_at = offer.expires_at.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
     return replace(
         _deny(call_id, DenyReason.NUMBER_NOT_REGISTERED, plan.rate_per_minute),
@@ -317,7 +329,13 @@ def _decision_upsert_sql() -> str:
 
 
 def _decision_send(
-    cursor, answer: Authorization, *, facility_code: str, inmate_number: str, e164: str, now: datetime.datetime
+    cursor: CursorWrapper,
+    answer: Authorization,
+    *,
+    facility_code: str,
+    inmate_number: str,
+    e164: str,
+    now: datetime.datetime,
 ) -> None:
     """Record `answer` as the call id's latest decision, replacing the one before. One plain statement
     whose answer is not read, so the allowed call sends it in a round trip it makes anyway."""
@@ -379,7 +397,7 @@ class _Repeat:
 
 
 def _call_to_authorize(
-    *, call_id, facility_code, inmate_number, dialed_number, now
+    *, call_id: str, facility_code: str, inmate_number: str, dialed_number: str, now: datetime.datetime
 ) -> "_Call | Authorization | _Repeat":
     """The call's facility, plan, inmate and callee, or the answer that stops it before any money:
     a deny, or the answer already given for this call id."""
@@ -452,7 +470,9 @@ def _answer_again(call_id: str, facts: AuthorizeFacts) -> Authorization:
     call completed without one, what its record says it was allowed (no new hold either way: the
     call is over or already held for)."""
     if facts.hold is not None:
+        assert facts.hold.answer is not None, "a hold keeps the answer it was placed with"
         return Authorization(**facts.hold.answer)
+    assert facts.record is not None, "asked again only for a call id with a hold or a record"
     return _answer_from_record(call_id, facts.record)
 
 
@@ -488,7 +508,7 @@ def _check_not_completed(call: "_Call", terms: ledger.HoldTerms | None = None) -
     else:
         answer = Authorization(**terms.response)
 
-        def record_decision(cursor) -> None:
+        def record_decision(cursor: CursorWrapper) -> None:
             _decision_send(
                 cursor,
                 answer,
@@ -521,7 +541,7 @@ class _Call:
     has_sponsors: bool
     now: datetime.datetime
     # The answers already recorded as the call id's decision in a hold's transaction.
-    recorded: list = field(default_factory=list, compare=False)
+    recorded: list[dict[str, Any]] = field(default_factory=list, compare=False)
 
     @property
     def rate(self) -> str:
@@ -578,7 +598,7 @@ def _authorize_on(call: _Call, *, account: CallingAccount, billing: str) -> Auth
         reason = stopped[0]
     elif direct_bill:
         reason = DenyReason.CREDIT_LIMIT_REACHED
-    elif result.funds.balance_cents < 0:
+    elif result.funds is not None and result.funds.balance_cents < 0:
         reason = DenyReason.NEGATIVE_BALANCE
     else:
         reason = DenyReason.INSUFFICIENT_FUNDS
@@ -641,7 +661,9 @@ def _status_reason_now(funds: ledger.Funds, now: datetime.datetime) -> str | Non
     return _standing_reason(status, funds.account["suspension_code"] or "", free=False)
 
 
-def _sponsor_decision(call: _Call, sponsorship: InmateDebitSponsorship, *, at_least: int):
+def _sponsor_decision(
+    call: _Call, sponsorship: InmateDebitSponsorship, *, at_least: int
+) -> Callable[[ledger.Funds], ledger.HoldTerms | None]:
     def decide(funds: ledger.Funds) -> ledger.HoldTerms | None:
         if _status_reason_now(funds, call.now) or not payers.sponsorship_in_force(sponsorship):
             return _check_not_completed(call)
@@ -667,7 +689,13 @@ def _terms(call: _Call, *, billing: str, minutes: int, at_least: int) -> ledger.
     return ledger.HoldTerms(amount_cents=cost.total_cents, max_seconds=minutes * 60, response=answer.as_dict())
 
 
-def _place(call: _Call, *, account: CallingAccount, billing: str, decide) -> ledger.HoldResult:
+def _place(
+    call: _Call,
+    *,
+    account: CallingAccount,
+    billing: str,
+    decide: Callable[[ledger.Funds], ledger.HoldTerms | None],
+) -> ledger.HoldResult:
     """The kernel decides funds and places the hold under the payer's ledger-row lock: the second
     of two concurrent calls waits there and then sees the first one's hold. A platform retrying an
     authorization gets its first answer, not a second look at funds its hold ties up."""
@@ -719,10 +747,20 @@ class Completion:
     refused_reason: str = ""  # the deny the call connected after, when its latest authorization was one
 
     @classmethod
-    def of(cls, record, *, call_id: str | None = None, created: bool = False, authorized: bool = False) -> "Completion":
+    def of(
+        cls,
+        record: CallRecord | RecordedCall,
+        *,
+        call_id: str | None = None,
+        created: bool = False,
+        authorized: bool = False,
+    ) -> "Completion":
         """From a CallRecord, or from the record as the call path read it (`selectors.RecordedCall`)."""
+        if not call_id:
+            assert isinstance(record, CallRecord), "the call path's record comes with its call id"
+            call_id = record.call_id
         return cls(
-            call_id or record.call_id,
+            call_id,
             record.billable_minutes,
             record.charge_cents,
             record.tax_cents,
@@ -732,7 +770,7 @@ class Completion:
             record.refused_reason,
         )
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         balance = self.balance_after_cents
         return {
             "call_id": self.call_id,
@@ -756,7 +794,14 @@ class _RatedCall:
 
 
 def _rate_reported_call(
-    *, info: FacilityInfo | None, inmate_id: int | None, e164: str, started_at, duration_seconds, disconnect, now
+    *,
+    info: FacilityInfo | None,
+    inmate_id: int | None,
+    e164: str,
+    started_at: datetime.datetime,
+    duration_seconds: int,
+    disconnect: str,
+    now: datetime.datetime,
 ) -> _RatedCall:
     """Check and rate a call report: per started minute at the plan in force on the facility's
     local date when the call started. Raises CallInputError."""
@@ -825,6 +870,7 @@ def call_complete(
     )
     refusal = _refusal_of(facts.refusal, facility_code=facility_code, inmate_number=inmate_number, e164=e164)
     hold = facts.hold
+    billing: str | None
     if hold is not None:
         account, billing = hold.account, hold.billing
     else:
@@ -872,9 +918,11 @@ def call_complete(
     if call.cost.total_cents:
         # Read (or, the first time, created) before the charge's transaction begins.
         system = facts.system_ledgers or ledger.system_accounts(SystemAccount.CALL_REVENUE, SystemAccount.TAX_PAYABLE)
+        assert account is not None, "a charged call has its payer (checked above)"
         ledgers = (ledger.account_ledger(account), *system)
     with transaction.atomic():
         if ledgers is not None:
+            assert account is not None, "a charged call has its payer (checked above)"
             completion = _record_charged_call(fields=fields, ledgers=ledgers, account=account, call=call, now=now)
         else:
             completion = _record_uncharged_call(fields=fields, account=account)
@@ -883,14 +931,23 @@ def call_complete(
     return replace(completion, authorized=hold is not None)
 
 
-def _check_same_as_earlier(facts, *, facility_id: int | None, e164: str, parties: tuple[str, str]) -> None:
+def _check_same_as_earlier(
+    facts: CompleteFacts, *, facility_id: int | None, e164: str, parties: tuple[str, str]
+) -> None:
     for earlier in (facts.record, facts.hold):
         if earlier is not None:
             _check_same_call(earlier, facility_id=facility_id, inmate_id=facts.inmate_id, e164=e164, parties=parties)
 
 
 def _single_call_complete(
-    single_call_id: int, *, call: _RatedCall, started_at, duration_seconds: int, disconnect: str, source: str, now
+    single_call_id: int,
+    *,
+    call: _RatedCall,
+    started_at: datetime.datetime,
+    duration_seconds: int,
+    disconnect: str,
+    source: str,
+    now: datetime.datetime,
 ) -> Completion:
     """A single call whose paid call was allowed: the real minutes charged from what was paid, the
     rest refunded to the card (`single_calls.single_call_charge`)."""
@@ -933,7 +990,14 @@ def _call_hold_release(call_id: str, now: datetime.datetime) -> None:
     ledger.hold_release(call_id=call_id, now=now)
 
 
-def _record_charged_call(*, fields: dict, ledgers: tuple, account: CallingAccount, call: _RatedCall, now) -> Completion:
+def _record_charged_call(
+    *,
+    fields: dict[str, Any],
+    ledgers: tuple[LedgerAccount, ...],
+    account: CallingAccount,
+    call: _RatedCall,
+    now: datetime.datetime,
+) -> Completion:
     """Post the charge (the kernel locks the payer's ledger row first), then record the call and
     release its hold. The entry's key `call:<call_id>` decides a race between two reports of one
     call. `ledgers`: the payer's, call revenue's and tax payable's ledger accounts."""
@@ -972,7 +1036,7 @@ def _record_charged_call(*, fields: dict, ledgers: tuple, account: CallingAccoun
     return _completion(fields, balance)
 
 
-def _record_uncharged_call(*, fields: dict, account: CallingAccount | None) -> Completion:
+def _record_uncharged_call(*, fields: dict[str, Any], account: CallingAccount | None) -> Completion:
     balance = ledger.balance_get(account=account) if account is not None else None
     values = {**fields, "balance_after_cents": balance}
     if row_insert(CallRecord, values, as_is=_AS_IS, on_conflict_skip="call_id") is None:
@@ -985,7 +1049,7 @@ def _record_uncharged_call(*, fields: dict, account: CallingAccount | None) -> C
 _AS_IS = frozenset({"dialed_number"})
 
 
-def _completion(fields: dict, balance_after_cents: int | None) -> Completion:
+def _completion(fields: dict[str, Any], balance_after_cents: int | None) -> Completion:
     return Completion(
         fields["call_id"],
         fields["billable_minutes"],
@@ -1117,7 +1181,9 @@ def number_unblock(*, block: BlockedNumber) -> None:
 
 
 @transaction.atomic
-def platform_token_create(*, name: str, actor: User | None, facilities=()) -> tuple[PlatformToken, str]:
+def platform_token_create(
+    *, name: str, actor: User | None, facilities: Iterable[Facility] = ()
+) -> tuple[PlatformToken, str]:
     """A new bearer token, limited to `facilities` when some are given. The raw token is returned once
     and never stored."""
     raw = "flp_" + secrets.token_urlsafe(32)

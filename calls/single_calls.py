@@ -114,8 +114,8 @@ def offer_for_call(
     made = _offer_make(
         call_id=call_id, facility_id=info.id, inmate_id=inmate_id, e164=e164, now=now, renew=offer is not None
     )
-    if differs(made, facility_id=info.id, inmate_id=inmate_id, e164=e164):
-        return OtherCall(differs(made, facility_id=info.id, inmate_id=inmate_id, e164=e164))
+    if difference := differs(made, facility_id=info.id, inmate_id=inmate_id, e164=e164):
+        return OtherCall(difference)
     if made.status != SingleCallStatus.OFFERED:  # paid meanwhile (a race with its own retry)
         return offer_for_call(
             call_id=call_id,
@@ -221,8 +221,9 @@ def single_call_charge(
         # Reported only after its money went back in full (a call never reported for hours): recorded,
         # charged nothing.
         refunded = offer.status == SingleCallStatus.REFUNDED
-        minutes = min(minutes, offer.minutes)
-        cost = price(minutes=minutes, rate_per_minute=offer.rate_per_minute, tax_rate=offer.tax_rate)
+        minutes_paid, rate_per_minute, tax_rate, _, _ = offer.price_paid()
+        minutes = min(minutes, minutes_paid)
+        cost = price(minutes=minutes, rate_per_minute=rate_per_minute, tax_rate=tax_rate)
         if refunded:
             cost = Price(0, 0)
         entry = None

@@ -12,9 +12,10 @@ from billing.money import format_cents
 
 class StaffReadableMixin:
     """Shows every field of the model read-only, the way staff read them, unless the admin lists its
-    own `fields` (fields in its `exclude` are never shown): integer-cents fields in dollars under their name without "cents" ("Charge: $1.35"),
-    moments in the site's time zone with the zone named, choices by their label (Django's own), and
-    codes stored without choices by the label in `code_labels` ({"billing": Billing})."""
+    own `fields` (a field in its `exclude` is never shown): integer-cents fields in dollars under their
+    name without "cents" ("Charge: $1.35"), moments in the site's time zone with the zone named,
+    choices by their label (Django's own), and codes stored without choices by the label in
+    `code_labels` ({"billing": Billing})."""
 
     code_labels: dict[str, type[models.Choices]] = {}
 

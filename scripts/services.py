@@ -86,7 +86,9 @@ def embedded_postgres(data_dir: Path, *, keep: bool) -> Iterator[str]:
 
 def server_version(socket_dir: Path) -> str:
     with psycopg.connect(host=str(socket_dir), user="postgres", dbname="postgres") as conn:
-        return conn.execute("SHOW server_version").fetchone()[0]
+        row = conn.execute("SHOW server_version").fetchone()
+        assert row is not None, "SHOW always answers one row"
+        return row[0]
 
 
 def free_port() -> int:

@@ -31,6 +31,7 @@ from accounts.outbox import outbox_enqueue, outbox_handler
 from accounts.services import AccountError, account_open
 from accounts.states import US_STATES
 from billing import ledger
+from billing.errors import DomainError
 from billing.money import format_cents
 
 from . import credit
@@ -40,12 +41,8 @@ _SSN_RE = re.compile(r"^[0-9]{3}-?[0-9]{2}-?[0-9]{4}$")
 _STATES = {code for code, _ in US_STATES}
 
 
-class ApplicationError(Exception):
+class ApplicationError(DomainError):
     """A request about an application that cannot be done. The message is fit to show."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 def _age_on(born: date, today: date) -> int:
@@ -151,6 +148,7 @@ def application_submit(
     # leaves a pending application for staff, never a lost one.
     decision = credit.credit_decide(applicant_data, provider=provider)
     if decision.outcome == credit.Outcome.APPROVED:
+        assert decision.credit_limit_cents is not None, "an approval carries its limit"
         return application_approve(
             application=application,
             credit_limit_cents=decision.credit_limit_cents,

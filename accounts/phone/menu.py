@@ -243,11 +243,17 @@ def agent(call: Call) -> VoiceResponse:
 # --- the main menu -------------------------------------------------------------------------------
 
 
+def _known(account: CallingAccount | None) -> CallingAccount:
+    """The caller's account, in a menu heard only after the PIN (where it is always known)."""
+    assert account is not None, "a menu that requires the PIN knows the account"
+    return account
+
+
 @MAIN_MENU.option(
     "1",
     offer=lambda account: (
         _("For your balance and minutes, press 1.")
-        if account.is_prepaid
+        if _known(account).is_prepaid
         else _("For the amount you owe and the due date, press 1.")
     ),
 )
@@ -265,9 +271,9 @@ def last_calls(call: Call) -> VoiceResponse:
 @MAIN_MENU.option(
     "3",
     offer=lambda account: (
-        _("To add money with a card, press 3.") if account.is_prepaid else _("To pay now with a card, press 3.")
+        _("To add money with a card, press 3.") if _known(account).is_prepaid else _("To pay now with a card, press 3.")
     ),
-    available=lambda account: can_add_money(account) or _is_direct_bill(account),
+    available=lambda account: can_add_money(_known(account)) or _is_direct_bill(_known(account)),
 )
 def add_money(call: Call) -> VoiceResponse:
     response = VoiceResponse()

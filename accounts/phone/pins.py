@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from accounts import phone_access, selectors
+from accounts.models import User
 from accounts.security import HardenedFormMixin
 
 
@@ -33,9 +34,15 @@ class PhonePinForm(HardenedFormMixin, forms.Form):
         return data
 
 
+class AuthenticatedHttpRequest(HttpRequest):
+    """A request past `login_required`: its user is a holder, never anonymous."""
+
+    user: User
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
-def phone_pin(request: HttpRequest, pk: int) -> HttpResponse:
+def phone_pin(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     account = selectors.account_get_for_holder(holder=request.user, pk=pk)
     form = PhonePinForm(request.POST if request.POST.get("action") == "set" else None)
     if request.method == "POST" and request.POST.get("action") == "unlock":

@@ -4,10 +4,16 @@ chosen number, shows what the caller would hear and offers a keypad (plain form 
 Each step is a request signed with TWILIO_AUTH_TOKEN exactly as Twilio signs it, passed to the
 webhook view inside this server; redirects and a Gather's fall-through are followed as Twilio
 follows them. At the card entry the page offers Stripe's test cards by name: their PaymentMethods
-are created at the Stripe stand-in by the server, so no card digits are typed or posted here."""
+are created at the Stripe stand-in by the server, so no card digits are typed or posted here.
 
+It also plays the single call: a call the phone platform transfers to the single-call entry with the
+offer's code sent as tones. The page can make a demo offer the way the platform gets one: it asks
+authorize about an inmate calling a number on no account."""
+
+import secrets
 import uuid
 import xml.etree.ElementTree as ET
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -20,8 +26,11 @@ from twilio.request_validator import RequestValidator
 
 from accounts.models import PhoneNumber
 from billing import stripe_gateway
+from calls import services as call_services
+from calls.models import Facility, Inmate
 
 SESSION_KEY = "phone_try"
+OFFER_KEY = "phone_try_offer"
 MAX_STEPS = 12
 KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"]
 # Stripe's published test cards, by what they do (DESIGN: never real digits, never typed by a person).
@@ -173,29 +182,79 @@ class Player:
         self.post(wait["action"], **result)
 
 
+def demo_offer() -> dict:
+    """Ask authorize, as the platform would, about an inmate calling a number on no account: its
+    `single_call` offer (the code, the number, the call id), or why there is none."""
+    number = f"+120255501{secrets.randbelow(100):02d}"
+    inmates = Inmate.objects.filter(is_active=True, facility__is_active=True).select_related("facility")
+    facilities = Facility.objects.filter(is_active=True, cell_phones_allowed=True, inmates__is_active=True)
+    reason = "no facility with an inmate"
+    for facility in facilities.distinct().order_by("id")[:10]:
+        inmate = inmates.filter(facility=facility).order_by("id").first()
+        if inmate is None:
+            continue
+        call_id = f"try-{uuid.uuid4().hex[:12]}"
+        answer = call_services.call_authorize(
+            call_id=call_id, facility_code=facility.code, inmate_number=inmate.inmate_number, dialed_number=number
+        )
+        if answer.single_call is not None:
+            return {
+                "call_id": call_id,
+                "number": number,
+                "code": answer.single_call["code"],
+                "expires_at": answer.single_call["expires_at"],
+                "facility": facility.name,
+                "inmate": inmate.full_name,
+            }
+        reason = answer.reason or answer.decision
+    return {"error": f"No offer was made ({reason})."}
+
+
+def _single_call(request: HttpRequest, number: str, code: str) -> dict:
+    """A call the platform transferred to the single-call entry, the code sent as tones."""
+    state: dict[str, Any] = {"call_sid": "CA" + uuid.uuid4().hex, "from": number or "anonymous"}
+    state.update({"heard": [], "typed": "", "wait": {"kind": "end"}})
+    player = Player(request, state)
+    player.hear("(the phone platform transfers the called person to the single-call entry)", "keypad")
+    player.post(_absolute(request, reverse("phone:voice_single_call")))
+    code = "".join(ch for ch in code if ch.isdigit())
+    if code and state["wait"]["kind"] == "gather":
+        player.hear(f"(the platform sends the code {code} as tones)", "keypad")
+        player.post(state["wait"]["action"], Digits=code)
+    return state
+
+
+def _act(request: HttpRequest, state: dict | None, action: str) -> dict | None:
+    """One button of the page: start a call, press a key, wait, key in a card, or hang up."""
+    if action == "call":
+        state = {"call_sid": "CA" + uuid.uuid4().hex, "from": request.POST.get("number", "").strip() or "anonymous"}
+        state.update({"heard": [], "typed": "", "wait": {"kind": "end"}})
+        Player(request, state).post(_absolute(request, reverse("phone:voice_incoming")))
+    elif action == "offer":
+        request.session[OFFER_KEY] = demo_offer()
+    elif action == "single_call":
+        offer = request.session.get(OFFER_KEY) or {}
+        state = _single_call(request, offer.get("number", ""), request.POST.get("code", ""))
+    elif state and action == "key" and state["wait"]["kind"] == "gather":
+        key = request.POST.get("key", "")
+        if key in KEYS:
+            Player(request, state).key(key)
+    elif state and action == "wait" and state["wait"]["kind"] == "gather":
+        Player(request, state).submit()
+    elif state and action == "card" and state["wait"]["kind"] == "pay":
+        Player(request, state).pay(request.POST.get("card", ""))
+    elif action == "hangup":
+        state = None
+    return state
+
+
 @require_http_methods(["GET", "POST"])
 def phone_try(request: HttpRequest) -> HttpResponse:
     if not _allowed(request):
         raise Http404
     state = request.session.get(SESSION_KEY)
     if request.method == "POST":
-        action = request.POST.get("action", "")
-        if action == "call":
-            state = {"call_sid": "CA" + uuid.uuid4().hex, "from": request.POST.get("number", "").strip() or "anonymous"}
-            state.update({"heard": [], "typed": "", "wait": {"kind": "end"}})
-            player = Player(request, state)
-            player.post(_absolute(request, reverse("phone:voice_incoming")))
-        elif state and action == "key" and state["wait"]["kind"] == "gather":
-            key = request.POST.get("key", "")
-            if key in KEYS:
-                Player(request, state).key(key)
-        elif state and action == "wait" and state["wait"]["kind"] == "gather":
-            Player(request, state).submit()
-        elif state and action == "card" and state["wait"]["kind"] == "pay":
-            Player(request, state).pay(request.POST.get("card", ""))
-        elif action == "hangup":
-            state = None
-        request.session[SESSION_KEY] = state
+        request.session[SESSION_KEY] = _act(request, state, request.POST.get("action", ""))
         return redirect(reverse("phone:try") + "#heard-end")
     numbers = PhoneNumber.objects.filter(is_active=True).select_related("account").order_by("id")[:30]
     return render(
@@ -207,5 +266,6 @@ def phone_try(request: HttpRequest) -> HttpResponse:
             "keys": KEYS,
             "cards": [(name, label) for name, (_number, label) in TEST_CARDS.items()],
             "twilio_number": settings.TWILIO_PHONE_NUMBER,
+            "offer": request.session.get(OFFER_KEY),
         },
     )

@@ -71,7 +71,7 @@ class Call:
         finish_on_key: str = "",
         timeout: int = MENU_TIMEOUT_SECONDS,
     ) -> Gather:
-        attributes = {"num_digits": num_digits}
+        attributes: dict[str, int | str] = {"num_digits": num_digits}
         if finish_on_key:
             attributes["finish_on_key"] = finish_on_key
         # Without a key pressed Twilio goes on with the verb after the Gather: each menu puts its

@@ -77,7 +77,12 @@ def voice_incoming(request: HttpRequest) -> HttpResponse:
             call.say(gather, "Para español, oprima 2.", language="es")
         else:
             call.say(gather, "For English, press 1.", language="en")
-        call.say(gather, _("To speak with an agent, press 0."))
+        call.say(
+            gather,
+            _("To block or unblock calls to your phone number, press 8."),
+            _("If you have a single-call code, press 9."),
+            _("To speak with an agent, press 0."),
+        )
         return call.redirect(response, "voice_start")
 
     return _answer(call, build)
@@ -93,6 +98,11 @@ def voice_start(request: HttpRequest) -> HttpResponse:
         phone_access.phone_session_language(session=call.session, language="en" if call.digits == "1" else "es")
     if call.digits == "0":
         return _answer(call, agent)
+    # For the called person, with no account or PIN: blocking their number, or paying a single call.
+    if call.digits == "8":
+        return twiml(call.redirect(VoiceResponse(), "voice_block"))
+    if call.digits == "9":
+        return twiml(call.redirect(VoiceResponse(), "voice_single_call", step="menu"))
     if call.account is None:
         return _answer(call, _ask_number)
     return _answer(call, _ask_pin)
@@ -340,6 +350,7 @@ def voice_pay_amount(call: Call) -> VoiceResponse:
 
 def _read_back(call: Call, response: VoiceResponse) -> VoiceResponse:
     session, language = call.session, call.language
+    assert session.amount_cents is not None and session.total_cents is not None, "read back once an amount is set"
     words = {
         "amount": money_words(session.amount_cents, language),
         "fee": money_words(session.total_cents - session.amount_cents, language),
@@ -386,19 +397,25 @@ def voice_pay_confirm(call: Call) -> VoiceResponse:
         )
         call.say(response, _("The processing fee has changed."))
         return _read_back(call, response)
+    return card_entry(call, response, action=call.url("voice_pay_done"), description="FamilyLine")
+
+
+def card_entry(call: Call, response: VoiceResponse, *, action: str, description: str) -> VoiceResponse:
+    """<Pay> in tokenize mode (Twilio collects the card and returns a Stripe PaymentMethod id to
+    `action`; it never charges), nothing recorded, `*` cancels."""
     call.say(response, _("Please enter your card on your keypad. To cancel, press star at any time."))
     response.pay(
         input="dtmf",
         payment_connector=settings.TWILIO_PAY_CONNECTOR,
         token_type="payment-method",
-        action=call.url("voice_pay_done"),
+        action=action,
         status_callback=call.url("voice_pay_status"),
         payment_method="credit-card",
         postal_code=True,
         max_attempts=3,
         timeout=10,
         language=PAY_LANGUAGES[call.language],
-        description="FamilyLine",
+        description=description,
     )
     return response
 
@@ -418,6 +435,7 @@ def voice_pay_done(call: Call) -> VoiceResponse:
         else:
             call.say(response, _("The card could not be entered. Nothing was charged."))
         return call.redirect(response, "voice_menu")
+    assert session.total_cents is not None, "set with the amount"
     charge = phone_payments.phone_card_payment_charge(
         account=call.account,
         amount_cents=session.amount_cents,

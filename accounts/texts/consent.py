@@ -65,7 +65,9 @@ def text_opt_in_confirm(
                 client_address=client_address or None,
             )
     except IntegrityError:  # confirmed twice at once: the first consent stands
-        return text_consent_active(phone=phone)
+        consent = text_consent_active(phone=phone)
+        assert consent is not None, "the consent that won the race"
+        return consent
 
 
 def text_opt_out(*, holder: User, phone: PhoneNumber, now: datetime | None = None) -> int:

@@ -70,6 +70,7 @@ def deliver_code(*, number: str, code: str, channel: str, purpose: str, language
         raise ValueError(f"unknown channel {channel!r}")
     stored = body.replace(code, "••••••").replace(", ".join(code), "•, •, •, •, •, •")
     message = text_queue(to=number, body=stored, purpose=TextPurpose.CODE, language=language, channel=channel)
+    assert message is not None, "queued without a dedupe key: never a duplicate"
     sent = text_send_now(message=message, body=body)
     if sent.status == TextMessage.Status.FAILED:
         raise PossessionError(_("We could not send a code to this number. Check it and try again."))

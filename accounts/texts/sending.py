@@ -6,7 +6,6 @@ not go out; an opted-out refusal marks the number stopped), or "unknown" (no cle
 picks up a "sending" or "unknown" message again: staff see them in the admin and decide."""
 
 import logging
-import re
 from datetime import datetime, timedelta
 
 from celery import shared_task
@@ -24,7 +23,6 @@ logger = logging.getLogger(__name__)
 
 # A message claimed this long ago and still "sending" lost its worker mid-send: it becomes "unknown".
 SENDING_STALE_AFTER = timedelta(minutes=10)
-CODE_DIGITS = re.compile(r"\b\d{6}\b")
 
 
 def number_stopped(number: str) -> bool:
@@ -190,7 +188,3 @@ def consents_for_account(account_id: int) -> list[TextConsent]:
         .exclude(number__in=stopped)
         .order_by("id")
     )
-
-
-def redact_code(body: str) -> str:
-    return CODE_DIGITS.sub("••••••", body)

@@ -2,10 +2,12 @@
 not activity). Read by the inactivity review and by closing, which rechecks it under its lock."""
 
 from datetime import date, datetime
+from typing import TypedDict
 
 from django.db.models import DateTimeField, F, Max, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
+from django_stubs_ext import WithAnnotations
 
 from accounts.models import CallingAccount
 from billing.models import Payment, PaymentStatus
@@ -29,7 +31,11 @@ def _last_call_at() -> Subquery:
     )
 
 
-def accounts_with_last_activity() -> QuerySet[CallingAccount]:
+class LastActivity(TypedDict):
+    last_activity_at: datetime
+
+
+def accounts_with_last_activity() -> "QuerySet[WithAnnotations[CallingAccount, LastActivity]]":
     """Calling accounts annotated with `last_activity_at`: the latest of the account's opening, its
     credited payments and its calls. Each part is an indexed lookup by account."""
     return CallingAccount.objects.annotate(

@@ -133,6 +133,7 @@ def account_inactivity_review(*, account: CallingAccount, now: datetime, terms: 
         sent = inactivity_notice_send(notice=notice, balance_cents=balance, now=now, terms=terms)
         return Outcome.NOTICE_SENT if sent else Outcome.NOTHING
 
+    assert notice.refund_date is not None, "set when the notice was sent"
     if idle_days < terms.refund_days or today < notice.refund_date:
         return Outcome.NOTHING
     if _call_in_progress(account=account, now=now):
@@ -164,14 +165,15 @@ def inactivity_notice_send(*, notice: InactivityNotice, balance_cents: int, now:
     relies on a notice that did not go out. (Should the commit itself fail after a send, the holder
     gets the same notice twice, which is harmless.)"""
     with transaction.atomic():
-        notice = (
+        locked = (
             InactivityNotice.objects.select_for_update(skip_locked=True)
             .select_related("account__holder")
             .filter(pk=notice.pk, sent_at__isnull=True)
             .first()
         )
-        if notice is None:
+        if locked is None:
             return False
+        notice = locked
         notice.sent_at = now
         notice.balance_cents = balance_cents
         notice.refund_date = terms.refund_date(

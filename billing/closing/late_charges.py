@@ -96,6 +96,7 @@ def _unsent_refunds(*, account: CallingAccount) -> list[Refund]:
 def _reduce(*, refund: Refund, amount_cents: int, cause: str) -> RefundReduction:
     entry = None
     if refund.method == RefundMethod.CHECK:
+        assert refund.account is not None, "check refunds are made only for calling accounts"
         entry = ledger.post(
             idempotency_key=f"refund:{refund.pk}:reduced:{cause}",
             kind=EntryKind.REFUND,

@@ -150,10 +150,10 @@ def _plan(
         return ClosePlan(balance_cents=balance_cents, refusal=refusal)
     left = max(0, balance_cents)
     card: list[CardRefundPlan] = []
-    for payment in _refundable_card_payments(account):
+    for payment, refundable_cents in _refundable_card_payments(account):
         if left <= 0:
             break
-        amount = min(left, payment.refundable_cents)
+        amount = min(left, refundable_cents)
         if amount > 0:
             card.append(CardRefundPlan(payment=payment, amount_cents=amount))
             left -= amount
@@ -180,9 +180,9 @@ def _refusal(*, account: CallingAccount, balance_cents: int, now: datetime) -> s
     return ""
 
 
-def _refundable_card_payments(account: CallingAccount) -> list[Payment]:
-    """Succeeded Stripe card payments, newest first, each with what is not yet refunded of it
-    (`refundable_cents`; pending card refunds count, they may still go through)."""
+def _refundable_card_payments(account: CallingAccount) -> list[tuple[Payment, int]]:
+    """Succeeded Stripe card payments, newest first, each with what is not yet refunded of it (pending
+    card refunds count, they may still go through)."""
     payments = (
         Payment.objects.filter(
             account=account,
@@ -200,11 +200,7 @@ def _refundable_card_payments(account: CallingAccount) -> list[Payment]:
         )
         .order_by("-created_at", "-id")
     )
-    result = []
-    for payment in payments:
-        payment.refundable_cents = payment.amount_cents - payment.refunded
-        result.append(payment)
-    return result
+    return [(payment, payment.amount_cents - payment.refunded) for payment in payments]
 
 
 def account_close(
@@ -372,10 +368,13 @@ def refund_card_send(*, refund: Refund) -> Refund:
     answer (the processor unreachable) leaves it pending, with the reason, to be retried."""
     with transaction.atomic():
         # Lock order: the account's ledger row (this posts to it), then the refund row.
+        assert refund.account is not None, "a closed account's card refund (a single call's is sent apart)"
         ledger.balance_lock(account=refund.account)
         refund = Refund.objects.select_for_update(of=("self",)).select_related("payment", "account").get(pk=refund.pk)
         if refund.status != RefundStatus.PENDING or refund.method != RefundMethod.CARD:
             return refund
+        assert refund.payment is not None and refund.account is not None, "a card refund returns its payment"
+        assert refund.payment.stripe_payment_intent_id is not None, "card refunds are made of Stripe payments"
         try:
             if refund.stripe_refund_id:  # sent before and still settling: ask how it stands
                 result = stripe_gateway.refund_retrieve(refund_id=refund.stripe_refund_id)
@@ -426,6 +425,7 @@ def closed_account_payment_refund(*, payment: Payment, amount_cents: int) -> Ref
     close, or its 3-D Secure step finished late; a payment toward a closed account's debt keeps
     what it paid off): a card payment back to its card, anything else by check. Runs inside the
     transaction that credited it; the card refund is sent after commit."""
+    assert payment.account is not None, "a calling account's payment"
     if payment.method == PaymentMethod.CARD and payment.stripe_payment_intent_id:
         refund = Refund.objects.create(
             account=payment.account, payment=payment, method=RefundMethod.CARD, amount_cents=amount_cents
@@ -436,6 +436,7 @@ def closed_account_payment_refund(*, payment: Payment, amount_cents: int) -> Ref
 
 
 def _card_refund_fail(*, refund: Refund, message: str) -> None:
+    assert refund.account is not None, "a closed account's card refund"
     refund.status = RefundStatus.FAILED
     refund.failure_message = message[:500]
     refund.save(update_fields=["status", "failure_message"])
@@ -490,6 +491,7 @@ def refund_check_approve(*, refund: Refund, actor: User) -> Refund:
             raise CloseError(f"Refund #{refund.pk} needs no approval (or has one already).")
         if not actor.is_active or not actor.groups.filter(name__in=APPROVER_GROUPS).exists():
             raise CloseError("Only a member of the billing or supervisor group approves a check refund.")
+        assert refund.account is not None, "check refunds are made only for calling accounts"
         recorders = _offline_payments_recent(account=refund.account, at=refund.created_at).values_list(
             "recorded_by", flat=True
         )
@@ -510,6 +512,7 @@ def refund_check_address_from_profile(*, refund: Refund) -> Refund:
         refund = Refund.objects.select_for_update(of=("self",)).select_related("account__holder").get(pk=refund.pk)
         if refund.method != RefundMethod.CHECK or refund.status != RefundStatus.NEEDS_ADDRESS:
             raise CloseError(f"Refund #{refund.pk} is not waiting for a mailing address.")
+        assert refund.account is not None, "check refunds are made only for calling accounts"
         address = MailingAddress.of_holder(refund.account.holder)
         if address is None:
             raise CloseError(f"Refund #{refund.pk}: the holder's profile still has no complete mailing address.")

@@ -3,11 +3,12 @@
 A Django app of its own (label `ledger`): its models are the ledger accounts, journal entries,
 postings and holds. Callers write `from billing import ledger` and call `ledger.post(...)`,
 `ledger.balance_lock(...)`, `ledger.hold_place(...)`… The API, one module per concept:
-- `ledger_accounts`: `system_account(s)`, `account_ledger`, `account_ledgers_attach`;
-- `balances`: `balance_get`, `balance_lock` (lock order step 1), `balance_as_of`, `owed_cents`,
+- `ledger_accounts`: `system_account(s)`, `account_ledger`, `account_ledgers_attach`, and
+  `CallingAccountRow`, a calling account as the kernel sees it (for annotations);
+- `balances`: `balance_get`, `balance_lock` (lock order step 1), `owed_cents`,
   `balance_subquery`, `accounts_owing`, `postings_for_account`, `credits_since`;
 - `posting`: `post`, `post_batch`, `reverse`;
-- `holds`: `hold_place`, `hold_get`, `hold_release`, `holds_release`, `holds_release_for_account`,
+- `holds`: `hold_place`, `hold_release`, `holds_release`, `holds_release_for_account`,
   `holds_open_exist`, `holds_open_cents`, `holds_expire`;
 - `reads`: the statement run's reads as SQL (`balances_as_of_sql`, `entry_totals_between_sql`,
   `entry_tax_sql`) and `totals_between` for reports;
@@ -35,7 +36,6 @@ if TYPE_CHECKING:  # what type checkers and editors read; at run time each name 
     from .balances import (
         accounts_owing,
         balance,
-        balance_as_of,
         balance_get,
         balance_lock,
         balance_subquery,
@@ -50,7 +50,6 @@ if TYPE_CHECKING:  # what type checkers and editors read; at run time each name 
         HoldResult,
         HoldTerms,
         account_state_register,
-        hold_get,
         hold_place,
         hold_release,
         holds_expire,
@@ -59,7 +58,13 @@ if TYPE_CHECKING:  # what type checkers and editors read; at run time each name 
         holds_release,
         holds_release_for_account,
     )
-    from .ledger_accounts import account_ledger, account_ledgers_attach, system_account, system_accounts
+    from .ledger_accounts import (
+        CallingAccountRow,
+        account_ledger,
+        account_ledgers_attach,
+        system_account,
+        system_accounts,
+    )
     from .posting import BatchPosted, EntrySpec, LedgerError, PostResult, post, post_batch, reverse
     from .reads import balances_as_of_sql, entry_tax_sql, entry_totals_between_sql, totals_between
 
@@ -68,6 +73,7 @@ _API = {
     name: module
     for module, names in {
         "ledger_accounts": (
+            "CallingAccountRow",
             "account_ledger",
             "account_ledgers_attach",
             "system_account",
@@ -76,7 +82,6 @@ _API = {
         "balances": (
             "accounts_owing",
             "balance",
-            "balance_as_of",
             "balance_get",
             "balance_lock",
             "balance_subquery",
@@ -99,7 +104,6 @@ _API = {
             "Funds",
             "HoldResult",
             "HoldTerms",
-            "hold_get",
             "hold_place",
             "hold_release",
             "holds_expire",
@@ -125,6 +129,7 @@ _API = {
 __all__ = [
     "AccountState",
     "BatchPosted",
+    "CallingAccountRow",
     "EntrySpec",
     "Funds",
     "HoldResult",
@@ -137,7 +142,6 @@ __all__ = [
     "account_state_register",
     "accounts_owing",
     "balance",
-    "balance_as_of",
     "balance_get",
     "balance_lock",
     "balance_subquery",
@@ -146,7 +150,6 @@ __all__ = [
     "credits_since",
     "entry_tax_sql",
     "entry_totals_between_sql",
-    "hold_get",
     "hold_place",
     "hold_release",
     "holds_expire",
@@ -165,7 +168,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     module = _API.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

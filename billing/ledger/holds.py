@@ -12,7 +12,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from .balances import LEDGER_TABLE, LOCK_CLAUSE
-from .ledger_accounts import account_ledger
+from .ledger_accounts import CallingAccountRow, account_ledger
 from .models import Hold
 from .rows import pipelined, row_insert
 
@@ -57,24 +57,24 @@ class HoldTerms:
 
     amount_cents: int
     max_seconds: int
-    response: dict
+    response: dict[str, Any]
 
 
 @dataclass(frozen=True)
 class HoldResult:
-    response: dict | None  # the hold's authorization answer; None when the decision was not to hold
+    response: dict[str, Any] | None  # the hold's authorization answer; None when the decision was not to hold
     placed: bool  # False for a hold already placed under this cause (a retry)
     funds: Funds | None  # None only when another transaction placed the hold first
 
 
 def hold_place(
     *,
-    account,
+    account: CallingAccountRow,
     call_id: str,
     on_credit: bool,
     expires_at: datetime,
     decide: Callable[[Funds], HoldTerms | None],
-    details: dict,
+    details: dict[str, Any],
     now: datetime | None = None,
 ) -> HoldResult:
     """Lock the account's ledger row, compute what is available (balance, or, `on_credit` (Direct
@@ -171,11 +171,6 @@ def _hold_read_sql(state: AccountState | None) -> str:
     return f"{sql}, {columns} FROM {quote(state.table)} a WHERE a.id = %s"
 
 
-def hold_get(*, call_id: str) -> Hold | None:
-    """The hold placed for `call_id`, with its account, or None."""
-    return Hold.objects.filter(call_id=call_id).select_related("account__ledger_account").first()
-
-
 def hold_release(*, call_id: str, now: datetime | None = None) -> None:
     """Release the hold placed for `call_id` (its call completed), if it has one still open. One
     plain statement whose answer is not read: the call path sends it with the call record (`pipelined`)."""
@@ -192,17 +187,17 @@ def holds_release(*, call_ids: Iterable[str], now: datetime) -> int:
     return Hold.objects.filter(call_id__in=list(call_ids), released_at__isnull=True).update(released_at=now)
 
 
-def holds_release_for_account(*, account, now: datetime) -> int:
+def holds_release_for_account(*, account: CallingAccountRow, now: datetime) -> int:
     """Release every open hold of an account (it is closing, under its ledger-row lock)."""
     return Hold.objects.filter(account_id=account.pk, released_at__isnull=True).update(released_at=now)
 
 
-def holds_open_exist(*, account, now: datetime) -> bool:
+def holds_open_exist(*, account: CallingAccountRow, now: datetime) -> bool:
     """Whether a call in progress holds money on the account."""
     return Hold.objects.filter(account_id=account.pk, released_at__isnull=True, expires_at__gt=now).exists()
 
 
-def holds_open_cents(*, account, now: datetime) -> int:
+def holds_open_cents(*, account: CallingAccountRow, now: datetime) -> int:
     """What calls in progress hold on the account."""
     held = Hold.objects.filter(account_id=account.pk, released_at__isnull=True, expires_at__gt=now)
     return held.aggregate(total=Sum("amount_cents"))["total"] or 0

@@ -9,10 +9,12 @@ Callers of `post` may rely on:
 
 import contextlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, connection, transaction
+from django.db.backends.utils import CursorWrapper
+from django.db.models import Model
 from django.utils import timezone
 
 from .balances import LEDGER_TABLE, lock_ledger_rows
@@ -39,7 +41,7 @@ def post(
     lines: Sequence[tuple[LedgerAccount, int]],
     memo: str = "",
     reverses: JournalEntry | None = None,
-    created_by=None,
+    created_by: Model | None = None,
 ) -> PostResult:
     """Post one balanced journal entry, or return the entry already posted under this key."""
     _validate(idempotency_key, lines)
@@ -52,7 +54,8 @@ def post(
         kind=kind,
         memo=memo[:300],
         reverses=reverses,
-        created_by=created_by,
+        # The kernel does not import the accounts app, whose User the field names: any staff user (or None).
+        created_by=created_by,  # type: ignore[misc]
         created_at=timezone.now(),
     )
     # No savepoint of its own: inside a caller's transaction a failure here fails that transaction.
@@ -98,7 +101,7 @@ def _post_moving_many(entry: JournalEntry, moves: dict[int, int]) -> tuple[Journ
 
 
 @contextlib.contextmanager
-def _entry_errors(entry: JournalEntry):
+def _entry_errors(entry: JournalEntry) -> Iterator[None]:
     try:
         yield
     except IntegrityError as exc:  # the entry's only other unique column: `reverses`
@@ -235,7 +238,7 @@ def _insert_postings(entry_id: int, lines: Sequence[tuple[LedgerAccount, int]]) 
         )
 
 
-def _entry_send(cursor, entry: JournalEntry) -> None:
+def _entry_send(cursor: CursorWrapper, entry: JournalEntry) -> None:
     """Insert the entry unless its key is taken. One statement, no savepoint: when another
     transaction is inserting the same key, PostgreSQL makes this one wait for it and then skip the
     row, and the caller reads the winner's entry."""
@@ -254,7 +257,7 @@ def _entry_send(cursor, entry: JournalEntry) -> None:
     )
 
 
-def _entry_read(cursor, entry: JournalEntry) -> JournalEntry | None:
+def _entry_read(cursor: CursorWrapper, entry: JournalEntry) -> JournalEntry | None:
     """The entry `_entry_send` inserted, with its id; None when its key was taken."""
     row = cursor.fetchone()
     if row is None:
@@ -265,7 +268,7 @@ def _entry_read(cursor, entry: JournalEntry) -> JournalEntry | None:
     return entry
 
 
-def reverse(*, entry: JournalEntry, memo: str = "", created_by=None) -> PostResult:
+def reverse(*, entry: JournalEntry, memo: str = "", created_by: Model | None = None) -> PostResult:
     """Post the mirror image of `entry`. An entry is reversed at most once."""
     lines = [(p.ledger_account, -p.amount_cents) for p in entry.postings.select_related("ledger_account")]
     return post(

@@ -3,8 +3,9 @@ database, INSERT … SELECT, rather than bringing thousands of rows into Python)
 Each `*_sql` function returns (sql, params) in the ORM's placeholder style."""
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from django.db import connection
 from django.db.models import Sum
@@ -12,7 +13,7 @@ from django.db.models import Sum
 from .models import JournalEntry, LedgerAccount, Posting, SystemAccount
 
 
-def _calling_account_postings_sql(account_ids: Sequence[int]) -> tuple[str, list]:
+def _calling_account_postings_sql(account_ids: Sequence[int]) -> tuple[str, list[Any]]:
     tables = {
         name: connection.ops.quote_name(model._meta.db_table)
         for name, model in (("posting", Posting), ("ledger", LedgerAccount), ("entry", JournalEntry))
@@ -25,9 +26,9 @@ def _calling_account_postings_sql(account_ids: Sequence[int]) -> tuple[str, list
     return sql, list(account_ids)
 
 
-def balances_as_of_sql(*, account_ids: Sequence[int], at: datetime) -> tuple[str, list]:
-    """`balance_as_of` for many accounts, as a SELECT of (account_id, balance_cents): one row per
-    calling account of `account_ids` that has postings before `at` (one without any has 0)."""
+def balances_as_of_sql(*, account_ids: Sequence[int], at: datetime) -> tuple[str, list[Any]]:
+    """The balances from the entries posted before `at`, as a SELECT of (account_id, balance_cents): one
+    row per calling account of `account_ids` that has postings before `at` (one without any has 0)."""
     postings, params = _calling_account_postings_sql(account_ids)
     sql = (
         "SELECT la.calling_account_id AS account_id, CAST(SUM(p.amount_cents) AS BIGINT) AS balance_cents "  # noqa: S608
@@ -36,7 +37,7 @@ def balances_as_of_sql(*, account_ids: Sequence[int], at: datetime) -> tuple[str
     return sql, [*params, connection.ops.adapt_datetimefield_value(at)]
 
 
-def entry_totals_between_sql(*, account_ids: Sequence[int], start: datetime, end: datetime) -> tuple[str, list]:
+def entry_totals_between_sql(*, account_ids: Sequence[int], start: datetime, end: datetime) -> tuple[str, list[Any]]:
     """A SELECT of (account_id, entry_id, kind, created_at, memo, total_cents): each entry posted in
     [start, end) that touched a calling account of `account_ids`, with what it added to that account."""
     postings, params = _calling_account_postings_sql(account_ids)
@@ -50,7 +51,7 @@ def entry_totals_between_sql(*, account_ids: Sequence[int], start: datetime, end
     return sql, [*params, adapt(start), adapt(end)]
 
 
-def entry_tax_sql(entry_id_column: str) -> tuple[str, list]:
+def entry_tax_sql(entry_id_column: str) -> tuple[str, list[Any]]:
     """A scalar subquery: the tax payable that the entry whose id is in `entry_id_column` posted (NULL
     when it posted none)."""
     posting = connection.ops.quote_name(Posting._meta.db_table)
@@ -62,7 +63,7 @@ def entry_tax_sql(entry_id_column: str) -> tuple[str, list]:
     return sql, [f"system:{SystemAccount.TAX_PAYABLE.value}"]
 
 
-def totals_between(*, start: datetime, end: datetime, kinds) -> dict[str, int]:
+def totals_between(*, start: datetime, end: datetime, kinds: Iterable[str]) -> dict[str, int]:
     """What the entries of `kinds` posted in [start, end) put on each system account (by code,
     `system:<name>`) and on all calling accounts together (under `accounts`). For reports."""
     rows = (

@@ -5,11 +5,15 @@ prepared by each field as the ORM would, except plain integers and text (stored 
 columns named `as_is`, which the caller passes already in their database form (an E.164 number
 checked on the way in)."""
 
+from __future__ import annotations
+
 import contextlib
 import functools
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from django.db import connection, models
-from django.db.models import Model
+from django.db.models import Field, Model
 
 # Fields whose database value is the Python value itself (an int, a str), which psycopg
 # takes as it is: preparing them through the field costs more than the statement's send.
@@ -31,7 +35,7 @@ _STORED_AS_GIVEN = frozenset(
 @functools.cache
 def _insert_sql(
     model: type[Model], attnames: frozenset[str], conflict: str | None, returning: bool
-) -> tuple[str, tuple]:
+) -> tuple[str, tuple[tuple[Field[Any, Any], Callable[..., Any] | None], ...]]:
     fields = tuple(
         (f, None if type(f) in _STORED_AS_GIVEN else f.get_db_prep_save)
         for f in model._meta.concrete_fields
@@ -41,19 +45,25 @@ def _insert_sql(
     if unknown:  # `account` for `account_id`, say: the column would silently stay NULL
         raise ValueError(f"{model.__name__} has no column for {', '.join(sorted(unknown))}")
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f, _ in fields)
+    columns = ", ".join(quote(_column(f)) for f, _ in fields)
     on_conflict = f" ON CONFLICT ({quote(conflict)}) DO NOTHING" if conflict else ""
     sql = (
         f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "  # noqa: S608 - names from the model
         f"VALUES ({', '.join(['%s'] * len(fields))}){on_conflict}"
-        + (f" RETURNING {quote(model._meta.pk.column)}" if returning else "")
+        + (f" RETURNING {quote(_column(model._meta.pk))}" if returning else "")
     )
     return sql, fields
 
 
+def _column(field: Field[Any, Any] | None) -> str:
+    """A concrete field's column (every concrete field has one)."""
+    assert field is not None and field.column is not None, "a concrete field has a column"
+    return field.column
+
+
 def row_insert(
     model: type[Model],
-    values: dict,
+    values: dict[str, Any],
     *,
     as_is: frozenset[str] = frozenset(),
     on_conflict_skip: str | None = None,
@@ -76,7 +86,7 @@ def row_insert(
 
 
 @contextlib.contextmanager
-def pipelined():
+def pipelined() -> Iterator[None]:
     """Statements executed in the block go to the server together, and the block waits once for all
     their answers when it ends: read the results after the block. On PostgreSQL this is psycopg's
     pipeline mode (an execute only queues its statement); the server still runs the statements one

@@ -253,6 +253,7 @@ def _reload_failed(*, payment: Payment, reason: str, message: str) -> None:
         status=PaymentStatus.FAILED if reason == AutoReload.Stopped.DECLINED else PaymentStatus.CANCELED,
         failure_message=message[:500],
     )
+    assert payment.account_id is not None, "a reload is a calling account's payment"
     _stop(account_id=payment.account_id, reason=reason)
     account_email_enqueue(account_id=payment.account_id, template="auto_reload_stopped", reason=reason)
 
@@ -266,6 +267,7 @@ def auto_reload_charge(*, payment_id: int) -> None:
     config = AutoReload.objects.filter(account_id=payment.account_id).first()
     if payment.status != PaymentStatus.CREATED or config is None or not config.stripe_payment_method_id:
         return
+    assert payment.account is not None, "a reload is a calling account's payment"
     try:
         intent = stripe_gateway.payment_intent_create_off_session(
             amount_cents=payment.total_cents,

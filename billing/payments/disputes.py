@@ -10,16 +10,15 @@ from django.utils import timezone
 from accounts.emails import account_email_enqueue
 from accounts.models import User
 from billing import ledger, stripe_gateway
+from billing.errors import DomainError
 from billing.ledger.models import EntryKind, SystemAccount
 from billing.models import Dispute, DisputeParkedReason, DisputeStatus, Payment, PaymentStatus, Refund, RefundStatus
 
 CLOSED_STRIPE_STATUSES = {"won": DisputeStatus.WON, "lost": DisputeStatus.LOST}
 
 
-class DisputeError(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class DisputeError(DomainError):
+    """A dispute step that cannot be taken as asked; `message` is fit to show."""
 
 
 def dispute_opened(*, data: dict) -> Dispute:
@@ -46,7 +45,9 @@ def dispute_opened(*, data: dict) -> Dispute:
             )
             dispute.hold_entry = result.entry
             dispute.save(update_fields=["hold_entry"])
-            if dispute.payment_id and dispute.payment.account_id:  # a single call's payer has no account
+            if (
+                dispute.payment is not None and dispute.payment.account_id is not None
+            ):  # a single call's payer has no account
                 account_email_enqueue(
                     account_id=dispute.payment.account_id,
                     template="dispute_opened",
@@ -91,7 +92,9 @@ def dispute_resolve(*, dispute: Dispute, outcome: DisputeStatus | str, actor: Us
         dispute.resolved_at = timezone.now()
         dispute.resolution_note = note[:500]
         dispute.save(update_fields=["close_entry", "status", "resolved_by", "resolved_at", "resolution_note"])
-        if dispute.payment_id and dispute.payment.account_id:  # a single call's payer has no account
+        if (
+            dispute.payment is not None and dispute.payment.account_id is not None
+        ):  # a single call's payer has no account
             account_email_enqueue(
                 account_id=dispute.payment.account_id,
                 template="dispute_closed",

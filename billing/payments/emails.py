@@ -11,6 +11,7 @@ from billing.models import Payment
 @outbox_handler("email.payment_receipt")
 def send_payment_receipt(*, payment_id: int) -> None:
     payment = Payment.objects.select_related("account__holder", "account__ledger_account").get(pk=payment_id)
+    assert payment.account is not None, "a receipt is queued only for a calling account's payment"
     send_templated(
         to=payment.account.holder.email,
         template="payment_receipt",

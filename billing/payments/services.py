@@ -17,6 +17,7 @@ from accounts.services import account_mark_funded
 from accounts.texts.notices import account_text_enqueue
 from billing import ledger, stripe_gateway
 from billing.closing.services import IN_FLIGHT_PAYMENT_STATUSES, IN_FLIGHT_WINDOW, closed_account_payment_refund
+from billing.errors import DomainError
 from billing.ledger.models import EntryKind, SystemAccount
 from billing.models import FEE_CAPS_CENTS, Channel, FeeSchedule, Payment, PaymentMethod, PaymentStatus
 from billing.money import format_cents
@@ -39,12 +40,8 @@ HANDLED_EVENT_TYPES = (
 )
 
 
-class PaymentError(Exception):
+class PaymentError(DomainError):
     """A payment that cannot be made as asked. `message` is fit to show; nothing was charged."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 class DuplicateReferenceError(PaymentError):
@@ -112,19 +109,17 @@ def payment_limits(
 
 
 def _payable(*, account: CallingAccount, balance_cents: int | None, closed: bool) -> int:
-    """What is owed less the payments already on their way. Raises PaymentError when nothing is."""
-    if account.kind == AccountKind.DIRECT_BILL or closed:
-        owed = ledger.owed_cents(account=account, balance_cents=balance_cents)
-        if owed <= 0 and closed:
-            raise PaymentError(gettext("This account is closed and cannot take payments."))
-        if owed <= 0:
-            raise PaymentError(gettext("Nothing is owed on this account."))
-        payable = owed - _in_flight_cents(account=account)
-        if payable <= 0:
-            raise PaymentError(
-                gettext("A payment of what is owed is already being processed. Please wait a few minutes.")
-            )
-        return payable
+    """What is owed less the payments already on their way (a Direct Bill or closed account: the only
+    callers). Raises PaymentError when nothing is."""
+    owed = ledger.owed_cents(account=account, balance_cents=balance_cents)
+    if owed <= 0 and closed:
+        raise PaymentError(gettext("This account is closed and cannot take payments."))
+    if owed <= 0:
+        raise PaymentError(gettext("Nothing is owed on this account."))
+    payable = owed - _in_flight_cents(account=account)
+    if payable <= 0:
+        raise PaymentError(gettext("A payment of what is owed is already being processed. Please wait a few minutes."))
+    return payable
 
 
 def _in_flight_cents(*, account: CallingAccount) -> int:
@@ -300,7 +295,8 @@ def card_payment_refresh(*, payment: Payment) -> Payment:
 
 
 def payment_client_secret(*, payment: Payment) -> str:
-    """The PaymentIntent's client secret, for the browser's 3-D Secure step."""
+    """The PaymentIntent's client secret, for the browser's 3-D Secure step (a card payment: it has one)."""
+    assert payment.stripe_payment_intent_id is not None, "only a card payment waits for 3-D Secure"
     try:
         intent = stripe_gateway.payment_intent_retrieve(payment_intent_id=payment.stripe_payment_intent_id)
     except stripe_gateway.GatewayError as exc:
@@ -469,6 +465,7 @@ def _payment_for_intent_locked(intent: stripe_gateway.Intent) -> Payment | None:
         # A single call's payment: its offer's row first (the offer's payment and use wait on it).
         SingleCall.objects.select_for_update().filter(pk=payment.single_call_id).first()
     else:
+        assert payment.account is not None, "a payment is a calling account's or a single call's"
         ledger.balance_lock(account=payment.account)
     return payments.select_for_update(of=("self",)).get(pk=payment.pk)
 
@@ -485,6 +482,7 @@ def _single_call_credit(*, payment: Payment, now: datetime) -> None:
     mark its offer paid at the price fixed on it (caller holds the offer's and the payment's row
     locks). No fee, no calling account. Paid after its offer expired (a late 3-D Secure or webhook),
     it is refunded by the expiry sweep like any paid offer not used in time."""
+    assert payment.single_call_id is not None, "only a single call's payment comes here"
     offer = SingleCall.objects.get(pk=payment.single_call_id)
     result = ledger.post(
         idempotency_key=single_call_payment_key(offer.call_id),
@@ -508,15 +506,17 @@ def _single_call_credit(*, payment: Payment, now: datetime) -> None:
 
 def _credit(*, payment: Payment, now: datetime) -> None:
     """Post the payment (caller holds the transaction and the payment row lock)."""
+    account = payment.account
+    assert account is not None, "a single call's payment is credited by _single_call_credit"
     clearing = SystemAccount.MAIL_CLEARING if payment.channel == Channel.MAIL else SystemAccount.CARD_CLEARING
     lines = [
         (ledger.system_account(clearing), -payment.total_cents),
-        (ledger.account_ledger(payment.account), payment.amount_cents),
+        (ledger.account_ledger(account), payment.amount_cents),
     ]
     if payment.fee_cents:
         lines.append((ledger.system_account(SystemAccount.FEE_REVENUE), payment.fee_cents))
     # The caller holds lock order step 1 (the ledger row); this takes step 2 (the account row).
-    account_mark_funded(account=payment.account, now=now, actor=payment.recorded_by)
+    account_mark_funded(account=account, now=now, actor=payment.recorded_by)
     result = ledger.post(
         idempotency_key=f"payment:{payment.pk}",
         kind=EntryKind.PAYMENT,
@@ -530,20 +530,20 @@ def _credit(*, payment: Payment, now: datetime) -> None:
     payment.failure_message = ""
     payment.save(update_fields=["entry", "status", "succeeded_at", "failure_message"])
     # The account is locked (account_mark_funded), so this status is the one in force.
-    closed = CallingAccount.objects.filter(pk=payment.account_id, status=AccountStatus.CLOSED).exists()
-    if closed or payment.account.kind == AccountKind.DIRECT_BILL:
+    closed = CallingAccount.objects.filter(pk=account.pk, status=AccountStatus.CLOSED).exists()
+    if closed or account.kind == AccountKind.DIRECT_BILL:
         # Money a closed or Direct Bill account does not owe goes straight back: a late 3-D Secure,
         # a race with a close, or a charge Stripe took after answering us unclearly while the holder
         # paid again. A payment never leaves more than what was owed.
-        extra = min(payment.amount_cents, result.balances.get(ledger.account_ledger(payment.account).pk, 0))
+        extra = min(payment.amount_cents, result.balances.get(ledger.account_ledger(account).pk, 0))
         if extra > 0:
             closed_account_payment_refund(payment=payment, amount_cents=extra)
-    if not closed and payment.account.kind == AccountKind.DIRECT_BILL:
+    if not closed and account.kind == AccountKind.DIRECT_BILL:
         # Whichever path credits it (page, 3-D Secure return, webhook, staff), paying off a
         # past-due statement restores service in the same transaction.
-        account_payment_received(account=payment.account, now=now)
+        account_payment_received(account=account, now=now)
     outbox_enqueue(kind="email.payment_receipt", payload={"payment_id": payment.pk})
-    account_text_enqueue(account_id=payment.account_id, template="payment_receipt", amount_cents=payment.amount_cents)
+    account_text_enqueue(account_id=account.pk, template="payment_receipt", amount_cents=payment.amount_cents)
 
 
 def fee_schedule_check(*, channel: Channel | str, fee_cents: int) -> None:

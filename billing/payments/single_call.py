@@ -80,7 +80,7 @@ def _quote(offer: SingleCall, now: datetime.datetime) -> tuple[int, Decimal, Dec
     """(minutes, rate, tax rate, charge, tax) at the rate in force now; the price fixed at payment
     once paid. None when the facility has no paid plan in force now."""
     if offer.paid_at is not None:
-        return offer.minutes, offer.rate_per_minute, offer.tax_rate, offer.charge_cents, offer.tax_cents
+        return offer.price_paid()
     info = _facility_info(offer)
     plan = info.plan_at(now) if info else None
     if info is None or plan is None or plan.is_free:
@@ -187,13 +187,15 @@ def single_call_pay(
 
 
 def _charge(*, payment: Payment, payment_method_id: str) -> PayResult:
+    offer = payment.single_call
+    assert offer is not None, "a single call's payment"
     try:
         intent = stripe_gateway.payment_intent_create(
             amount_cents=payment.total_cents,
             customer_id="",
             payment_method_id=payment_method_id,
             idempotency_key=f"familyline-payment-{payment.pk}",
-            metadata={"payment_id": str(payment.pk), "single_call": payment.single_call.call_id},
+            metadata={"payment_id": str(payment.pk), "single_call": offer.call_id},
         )
     except stripe_gateway.GatewayError as exc:
         if exc.declined:
@@ -217,6 +219,7 @@ def _charge(*, payment: Payment, payment_method_id: str) -> PayResult:
         return PayResult(PayOutcome.PAID, payment=payment, total_cents=payment.total_cents)
     if payment.status == PaymentStatus.REQUIRES_ACTION:
         # Nobody can answer 3-D Secure on a phone call: the intent is canceled, nothing is charged.
+        assert payment.stripe_payment_intent_id is not None, "a payment waiting for 3-D Secure has its intent"
         try:
             services.payment_intent_apply(
                 intent=stripe_gateway.payment_intent_cancel(payment_intent_id=payment.stripe_payment_intent_id)
@@ -232,7 +235,7 @@ def _charge(*, payment: Payment, payment_method_id: str) -> PayResult:
 
 def _outcome_of(payment: Payment) -> PayResult:
     """What an earlier attempt with the same card entry came to."""
-    outcomes = {
+    outcomes: dict[str, str] = {
         PaymentStatus.SUCCEEDED: PayOutcome.PAID,
         PaymentStatus.FAILED: PayOutcome.DECLINED,
         PaymentStatus.CANCELED: PayOutcome.NEEDS_AUTHENTICATION,
@@ -263,8 +266,10 @@ def single_call_refund_send(*, refund_id: int) -> Refund:
         refund = (
             Refund.objects.select_for_update(of=("self",)).select_related("payment", "single_call").get(pk=refund_id)
         )
-        if refund.status != RefundStatus.PENDING or refund.single_call_id is None:
+        if refund.status != RefundStatus.PENDING or refund.single_call is None:
             return refund
+        assert refund.payment is not None, "a single call's refund always returns its payment"
+        assert refund.payment.stripe_payment_intent_id is not None, "a single call is paid by card through Stripe"
         call_id = refund.single_call.call_id
         try:
             if refund.stripe_refund_id:

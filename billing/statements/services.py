@@ -29,6 +29,7 @@ from accounts.models import AccountKind, CallingAccount
 from accounts.outbox import outbox_enqueue, outbox_handler
 from accounts.texts.notices import account_text_enqueue
 from billing import ledger
+from billing.errors import DomainError
 from billing.ledger.models import EntryKind
 from billing.models import Adjustment, Channel, Payment, Statement, StatementLine
 from calls.models import CallRecord, Facility, Inmate
@@ -41,10 +42,8 @@ logger = logging.getLogger(__name__)
 CREDIT_KINDS = (EntryKind.PAYMENT, EntryKind.ADJUSTMENT, EntryKind.REFUND, EntryKind.REVERSAL)
 
 
-class StatementError(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class StatementError(DomainError):
+    """A statement request that cannot be done as asked; `message` is fit to show."""
 
 
 # Accounts per batch of the monthly run: each batch costs the same handful of statements, and its
@@ -289,6 +288,7 @@ def statements_generate_for_month(*, period: Period | None = None, now: datetime
             for account in CallingAccount.objects.filter(pk__in=batch).order_by("pk"):
                 statement, was_created = statement_generate(account=account, period=period, now=now)
                 if was_created:
+                    assert statement is not None, "a statement created is returned"
                     created.append(statement)
     for start in range(0, len(unsent_ids), BATCH_ACCOUNTS):
         _emails_on_commit(unsent_ids[start : start + BATCH_ACCOUNTS])

@@ -314,7 +314,7 @@ class Body:
         }
 
 
-_CALL = [
+_CALL: list[Field] = [
     CallId("call_id", max_length=100, description="The platform's id of the call; repeats are idempotent."),
     Text("facility", key="facility_code", max_length=20, remember=True, description="The facility code."),
     Text(

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 from celery.schedules import crontab
@@ -171,7 +172,7 @@ SESSION_COOKIE_HTTPONLY = True
 
 # Content-Security-Policy (django-csp 4): our origin only; the Stripe origins are added per
 # request from STRIPE_JS_URL / STRIPE_API_BASE (accounts.middleware.StripeCSPMiddleware).
-CONTENT_SECURITY_POLICY = {
+CONTENT_SECURITY_POLICY: dict[str, dict[str, Any]] = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],

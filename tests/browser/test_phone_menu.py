@@ -1,6 +1,7 @@
 """The `make run` phone page in a real Chromium: a staff member "calls" the voice menu as a family's
 number, keys in the PIN on the page's keypad, hears the balance and minutes, pays $20 by phone with
-the test card that works, then tries the declined one. The page signs each step as Twilio does and
+the test card that works, then tries the declined one; and plays a single call, from a demo offer to
+the call allowed. The page signs each step as Twilio does and
 creates the cards' PaymentMethods at localstripe itself: no card digits are typed or posted."""
 
 from io import StringIO
@@ -14,8 +15,9 @@ from playwright.sync_api import expect
 from accounts.phone_access import phone_pin_set
 from accounts.services import account_facility_set
 from billing.models import Channel, FeeSchedule, Payment, PaymentStatus
+from calls.models import SingleCall
 from tests.factories import UserFactory
-from tests.helpers import ARTIFACTS, Calls, balance_of, make_account
+from tests.helpers import ARTIFACTS, Calls, authorize, balance_of, make_account
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -112,3 +114,53 @@ def test_the_phone_page_is_for_staff_when_debug_is_off(client, db):
     assert client.get("/phone/try/").status_code == 404
     client.force_login(UserFactory(is_staff=True))
     assert client.get("/phone/try/").status_code == 200
+
+
+def test_the_phone_page_plays_a_single_call_from_the_offer_to_the_allowed_call(chromium, live_server, stripe_server):
+    calls = Calls()
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(staff)
+    context = chromium.new_context(viewport={"width": 1000, "height": 900})
+    context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
+    page = context.new_page()
+    page.set_default_timeout(20000)
+    page.goto(f"{live_server.url}/phone/try/")
+
+    # The demo offer is made the way the platform gets one: authorize refuses a number on no account.
+    page.click("#offer-button")
+    expect(page.locator("#offer")).to_contain_text(calls.inmate.full_name)
+    offer = SingleCall.objects.get()
+    expect(page.locator("#offer-code")).to_have_text(offer.code)
+    expect(page.locator("#id_code")).to_have_value(offer.code)
+
+    page.click("#single-call-button")
+    heard = page.locator("#heard")
+    expect(heard).to_contain_text(f"the platform sends the code {offer.code} as tones")
+    expect(heard).to_contain_text(f"{calls.inmate.full_name} at {calls.facility.name} is calling you.")
+    expect(heard).to_contain_text(
+        "One call of up to 30 minutes at twenty-one cents a minute is six dollars and thirty cents, "
+        "plus forty cents tax."
+    )
+    expect(heard).to_contain_text("Your card will be charged six dollars and seventy cents. There is no fee.")
+    page.screenshot(path=str(ARTIFACTS / "phone-4-single-call-price.png"), full_page=True)
+    _press(page, "1")
+    page.click("#card-ok")
+    expect(heard).to_contain_text("was charged six dollars and seventy cents")
+    expect(heard).to_contain_text("the call will be put through")
+    page.screenshot(path=str(ARTIFACTS / "phone-5-single-call-paid.png"), full_page=True)
+    context.close()
+
+    [payment] = Payment.objects.all()
+    assert (payment.status, payment.amount_cents, payment.fee_cents) == (PaymentStatus.SUCCEEDED, 670, 0)
+    allowed = authorize(calls.facility, calls.inmate, offer.dialed_number.as_e164, cid=offer.call_id)
+    assert (allowed.decision, allowed.billing) == ("allow", "single_call")
+    call_command("ledger_check", stdout=StringIO())

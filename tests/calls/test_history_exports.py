@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from accounts.models import AccountStatus
 from billing import call_credits
 from billing.selectors import ledger_violations
 from calls.models import CallRecord
@@ -146,3 +147,17 @@ def test_a_date_out_of_range_is_a_field_error_on_the_page_and_a_400_for_the_csvs
         assert response.status_code == 400, name
         assert "Choose a date from 1970 to 2999." in response.content.decode()
     assert ledger_violations() == []
+
+
+def test_a_call_familyline_refused_reads_as_not_charged_in_the_history(api, client, facility, inmate):
+    from_holder = make_account(balance_cents=1000, status=AccountStatus.PENDING_ACTIVATION)
+    body = {"call_id": "refused-history", "facility": facility.code, "inmate": inmate.inmate_number}
+    body["dialed_number"] = from_holder.test_number
+    assert api.post("/api/v1/calls/authorize", body, format="json").json()["decision"] == "deny"
+    report = {"started_at": "2026-01-05T14:00:00-05:00", "duration_seconds": 300, "disconnect": "normal"}
+    assert api.post("/api/v1/calls/complete", body | report, format="json").json()["refused_reason"]
+
+    client.force_login(from_holder.holder)
+    html = client.get(reverse("calls:history", args=[from_holder.pk])).content.decode()
+    assert "not charged: FamilyLine did not allow this call" in html
+    assert "· free" not in html and "Ask for a credit" not in html

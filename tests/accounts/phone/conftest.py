@@ -133,4 +133,6 @@ def stripe_object(base_url: str, kind: str, object_id: str) -> dict:
 
 def stripe_payment_intents(base_url: str) -> list[dict]:
     client = stripe.StripeClient(api_key=settings.STRIPE_SECRET_KEY, base_addresses={"api": base_url})
-    return [intent.to_dict() for intent in client.v1.payment_intents.list(params={"limit": 100}).data]
+    # Every page: the suite's localstripe holds the intents of every test run before this one.
+    pages = client.v1.payment_intents.list(params={"limit": 100}).auto_paging_iter()
+    return [intent.to_dict() for intent in pages]

@@ -1,4 +1,4 @@
-"""Lifecycle edges found in review: money credited while suspended still starts the activation
+"""Lifecycle edges: money credited while suspended still starts the activation
 clock; a Direct Bill approval at the open-account cap is a clear refusal, not an error page."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""What probes of the platform API found (issue 11), each pinned: nested and oversized JSON, strict
+"""The platform API under malformed and hostile input, each case pinned: nested and oversized JSON, strict
 types, phone numbers that are not phone numbers, a call id reused for another call, an overloaded
 database, and JSON for every error."""
 
