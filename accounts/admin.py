@@ -223,7 +223,7 @@ class CallingAccountAdmin(admin.ModelAdmin):
         ledger_account = getattr(obj, "ledger_account", None)
         if not ledger_account:
             return "-"
-        url = reverse("admin:billing_ledgeraccount_change", args=[ledger_account.pk])
+        url = reverse("admin:ledger_ledgeraccount_change", args=[ledger_account.pk])
         record = reverse("admin:billing_payment_add") + f"?account={obj.pk}"
         return format_html('<a href="{}">Read-only ledger</a> · <a href="{}">Record a payment</a>', url, record)
 

@@ -88,7 +88,7 @@ def profile_update(
 
 
 def _locked(account: CallingAccount) -> CallingAccount:
-    """The lock order (docs/architecture.md, billing/ledger.py): the account's ledger row first, then
+    """The lock order (docs/architecture.md, billing/ledger/): the account's ledger row first, then
     the account row. FOR NO KEY UPDATE: a hold or call record being inserted for this account (a
     key-share lock) does not wait on it."""
     ledger.balance_lock(account=account)

@@ -224,7 +224,7 @@ def _line(name: str, r: dict, conns: int) -> str:
 
 
 def _check(env: dict, allowed: int, in_flight: int) -> list[str]:
-    from billing.models import Hold
+    from billing.ledger.models import Hold
     from calls.models import CallRecord
 
     problems = []

@@ -36,7 +36,7 @@ def _setup(accounts: int) -> tuple[str, list[str]]:
     from accounts.models import AccountStatus, PhoneNumber, User
     from accounts.services import account_open
     from billing import ledger
-    from billing.models import EntryKind, SystemAccount
+    from billing.ledger.models import EntryKind, SystemAccount
     from calls.models import Facility, Inmate, RatePlan
 
     call_command("migrate", verbosity=0)

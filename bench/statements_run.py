@@ -33,7 +33,7 @@ def _populate(accounts: int, calls: int, period) -> None:
 
     from accounts.models import AccountKind, AccountStatus, CallingAccount, User
     from billing import ledger
-    from billing.models import LedgerAccount, SystemAccount
+    from billing.ledger.models import LedgerAccount, SystemAccount
     from calls.models import Facility, Inmate, RatePlan
 
     call_command("migrate", verbosity=0)

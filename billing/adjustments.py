@@ -5,9 +5,10 @@ from django.db import transaction
 
 from accounts.models import AccountKind, CallingAccount, User
 from billing.errors import DomainError
+from billing.ledger.models import EntryKind, SystemAccount
 
 from . import ledger
-from .models import Adjustment, EntryKind, SystemAccount
+from .models import Adjustment
 from .statements import dunning
 
 
@@ -38,7 +39,7 @@ def adjustment_create(
     if not isinstance(amount_cents, int) or isinstance(amount_cents, bool) or amount_cents == 0:
         raise AdjustmentError("Enter an amount other than $0.00.")
     with transaction.atomic():
-        ledger.balance_lock(account=account)  # lock order step 1 (billing/ledger.py)
+        ledger.balance_lock(account=account)  # lock order step 1 (billing/ledger/balances.py)
         adjustment = Adjustment.objects.create(
             account=account, amount_cents=amount_cents, reason=reason, description=description, created_by=actor
         )

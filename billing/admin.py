@@ -13,6 +13,7 @@ from django.utils.html import format_html
 
 from accounts.models import AccountStatus, CallingAccount
 from accounts.security import HardenedFormMixin
+from billing.ledger.models import JournalEntry, LedgerAccount, Posting
 from config.admin_base import ReadOnlyAdmin, ReadOnlyInline, code_column, local_time, money_column, time_column
 from config.forms import AmountField
 
@@ -34,11 +35,8 @@ from .models import (
     Dispute,
     DisputeStatus,
     FeeSchedule,
-    JournalEntry,
-    LedgerAccount,
     Payment,
     PaymentMethod,
-    Posting,
     ReconciliationDifference,
     ReconciliationRun,
     Refund,

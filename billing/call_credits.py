@@ -13,7 +13,8 @@ from accounts.emails import account_email_enqueue
 from accounts.models import AccountKind, User
 from billing import ledger
 from billing.errors import DomainError
-from billing.models import CallCreditReason, CallCreditRequest, CallCreditStatus, EntryKind, SystemAccount
+from billing.ledger.models import EntryKind, SystemAccount
+from billing.models import CallCreditReason, CallCreditRequest, CallCreditStatus
 from billing.statements import dunning
 from calls.models import CallRecord
 

@@ -12,6 +12,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from billing import ledger, stripe_gateway
+from billing.ledger.models import SystemAccount
 from billing.models import (
     Channel,
     Dispute,
@@ -24,7 +25,6 @@ from billing.models import (
     Refund,
     RefundMethod,
     RefundStatus,
-    SystemAccount,
 )
 from billing.money import format_cents
 

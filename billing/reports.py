@@ -14,7 +14,8 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from billing import ledger
-from billing.models import Channel, EntryKind, Payment, Refund, SystemAccount
+from billing.ledger.models import EntryKind, SystemAccount
+from billing.models import Channel, Payment, Refund
 from billing.money import format_cents
 from calls.models import CallRecord
 

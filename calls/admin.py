@@ -7,7 +7,7 @@ from django.contrib.admin import DateFieldListFilter, RelatedOnlyFieldListFilter
 from django.utils import timezone
 from django.utils.html import format_html
 
-from billing.models import Hold
+from billing.ledger.models import Hold
 from config.admin_base import ReadOnlyAdmin, money_column, time_column
 
 from .blocks import BlockError, number_block, number_unblock

@@ -337,7 +337,7 @@ class CallRecord(models.Model):
     tax_cents = models.BigIntegerField()
     balance_after_cents = models.BigIntegerField(null=True, blank=True)
     entry = models.OneToOneField(
-        "billing.JournalEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="call_record"
+        "ledger.JournalEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="call_record"
     )
     source = models.CharField(max_length=10, choices=CallSource.choices, default=CallSource.API)
     completed_at = models.DateTimeField(auto_now_add=True)

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from accounts.models import AccountKind, AccountStatus, CallingAccount, PhoneNumber
 from billing import ledger
-from billing.models import Hold
+from billing.ledger.models import Hold
 
 from .models import Billing, CallRecord, InmateDebitSponsorship
 

@@ -15,8 +15,8 @@ from django.db.models import Count, Model, QuerySet
 
 from accounts.models import CallingAccount, PhoneNumber, User
 from accounts.selectors import number_view_for_holder
-from billing.models import Hold, LedgerAccount, SystemAccount
-from billing.rows import pipelined
+from billing.ledger.models import Hold, LedgerAccount, SystemAccount
+from billing.ledger.rows import pipelined
 
 from .models import (
     BlockedNumber,

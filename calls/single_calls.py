@@ -15,7 +15,8 @@ from django.db import IntegrityError, transaction
 from accounts.models import LineType
 from accounts.outbox import outbox_enqueue
 from billing import ledger
-from billing.models import EntryKind, Payment, PaymentStatus, Refund, RefundMethod, SystemAccount
+from billing.ledger.models import EntryKind, SystemAccount
+from billing.models import Payment, PaymentStatus, Refund, RefundMethod
 
 from . import line_types
 from .models import Billing, CallRecord, SingleCall, SingleCallStatus

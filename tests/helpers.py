@@ -25,7 +25,8 @@ from accounts.models import AccountKind, AccountStatus, CallingAccount, LineType
 from accounts.services import account_activate, account_open, phone_number_add
 from billing import ledger
 from billing.closing import services as closing
-from billing.models import Channel, EntryKind, LedgerAccount, Payment, PaymentMethod, Refund, SystemAccount
+from billing.ledger.models import EntryKind, LedgerAccount, SystemAccount
+from billing.models import Channel, Payment, PaymentMethod, Refund
 from billing.payments import services as payments
 from calls.callpath.authorize import call_authorize
 from calls.callpath.complete import call_complete

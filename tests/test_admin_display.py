@@ -33,7 +33,7 @@ pytestmark = pytest.mark.django_db
 ZONELESS_MOMENT = re.compile(r"\b\d{4}, (\d{1,2}(:\d{2})? [ap]\.m\.|midnight|noon)")
 # A stored code shown as it is ("staff_review", "inmate_debit") in a read-only field.
 RAW_CODE = re.compile(r'<div class="readonly">\s*([a-z]+(?:_[a-z]+)+)\s*</div>')
-OUR_APPS = {"accounts", "billing", "calls"}
+OUR_APPS = {"accounts", "billing", "calls", "ledger"}
 
 
 def _content(page: str) -> str:
@@ -167,7 +167,7 @@ def test_a_call_record_reads_in_dollars_with_its_zone(admin_client, calls):
 def test_a_hold_names_its_billing_facility_and_inmate(admin_client, calls):
     account = make_account(balance_cents=2000)
     calls.authorize(number=account.test_number)
-    page = admin_client.get(reverse("admin:billing_hold_change", args=[account.holds.get().pk])).content.decode()
+    page = admin_client.get(reverse("admin:ledger_hold_change", args=[account.holds.get().pk])).content.decode()
     text = _text(_content(page))
     assert "Billing label: Collect (AdvanceConnect)" in text or "Billing: Collect (AdvanceConnect)" in text
     assert calls.facility.name in text and calls.inmate.full_name in text

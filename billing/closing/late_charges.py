@@ -24,15 +24,8 @@ from accounts.emails import account_email_enqueue
 from accounts.models import AccountStatus, CallingAccount
 from accounts.outbox import outbox_handler
 from billing import ledger
-from billing.models import (
-    CHECK_UNSENT_STATUSES,
-    EntryKind,
-    Refund,
-    RefundMethod,
-    RefundReduction,
-    RefundStatus,
-    SystemAccount,
-)
+from billing.ledger.models import EntryKind, SystemAccount
+from billing.models import CHECK_UNSENT_STATUSES, Refund, RefundMethod, RefundReduction, RefundStatus
 
 
 @dataclass(frozen=True)

@@ -33,17 +33,16 @@ from accounts.outbox import outbox_enqueue, outbox_handler
 from accounts.services import AccountError, account_mark_closed
 from accounts.states import US_STATES
 from billing import ledger, stripe_gateway
+from billing.ledger.models import EntryKind, SystemAccount
 from billing.models import (
     CHECK_UNSENT_STATUSES,
     Channel,
-    EntryKind,
     Payment,
     PaymentMethod,
     PaymentStatus,
     Refund,
     RefundMethod,
     RefundStatus,
-    SystemAccount,
 )
 from calls.models import InmateDebitSponsorship
 

@@ -11,17 +11,8 @@ from accounts.emails import account_email_enqueue
 from accounts.models import User
 from billing import ledger, stripe_gateway
 from billing.errors import DomainError
-from billing.models import (
-    Dispute,
-    DisputeParkedReason,
-    DisputeStatus,
-    EntryKind,
-    Payment,
-    PaymentStatus,
-    Refund,
-    RefundStatus,
-    SystemAccount,
-)
+from billing.ledger.models import EntryKind, SystemAccount
+from billing.models import Dispute, DisputeParkedReason, DisputeStatus, Payment, PaymentStatus, Refund, RefundStatus
 
 CLOSED_STRIPE_STATUSES = {"won": DisputeStatus.WON, "lost": DisputeStatus.LOST}
 

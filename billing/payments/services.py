@@ -18,16 +18,8 @@ from accounts.texts.notices import account_text_enqueue
 from billing import ledger, stripe_gateway
 from billing.closing.services import IN_FLIGHT_PAYMENT_STATUSES, IN_FLIGHT_WINDOW, closed_account_payment_refund
 from billing.errors import DomainError
-from billing.models import (
-    FEE_CAPS_CENTS,
-    Channel,
-    EntryKind,
-    FeeSchedule,
-    Payment,
-    PaymentMethod,
-    PaymentStatus,
-    SystemAccount,
-)
+from billing.ledger.models import EntryKind, SystemAccount
+from billing.models import FEE_CAPS_CENTS, Channel, FeeSchedule, Payment, PaymentMethod, PaymentStatus
 from billing.money import format_cents
 from billing.statements.dunning import account_payment_received
 from calls.models import SingleCall, SingleCallStatus

@@ -18,16 +18,8 @@ from django.utils import timezone
 
 from accounts.outbox import outbox_handler
 from billing import ledger, stripe_gateway
-from billing.models import (
-    Channel,
-    EntryKind,
-    Payment,
-    PaymentMethod,
-    PaymentStatus,
-    Refund,
-    RefundStatus,
-    SystemAccount,
-)
+from billing.ledger.models import EntryKind, SystemAccount
+from billing.models import Channel, Payment, PaymentMethod, PaymentStatus, Refund, RefundStatus
 from calls import single_calls
 from calls.models import SingleCall, SingleCallStatus
 from calls.selectors import FacilityInfo, facility_info_get

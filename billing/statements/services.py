@@ -30,7 +30,8 @@ from accounts.outbox import outbox_enqueue, outbox_handler
 from accounts.texts.notices import account_text_enqueue
 from billing import ledger
 from billing.errors import DomainError
-from billing.models import Adjustment, Channel, EntryKind, Payment, Statement, StatementLine
+from billing.ledger.models import EntryKind
+from billing.models import Adjustment, Channel, Payment, Statement, StatementLine
 from calls.models import CallRecord, Facility, Inmate
 
 from .periods import Period, previous_month

@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from accounts.models import CallingAccount
 from billing import ledger
-from billing.models import EntryKind, Statement
+from billing.ledger.models import EntryKind
+from billing.models import Statement
 
 from .periods import Period, zone
 

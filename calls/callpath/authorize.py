@@ -519,8 +519,8 @@ def _status_reason_now(funds: ledger.Funds, now: datetime.datetime) -> str | Non
     """The payer's status as the kernel read it under its ledger-row lock (which every status change
     takes first): a close or suspension that committed while this call waited is seen, never a hold
     placed on a closed or suspended account."""
-    status = status_in_force(funds.status, funds.activates_at, now)
-    return _standing_reason(status, funds.suspension_code, free=False)
+    status = status_in_force(funds.account["status"], funds.account["activates_at"], now)
+    return _standing_reason(status, funds.account["suspension_code"] or "", free=False)
 
 
 def _sponsor_decision(

@@ -16,7 +16,7 @@ from typing import Any
 
 from accounts.models import CallingAccount
 from billing import ledger
-from billing.models import EntryKind, LedgerAccount
+from billing.ledger.models import EntryKind, LedgerAccount
 
 from .. import single_calls
 from ..models import Billing, CallRecord, SingleCall

@@ -11,9 +11,9 @@ from django.utils import timezone
 from accounts import alerts, closed_charges
 from accounts.models import CallingAccount
 from billing import ledger
-from billing.models import LedgerAccount, SystemAccount
+from billing.ledger.models import LedgerAccount, SystemAccount
+from billing.ledger.rows import pipelined, row_insert
 from billing.money import to_decimal
-from billing.rows import pipelined, row_insert
 
 from .. import payers
 from ..models import CallRecord, CallSource, SingleCall

@@ -27,7 +27,7 @@ from django.utils import timezone
 from accounts.closed_charges import accounts_charged
 from accounts.models import CallingAccount
 from billing import ledger
-from billing.models import Hold, SystemAccount
+from billing.ledger.models import Hold, SystemAccount
 
 from .. import payers
 from ..models import CallRecord, CallSource, Facility, Inmate, SingleCall, SingleCallStatus

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "csp",
     "accounts",
     "billing",
+    "billing.ledger.apps.LedgerConfig",
     "calls",
 ]
 

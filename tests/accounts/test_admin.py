@@ -6,7 +6,8 @@ from django.urls import reverse
 
 from accounts import services
 from accounts.models import AccountEvent, AccountStatus
-from billing.models import Payment, SystemAccount
+from billing.ledger.models import SystemAccount
+from billing.models import Payment
 from billing.selectors import ledger_violations
 from tests.factories import UserFactory
 from tests.helpers import balance_of, system_posted
@@ -147,7 +148,7 @@ def test_ledger_and_payments_are_read_only_in_the_admin(staff_client, account):
     payment = Payment.objects.get()
     page = staff_client.get(reverse("admin:billing_payment_change", args=[payment.pk]))
     assert page.status_code == 200 and b'name="amount_cents"' not in page.content
-    assert staff_client.get(reverse("admin:billing_journalentry_add")).status_code == 403
+    assert staff_client.get(reverse("admin:ledger_journalentry_add")).status_code == 403
     assert staff_client.get(reverse("admin:billing_stripeevent_changelist")).status_code == 200
 
 
@@ -155,7 +156,7 @@ def test_an_accounts_ledger_lines_are_listed_read_only(staff_client, account):
     staff_client.post(
         ADD_PAYMENT, {"account": account.pk, "channel": "mail", "method": "check", "amount": "12", "reference": "5"}
     )
-    page = staff_client.get(reverse("admin:billing_ledgeraccount_change", args=[account.ledger_account.pk]))
+    page = staff_client.get(reverse("admin:ledger_ledgeraccount_change", args=[account.ledger_account.pk]))
     html = page.content.decode()
     assert page.status_code == 200
     assert "Mail (check or money order) payment #" in html and "1200" in html

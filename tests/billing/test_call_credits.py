@@ -11,7 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing import call_credits
-from billing.models import CallCreditRequest, CallCreditStatus, JournalEntry, SystemAccount
+from billing.ledger.models import JournalEntry, SystemAccount
+from billing.models import CallCreditRequest, CallCreditStatus
 from billing.selectors import ledger_violations
 from calls.models import CallRecord
 from tests.helpers import balance_of, make_account, system_posted

@@ -1,4 +1,4 @@
-"""The one lock order (billing/ledger.py), tried with real threads on PostgreSQL, many at once on one
+"""The one lock order (billing/ledger/), tried with real threads on PostgreSQL, many at once on one
 account: card-payment credits racing call charges and authorizations, Direct Bill payments racing
 each other, closing racing a sponsorship, a charge and a payment. Zero errors, zero deadlocks, exact
 arithmetic, and a clean ledger check at the end of each."""
@@ -12,7 +12,8 @@ from accounts.services import account_suspend
 from billing import ledger, selectors, stripe_gateway
 from billing.adjustments import adjustment_create
 from billing.closing import services as closing
-from billing.models import Hold, Payment, PaymentMethod, PaymentStatus
+from billing.ledger.models import Hold
+from billing.models import Payment, PaymentMethod, PaymentStatus
 from billing.payments import services as payments
 from billing.payments.direct_bill import direct_bill_mail_payment_record
 from calls import sponsorships

@@ -9,7 +9,8 @@ from django.urls import reverse
 
 from accounts.services import account_open
 from billing.closing import services as closing
-from billing.models import Adjustment, Channel, JournalEntry, Payment, PaymentMethod, Refund
+from billing.ledger.models import JournalEntry
+from billing.models import Adjustment, Channel, Payment, PaymentMethod, Refund
 from billing.payments.services import payment_record_offline
 from billing.selectors import ledger_violations
 from tests.factories import UserFactory

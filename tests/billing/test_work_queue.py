@@ -11,7 +11,8 @@ from django.utils import timezone
 from accounts.models import OutboxMessage
 from accounts.outbox import MAX_ATTEMPTS
 from billing import ledger
-from billing.models import Payment, Refund, StripeEvent, SystemAccount
+from billing.ledger.models import SystemAccount
+from billing.models import Payment, Refund, StripeEvent
 from tests.factories import UserFactory
 from tests.helpers import mail_payment, make_account
 
@@ -71,7 +72,7 @@ def test_money_is_in_dollars_and_times_local_with_the_zone(admin_client, staff):
 def test_system_accounts_show_their_balance(admin_client, staff):
     mail_payment(make_account(), 1500, staff)
     clearing = ledger.system_account(SystemAccount.MAIL_CLEARING)
-    listing = admin_client.get(reverse("admin:billing_ledgeraccount_changelist")).content.decode()
+    listing = admin_client.get(reverse("admin:ledger_ledgeraccount_changelist")).content.decode()
     assert "-$15.00" in listing
-    page = admin_client.get(reverse("admin:billing_ledgeraccount_change", args=[clearing.pk])).content.decode()
+    page = admin_client.get(reverse("admin:ledger_ledgeraccount_change", args=[clearing.pk])).content.decode()
     assert "-$15.00" in page

@@ -118,7 +118,7 @@ def test_call_records_in_admin_filter_by_facility_account_and_date(admin_client,
         assert done.call_id in response.content.decode(), query
     for model in ("facility", "inmate", "inmatedebitsponsorship", "blockednumber", "platformtoken"):
         assert admin_client.get(reverse(f"admin:calls_{model}_changelist")).status_code == 200
-    assert admin_client.get(reverse("admin:billing_hold_changelist")).status_code == 200
+    assert admin_client.get(reverse("admin:ledger_hold_changelist")).status_code == 200
 
 
 def test_overlapping_rate_plans_are_refused(admin_client, facility):

@@ -7,7 +7,7 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from billing.models import Hold, JournalEntry
+from billing.ledger.models import Hold, JournalEntry
 from calls.api import authentication
 from calls.models import CallRecord
 from tests.helpers import add_number, deposit, make_account

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection, connections, transaction
 from rest_framework.test import APIClient
 
-from billing.models import Hold, JournalEntry
+from billing.ledger.models import Hold, JournalEntry
 from calls.models import CallRecord, Facility
 from calls.selectors import facility_cache_clear
 from calls.tokens import platform_token_create

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import AccountKind, AccountStatus, PhoneNumber, SuspensionCode
-from billing.models import Hold
+from billing.ledger.models import Hold
 from calls.callpath.errors import DenyReason
 from calls.facilities import facility_changed
 from calls.models import BlockedNumber, InmateDebitSponsorship

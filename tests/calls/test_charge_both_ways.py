@@ -16,7 +16,8 @@ from accounts.outbox import outbox_drain
 from billing import ledger
 from billing.closing import late_charges  # noqa: F401 (handles a closed account's late charge)
 from billing.closing import services as closing
-from billing.models import Hold, JournalEntry, LedgerAccount, Refund
+from billing.ledger.models import Hold, JournalEntry, LedgerAccount
+from billing.models import Refund
 from billing.payments.single_call import single_call_offer_find, single_call_pay
 from billing.selectors import ledger_violations
 from calls.callpath.importing import call_records_import

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billing import ledger
-from billing.models import Hold, JournalEntry, SystemAccount
+from billing.ledger.models import Hold, JournalEntry, SystemAccount
 from calls.callpath import authorize as callpath_authorize
 from calls.callpath import complete as calls_services
 from calls.callpath.errors import CallConflict, CallInputError

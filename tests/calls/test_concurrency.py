@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from accounts.models import AccountStatus
 from billing import ledger
-from billing.models import Hold
+from billing.ledger.models import Hold
 from calls.models import CallDecision, CallRecord
 from calls.rating import price
 from tests.helpers import authorize, balance_of, complete, make_account, run_at_once

@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from billing import ledger
-from billing.models import Hold
+from billing.ledger.models import Hold
 from calls.callpath import importing
 from calls.models import CallRecord, CallSource
 from calls.selectors import facility_cache_clear

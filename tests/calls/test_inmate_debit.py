@@ -14,7 +14,7 @@ from accounts.models import AccountStatus, PhoneNumber
 from accounts.services import account_open, account_suspend, phone_number_add, phone_number_remove
 from billing import ledger
 from billing.closing import services as closing
-from billing.models import Hold
+from billing.ledger.models import Hold
 from calls.models import Billing, CallRecord, InmateDebitSponsorship
 from calls.rating import price
 from calls.sponsorships import SponsorshipError, sponsorship_cap_set, sponsorship_end, sponsorship_start

@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts.models import AccountStatus, LineType, SuspensionCode
 from accounts.services import account_suspend
 from billing import ledger
-from billing.models import Hold, JournalEntry
+from billing.ledger.models import Hold, JournalEntry
 from calls import tasks
 from calls.callpath.errors import DenyReason
 from calls.models import CallDecision, CallRecord, CallSource

@@ -21,7 +21,8 @@ from django.utils import timezone
 from accounts.models import CallingAccount, OutboxMessage, PhoneNumber
 from accounts.outbox import outbox_drain
 from billing import reconciliation, reports, stripe_gateway
-from billing.models import FeeSchedule, Hold, Payment, PaymentStatus, Refund, RefundStatus, SystemAccount
+from billing.ledger.models import Hold, SystemAccount
+from billing.models import FeeSchedule, Payment, PaymentStatus, Refund, RefundStatus
 from billing.payments import disputes
 from billing.payments import services as payments
 from billing.payments.single_call import (

@@ -14,7 +14,8 @@ from accounts.direct_bill.services import application_submit
 from accounts.models import AccountKind, AccountStatus, PhoneNumber
 from accounts.services import account_open
 from billing import ledger
-from billing.models import EntryKind, Statement, SystemAccount
+from billing.ledger.models import EntryKind, SystemAccount
+from billing.models import Statement
 from calls.models import Facility, Inmate, PlatformToken
 from tests.factories import InmateFactory, RatePlanFactory, UserFactory
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from billing import ledger
-from billing.models import EntryKind, SystemAccount
+from billing.ledger.models import EntryKind, SystemAccount
 from calls import selectors as call_selectors
 from calls.api import throttling
 from calls.models import CallRecord, PlatformTokenAlert

@@ -10,7 +10,8 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from accounts.texts import backends
-from billing.models import Payment, PaymentStatus, SystemAccount
+from billing.ledger.models import SystemAccount
+from billing.models import Payment, PaymentStatus
 from billing.selectors import ledger_violations
 from calls.callpath.errors import DenyReason
 from calls.models import BlockedNumber, SingleCall, SingleCallStatus

@@ -12,7 +12,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from accounts.models import AccountKind
-from billing.models import Channel, EntryKind, JournalEntry, Payment, PaymentStatus, SystemAccount
+from billing.ledger.models import EntryKind, JournalEntry, SystemAccount
+from billing.models import Channel, Payment, PaymentStatus
 from billing.reconciliation import reconciliation_run
 from billing.reports import monthly_report
 from billing.work_queue import work_queue

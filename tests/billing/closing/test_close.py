@@ -15,19 +15,8 @@ from accounts.models import AccountEvent, AccountKind, AccountStatus, CallingAcc
 from accounts.services import account_activate, account_open, phone_number_add
 from billing import ledger, selectors, stripe_gateway
 from billing.closing import services as refunds
-from billing.models import (
-    Channel,
-    EntryKind,
-    Hold,
-    JournalEntry,
-    Payment,
-    PaymentMethod,
-    PaymentStatus,
-    Refund,
-    RefundMethod,
-    RefundStatus,
-    SystemAccount,
-)
+from billing.ledger.models import EntryKind, Hold, JournalEntry, SystemAccount
+from billing.models import Channel, Payment, PaymentMethod, PaymentStatus, Refund, RefundMethod, RefundStatus
 from billing.payments import services
 from calls.callpath.authorize import call_authorize
 from calls.callpath.complete import call_complete

@@ -18,7 +18,8 @@ from accounts.services import account_open
 from billing import selectors
 from billing.adjustments import adjustment_create
 from billing.closing import activity, inactivity
-from billing.models import InactivityNotice, Refund, RefundMethod, RefundStatus, SystemAccount
+from billing.ledger.models import SystemAccount
+from billing.models import InactivityNotice, Refund, RefundMethod, RefundStatus
 from billing.tasks import inactive_balances_daily_run
 from calls.callpath.authorize import call_authorize
 from calls.callpath.complete import call_complete

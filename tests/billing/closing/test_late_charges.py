@@ -14,7 +14,8 @@ from accounts.outbox import outbox_drain
 from accounts.services import account_open
 from billing.closing import late_charges
 from billing.closing import services as closing
-from billing.models import Refund, RefundMethod, RefundReduction, RefundStatus, SystemAccount
+from billing.ledger.models import SystemAccount
+from billing.models import Refund, RefundMethod, RefundReduction, RefundStatus
 from billing.payments import services as payments
 from billing.selectors import ledger_violations
 from calls.callpath.importing import call_records_import

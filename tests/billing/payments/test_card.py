@@ -13,15 +13,8 @@ from django.utils import timezone
 from accounts.models import AccountEvent, AccountKind, AccountStatus
 from accounts.services import account_open
 from billing import ledger, selectors
-from billing.models import (
-    Channel,
-    EntryKind,
-    FeeSchedule,
-    JournalEntry,
-    Payment,
-    PaymentStatus,
-    SystemAccount,
-)
+from billing.ledger.models import EntryKind, JournalEntry, SystemAccount
+from billing.models import Channel, FeeSchedule, Payment, PaymentStatus
 from billing.payments import services
 from tests.factories import UserFactory
 from tests.helpers import (

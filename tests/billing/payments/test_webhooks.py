@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from accounts.services import account_open
 from billing import selectors, stripe_gateway, tasks
-from billing.models import JournalEntry, Payment, PaymentStatus, StripeEvent
+from billing.ledger.models import JournalEntry
+from billing.models import Payment, PaymentStatus, StripeEvent
 from billing.payments import services, webhooks
 from config.celery import app as celery_app
 from tests.helpers import DECLINED_CARD, balance_of, confirmed_setup_intent

@@ -11,7 +11,8 @@ from django.utils import timezone
 from accounts.services import account_open
 from billing import ledger
 from billing.adjustments import adjustment_create
-from billing.models import EntryKind, Posting, Statement, StatementLine, SystemAccount
+from billing.ledger.models import EntryKind, Posting, SystemAccount
+from billing.models import Statement, StatementLine
 from billing.payments.direct_bill import direct_bill_mail_payment_record
 from billing.statements import periods
 from billing.statements import services as statements

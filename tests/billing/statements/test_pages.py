@@ -8,7 +8,8 @@ from pypdf import PdfReader
 
 from billing import call_credits
 from billing.adjustments import adjustment_create
-from billing.models import Adjustment, JournalEntry, Payment, PaymentMethod, Statement
+from billing.ledger.models import JournalEntry
+from billing.models import Adjustment, Payment, PaymentMethod, Statement
 from billing.payments.direct_bill import direct_bill_mail_payment_record
 from billing.selectors import ledger_violations
 from billing.tasks import statements_monthly_run

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from accounts.services import account_open
 from billing import ledger
-from billing.models import EntryKind, JournalEntry, LedgerAccount, Posting, SystemAccount
+from billing.ledger.models import EntryKind, JournalEntry, LedgerAccount, Posting, SystemAccount
 from tests.factories import UserFactory
 
 

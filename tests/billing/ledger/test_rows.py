@@ -1,4 +1,4 @@
-"""billing/rows.py: single rows written by plain statements, and statements sent together."""
+"""billing/ledger/rows.py: single rows written by plain statements, and statements sent together."""
 
 import datetime
 
@@ -6,8 +6,8 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from billing.models import Hold
-from billing.rows import pipelined, row_insert
+from billing.ledger.models import Hold
+from billing.ledger.rows import pipelined, row_insert
 from tests.helpers import make_account
 
 pytestmark = pytest.mark.django_db
