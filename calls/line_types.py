@@ -4,16 +4,14 @@ facility that forbids cell phones, for a number no account registered (and so no
 line type for)."""
 
 import logging
-from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from twilio.base.exceptions import TwilioException
-from twilio.http.http_client import TwilioHttpClient
-from twilio.rest import Client
 
 from accounts.models import LineType
+from accounts.texts.backends import twilio_client
 
 from .models import LineTypeLookup
 
@@ -36,27 +34,6 @@ CARRIER_TYPES = {
 }
 
 
-class _BaseUrlHttpClient(TwilioHttpClient):
-    """Twilio's own HTTP client, sending every request to TWILIO_API_BASE instead of Twilio's hosts
-    when that setting is set (a local server in the tests); the path and query are Twilio's."""
-
-    def request(self, method, url, *args, **kwargs):
-        base = settings.TWILIO_API_BASE
-        if base:
-            target, original = urlsplit(base), urlsplit(url)
-            path = target.path.rstrip("/") + original.path
-            url = urlunsplit((target.scheme, target.netloc, path, original.query, original.fragment))
-        return super().request(method, url, *args, **kwargs)
-
-
-def twilio_client() -> Client:
-    return Client(
-        settings.TWILIO_ACCOUNT_SID,
-        settings.TWILIO_AUTH_TOKEN,
-        http_client=_BaseUrlHttpClient(timeout=LOOKUP_TIMEOUT_SECONDS),
-    )
-
-
 def line_type_of(*, e164: str) -> str:
     """The number's line type: the kept answer, else Twilio's, kept for next time. `unknown` when
     the lookup cannot be made or fails (not kept: asked again next time)."""
@@ -66,7 +43,11 @@ def line_type_of(*, e164: str) -> str:
     if not settings.TWILIO_ACCOUNT_SID:
         return LineType.UNKNOWN
     try:
-        answer = twilio_client().lookups.v2.phone_numbers(e164).fetch(fields="line_type_intelligence")
+        answer = (
+            twilio_client(timeout=LOOKUP_TIMEOUT_SECONDS)
+            .lookups.v2.phone_numbers(e164)
+            .fetch(fields="line_type_intelligence")
+        )
     except (TwilioException, OSError) as exc:
         logger.warning("line type lookup of a number failed: %s", exc)
         return LineType.UNKNOWN

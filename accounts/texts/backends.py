@@ -108,16 +108,21 @@ class BaseUrlHttpClient(TwilioHttpClient):
         return super().request(method, url, *args, **kwargs)
 
 
+def twilio_client(*, timeout: float) -> Client:
+    """The `twilio` REST client with the account's credentials, its requests sent to TWILIO_API_BASE
+    when that is set, each given up on after `timeout` seconds."""
+    if settings.TWILIO_API_BASE:
+        http_client: TwilioHttpClient = BaseUrlHttpClient(settings.TWILIO_API_BASE, timeout=timeout)
+    else:
+        http_client = TwilioHttpClient(timeout=timeout)
+    return Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http_client)
+
+
 class TwilioBackend(BaseBackend):
     """Twilio Messaging and Voice through the `twilio` library."""
 
     def __init__(self):
-        timeout = settings.TWILIO_TIMEOUT_SECONDS
-        if settings.TWILIO_API_BASE:
-            http_client = BaseUrlHttpClient(settings.TWILIO_API_BASE, timeout=timeout)
-        else:
-            http_client = TwilioHttpClient(timeout=timeout)
-        self.client = Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http_client)
+        self.client = twilio_client(timeout=settings.TWILIO_TIMEOUT_SECONDS)
 
     def send(self, outgoing: Outgoing) -> str:
         callback = {"status_callback": outgoing.status_callback} if outgoing.status_callback else {}
