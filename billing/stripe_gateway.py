@@ -228,6 +228,21 @@ def refund_create(*, payment_intent_id: str, amount_cents: int, idempotency_key:
     return RefundResult(id=refund.id, status=refund.status or "", amount_cents=int(refund.amount or 0))
 
 
+def refund_send(
+    *, sent_id: str | None, payment_intent_id: str, amount_cents: int, idempotency_key: str, metadata: dict
+) -> RefundResult:
+    """A refund row's one request to Stripe: how it stands when it was sent before (`sent_id`, still
+    settling), else `refund_create` (same errors)."""
+    if sent_id:
+        return refund_retrieve(refund_id=sent_id)
+    return refund_create(
+        payment_intent_id=payment_intent_id,
+        amount_cents=amount_cents,
+        idempotency_key=idempotency_key,
+        metadata=metadata,
+    )
+
+
 def refund_retrieve(*, refund_id: str) -> RefundResult:
     """How a refund already sent to Stripe stands now (pending refunds settle later)."""
     try:

@@ -376,15 +376,13 @@ def refund_card_send(*, refund: Refund) -> Refund:
         assert refund.payment is not None and refund.account is not None, "a card refund returns its payment"
         assert refund.payment.stripe_payment_intent_id is not None, "card refunds are made of Stripe payments"
         try:
-            if refund.stripe_refund_id:  # sent before and still settling: ask how it stands
-                result = stripe_gateway.refund_retrieve(refund_id=refund.stripe_refund_id)
-            else:
-                result = stripe_gateway.refund_create(
-                    payment_intent_id=refund.payment.stripe_payment_intent_id,
-                    amount_cents=refund.amount_cents,
-                    idempotency_key=f"familyline-refund-{refund.pk}",
-                    metadata={"refund_id": str(refund.pk), "account_id": str(refund.account_id)},
-                )
+            result = stripe_gateway.refund_send(
+                sent_id=refund.stripe_refund_id,
+                payment_intent_id=refund.payment.stripe_payment_intent_id,
+                amount_cents=refund.amount_cents,
+                idempotency_key=f"familyline-refund-{refund.pk}",
+                metadata={"refund_id": str(refund.pk), "account_id": str(refund.account_id)},
+            )
         except stripe_gateway.GatewayError as exc:
             if not exc.declined:
                 logger.warning("card refund #%s not confirmed; left pending for a retry", refund.pk)

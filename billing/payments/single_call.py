@@ -272,15 +272,13 @@ def single_call_refund_send(*, refund_id: int) -> Refund:
         assert refund.payment.stripe_payment_intent_id is not None, "a single call is paid by card through Stripe"
         call_id = refund.single_call.call_id
         try:
-            if refund.stripe_refund_id:
-                result = stripe_gateway.refund_retrieve(refund_id=refund.stripe_refund_id)
-            else:
-                result = stripe_gateway.refund_create(
-                    payment_intent_id=refund.payment.stripe_payment_intent_id,
-                    amount_cents=refund.amount_cents,
-                    idempotency_key=f"familyline-refund-{refund.pk}",
-                    metadata={"refund_id": str(refund.pk), "single_call": call_id},
-                )
+            result = stripe_gateway.refund_send(
+                sent_id=refund.stripe_refund_id,
+                payment_intent_id=refund.payment.stripe_payment_intent_id,
+                amount_cents=refund.amount_cents,
+                idempotency_key=f"familyline-refund-{refund.pk}",
+                metadata={"refund_id": str(refund.pk), "single_call": call_id},
+            )
         except stripe_gateway.GatewayError as exc:
             refund.failure_message = exc.message[:500]
             if exc.declined:
