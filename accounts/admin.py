@@ -12,8 +12,9 @@ from django_celery_beat.models import ClockedSchedule, CrontabSchedule, Interval
 from billing import ledger
 from billing.closing import activity
 from billing.closing import services as refunds
-from billing.models import InactivityNotice, Payment
-from billing.money import format_cents
+from billing.closing.models import InactivityNotice
+from billing.ledger.money import format_cents
+from billing.payments.models import Payment
 from calls.models import CallRecord, InmateDebitSponsorship
 from config.admin_base import ReadOnlyAdmin, ReadOnlyInline, local_time, money_column, time_column
 

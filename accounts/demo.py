@@ -6,7 +6,7 @@ from allauth.account.models import EmailAddress
 from django.db import transaction
 from django.utils import timezone
 
-from billing.models import Channel, PaymentMethod
+from billing.payments.models import Channel, PaymentMethod
 from billing.payments.services import payment_record_offline
 
 from .models import AccountKind, AccountStatus, CallingAccount, LineType, PhoneNumber, User

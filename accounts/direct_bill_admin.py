@@ -8,7 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from billing.money import format_cents
+from billing.ledger.money import format_cents
 from config.admin_base import local_time, time_column
 
 from .direct_bill import credit

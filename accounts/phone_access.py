@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from billing.errors import DomainError
+from billing.ledger.errors import DomainError
 
 from .emails import account_email_enqueue
 from .models import AccountEvent, AccountStatus, CallingAccount, PhoneLock, PhoneNumber, PhonePin, PhoneSession, User

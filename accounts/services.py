@@ -7,7 +7,7 @@ from django.utils.translation import gettext
 from phonenumber_field.phonenumber import PhoneNumber as ParsedNumber
 
 from billing import ledger
-from billing.errors import DomainError
+from billing.ledger.errors import DomainError
 
 from .emails import account_email_enqueue
 from .models import (

@@ -5,11 +5,11 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from billing import history as family_history
-from billing import selectors as billing_selectors
 from billing.closing import services as refunds
-from billing.models import PaymentStatus
 from billing.payments import autoreload
+from billing.payments import selectors as billing_selectors
+from billing.payments.models import PaymentStatus
+from billing.statements import history as family_history
 from calls import prices as call_prices
 from calls.selectors import facility_list_active
 

@@ -104,7 +104,7 @@ def _one_size(accounts: int, calls: int) -> dict:
     from django.utils import timezone
 
     from billing import ledger
-    from billing.models import Statement, StatementLine
+    from billing.statements.models import Statement, StatementLine
     from billing.statements.periods import previous_month
     from billing.statements.services import statements_generate_for_month
 

@@ -12,7 +12,7 @@ from accounts.models import CallingAccount
 from billing import ledger
 from billing.ledger import checks
 from billing.ledger.models import JournalEntry, Posting, SystemAccount
-from billing.models import Payment, PaymentStatus, Refund, RefundReduction, RefundStatus
+from billing.payments.models import Payment, PaymentStatus, Refund, RefundReduction, RefundStatus
 from calls.models import SingleCall, SingleCallStatus
 
 

@@ -3,12 +3,12 @@ nothing. Names are pinned: beat schedules and queued messages name them."""
 
 from celery import shared_task
 
-from . import reconciliation
-from .closing import inactivity, late_charges  # noqa: F401  (late_charges registers its outbox handler)
-from .closing import services as closing
-from .payments import autoreload, single_call, webhooks  # noqa: F401  (autoreload, single_call: outbox handlers)
-from .statements import credit_raise, dunning
-from .statements import services as statements
+from billing.closing import inactivity, late_charges  # noqa: F401  (late_charges registers its outbox handler)
+from billing.closing import services as closing
+from billing.payments import autoreload, single_call, webhooks  # noqa: F401  (autoreload, single_call: outbox handlers)
+from billing.staff import reconciliation
+from billing.statements import credit_raise, dunning
+from billing.statements import services as statements
 
 
 @shared_task(name="billing.tasks.stripe_event_process", acks_late=True)

@@ -1,6 +1,8 @@
 from django.urls import path
 
-from . import call_credit_views, statement_views, views
+from billing.payments import reload_views, views, webhook_views
+from billing.staff import views as call_credit_views
+from billing.statements import views as statement_views
 
 app_name = "billing"
 
@@ -11,8 +13,8 @@ urlpatterns = [
     path("payments/<int:pk>/", views.receipt, name="receipt"),
     path("payments/<int:pk>/authenticate/", views.authenticate, name="authenticate"),
     path("payments/<int:pk>/cancel/", views.payment_cancel, name="payment_cancel"),
-    path("accounts/<int:pk>/alerts/", views.alerts_page, name="alerts"),
-    path("stripe/webhook/", views.stripe_webhook, name="stripe_webhook"),
+    path("accounts/<int:pk>/alerts/", reload_views.alerts_page, name="alerts"),
+    path("stripe/webhook/", webhook_views.stripe_webhook, name="stripe_webhook"),
     path("calls/<int:pk>/credit/", call_credit_views.call_credit_request, name="call_credit_request"),
     path("statements/", statement_views.statement_list, name="statement_list"),
     path("statements/<int:pk>/", statement_views.statement_detail, name="statement_detail"),

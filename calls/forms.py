@@ -4,7 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.security import HardenedFormMixin
-from billing.forms import LocalAmountField as AmountField
+from billing.payments.forms import LocalAmountField as AmountField
 
 from .models import Facility
 from .selectors import facility_list_active

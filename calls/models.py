@@ -7,7 +7,7 @@ from django.db.models import F, Q
 from phonenumber_field.modelfields import PhoneNumberField
 
 from accounts.states import US_STATES
-from billing.money import format_cents
+from billing.ledger.money import format_cents
 
 
 class FacilityType(models.TextChoices):

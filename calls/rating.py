@@ -1,12 +1,12 @@
 """Pure arithmetic of call prices: no database. Money is integer cents; rates are Decimal dollars per
-minute; every rounding goes through billing.money.round_half_up."""
+minute; every rounding goes through billing.ledger.money.round_half_up."""
 
 import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from billing.money import round_half_up
+from billing.ledger.money import round_half_up
 
 from .models import Disconnect, FacilityType, SizeTier
 

@@ -7,16 +7,15 @@ the number, so ordinary calls pay nothing for it."""
 
 import datetime
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from accounts.models import LineType
-from accounts.outbox import outbox_enqueue
 from billing import ledger
 from billing.ledger.models import EntryKind, SystemAccount
-from billing.models import Payment, PaymentStatus, Refund, RefundMethod
 
 from . import line_types
 from .models import Billing, CallRecord, SingleCall, SingleCallStatus
@@ -25,6 +24,30 @@ from .selectors import FacilityInfo, PlanInfo
 
 # The outbox kind whose handler sends a single call's refund to the card (billing.payments.single_call).
 REFUND_SEND = "single_call.refund_send"
+
+# Recording the refund of an offer's unused part writes a refund row, which is billing's: billing
+# registers the function when the apps are ready (`billing.payments.single_call.refund_queue`), so
+# this layer needs no import of the workflows above it. It runs in the caller's transaction.
+RefundQueue = Callable[..., object]
+_refund_queue: list[RefundQueue] = []
+
+
+def refund_queue_register(func: RefundQueue) -> RefundQueue:
+    """Register the one function that records a refund: `func(offer=…, amount_cents=…)`."""
+    if _refund_queue and _refund_queue[0] is not func:
+        raise RuntimeError("two functions record single-call refunds")
+    _refund_queue[:] = [func]
+    return func
+
+
+def refund_queue(*, offer: SingleCall, amount_cents: int) -> object:
+    """Record the refund of `amount_cents` of the offer's payment to its card, sent after commit (the
+    caller holds the offer's row lock and the transaction)."""
+    if not _refund_queue:
+        raise RuntimeError("no function records single-call refunds: is the billing app installed?")
+    return _refund_queue[0](offer=offer, amount_cents=amount_cents)
+
+
 CODE_ATTEMPTS = 20
 
 
@@ -264,14 +287,3 @@ def single_call_charge(
             offer.completed_at = now
             offer.save(update_fields=["status", "completed_at"])
     return record, True
-
-
-def refund_queue(*, offer: SingleCall, amount_cents: int) -> Refund:
-    """Record the refund of `amount_cents` of the offer's payment to its card, sent after commit (the
-    caller holds the offer's row lock and the transaction)."""
-    payment = Payment.objects.get(single_call=offer, status=PaymentStatus.SUCCEEDED)
-    refund = Refund.objects.create(
-        single_call=offer, payment=payment, method=RefundMethod.CARD, amount_cents=amount_cents
-    )
-    outbox_enqueue(kind=REFUND_SEND, payload={"refund_id": refund.pk})
-    return refund

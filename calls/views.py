@@ -12,9 +12,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import number_view_for_holder
-from billing import history as family_history
 from billing import ledger
-from billing.money import to_decimal
+from billing.ledger.money import to_decimal
+from billing.statements import history as family_history
 
 from . import prices, selectors
 from . import sponsorships as sponsoring

@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.db import models
 from django.utils import timezone
 
-from billing.money import format_cents
+from billing.ledger.money import format_cents
 
 
 class StaffReadableMixin:

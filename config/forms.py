@@ -3,12 +3,12 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from billing.money import MoneyError, parse_amount
+from billing.ledger.money import MoneyError, parse_amount
 
 
 class AmountField(forms.CharField):
     """Dollars and cents as typed ("25", "$25.00", "$1,250.00"); cleans to integer cents, or None when
-    an optional field is left empty. Parsing and its messages are `billing.money.parse_amount`'s."""
+    an optional field is left empty. Parsing and its messages are `billing.ledger.money.parse_amount`'s."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("error_messages", {"required": _("Enter an amount.")})

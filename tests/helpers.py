@@ -26,8 +26,8 @@ from accounts.services import account_activate, account_open, phone_number_add
 from billing import ledger
 from billing.closing import services as closing
 from billing.ledger.models import EntryKind, LedgerAccount, SystemAccount
-from billing.models import Channel, Payment, PaymentMethod, Refund
 from billing.payments import services as payments
+from billing.payments.models import Channel, Payment, PaymentMethod, Refund
 from calls.callpath.authorize import call_authorize
 from calls.callpath.complete import call_complete
 from tests.factories import FacilityFactory, InmateFactory, RatePlanFactory, UserFactory

@@ -14,11 +14,11 @@ from django.urls import reverse
 
 from accounts.direct_bill.services import application_approve, application_submit
 from accounts.models import DirectBillApplication
-from billing import call_credits, reconciliation
-from billing.adjustments import adjustment_create
 from billing.closing.services import account_close
 from billing.payments import disputes
-from billing.selectors import ledger_violations
+from billing.payments.selectors import ledger_violations
+from billing.staff import call_credits, reconciliation
+from billing.staff.adjustments import adjustment_create
 from billing.tasks import statements_monthly_run
 from calls.blocks import number_block
 from calls.models import CallRecord

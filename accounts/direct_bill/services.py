@@ -31,8 +31,8 @@ from accounts.outbox import outbox_enqueue, outbox_handler
 from accounts.services import AccountError, account_open
 from accounts.states import US_STATES
 from billing import ledger
-from billing.errors import DomainError
-from billing.money import format_cents
+from billing.ledger.errors import DomainError
+from billing.ledger.money import format_cents
 
 from . import credit
 

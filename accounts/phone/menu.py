@@ -14,8 +14,8 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from accounts.models import AccountKind, AccountStatus, CallingAccount, HolderTimeZone, SuspensionCode
 from billing import ledger
-from billing.history import Filters, calls_for
-from billing.models import Statement
+from billing.statements.history import Filters, calls_for
+from billing.statements.models import Statement
 from billing.statements.standing import statement_standing
 from calls.prices import facility_prices_for_account
 

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_http_methods
 from twilio.request_validator import RequestValidator
 
 from accounts.models import PhoneNumber
-from billing import stripe_gateway
+from billing.payments import stripe_gateway
 from calls.callpath.authorize import call_authorize
 from calls.models import Facility, Inmate
 

@@ -13,7 +13,7 @@ from django.utils import translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from billing.money import format_cents
+from billing.ledger.money import format_cents
 
 MAX_SEGMENTS = 2
 

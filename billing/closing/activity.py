@@ -10,7 +10,7 @@ from django.utils import timezone
 from django_stubs_ext import WithAnnotations
 
 from accounts.models import CallingAccount
-from billing.models import Payment, PaymentStatus
+from billing.payments.models import Payment, PaymentStatus
 from calls.models import CallRecord
 
 

@@ -25,7 +25,7 @@ from accounts.models import AccountStatus, CallingAccount
 from accounts.outbox import outbox_handler
 from billing import ledger
 from billing.ledger.models import EntryKind, SystemAccount
-from billing.models import CHECK_UNSENT_STATUSES, Refund, RefundMethod, RefundReduction, RefundStatus
+from billing.payments.models import CHECK_UNSENT_STATUSES, Refund, RefundMethod, RefundReduction, RefundStatus
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,11 @@ from accounts.models import AccountStatus, CallingAccount, PhoneNumber, User
 from accounts.outbox import outbox_enqueue, outbox_handler
 from accounts.services import AccountError, account_mark_closed
 from accounts.states import US_STATES
-from billing import ledger, stripe_gateway
+from billing import ledger
+from billing.closing.activity import account_last_activity_at
 from billing.ledger.models import EntryKind, SystemAccount
-from billing.models import (
+from billing.payments import stripe_gateway
+from billing.payments.models import (
     CHECK_UNSENT_STATUSES,
     Channel,
     Payment,
@@ -45,8 +47,6 @@ from billing.models import (
     RefundStatus,
 )
 from calls.models import InmateDebitSponsorship
-
-from .activity import account_last_activity_at
 
 logger = logging.getLogger(__name__)
 

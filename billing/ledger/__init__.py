@@ -33,7 +33,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # what type checkers and editors read; at run time each name is found on first use
-    from .balances import (
+    from billing.ledger.balances import (
         accounts_owing,
         balance,
         balance_get,
@@ -43,8 +43,8 @@ if TYPE_CHECKING:  # what type checkers and editors read; at run time each name 
         owed_cents,
         postings_for_account,
     )
-    from .checks import Violation, check
-    from .holds import (
+    from billing.ledger.checks import Violation, check
+    from billing.ledger.holds import (
         AccountState,
         Funds,
         HoldResult,
@@ -58,15 +58,15 @@ if TYPE_CHECKING:  # what type checkers and editors read; at run time each name 
         holds_release,
         holds_release_for_account,
     )
-    from .ledger_accounts import (
+    from billing.ledger.ledger_accounts import (
         CallingAccountRow,
         account_ledger,
         account_ledgers_attach,
         system_account,
         system_accounts,
     )
-    from .posting import BatchPosted, EntrySpec, LedgerError, PostResult, post, post_batch, reverse
-    from .reads import balances_as_of_sql, entry_tax_sql, entry_totals_between_sql, totals_between
+    from billing.ledger.posting import BatchPosted, EntrySpec, LedgerError, PostResult, post, post_batch, reverse
+    from billing.ledger.reads import balances_as_of_sql, entry_tax_sql, entry_totals_between_sql, totals_between
 
 # name → module of this package that defines it
 _API = {

@@ -11,8 +11,8 @@ from typing import TypeVar
 from django.db import connection
 from django.db.models import Model, OuterRef, Q, QuerySet, Subquery, Sum
 
-from .ledger_accounts import CallingAccountRow, account_ledger
-from .models import EntryKind, LedgerAccount, Posting
+from billing.ledger.ledger_accounts import CallingAccountRow, account_ledger
+from billing.ledger.models import EntryKind, LedgerAccount, Posting
 
 LEDGER_TABLE = LedgerAccount._meta.db_table
 

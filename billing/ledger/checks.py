@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from django.db.models import Count, F, Sum
 from django.db.models.functions import Coalesce
 
-from .models import JournalEntry, LedgerAccount, Posting
+from billing.ledger.models import JournalEntry, LedgerAccount, Posting
 
 
 @dataclass(frozen=True)

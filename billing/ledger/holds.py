@@ -11,10 +11,10 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from .balances import LEDGER_TABLE, LOCK_CLAUSE
-from .ledger_accounts import CallingAccountRow, account_ledger
-from .models import Hold
-from .rows import pipelined, row_insert
+from billing.ledger.balances import LEDGER_TABLE, LOCK_CLAUSE
+from billing.ledger.ledger_accounts import CallingAccountRow, account_ledger
+from billing.ledger.models import Hold
+from billing.ledger.rows import pipelined, row_insert
 
 
 @dataclass(frozen=True)

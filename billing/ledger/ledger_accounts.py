@@ -5,7 +5,7 @@ from typing import Any, Protocol
 
 from django.db.models.base import ModelState
 
-from .models import LedgerAccount, SystemAccount
+from billing.ledger.models import LedgerAccount, SystemAccount
 
 
 def system_account(code: SystemAccount | str) -> LedgerAccount:

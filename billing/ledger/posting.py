@@ -17,9 +17,9 @@ from django.db.backends.utils import CursorWrapper
 from django.db.models import Model
 from django.utils import timezone
 
-from .balances import LEDGER_TABLE, lock_ledger_rows
-from .models import EntryKind, JournalEntry, LedgerAccount, Posting
-from .rows import pipelined
+from billing.ledger.balances import LEDGER_TABLE, lock_ledger_rows
+from billing.ledger.models import EntryKind, JournalEntry, LedgerAccount, Posting
+from billing.ledger.rows import pipelined
 
 
 class LedgerError(Exception):

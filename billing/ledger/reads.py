@@ -10,7 +10,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Sum
 
-from .models import JournalEntry, LedgerAccount, Posting, SystemAccount
+from billing.ledger.models import JournalEntry, LedgerAccount, Posting, SystemAccount
 
 
 def _calling_account_postings_sql(account_ids: Sequence[int]) -> tuple[str, list[Any]]:

@@ -3,9 +3,8 @@
 service at once."""
 
 from accounts.models import AccountKind, CallingAccount, User
-from billing.models import Channel, Payment
-
-from . import services
+from billing.payments import services
+from billing.payments.models import Channel, Payment
 
 
 def _direct_bill_only(account: CallingAccount) -> None:

@@ -9,10 +9,19 @@ from django.utils import timezone
 
 from accounts.emails import account_email_enqueue
 from accounts.models import User
-from billing import ledger, stripe_gateway
-from billing.errors import DomainError
+from billing import ledger
+from billing.ledger.errors import DomainError
 from billing.ledger.models import EntryKind, SystemAccount
-from billing.models import Dispute, DisputeParkedReason, DisputeStatus, Payment, PaymentStatus, Refund, RefundStatus
+from billing.payments import stripe_gateway
+from billing.payments.models import (
+    Dispute,
+    DisputeParkedReason,
+    DisputeStatus,
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+)
 
 CLOSED_STRIPE_STATUSES = {"won": DisputeStatus.WON, "lost": DisputeStatus.LOST}
 

@@ -5,7 +5,7 @@ from django.urls import reverse
 from accounts.emails import send_templated
 from accounts.outbox import outbox_handler
 from billing import ledger
-from billing.models import Payment
+from billing.payments.models import Payment
 
 
 @outbox_handler("email.payment_receipt")

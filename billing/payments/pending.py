@@ -1,12 +1,11 @@
-"""A card payment left waiting for the bank's 3-D Secure check can be resumed (billing.views
+"""A card payment left waiting for the bank's 3-D Secure check can be resumed (billing.payments.views
 authenticate) or canceled here; nothing was charged either way until the bank confirms."""
 
 from django.utils.translation import gettext
 
-from billing import stripe_gateway
-from billing.models import Payment, PaymentStatus
-
-from .services import PaymentError, payment_intent_apply
+from billing.payments import stripe_gateway
+from billing.payments.models import Payment, PaymentStatus
+from billing.payments.services import PaymentError, payment_intent_apply
 
 
 def card_payment_cancel(*, payment: Payment) -> Payment:

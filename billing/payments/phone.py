@@ -12,12 +12,10 @@ from enum import Enum
 from django.utils.translation import gettext as _
 
 from accounts.models import CallingAccount
-from billing import stripe_gateway
-from billing.models import Channel, Payment, PaymentStatus
-
-from . import services
-from .card_errors import plain_card_error
-from .pending import card_payment_cancel
+from billing.payments import services, stripe_gateway
+from billing.payments.card_errors import plain_card_error
+from billing.payments.models import Channel, Payment, PaymentStatus
+from billing.payments.pending import card_payment_cancel
 
 
 class PhoneOutcome(Enum):

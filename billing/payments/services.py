@@ -15,17 +15,19 @@ from accounts.models import AccountKind, AccountStatus, CallingAccount, User
 from accounts.outbox import outbox_enqueue
 from accounts.services import account_mark_funded
 from accounts.texts.notices import account_text_enqueue
-from billing import ledger, stripe_gateway
+from billing import ledger
 from billing.closing.services import IN_FLIGHT_PAYMENT_STATUSES, IN_FLIGHT_WINDOW, closed_account_payment_refund
-from billing.errors import DomainError
+from billing.ledger.errors import DomainError
 from billing.ledger.models import EntryKind, SystemAccount
-from billing.models import FEE_CAPS_CENTS, Channel, FeeSchedule, Payment, PaymentMethod, PaymentStatus
-from billing.money import format_cents
+from billing.ledger.money import format_cents
+from billing.payments import (
+    emails,  # noqa: F401  (registers the receipt's outbox handler)
+    stripe_gateway,
+)
+from billing.payments.models import FEE_CAPS_CENTS, Channel, FeeSchedule, Payment, PaymentMethod, PaymentStatus
 from billing.statements.dunning import account_payment_received
 from calls.models import SingleCall, SingleCallStatus
 from calls.single_calls import payment_key as single_call_payment_key
-
-from . import emails  # noqa: F401  (registers the receipt's outbox handler)
 
 logger = logging.getLogger(__name__)
 

@@ -16,15 +16,14 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.outbox import outbox_handler
-from billing import ledger, stripe_gateway
+from accounts.outbox import outbox_enqueue, outbox_handler
+from billing import ledger
 from billing.ledger.models import EntryKind, SystemAccount
-from billing.models import Channel, Payment, PaymentMethod, PaymentStatus, Refund, RefundStatus
+from billing.payments import services, stripe_gateway
+from billing.payments.models import Channel, Payment, PaymentMethod, PaymentStatus, Refund, RefundMethod, RefundStatus
 from calls import single_calls
 from calls.models import SingleCall, SingleCallStatus
 from calls.selectors import FacilityInfo, facility_info_get
-
-from . import services
 
 logger = logging.getLogger(__name__)
 
@@ -314,6 +313,18 @@ def single_call_refund_send(*, refund_id: int) -> Refund:
     return refund
 
 
+def refund_queue(*, offer: SingleCall, amount_cents: int) -> Refund:
+    """Record the refund of `amount_cents` of the offer's payment to its card, sent after commit by
+    `refund_send` (the caller holds the offer's row lock and the transaction). The call path reaches
+    it through `calls.single_calls.refund_queue` (registered in `billing/call_hooks.py`)."""
+    payment = Payment.objects.get(single_call=offer, status=PaymentStatus.SUCCEEDED)
+    refund = Refund.objects.create(
+        single_call=offer, payment=payment, method=RefundMethod.CARD, amount_cents=amount_cents
+    )
+    outbox_enqueue(kind=single_calls.REFUND_SEND, payload={"refund_id": refund.pk})
+    return refund
+
+
 @outbox_handler(single_calls.REFUND_SEND)
 def _refund_send_after_commit(*, refund_id: int) -> None:
     single_call_refund_send(refund_id=refund_id)
@@ -358,7 +369,7 @@ def _refund_in_full(pk: int, *, now: datetime.datetime) -> int:
         offer = SingleCall.objects.select_for_update().get(pk=pk)
         if offer.status not in (SingleCallStatus.PAID, SingleCallStatus.AUTHORIZED):
             return 0
-        single_calls.refund_queue(offer=offer, amount_cents=offer.total_cents)
+        refund_queue(offer=offer, amount_cents=offer.total_cents)
         offer.status = SingleCallStatus.REFUNDED
         offer.completed_at = now
         offer.save(update_fields=["status", "completed_at"])

@@ -9,11 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.outbox import outbox_enqueue, outbox_handler
-from billing import stripe_gateway
-from billing.models import StripeEvent
-
-from . import disputes
-from .services import payment_intent_apply
+from billing.payments import disputes, stripe_gateway
+from billing.payments.models import StripeEvent
+from billing.payments.services import payment_intent_apply
 
 logger = logging.getLogger(__name__)
 

@@ -11,10 +11,9 @@ from django.utils import timezone
 from accounts.direct_bill.services import credit_limit_last_changed_at, credit_limit_raise
 from accounts.models import AccountKind, AccountStatus, CallingAccount
 from billing import ledger
-from billing.models import Statement
-
-from .periods import Period, zone
-from .standing import CREDIT_KINDS
+from billing.statements.models import Statement
+from billing.statements.periods import Period, zone
+from billing.statements.standing import CREDIT_KINDS
 
 
 def statement_paid_on_time(*, statement: Statement) -> bool:

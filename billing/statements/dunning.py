@@ -20,9 +20,8 @@ from accounts.emails import account_email_enqueue
 from accounts.models import AccountKind, AccountStatus, CallingAccount, SuspensionCode
 from accounts.services import account_reinstate, account_suspend
 from billing import ledger
-from billing.money import format_cents
-
-from .standing import account_past_due_cents
+from billing.ledger.money import format_cents
+from billing.statements.standing import account_past_due_cents
 
 
 def account_suspend_past_due(*, account: CallingAccount, now: datetime | None = None) -> bool:

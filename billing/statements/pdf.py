@@ -15,12 +15,11 @@ from reportlab.lib.units import inch
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from accounts.selectors import number_view_for_holder
-from billing.history import short_date, statement_line_words
-from billing.models import Statement, StatementLine
-from billing.money import format_cents
-
-from .selectors import statement_lines
-from .standing import statement_standing
+from billing.ledger.money import format_cents
+from billing.statements.history import short_date, statement_line_words
+from billing.statements.models import Statement, StatementLine
+from billing.statements.selectors import statement_lines
+from billing.statements.standing import statement_standing
 
 # The PDF
 

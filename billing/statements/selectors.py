@@ -3,7 +3,7 @@
 from django.db.models import QuerySet
 
 from accounts.models import User
-from billing.models import Statement, StatementLine
+from billing.statements.models import Statement, StatementLine
 
 # Reads
 

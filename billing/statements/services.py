@@ -29,12 +29,13 @@ from accounts.models import AccountKind, CallingAccount
 from accounts.outbox import outbox_enqueue, outbox_handler
 from accounts.texts.notices import account_text_enqueue
 from billing import ledger
-from billing.errors import DomainError
+from billing.ledger.errors import DomainError
 from billing.ledger.models import EntryKind
-from billing.models import Adjustment, Channel, Payment, Statement, StatementLine
+from billing.payments.models import Channel, Payment
+from billing.staff.models import Adjustment
+from billing.statements.models import Statement, StatementLine
+from billing.statements.periods import Period, previous_month
 from calls.models import CallRecord, Facility, Inmate
-
-from .periods import Period, previous_month
 
 logger = logging.getLogger(__name__)
 

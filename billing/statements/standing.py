@@ -8,9 +8,8 @@ from django.utils import timezone
 from accounts.models import CallingAccount
 from billing import ledger
 from billing.ledger.models import EntryKind
-from billing.models import Statement
-
-from .periods import Period, zone
+from billing.statements.models import Statement
+from billing.statements.periods import Period, zone
 
 # Entries that pay down a statement once it is issued (calls after the period belong to the next one).
 CREDIT_KINDS = (EntryKind.PAYMENT, EntryKind.ADJUSTMENT, EntryKind.REFUND, EntryKind.REVERSAL)

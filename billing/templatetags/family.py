@@ -7,8 +7,9 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
-from billing import history, selectors
-from billing.money import format_cents
+from billing.ledger.money import format_cents
+from billing.payments import selectors
+from billing.statements import history
 
 register = template.Library()
 

@@ -1,6 +1,6 @@
 from django import template
 
-from billing.money import format_cents
+from billing.ledger.money import format_cents
 
 register = template.Library()
 

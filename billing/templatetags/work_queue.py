@@ -3,7 +3,7 @@
 from django import template
 from django.urls import reverse
 
-from billing.work_queue import work_queue as queue_items
+from billing.staff.work_queue import work_queue as queue_items
 
 register = template.Library()
 

@@ -3,7 +3,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
 
-from billing.safe_json import JSONInputError, json_loads_bounded
+from accounts.safe_json import JSONInputError, json_loads_bounded
 
 
 class RequestTooLarge(APIException):

@@ -12,8 +12,8 @@ from accounts import alerts, closed_charges
 from accounts.models import CallingAccount
 from billing import ledger
 from billing.ledger.models import LedgerAccount, SystemAccount
+from billing.ledger.money import to_decimal
 from billing.ledger.rows import pipelined, row_insert
-from billing.money import to_decimal
 
 from .. import payers
 from ..models import CallRecord, CallSource, SingleCall

@@ -360,7 +360,7 @@ STRIPE_JS_URL = env("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
 # Money rules (integer cents). See docs/domain.md.
 MIN_DEPOSIT_CENTS = env.int("MIN_DEPOSIT_CENTS", default=500)
 MAX_DEPOSIT_CENTS = 5000
-# Fee caps per payment channel: billing.models.FEE_CAPS_CENTS (their one home, used by the database too).
+# Fee caps per payment channel: billing.payments.models.FEE_CAPS_CENTS (their one home, used by the database too).
 PAYMENT_FEES_WAIVED = env.bool("PAYMENT_FEES_WAIVED", default=False)
 ACTIVATION_DELAY = timedelta(hours=env.int("ACTIVATION_DELAY_HOURS", default=24))
 ALASKA_PREAPPROVED_LIMIT_CENTS = 5000

@@ -7,8 +7,8 @@ from django.urls import reverse
 from accounts import services
 from accounts.models import AccountEvent, AccountStatus
 from billing.ledger.models import SystemAccount
-from billing.models import Payment
-from billing.selectors import ledger_violations
+from billing.payments.models import Payment
+from billing.payments.selectors import ledger_violations
 from tests.factories import UserFactory
 from tests.helpers import balance_of, system_posted
 

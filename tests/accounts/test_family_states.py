@@ -10,7 +10,7 @@ from django.urls import reverse
 from accounts.models import AccountStatus, PhoneNumber
 from accounts.services import account_facility_set, account_suspend
 from billing.closing.services import account_close
-from billing.models import Channel, Payment, PaymentMethod, PaymentStatus
+from billing.payments.models import Channel, Payment, PaymentMethod, PaymentStatus
 from tests.factories import FacilityFactory, InmateFactory, RatePlanFactory
 from tests.helpers import Calls, complete, make_account
 

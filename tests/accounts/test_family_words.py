@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from accounts import services
 from accounts.models import Language, LineType
-from billing.selectors import ledger_violations
+from billing.payments.selectors import ledger_violations
 from billing.tasks import statements_monthly_run
 from calls.models import CallRecord
 from tests.factories import UserFactory

@@ -7,7 +7,7 @@ from django.urls import reverse
 from accounts.direct_bill import services as applications
 from accounts.models import AccountStatus
 from accounts.services import account_open, account_reinstate, account_suspend
-from billing.models import Channel, PaymentMethod
+from billing.payments.models import Channel, PaymentMethod
 from billing.payments.services import payment_record_offline
 from tests.factories import UserFactory
 

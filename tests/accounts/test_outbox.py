@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.models import OutboxMessage
 from accounts.outbox import MAX_ATTEMPTS, outbox_drain, outbox_enqueue, outbox_handler
 from accounts.services import account_open
-from billing.models import Channel, PaymentMethod
+from billing.payments.models import Channel, PaymentMethod
 from billing.payments.services import payment_record_offline
 from config.celery import app as celery_app
 from tests.factories import UserFactory

@@ -2,7 +2,7 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import AccountKind, AccountStatus, CallingAccount, PhoneNumber
-from billing.selectors import ledger_violations
+from billing.payments.selectors import ledger_violations
 from tests.helpers import balance_of
 
 

@@ -13,7 +13,7 @@ from django.utils import translation
 
 from accounts.models import Language
 from accounts.outbox import outbox_drain
-from billing.models import Channel, Payment, PaymentMethod, PaymentStatus
+from billing.payments.models import Channel, Payment, PaymentMethod, PaymentStatus
 from calls.forms import SponsorshipCapForm
 from tests.helpers import Calls, complete, make_account
 

@@ -10,10 +10,10 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from billing import call_credits
 from billing.ledger.models import JournalEntry, SystemAccount
-from billing.models import CallCreditRequest, CallCreditStatus
-from billing.selectors import ledger_violations
+from billing.payments.selectors import ledger_violations
+from billing.staff import call_credits
+from billing.staff.models import CallCreditRequest, CallCreditStatus
 from calls.models import CallRecord
 from tests.helpers import balance_of, make_account, system_posted
 

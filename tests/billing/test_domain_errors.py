@@ -5,11 +5,11 @@ import pytest
 from accounts.direct_bill.services import ApplicationError
 from accounts.phone_access import PhoneAccessError
 from accounts.services import AccountError
-from billing.adjustments import AdjustmentError
-from billing.call_credits import CallCreditError
-from billing.errors import DomainError
+from billing.ledger.errors import DomainError
 from billing.payments.disputes import DisputeError
 from billing.payments.services import PaymentError
+from billing.staff.adjustments import AdjustmentError
+from billing.staff.call_credits import CallCreditError
 from billing.statements.services import StatementError
 
 

@@ -9,13 +9,14 @@ import uuid
 import pytest
 
 from accounts.services import account_suspend
-from billing import ledger, selectors, stripe_gateway
-from billing.adjustments import adjustment_create
+from billing import ledger
 from billing.closing import services as closing
 from billing.ledger.models import Hold
-from billing.models import Payment, PaymentMethod, PaymentStatus
+from billing.payments import selectors, stripe_gateway
 from billing.payments import services as payments
 from billing.payments.direct_bill import direct_bill_mail_payment_record
+from billing.payments.models import Payment, PaymentMethod, PaymentStatus
+from billing.staff.adjustments import adjustment_create
 from calls import sponsorships
 from calls.callpath import authorize as calls
 from calls.models import CallRecord, InmateDebitSponsorship

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from billing.money import MoneyError, format_cents, parse_amount, round_half_up, to_decimal
+from billing.ledger.money import MoneyError, format_cents, parse_amount, round_half_up, to_decimal
 
 
 @pytest.mark.parametrize(

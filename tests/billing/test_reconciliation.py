@@ -12,10 +12,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.services import account_open
-from billing import reconciliation, tasks
+from billing import tasks
 from billing.closing import services as closing
-from billing.models import Payment, Refund
-from billing.selectors import ledger_violations
+from billing.payments.models import Payment, Refund
+from billing.payments.selectors import ledger_violations
+from billing.staff import reconciliation
 from tests.factories import UserFactory
 from tests.helpers import card_payment, mail_payment
 

@@ -9,9 +9,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from billing import reports
 from billing.closing import services as closing
-from billing.selectors import ledger_violations
+from billing.payments.selectors import ledger_violations
+from billing.staff import reports
 from calls.models import CallRecord
 from tests.helpers import mail_payment, make_account
 

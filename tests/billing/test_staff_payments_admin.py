@@ -10,9 +10,10 @@ from django.urls import reverse
 from accounts.services import account_open
 from billing.closing import services as closing
 from billing.ledger.models import JournalEntry
-from billing.models import Adjustment, Channel, Payment, PaymentMethod, Refund
+from billing.payments.models import Channel, Payment, PaymentMethod, Refund
+from billing.payments.selectors import ledger_violations
 from billing.payments.services import payment_record_offline
-from billing.selectors import ledger_violations
+from billing.staff.models import Adjustment
 from tests.factories import UserFactory
 from tests.helpers import make_account, second_approval
 

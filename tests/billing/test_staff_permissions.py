@@ -8,7 +8,8 @@ from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
 from accounts.models import DirectBillApplication
-from billing.models import Statement, StripeEvent
+from billing.payments.models import StripeEvent
+from billing.statements.models import Statement
 from tests.factories import UserFactory
 from tests.helpers import open_direct_bill
 

@@ -12,7 +12,7 @@ from accounts.models import OutboxMessage
 from accounts.outbox import MAX_ATTEMPTS
 from billing import ledger
 from billing.ledger.models import SystemAccount
-from billing.models import Payment, Refund, StripeEvent
+from billing.payments.models import Payment, Refund, StripeEvent
 from tests.factories import UserFactory
 from tests.helpers import mail_payment, make_account
 

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from accounts.models import User
 from accounts.services import account_open
-from billing.models import AutoReload, FeeSchedule, Payment
+from billing.payments.models import AutoReload, FeeSchedule, Payment
 from tests.factories import UserFactory
 from tests.helpers import ARTIFACTS, balance_of, stripe_object_count
 

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from accounts.models import Language
 from accounts.services import account_open
-from billing.models import FeeSchedule, Payment
+from billing.payments.models import FeeSchedule, Payment
 from tests.factories import UserFactory
 from tests.helpers import ARTIFACTS, THREE_DS_CARD
 

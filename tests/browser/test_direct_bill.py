@@ -6,9 +6,10 @@ import time_machine
 from django.test import Client
 
 from accounts.models import AccountStatus
-from billing.adjustments import adjustment_create
-from billing.models import Channel, FeeSchedule, Statement
+from billing.payments.models import Channel, FeeSchedule
+from billing.staff.adjustments import adjustment_create
 from billing.statements import dunning
+from billing.statements.models import Statement
 from billing.tasks import statements_monthly_run
 from tests.factories import UserFactory
 from tests.helpers import ARTIFACTS, ny, open_direct_bill

@@ -17,8 +17,9 @@ from accounts.direct_bill.services import application_submit
 from accounts.models import AccountStatus, DirectBillApplication, Language
 from accounts.phone_access import phone_pin_check, phone_pin_set
 from accounts.services import account_facility_set, account_suspend
-from billing.models import FeeSchedule, Payment, PaymentStatus, Statement
 from billing.payments import services as payments
+from billing.payments.models import FeeSchedule, Payment, PaymentStatus
+from billing.statements.models import Statement
 from billing.tasks import statements_monthly_run
 from calls.models import Facility
 from tests.factories import RatePlanFactory, UserFactory

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from accounts.phone_access import phone_pin_set
 from accounts.services import account_facility_set
-from billing.models import Channel, FeeSchedule, Payment, PaymentStatus
+from billing.payments.models import Channel, FeeSchedule, Payment, PaymentStatus
 from calls.models import SingleCall
 from tests.factories import UserFactory
 from tests.helpers import ARTIFACTS, Calls, authorize, balance_of, make_account

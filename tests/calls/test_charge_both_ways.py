@@ -17,9 +17,9 @@ from billing import ledger
 from billing.closing import late_charges  # noqa: F401 (handles a closed account's late charge)
 from billing.closing import services as closing
 from billing.ledger.models import Hold, JournalEntry, LedgerAccount
-from billing.models import Refund
+from billing.payments.models import Refund
+from billing.payments.selectors import ledger_violations
 from billing.payments.single_call import single_call_offer_find, single_call_pay
-from billing.selectors import ledger_violations
 from calls.callpath.importing import call_records_import
 from calls.models import CallRecord
 from calls.sponsorships import sponsorship_start

@@ -1,8 +1,8 @@
 import pytest
 
 from accounts.direct_bill.services import credit_limit_change
-from billing.adjustments import adjustment_create
 from billing.ledger.models import Hold
+from billing.staff.adjustments import adjustment_create
 from calls.callpath import authorize as calls_services
 from tests.helpers import add_number, open_direct_bill
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from billing.models import Channel, Payment, PaymentMethod, PaymentStatus
+from billing.payments.models import Channel, Payment, PaymentMethod, PaymentStatus
 from tests.factories import InmateFactory
 from tests.helpers import Calls, add_number, complete, make_account
 

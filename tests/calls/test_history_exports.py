@@ -11,8 +11,8 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import AccountStatus
-from billing import call_credits
-from billing.selectors import ledger_violations
+from billing.payments.selectors import ledger_violations
+from billing.staff import call_credits
 from calls.models import CallRecord
 from calls.views import csv_cell
 from tests.factories import FacilityFactory, InmateFactory, RatePlanFactory

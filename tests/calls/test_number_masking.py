@@ -13,9 +13,9 @@ from django.urls import reverse
 from pypdf import PdfReader
 
 from accounts.selectors import number_view_for_holder
-from billing import call_credits
-from billing.models import Statement
-from billing.selectors import ledger_violations
+from billing.payments.selectors import ledger_violations
+from billing.staff import call_credits
+from billing.statements.models import Statement
 from billing.tasks import statements_monthly_run
 from calls.models import CallRecord
 from calls.sponsorships import sponsorship_start

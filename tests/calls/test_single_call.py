@@ -20,18 +20,18 @@ from django.utils import timezone
 
 from accounts.models import CallingAccount, OutboxMessage, PhoneNumber
 from accounts.outbox import outbox_drain
-from billing import reconciliation, reports, stripe_gateway
 from billing.ledger.models import Hold, SystemAccount
-from billing.models import FeeSchedule, Payment, PaymentStatus, Refund, RefundStatus
-from billing.payments import disputes
+from billing.payments import disputes, stripe_gateway
 from billing.payments import services as payments
+from billing.payments.models import FeeSchedule, Payment, PaymentStatus, Refund, RefundStatus
+from billing.payments.selectors import ledger_violations
 from billing.payments.single_call import (
     PayOutcome,
     single_call_offer_find,
     single_call_pay,
     single_calls_expire,
 )
-from billing.selectors import ledger_violations
+from billing.staff import reconciliation, reports
 from calls import single_calls
 from calls.callpath.errors import DenyReason
 from calls.callpath.importing import call_records_import

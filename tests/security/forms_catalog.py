@@ -15,7 +15,7 @@ from accounts.models import AccountKind, AccountStatus, PhoneNumber
 from accounts.services import account_open
 from billing import ledger
 from billing.ledger.models import EntryKind, SystemAccount
-from billing.models import Statement
+from billing.statements.models import Statement
 from calls.models import Facility, Inmate, PlatformToken
 from tests.factories import InmateFactory, RatePlanFactory, UserFactory
 

@@ -9,7 +9,7 @@ from django.test import Client
 from playwright.sync_api import expect
 
 from accounts.services import account_open
-from billing.models import FeeSchedule, Payment
+from billing.payments.models import FeeSchedule, Payment
 from tests.factories import UserFactory
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

@@ -11,7 +11,7 @@ from pypdf import PdfReader
 
 from accounts.models import AccountKind, AccountStatus
 from accounts.services import account_open
-from billing.models import Statement, StatementLine
+from billing.statements.models import Statement, StatementLine
 from billing.statements.pdf import statement_pdf
 from tests.factories import UserFactory
 

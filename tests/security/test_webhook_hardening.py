@@ -12,8 +12,8 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from billing.models import StripeEvent
 from billing.payments import webhooks
+from billing.payments.models import StripeEvent
 
 pytestmark = pytest.mark.django_db
 WEBHOOK_URL = reverse("billing:stripe_webhook")

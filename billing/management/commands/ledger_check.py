@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from billing import selectors
+from billing.payments import selectors
 
 
 class Command(BaseCommand):

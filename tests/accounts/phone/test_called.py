@@ -11,8 +11,8 @@ from django.urls import reverse
 
 from accounts.texts import backends
 from billing.ledger.models import SystemAccount
-from billing.models import Payment, PaymentStatus
-from billing.selectors import ledger_violations
+from billing.payments.models import Payment, PaymentStatus
+from billing.payments.selectors import ledger_violations
 from calls.callpath.errors import DenyReason
 from calls.models import BlockedNumber, SingleCall, SingleCallStatus
 from tests.helpers import DECLINED_CARD, OK_CARD, THREE_DS_CARD, authorize, complete, next_number, system_posted

@@ -13,10 +13,10 @@ from django.utils import timezone
 
 from accounts.models import AccountKind
 from billing.ledger.models import EntryKind, JournalEntry, SystemAccount
-from billing.models import Channel, Payment, PaymentStatus
-from billing.reconciliation import reconciliation_run
-from billing.reports import monthly_report
-from billing.work_queue import work_queue
+from billing.payments.models import Channel, Payment, PaymentStatus
+from billing.staff.reconciliation import reconciliation_run
+from billing.staff.reports import monthly_report
+from billing.staff.work_queue import work_queue
 from tests.factories import UserFactory
 from tests.helpers import DECLINED_CARD, OK_CARD, THREE_DS_CARD, balance_of, make_account, system_posted
 

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 
 from accounts.services import account_open
-from billing.models import FeeSchedule, Payment, PaymentStatus
+from billing.payments.models import FeeSchedule, Payment, PaymentStatus
 from billing.payments.phone import PhoneOutcome, phone_card_payment_charge
 from tests.factories import UserFactory
 from tests.helpers import OK_CARD, balance_of, deposit, run_at_once

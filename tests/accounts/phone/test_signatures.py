@@ -6,7 +6,7 @@ from django.urls import reverse
 from twilio.request_validator import RequestValidator
 
 from accounts.models import PhoneLock, PhoneSession
-from billing.models import Payment
+from billing.payments.models import Payment
 from tests.helpers import make_account
 
 from .conftest import BASE, signed_post

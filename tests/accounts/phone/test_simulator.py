@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.phone_access import phone_pin_set
-from billing.models import Payment
+from billing.payments.models import Payment
 from tests.factories import UserFactory
 from tests.helpers import make_account
 

@@ -16,8 +16,8 @@ from accounts.outbox import outbox_drain
 from accounts.services import account_open
 from billing.closing import inactivity, late_charges
 from billing.closing import services as closing
-from billing.models import Payment, Refund, RefundStatus
-from billing.selectors import ledger_violations
+from billing.payments.models import Payment, Refund, RefundStatus
+from billing.payments.selectors import ledger_violations
 from tests.factories import UserFactory
 from tests.helpers import NY, balance_of, complete, mail_payment, ready_for_calls, staff_in
 

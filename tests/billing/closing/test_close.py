@@ -13,11 +13,11 @@ from django.utils import timezone
 
 from accounts.models import AccountEvent, AccountKind, AccountStatus, CallingAccount, PhoneNumber
 from accounts.services import account_activate, account_open, phone_number_add
-from billing import ledger, selectors, stripe_gateway
+from billing import ledger
 from billing.closing import services as refunds
 from billing.ledger.models import EntryKind, Hold, JournalEntry, SystemAccount
-from billing.models import Channel, Payment, PaymentMethod, PaymentStatus, Refund, RefundMethod, RefundStatus
-from billing.payments import services
+from billing.payments import selectors, services, stripe_gateway
+from billing.payments.models import Channel, Payment, PaymentMethod, PaymentStatus, Refund, RefundMethod, RefundStatus
 from calls.callpath.authorize import call_authorize
 from calls.callpath.complete import call_complete
 from calls.callpath.errors import DenyReason

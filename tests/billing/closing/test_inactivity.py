@@ -15,11 +15,12 @@ from django.utils.formats import date_format
 
 from accounts.models import AccountEvent, AccountKind, AccountStatus, CallingAccount
 from accounts.services import account_open
-from billing import selectors
-from billing.adjustments import adjustment_create
 from billing.closing import activity, inactivity
+from billing.closing.models import InactivityNotice
 from billing.ledger.models import SystemAccount
-from billing.models import InactivityNotice, Refund, RefundMethod, RefundStatus
+from billing.payments import selectors
+from billing.payments.models import Refund, RefundMethod, RefundStatus
+from billing.staff.adjustments import adjustment_create
 from billing.tasks import inactive_balances_daily_run
 from calls.callpath.authorize import call_authorize
 from calls.callpath.complete import call_complete

@@ -15,9 +15,9 @@ from accounts.services import account_open
 from billing.closing import late_charges
 from billing.closing import services as closing
 from billing.ledger.models import SystemAccount
-from billing.models import Refund, RefundMethod, RefundReduction, RefundStatus
 from billing.payments import services as payments
-from billing.selectors import ledger_violations
+from billing.payments.models import Refund, RefundMethod, RefundReduction, RefundStatus
+from billing.payments.selectors import ledger_violations
 from calls.callpath.importing import call_records_import
 from tests.factories import UserFactory
 from tests.helpers import (

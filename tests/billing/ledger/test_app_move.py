@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from billing import ledger
 from billing.ledger.models import Hold, JournalEntry, LedgerAccount, Posting
-from billing.selectors import ledger_violations
+from billing.payments.selectors import ledger_violations
 from tests.factories import InmateFactory, UserFactory
 from tests.helpers import make_account
 

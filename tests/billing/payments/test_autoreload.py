@@ -19,10 +19,10 @@ from accounts.models import OutboxMessage
 from accounts.outbox import outbox_drain
 from accounts.services import account_reinstate, account_suspend
 from billing import tasks as billing_tasks
-from billing.models import AutoReload, FeeSchedule, Payment, PaymentStatus
 from billing.payments import autoreload
 from billing.payments import services as payment_services
-from billing.selectors import ledger_violations
+from billing.payments.models import AutoReload, FeeSchedule, Payment, PaymentStatus
+from billing.payments.selectors import ledger_violations
 from tests.helpers import (
     DECLINED_CARD,
     OK_CARD,

@@ -12,10 +12,10 @@ from django.utils import timezone
 
 from accounts.models import AccountEvent, AccountKind, AccountStatus
 from accounts.services import account_open
-from billing import ledger, selectors
+from billing import ledger
 from billing.ledger.models import EntryKind, JournalEntry, SystemAccount
-from billing.models import Channel, FeeSchedule, Payment, PaymentStatus
-from billing.payments import services
+from billing.payments import selectors, services
+from billing.payments.models import Channel, FeeSchedule, Payment, PaymentStatus
 from tests.factories import UserFactory
 from tests.helpers import (
     ATTACH_DECLINED_CARD,

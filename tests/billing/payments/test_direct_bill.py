@@ -4,10 +4,10 @@ import pytest
 from django.db import connections
 
 from billing import ledger
-from billing.adjustments import adjustment_create
-from billing.models import Payment, PaymentMethod
 from billing.payments import services
 from billing.payments.direct_bill import direct_bill_mail_payment_record
+from billing.payments.models import Payment, PaymentMethod
+from billing.staff.adjustments import adjustment_create
 from tests.helpers import balance_of, open_direct_bill
 
 

@@ -17,8 +17,8 @@ from django.urls import reverse
 
 from accounts.services import account_open
 from billing.ledger.models import JournalEntry, SystemAccount
-from billing.models import Dispute, DisputeStatus, Refund
-from billing.selectors import ledger_violations
+from billing.payments.models import Dispute, DisputeStatus, Refund
+from billing.payments.selectors import ledger_violations
 from tests.factories import UserFactory
 from tests.helpers import balance_of, card_payment, system_posted
 

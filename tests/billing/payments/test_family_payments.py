@@ -5,10 +5,10 @@ auto-reload page saves a card and the terms, and removes the card."""
 import pytest
 from django.urls import reverse
 
-from billing.models import AutoReload, Payment, PaymentStatus
 from billing.payments import autoreload
 from billing.payments import services as payments
 from billing.payments.card_errors import plain_card_error
+from billing.payments.models import AutoReload, Payment, PaymentStatus
 from tests.helpers import DECLINED_CARD, OK_CARD, THREE_DS_CARD, balance_of, browser_confirms_card, make_account
 
 pytestmark = pytest.mark.django_db

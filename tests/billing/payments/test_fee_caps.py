@@ -5,8 +5,8 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
-from billing.models import FEE_CAPS_CENTS, Channel, FeeSchedule, Payment
 from billing.payments import services
+from billing.payments.models import FEE_CAPS_CENTS, Channel, FeeSchedule, Payment
 from tests.helpers import make_account
 
 CAPS = {"web": 300, "phone_ivr": 300, "phone_agent": 595, "mail": 0}

@@ -5,8 +5,8 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from accounts.services import account_open
-from billing.models import Channel, FeeSchedule
 from billing.payments import services
+from billing.payments.models import Channel, FeeSchedule
 
 
 @pytest.mark.django_db

@@ -6,9 +6,9 @@ from django.core import mail
 
 from accounts.models import Language
 from accounts.outbox import outbox_drain
-from billing.models import Payment, PaymentStatus
 from billing.payments import autoreload
-from billing.selectors import ledger_violations
+from billing.payments.models import Payment, PaymentStatus
+from billing.payments.selectors import ledger_violations
 from tests.helpers import Calls, balance_of, browser_confirms_card, make_account
 
 pytestmark = pytest.mark.django_db

@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import Language
-from billing.adjustments import adjustment_create
-from billing.selectors import ledger_violations
+from billing.payments.selectors import ledger_violations
+from billing.staff.adjustments import adjustment_create
 from tests.factories import UserFactory
 from tests.helpers import make_account, open_direct_bill
 

@@ -5,7 +5,7 @@ a card (the card field asks for it), and asked twice it is the same one."""
 import pytest
 from django.urls import reverse
 
-from billing.models import AutoReload, Payment, PaymentStatus
+from billing.payments.models import AutoReload, Payment, PaymentStatus
 from tests.factories import UserFactory
 from tests.helpers import (
     OK_CARD,

@@ -18,10 +18,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.services import account_open
-from billing import selectors, stripe_gateway, tasks
+from billing import tasks
 from billing.ledger.models import JournalEntry
-from billing.models import Payment, PaymentStatus, StripeEvent
-from billing.payments import services, webhooks
+from billing.payments import selectors, services, stripe_gateway, webhooks
+from billing.payments.models import Payment, PaymentStatus, StripeEvent
 from config.celery import app as celery_app
 from tests.helpers import DECLINED_CARD, balance_of, confirmed_setup_intent
 

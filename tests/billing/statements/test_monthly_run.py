@@ -8,8 +8,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import OutboxMessage
-from billing.models import Statement, StatementLine
 from billing.statements import services as statements
+from billing.statements.models import Statement, StatementLine
 from billing.statements.periods import month_period
 from tests.helpers import add_number, ny, open_direct_bill
 

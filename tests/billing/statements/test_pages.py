@@ -6,12 +6,14 @@ import time_machine
 from django.urls import reverse
 from pypdf import PdfReader
 
-from billing import call_credits
-from billing.adjustments import adjustment_create
 from billing.ledger.models import JournalEntry
-from billing.models import Adjustment, Payment, PaymentMethod, Statement
 from billing.payments.direct_bill import direct_bill_mail_payment_record
-from billing.selectors import ledger_violations
+from billing.payments.models import Payment, PaymentMethod
+from billing.payments.selectors import ledger_violations
+from billing.staff import call_credits
+from billing.staff.adjustments import adjustment_create
+from billing.staff.models import Adjustment
+from billing.statements.models import Statement
 from billing.tasks import statements_monthly_run
 from calls.models import CallRecord
 from tests.factories import UserFactory

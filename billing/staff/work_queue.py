@@ -10,24 +10,22 @@ from django.utils import timezone
 
 from accounts.models import DirectBillApplication, OutboxMessage
 from accounts.outbox import MAX_ATTEMPTS
-from billing.models import (
+from billing.payments.models import (
     CHECK_UNSENT_STATUSES,
-    CallCreditRequest,
-    CallCreditStatus,
     Channel,
     Dispute,
     DisputeStatus,
     Payment,
     PaymentStatus,
-    ReconciliationDifference,
     Refund,
     RefundStatus,
-    Statement,
     StripeEvent,
 )
-from billing.reconciliation import reconciliation_latest
-from billing.selectors import OFFLINE_RECORDED_CHANNELS
+from billing.payments.selectors import OFFLINE_RECORDED_CHANNELS
+from billing.staff.models import CallCreditRequest, CallCreditStatus, ReconciliationDifference
+from billing.staff.reconciliation import reconciliation_latest
 from billing.statements import standing
+from billing.statements.models import Statement
 from calls.selectors import refused_calls_per_facility
 
 

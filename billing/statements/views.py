@@ -11,16 +11,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.security import HardenedFormMixin
 from accounts.selectors import number_view_for_holder
+from billing.ledger.money import format_cents, to_decimal
+from billing.payments import direct_bill as statement_payments
+from billing.payments import selectors, services
+from billing.payments.models import PaymentStatus
+from billing.statements import pdf as statement_pdfs
+from billing.statements import selectors as statement_selectors
+from billing.statements import standing
 from config.forms import AmountField
-
-from . import selectors
-from .models import PaymentStatus
-from .money import format_cents, to_decimal
-from .payments import direct_bill as statement_payments
-from .payments import services
-from .statements import pdf as statement_pdfs
-from .statements import selectors as statement_selectors
-from .statements import standing
 
 
 def _own_statement(request, pk: int, *, holder_only: bool = False):

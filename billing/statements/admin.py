@@ -11,16 +11,16 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from accounts.security import HardenedFormMixin
+from billing.ledger.money import format_cents
+from billing.payments import direct_bill as statement_payments
+from billing.payments import selectors, services
+from billing.payments.models import PaymentMethod
+from billing.staff.adjustments import DESCRIPTION_MAX_LENGTH, AdjustmentError, adjustment_create
+from billing.staff.models import Adjustment
+from billing.statements import standing
+from billing.statements.models import Statement, StatementLine
 from config.admin_base import ReadOnlyAdmin, ReadOnlyInline, money_column, time_column
 from config.forms import AmountField
-
-from . import selectors
-from .adjustments import DESCRIPTION_MAX_LENGTH, AdjustmentError, adjustment_create
-from .models import Adjustment, PaymentMethod, Statement, StatementLine
-from .money import format_cents
-from .payments import direct_bill as statement_payments
-from .payments import services
-from .statements import standing
 
 
 class StatementLineInline(ReadOnlyInline):

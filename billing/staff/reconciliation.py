@@ -11,22 +11,22 @@ from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from billing import ledger, stripe_gateway
+from billing import ledger
 from billing.ledger.models import SystemAccount
-from billing.models import (
+from billing.ledger.money import format_cents
+from billing.payments import stripe_gateway
+from billing.payments.models import (
     Channel,
     Dispute,
     DisputeStatus,
     Payment,
     PaymentMethod,
     PaymentStatus,
-    ReconciliationDifference,
-    ReconciliationRun,
     Refund,
     RefundMethod,
     RefundStatus,
 )
-from billing.money import format_cents
+from billing.staff.models import ReconciliationDifference, ReconciliationRun
 
 # Our statuses each Stripe status may sit beside without a difference.
 PAYMENT_STATUS_MATCHES: dict[str, set[str]] = {

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.alerts import ALERT_THRESHOLD_MAX_CENTS
 from accounts.models import CallingAccount
 from accounts.security import HardenedFormMixin
-from billing.money import format_cents
+from billing.ledger.money import format_cents
 from config.forms import AmountField
 
 # "12,50" or "1.250,50": a decimal comma, as Spanish readers write amounts.

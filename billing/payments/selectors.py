@@ -6,10 +6,9 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts.models import CallingAccount, User
-
-from . import ledger
-from .models import AutoReload, Channel, Payment, PaymentStatus, Refund
-from .payments.autoreload import NOT_COUNTED, RELOAD_EVERY
+from billing import ledger
+from billing.payments.autoreload import NOT_COUNTED, RELOAD_EVERY
+from billing.payments.models import AutoReload, Channel, Payment, PaymentStatus, Refund
 
 OFFLINE_RECORDED_CHANNELS = (Channel.MAIL, Channel.PHONE_AGENT)
 

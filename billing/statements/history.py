@@ -13,20 +13,10 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from accounts.models import CallingAccount
+from billing.ledger.money import format_cents
+from billing.payments.models import Channel, Payment, PaymentStatus, Refund, RefundMethod, RefundStatus
+from billing.staff.models import Adjustment, CallCreditRequest, CallCreditStatus
 from calls.models import CallRecord
-
-from .models import (
-    Adjustment,
-    CallCreditRequest,
-    CallCreditStatus,
-    Channel,
-    Payment,
-    PaymentStatus,
-    Refund,
-    RefundMethod,
-    RefundStatus,
-)
-from .money import format_cents
 
 
 def channel_words(channel: str) -> str:

@@ -10,7 +10,7 @@ import stripe
 from django.conf import settings
 from stripe.params import PaymentIntentCreateParams
 
-from .safe_json import JSONInputError, json_loads_bounded
+from accounts.safe_json import JSONInputError, json_loads_bounded
 
 JSON_MAX_DEPTH = 32  # a Stripe event nests about ten levels
 

@@ -1,27 +1,24 @@
+"""Adding money by card: the amount, the review with the fee, the charge, 3-D Secure, the receipt."""
+
 import contextlib
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import RequestDataTooBig
-from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import alerts
 from accounts import selectors as account_selectors
 from accounts.models import AccountKind, AccountStatus
-
-from . import selectors, stripe_gateway
-from .forms import AlertForm, AutoReloadForm, FundForm, PayForm
-from .models import Channel, PaymentStatus
-from .money import MoneyError, parse_amount, to_decimal
-from .payments import autoreload, pending, services, webhooks
-from .payments.card_errors import plain_card_error
+from billing.ledger.money import MoneyError, parse_amount, to_decimal
+from billing.payments import pending, selectors, services
+from billing.payments.card_errors import plain_card_error
+from billing.payments.forms import FundForm, PayForm
+from billing.payments.models import Channel, PaymentStatus
 
 
 def _fundable(request):
@@ -30,11 +27,11 @@ def _fundable(request):
     return account_selectors.account_payable_list_for_holder(holder=request.user)
 
 
-def _stripe_context() -> dict:
+def stripe_context() -> dict:
     return {"stripe_js_url": settings.STRIPE_JS_URL, "stripe_publishable_key": settings.STRIPE_PUBLISHABLE_KEY}
 
 
-def _limits_context() -> dict:
+def limits_context() -> dict:
     """The limits and the fee, shown on the first step, before any review."""
     return {
         "min_deposit_cents": settings.MIN_DEPOSIT_CENTS,
@@ -71,7 +68,7 @@ def _fund_page(request, form, *, error: str = "", status: int = 200):
         if chosen is not None
         else bool(accounts) and all(_pays_what_is_owed(a) for a in accounts),
         "has_owing_kind": any(_pays_what_is_owed(a) for a in accounts),
-        **_limits_context(),
+        **limits_context(),
     }
     return render(request, "billing/fund.html", context, status=status)
 
@@ -94,7 +91,7 @@ def _review(request, *, account, amount_cents: int, error: str = ""):
         "quote": quote,
         "form": pay_form,
         "error": plain_card_error(error) if error else "",
-        **_stripe_context(),
+        **stripe_context(),
     }
     return render(request, "billing/fund_review.html", context, status=400 if error else 200)
 
@@ -201,7 +198,7 @@ def authenticate(request, pk: int):
     return render(
         request,
         "billing/authenticate.html",
-        {"payment": payment, "client_secret": client_secret, **_stripe_context()},
+        {"payment": payment, "client_secret": client_secret, **stripe_context()},
     )
 
 
@@ -226,108 +223,3 @@ def payment_cancel(request, pk: int):
         else:
             messages.success(request, _("The payment was canceled. Nothing was charged."))
     return redirect("accounts:account_detail", pk=payment.account_id)
-
-
-def _alerts_page(request, account, *, alert_form=None, reload_form=None, error: str = "", status: int = 200):
-    config = autoreload.auto_reload_get(account=account)
-    if reload_form is None:
-        initial: dict[str, object] = {"amount": "20.00", "threshold": "5.00", "monthly_cap": "100.00"}
-        if config is not None:
-            initial = {
-                "amount": to_decimal(config.amount_cents),
-                "threshold": to_decimal(config.threshold_cents),
-                "monthly_cap": to_decimal(config.monthly_cap_cents),
-            }
-        reload_form = AutoReloadForm(initial=initial)
-    alert_form = alert_form or AlertForm(
-        initial={"low_balance_threshold": to_decimal(account.low_balance_threshold_cents)}
-    )
-    context = {
-        "account": account,
-        "config": config,
-        "alert_form": alert_form,
-        "reload_form": reload_form,
-        "error": error,
-        "reloaded_this_month_cents": autoreload.reloads_this_month_cents(account=account),
-        **_limits_context(),
-        **_stripe_context(),
-    }
-    return render(request, "billing/alerts.html", context, status=status)
-
-
-def _alerts_post(request, account):
-    action = request.POST.get("action", "")
-    if action == "alert":
-        form = AlertForm(request.POST)
-        if not form.is_valid():
-            return _alerts_page(request, account, alert_form=form, status=400)
-        alerts.low_balance_threshold_set(account=account, threshold_cents=form.cleaned_data["low_balance_threshold"])
-        messages.success(request, _("Your low-balance alert is saved."))
-    elif action in ("off", "remove"):
-        try:
-            if action == "off":
-                autoreload.auto_reload_turn_off(account=account)
-            else:
-                autoreload.saved_card_remove(account=account)
-        except autoreload.AutoReloadError as exc:
-            return _alerts_page(request, account, error=exc.message, status=400)
-        messages.success(request, _("Auto-reload is off.") if action == "off" else _("Your saved card was removed."))
-    elif action == "reload":
-        return _auto_reload_post(request, account)
-    else:
-        # Only the page's own forms are acted on: anything else changes nothing.
-        return _alerts_page(
-            request, account, error=_("That request was not understood. Nothing was changed."), status=400
-        )
-    return redirect("billing:alerts", pk=account.pk)
-
-
-def _auto_reload_post(request, account):
-    form = AutoReloadForm(request.POST)
-    if not form.is_valid():
-        return _alerts_page(request, account, reload_form=form, status=400)
-    data = form.cleaned_data
-    terms = autoreload.ReloadTerms(
-        amount_cents=data["amount"], threshold_cents=data["threshold"], monthly_cap_cents=data["monthly_cap"]
-    )
-    try:
-        autoreload.auto_reload_save(
-            account=account, holder=request.user, terms=terms, setup_intent_id=data["setup_intent"]
-        )
-    except autoreload.AutoReloadError as exc:
-        if exc.field:
-            form.add_error(exc.field, exc.message)
-            return _alerts_page(request, account, reload_form=form, status=400)
-        return _alerts_page(request, account, reload_form=form, error=exc.message, status=400)
-    messages.success(request, _("Auto-reload is on."))
-    return redirect("billing:alerts", pk=account.pk)
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def alerts_page(request, pk: int):
-    """The low-balance alert and auto-reload from a saved card, for one prepaid account."""
-    account = account_selectors.account_get_for_holder(holder=request.user, pk=pk)
-    if not account.is_prepaid:
-        return redirect("accounts:account_detail", pk=account.pk)
-    if request.method == "POST":
-        return _alerts_post(request, account)
-    return _alerts_page(request, account)
-
-
-@csrf_exempt
-@require_POST
-def stripe_webhook(request):
-    """Verified on the raw body, stored once per event id, processed by a task. Bad signature: 400; a
-    body over STRIPE_WEBHOOK_MAX_BYTES (no Stripe event is that large): 413, unread past Django's limit."""
-    try:
-        payload = request.body
-    except RequestDataTooBig:
-        payload = None
-    if payload is None or len(payload) > settings.STRIPE_WEBHOOK_MAX_BYTES:
-        return HttpResponse("payload too large", status=413, content_type="text/plain")
-    try:
-        webhooks.stripe_event_store(payload=payload, signature_header=request.headers.get("Stripe-Signature", ""))
-    except stripe_gateway.SignatureError:
-        return HttpResponseBadRequest("invalid signature")
-    return HttpResponse("ok")

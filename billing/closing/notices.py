@@ -5,7 +5,7 @@ from django.db import transaction
 from accounts.emails import account_email_enqueue
 from accounts.models import User
 from billing.closing import services as closing
-from billing.models import Refund
+from billing.payments.models import Refund
 
 
 def refund_check_sent_record(*, refund: Refund, check_number: str, actor: User) -> Refund:

@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from billing import ledger
 from billing.ledger.models import EntryKind, SystemAccount
-from billing.models import Channel, Payment, Refund
-from billing.money import format_cents
+from billing.ledger.money import format_cents
+from billing.payments.models import Channel, Payment, Refund
 from calls.models import CallRecord
 
 

@@ -4,12 +4,11 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts.models import AccountKind, CallingAccount, User
-from billing.errors import DomainError
+from billing import ledger
+from billing.ledger.errors import DomainError
 from billing.ledger.models import EntryKind, SystemAccount
-
-from . import ledger
-from .models import Adjustment
-from .statements import dunning
+from billing.staff.models import Adjustment
+from billing.statements import dunning
 
 
 class AdjustmentError(DomainError):

@@ -12,9 +12,9 @@ from django.utils.translation import gettext
 from accounts.emails import account_email_enqueue
 from accounts.models import AccountKind, User
 from billing import ledger
-from billing.errors import DomainError
+from billing.ledger.errors import DomainError
 from billing.ledger.models import EntryKind, SystemAccount
-from billing.models import CallCreditReason, CallCreditRequest, CallCreditStatus
+from billing.staff.models import CallCreditReason, CallCreditRequest, CallCreditStatus
 from billing.statements import dunning
 from calls.models import CallRecord
 

@@ -10,10 +10,9 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from accounts.security import HardenedFormMixin
+from billing.staff import call_credits
+from billing.staff.models import CallCreditReason
 from calls.models import CallRecord
-
-from . import call_credits
-from .models import CallCreditReason
 
 
 class CallCreditForm(HardenedFormMixin, forms.Form):
