@@ -9,6 +9,7 @@ from billing.closing import services as refunds
 from billing.payments import autoreload
 from billing.payments import selectors as billing_selectors
 from billing.payments.models import PaymentStatus
+from billing.payments.refunds import MailingAddress
 from billing.statements import history as family_history
 from calls import prices as call_prices
 from calls.selectors import facility_list_active
@@ -132,7 +133,7 @@ def account_close(request, pk: int):
     """The plan first (balance, which card payments get what back, how much by check and the
     mailing address it goes to); a POST from this page closes the account."""
     account = selectors.account_get_for_holder(holder=request.user, pk=pk)
-    on_file = refunds.MailingAddress.of_holder(request.user)
+    on_file = MailingAddress.of_holder(request.user)
     plan = refunds.account_close_plan(account=account, mailing_address=on_file)
     initial = {name: getattr(request.user, name) for name in CloseAccountForm.ADDRESS_FIELDS}
     form = CloseAccountForm(
@@ -141,7 +142,7 @@ def account_close(request, pk: int):
     error = ""
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        address = refunds.MailingAddress(
+        address = MailingAddress(
             name=request.user.get_full_name() or request.user.email,
             line1=data["address_line1"].strip(),
             line2=data["address_line2"].strip(),

@@ -5,7 +5,6 @@ package registers its pages in its own `admin` module, imported below."""
 from django.contrib import admin
 
 from billing import ledger
-from billing.closing import admin as closing_admin
 from billing.ledger.models import JournalEntry, LedgerAccount, Posting
 from billing.ledger.money import format_cents
 from billing.payments import admin as payments_admin
@@ -14,7 +13,7 @@ from billing.statements import admin as statements_admin
 from config.admin_base import ReadOnlyAdmin, ReadOnlyInline, local_time, money_column, time_column
 
 # The workflow packages' admin modules register their pages when imported.
-__all__ = ["closing_admin", "payments_admin", "staff_admin", "statements_admin"]
+__all__ = ["payments_admin", "staff_admin", "statements_admin"]
 
 
 class PostingInline(ReadOnlyInline):

@@ -4,8 +4,7 @@ nothing. Names are pinned: beat schedules and queued messages name them."""
 from celery import shared_task
 
 from billing.closing import inactivity, late_charges  # noqa: F401  (late_charges registers its outbox handler)
-from billing.closing import services as closing
-from billing.payments import autoreload, single_call, webhooks  # noqa: F401  (autoreload, single_call: outbox handlers)
+from billing.payments import autoreload, refunds, single_call, webhooks  # noqa: F401  (autoreload, single_call: outbox handlers)
 from billing.staff import reconciliation
 from billing.statements import credit_raise, dunning
 from billing.statements import services as statements
@@ -25,7 +24,7 @@ def stripe_events_process_pending() -> int:
 @shared_task(name="billing.tasks.refunds_card_retry_pending")
 def refunds_card_retry_pending() -> int:
     """Periodic: card refunds left pending (processor unreachable, a crash after closing)."""
-    return closing.refunds_card_retry_pending()
+    return refunds.refunds_card_retry_pending()
 
 
 @shared_task(name="billing.tasks.auto_reload_terms_daily_run")

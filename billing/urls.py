@@ -1,7 +1,7 @@
 from django.urls import path
 
 from billing.payments import reload_views, views, webhook_views
-from billing.staff import views as call_credit_views
+from billing.statements import call_credit_views
 from billing.statements import views as statement_views
 
 app_name = "billing"

@@ -24,8 +24,8 @@ from accounts.direct_bill.services import application_submit
 from accounts.models import AccountKind, AccountStatus, CallingAccount, LineType, PhoneNumber
 from accounts.services import account_activate, account_open, phone_number_add
 from billing import ledger
-from billing.closing import services as closing
 from billing.ledger.models import EntryKind, LedgerAccount, SystemAccount
+from billing.payments import refunds
 from billing.payments import services as payments
 from billing.payments.models import Channel, Payment, PaymentMethod, Refund
 from calls.callpath.authorize import call_authorize
@@ -450,4 +450,4 @@ def staff_in(group: str):
 
 def second_approval(refund: Refund) -> Refund:
     """Approve a check refund as a billing staff member who recorded none of its account's payments."""
-    return closing.refund_check_approve(refund=refund, actor=staff_in("billing"))
+    return refunds.refund_check_approve(refund=refund, actor=staff_in("billing"))

@@ -17,8 +17,9 @@ from accounts.models import DirectBillApplication
 from billing.closing.services import account_close
 from billing.payments import disputes
 from billing.payments.selectors import ledger_violations
-from billing.staff import call_credits, reconciliation
-from billing.staff.adjustments import adjustment_create
+from billing.staff import reconciliation
+from billing.statements import call_credits
+from billing.statements.adjustments import adjustment_create
 from billing.tasks import statements_monthly_run
 from calls.blocks import number_block
 from calls.models import CallRecord

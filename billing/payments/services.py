@@ -2,8 +2,9 @@
 Stripe webhook intake. Every credit goes through `billing.ledger.post` under `payment:<id>`."""
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -16,7 +17,6 @@ from accounts.outbox import outbox_enqueue
 from accounts.services import account_mark_funded
 from accounts.texts.notices import account_text_enqueue
 from billing import ledger
-from billing.closing.services import IN_FLIGHT_PAYMENT_STATUSES, IN_FLIGHT_WINDOW, closed_account_payment_refund
 from billing.ledger.errors import DomainError
 from billing.ledger.models import EntryKind, SystemAccount
 from billing.ledger.money import format_cents
@@ -25,7 +25,7 @@ from billing.payments import (
     stripe_gateway,
 )
 from billing.payments.models import FEE_CAPS_CENTS, Channel, FeeSchedule, Payment, PaymentMethod, PaymentStatus
-from billing.statements.dunning import account_payment_received
+from billing.payments.refunds import closed_account_payment_refund
 from calls.models import SingleCall, SingleCallStatus
 from calls.single_calls import payment_key as single_call_payment_key
 
@@ -33,6 +33,28 @@ logger = logging.getLogger(__name__)
 
 CARD_CHANNELS = (Channel.WEB, Channel.PHONE_IVR, Channel.PHONE_AGENT)
 OFFLINE_CHANNELS = (Channel.MAIL, Channel.PHONE_AGENT)
+
+IN_FLIGHT_PAYMENT_STATUSES = (PaymentStatus.CREATED, PaymentStatus.REQUIRES_ACTION, PaymentStatus.PROCESSING)
+# A card payment still unsettled after this long was abandoned (3-D Secure never finished); it no
+# longer stops the account from closing (staff reconcile it if Stripe ever settles it).
+IN_FLIGHT_WINDOW = timedelta(days=1)
+
+# Paying off a past-due Direct Bill statement restores service in the crediting transaction. The
+# rule is the statements' (their dunning), a package above this one: it registers the function here
+# (`billing/hooks.py`), so payments imports nothing of statements.
+DirectBillCredited = Callable[..., object]
+_direct_bill_credited: list[DirectBillCredited] = []
+
+
+def direct_bill_credited_register(func: DirectBillCredited) -> DirectBillCredited:
+    """Register the one function run when a payment credits an open Direct Bill account:
+    `func(account=…, now=…)`, inside the crediting transaction."""
+    if _direct_bill_credited and _direct_bill_credited[0] is not func:
+        raise RuntimeError("two functions registered for a Direct Bill payment")
+    _direct_bill_credited[:] = [func]
+    return func
+
+
 HANDLED_EVENT_TYPES = (
     "payment_intent.succeeded",
     "payment_intent.payment_failed",
@@ -543,7 +565,9 @@ def _credit(*, payment: Payment, now: datetime) -> None:
     if not closed and account.kind == AccountKind.DIRECT_BILL:
         # Whichever path credits it (page, 3-D Secure return, webhook, staff), paying off a
         # past-due statement restores service in the same transaction.
-        account_payment_received(account=account, now=now)
+        if not _direct_bill_credited:
+            raise RuntimeError("nothing registered for a Direct Bill payment: is billing/hooks.py loaded?")
+        _direct_bill_credited[0](account=account, now=now)
     outbox_enqueue(kind="email.payment_receipt", payload={"payment_id": payment.pk})
     account_text_enqueue(account_id=account.pk, template="payment_receipt", amount_cents=payment.amount_cents)
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 from accounts.outbox import outbox_enqueue, outbox_handler
 from billing import ledger
 from billing.ledger.models import EntryKind, SystemAccount
-from billing.payments import services, stripe_gateway
+from billing.payments import refunds, services, stripe_gateway
 from billing.payments.models import Channel, Payment, PaymentMethod, PaymentStatus, Refund, RefundMethod, RefundStatus
 from calls import single_calls
 from calls.models import SingleCall, SingleCallStatus
@@ -285,9 +285,7 @@ def single_call_refund_send(*, refund_id: int) -> Refund:
             refund.save(update_fields=["status", "failure_message"])
             return refund
         if result.status in ("pending", "requires_action"):
-            refund.stripe_refund_id = result.id
-            refund.failure_message = f"The card processor is still processing this refund ({result.status})."
-            refund.save(update_fields=["stripe_refund_id", "failure_message"])
+            refunds.card_refund_waiting(refund=refund, result=result)
             return refund
         if result.status != "succeeded":
             refund.status = RefundStatus.FAILED
@@ -304,19 +302,14 @@ def single_call_refund_send(*, refund_id: int) -> Refund:
             ],
             memo=f"Single call {call_id}: refund #{refund.pk} to card ending {refund.payment.card_last4 or '—'}",
         )
-        refund.entry = posted.entry
-        refund.stripe_refund_id = result.id
-        refund.status = RefundStatus.SUCCEEDED
-        refund.succeeded_at = timezone.now()
-        refund.failure_message = ""
-        refund.save(update_fields=["entry", "stripe_refund_id", "status", "succeeded_at", "failure_message"])
+        refunds.card_refund_succeeded(refund=refund, result=result, entry=posted.entry)
     return refund
 
 
 def refund_queue(*, offer: SingleCall, amount_cents: int) -> Refund:
     """Record the refund of `amount_cents` of the offer's payment to its card, sent after commit by
     `refund_send` (the caller holds the offer's row lock and the transaction). The call path reaches
-    it through `calls.single_calls.refund_queue` (registered in `billing/call_hooks.py`)."""
+    it through `calls.single_calls.refund_queue` (registered in `billing/hooks.py`)."""
     payment = Payment.objects.get(single_call=offer, status=PaymentStatus.SUCCEEDED)
     refund = Refund.objects.create(
         single_call=offer, payment=payment, method=RefundMethod.CARD, amount_cents=amount_cents

@@ -1,8 +1,7 @@
-"""Staff pages of the staff tools: call credit requests and reconciliation runs."""
+"""Staff pages of reconciliation: the monthly runs and the differences they found."""
 
 from datetime import date
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -12,67 +11,9 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
-from accounts.security import HardenedFormMixin
-from billing.staff import call_credits, reconciliation, reports
-from billing.staff.models import CallCreditRequest, CallCreditStatus, ReconciliationDifference, ReconciliationRun
-from config.admin_base import ReadOnlyAdmin, ReadOnlyInline, code_column, local_time, money_column, time_column
-
-
-class DeclineForm(HardenedFormMixin, forms.Form):
-    reason = forms.CharField(
-        max_length=500, widget=forms.Textarea(attrs={"rows": 3}), label="Reason (emailed to the holder)"
-    )
-
-
-@admin.register(CallCreditRequest)
-class CallCreditRequestAdmin(ReadOnlyAdmin):
-    list_display = ["id", "created", "account", "call_link", "reason", "amount", "status", "decided_by"]
-    list_filter = ["status", "reason"]
-    search_fields = ["=id", "=account__id", "account__holder__email", "call__call_id"]
-    list_select_related = ["account__holder", "call", "decided_by"]
-    ordering = ["created_at", "id"]
-    actions = ["approve", "decline"]
-    amount = money_column("amount_cents", "amount")
-    created = time_column("created_at", "asked")
-
-    @admin.display(description="call")
-    def call_link(self, obj):
-        call = obj.call
-        return f"{local_time(call.started_at)} · {call.billable_minutes} min · {call.get_disconnect_display()}"
-
-    def has_change_permission(self, request, obj=None):
-        return obj is None and request.user.has_perm("billing.change_callcreditrequest")
-
-    @admin.action(permissions=["change"], description="Approve (credit the call to the account)")
-    def approve(self, request, queryset):
-        done = 0
-        for credit in queryset.filter(status=CallCreditStatus.OPEN).order_by("id"):
-            call_credits.call_credit_approve(credit=credit, actor=request.user)
-            done += 1
-        self.message_user(request, f"Approved {done} request(s); the holders were emailed.", messages.SUCCESS)
-
-    @admin.action(permissions=["change"], description="Decline (with a reason)")
-    def decline(self, request, queryset):
-        form = DeclineForm(request.POST if "apply" in request.POST else None)
-        if form.is_bound and form.is_valid():
-            done = 0
-            for credit in queryset.filter(status=CallCreditStatus.OPEN).order_by("id"):
-                call_credits.call_credit_decline(credit=credit, actor=request.user, reason=form.cleaned_data["reason"])
-                done += 1
-            self.message_user(request, f"Declined {done} request(s); the holders were emailed.", messages.SUCCESS)
-            return None
-        return TemplateResponse(
-            request,
-            "admin/billing/call_credit_decline.html",
-            {
-                **self.admin_site.each_context(request),
-                "title": "Decline call-credit requests",
-                "form": form,
-                "credits": queryset.order_by("id"),
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-                "opts": self.model._meta,
-            },
-        )
+from billing.staff import reconciliation, reports
+from billing.staff.models import ReconciliationDifference, ReconciliationRun
+from config.admin_base import ReadOnlyAdmin, ReadOnlyInline, code_column, money_column, time_column
 
 
 class DifferenceKind(models.TextChoices):

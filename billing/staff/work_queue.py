@@ -22,10 +22,10 @@ from billing.payments.models import (
     StripeEvent,
 )
 from billing.payments.selectors import OFFLINE_RECORDED_CHANNELS
-from billing.staff.models import CallCreditRequest, CallCreditStatus, ReconciliationDifference
+from billing.staff.models import ReconciliationDifference
 from billing.staff.reconciliation import reconciliation_latest
 from billing.statements import standing
-from billing.statements.models import Statement
+from billing.statements.models import CallCreditRequest, CallCreditStatus, Statement
 from calls.selectors import refused_calls_per_facility
 
 

@@ -15,11 +15,10 @@ from billing.ledger.money import format_cents
 from billing.payments import direct_bill as statement_payments
 from billing.payments import selectors, services
 from billing.payments.models import PaymentMethod
-from billing.staff.adjustments import DESCRIPTION_MAX_LENGTH, AdjustmentError, adjustment_create
-from billing.staff.models import Adjustment
-from billing.statements import standing
-from billing.statements.models import Statement, StatementLine
-from config.admin_base import ReadOnlyAdmin, ReadOnlyInline, money_column, time_column
+from billing.statements import call_credits, standing
+from billing.statements.adjustments import DESCRIPTION_MAX_LENGTH, AdjustmentError, adjustment_create
+from billing.statements.models import Adjustment, CallCreditRequest, CallCreditStatus, Statement, StatementLine
+from config.admin_base import ReadOnlyAdmin, ReadOnlyInline, local_time, money_column, time_column
 from config.forms import AmountField
 
 
@@ -226,3 +225,60 @@ class AdjustmentAdmin(admin.ModelAdmin):
             messages.SUCCESS,
         )
         return redirect(reverse("admin:billing_adjustment_change", args=[obj.pk]))
+
+
+class DeclineForm(HardenedFormMixin, forms.Form):
+    reason = forms.CharField(
+        max_length=500, widget=forms.Textarea(attrs={"rows": 3}), label="Reason (emailed to the holder)"
+    )
+
+
+@admin.register(CallCreditRequest)
+class CallCreditRequestAdmin(ReadOnlyAdmin):
+    list_display = ["id", "created", "account", "call_link", "reason", "amount", "status", "decided_by"]
+    list_filter = ["status", "reason"]
+    search_fields = ["=id", "=account__id", "account__holder__email", "call__call_id"]
+    list_select_related = ["account__holder", "call", "decided_by"]
+    ordering = ["created_at", "id"]
+    actions = ["approve", "decline"]
+    amount = money_column("amount_cents", "amount")
+    created = time_column("created_at", "asked")
+
+    @admin.display(description="call")
+    def call_link(self, obj):
+        call = obj.call
+        return f"{local_time(call.started_at)} · {call.billable_minutes} min · {call.get_disconnect_display()}"
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and request.user.has_perm("billing.change_callcreditrequest")
+
+    @admin.action(permissions=["change"], description="Approve (credit the call to the account)")
+    def approve(self, request, queryset):
+        done = 0
+        for credit in queryset.filter(status=CallCreditStatus.OPEN).order_by("id"):
+            call_credits.call_credit_approve(credit=credit, actor=request.user)
+            done += 1
+        self.message_user(request, f"Approved {done} request(s); the holders were emailed.", messages.SUCCESS)
+
+    @admin.action(permissions=["change"], description="Decline (with a reason)")
+    def decline(self, request, queryset):
+        form = DeclineForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            done = 0
+            for credit in queryset.filter(status=CallCreditStatus.OPEN).order_by("id"):
+                call_credits.call_credit_decline(credit=credit, actor=request.user, reason=form.cleaned_data["reason"])
+                done += 1
+            self.message_user(request, f"Declined {done} request(s); the holders were emailed.", messages.SUCCESS)
+            return None
+        return TemplateResponse(
+            request,
+            "admin/billing/call_credit_decline.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Decline call-credit requests",
+                "form": form,
+                "credits": queryset.order_by("id"),
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "opts": self.model._meta,
+            },
+        )

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from accounts.models import CallingAccount
 from billing.ledger.money import format_cents
 from billing.payments.models import Channel, Payment, PaymentStatus, Refund, RefundMethod, RefundStatus
-from billing.staff.models import Adjustment, CallCreditRequest, CallCreditStatus
+from billing.statements.models import Adjustment, CallCreditRequest, CallCreditStatus
 from calls.models import CallRecord
 
 

@@ -32,8 +32,7 @@ from billing import ledger
 from billing.ledger.errors import DomainError
 from billing.ledger.models import EntryKind
 from billing.payments.models import Channel, Payment
-from billing.staff.models import Adjustment
-from billing.statements.models import Statement, StatementLine
+from billing.statements.models import Adjustment, Statement, StatementLine
 from billing.statements.periods import Period, previous_month
 from calls.models import CallRecord, Facility, Inmate
 

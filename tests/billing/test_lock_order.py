@@ -16,7 +16,7 @@ from billing.payments import selectors, stripe_gateway
 from billing.payments import services as payments
 from billing.payments.direct_bill import direct_bill_mail_payment_record
 from billing.payments.models import Payment, PaymentMethod, PaymentStatus
-from billing.staff.adjustments import adjustment_create
+from billing.statements.adjustments import adjustment_create
 from calls import sponsorships
 from calls.callpath import authorize as calls
 from calls.models import CallRecord, InmateDebitSponsorship

@@ -7,8 +7,8 @@ from django.test import Client
 
 from accounts.models import AccountStatus
 from billing.payments.models import Channel, FeeSchedule
-from billing.staff.adjustments import adjustment_create
 from billing.statements import dunning
+from billing.statements.adjustments import adjustment_create
 from billing.statements.models import Statement
 from billing.tasks import statements_monthly_run
 from tests.factories import UserFactory

@@ -8,7 +8,7 @@ from django.test import Client
 
 from accounts.models import Language
 from billing.payments.models import Channel, Payment, PaymentMethod, PaymentStatus
-from billing.staff import call_credits
+from billing.statements import call_credits
 from calls.models import CallRecord
 from calls.sponsorships import sponsorship_start
 from tests.factories import FacilityFactory, InmateFactory, RatePlanFactory, UserFactory

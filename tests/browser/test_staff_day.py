@@ -11,8 +11,8 @@ from django.contrib.auth.models import Group, Permission
 from accounts.models import DirectBillApplication
 from billing.payments.models import Payment
 from billing.payments.selectors import ledger_violations
-from billing.staff import call_credits
-from billing.staff.models import CallCreditRequest
+from billing.statements import call_credits
+from billing.statements.models import CallCreditRequest
 from calls.models import CallRecord
 from tests.factories import UserFactory
 from tests.helpers import ARTIFACTS, Calls, card_payment, make_account, open_direct_bill

@@ -2,7 +2,7 @@ import pytest
 
 from accounts.direct_bill.services import credit_limit_change
 from billing.ledger.models import Hold
-from billing.staff.adjustments import adjustment_create
+from billing.statements.adjustments import adjustment_create
 from calls.callpath import authorize as calls_services
 from tests.helpers import add_number, open_direct_bill
 

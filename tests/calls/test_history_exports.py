@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from accounts.models import AccountStatus
 from billing.payments.selectors import ledger_violations
-from billing.staff import call_credits
+from billing.statements import call_credits
 from calls.models import CallRecord
 from calls.views import csv_cell
 from tests.factories import FacilityFactory, InmateFactory, RatePlanFactory

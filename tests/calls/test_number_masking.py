@@ -14,7 +14,7 @@ from pypdf import PdfReader
 
 from accounts.selectors import number_view_for_holder
 from billing.payments.selectors import ledger_violations
-from billing.staff import call_credits
+from billing.statements import call_credits
 from billing.statements.models import Statement
 from billing.tasks import statements_monthly_run
 from calls.models import CallRecord

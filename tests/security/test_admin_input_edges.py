@@ -8,7 +8,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from billing.ledger.models import JournalEntry
-from billing.staff.models import Adjustment
+from billing.statements.models import Adjustment
 from calls.models import PlatformToken
 from tests.factories import FacilityFactory, InmateFactory, RatePlanFactory
 from tests.helpers import make_account

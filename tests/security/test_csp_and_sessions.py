@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from accounts.middleware import stripe_csp_sources
 from accounts.models import AccountStatus, CallingAccount
-from billing.staff.adjustments import AdjustmentError, adjustment_create
+from billing.statements.adjustments import AdjustmentError, adjustment_create
 
 from .forms_catalog import build_world
 

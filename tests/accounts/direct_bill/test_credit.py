@@ -10,7 +10,7 @@ from accounts.models import AccountEvent, OutboxMessage
 from billing import ledger
 from billing.payments.direct_bill import direct_bill_mail_payment_record
 from billing.payments.models import PaymentMethod
-from billing.staff.adjustments import adjustment_create
+from billing.statements.adjustments import adjustment_create
 from billing.statements.credit_raise import credit_limits_raise_due
 from billing.tasks import statements_monthly_run
 from calls.facilities import facility_changed

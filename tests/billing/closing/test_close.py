@@ -16,6 +16,7 @@ from accounts.services import account_activate, account_open, phone_number_add
 from billing import ledger
 from billing.closing import services as refunds
 from billing.ledger.models import EntryKind, Hold, JournalEntry, SystemAccount
+from billing.payments import refunds as payment_refunds
 from billing.payments import selectors, services, stripe_gateway
 from billing.payments.models import Channel, Payment, PaymentMethod, PaymentStatus, Refund, RefundMethod, RefundStatus
 from calls.callpath.authorize import call_authorize
@@ -265,12 +266,12 @@ def test_an_unreachable_processor_leaves_the_card_refund_pending_for_a_retry(str
     assert (refund.status, refund.entry) == (RefundStatus.PENDING, None)
     assert balance_of(account) == 1200
     settings.STRIPE_API_BASE = stripe_server
-    assert refunds.refunds_card_retry_pending() == 1
+    assert payment_refunds.refunds_card_retry_pending() == 1
     refund.refresh_from_db()
     assert refund.status == RefundStatus.SUCCEEDED
     assert [r["amount"] for r in stripe_refunds_of(stripe_server, payment.stripe_payment_intent_id)] == [1200]
     assert balance_of(account) == 0
-    assert refunds.refunds_card_retry_pending() == 0
+    assert payment_refunds.refunds_card_retry_pending() == 0
     assert selectors.ledger_violations() == []
 
 
@@ -292,8 +293,8 @@ def test_staff_mark_a_check_refund_sent_in_the_admin(client, holder, account, st
     assert check.sent_entry.idempotency_key == f"refund:{check.pk}:sent"
     assert system_posted(SystemAccount.REFUNDS_PAYABLE) == 0
     assert system_posted(SystemAccount.MAIL_CLEARING) == 0  # 2000 in by mail, 2000 out by check
-    with pytest.raises(refunds.CloseError):
-        refunds.refund_check_mark_sent(refund=check, check_number="100235", actor=staff)
+    with pytest.raises(payment_refunds.RefundError):
+        payment_refunds.refund_check_mark_sent(refund=check, check_number="100235", actor=staff)
     assert selectors.ledger_violations() == []
     assert client.get(changelist + "?status__exact=succeeded&method__exact=check").status_code == 200
 
@@ -500,7 +501,7 @@ def test_a_pending_card_refund_is_posted_only_once_the_processor_settles_it(
     (refund,) = refunds.account_close(account=account, actor=account.holder)
     assert refund.status == RefundStatus.PENDING and refund.entry is None and refund.stripe_refund_id
     assert balance_of(account) == 1200  # nothing posted while the money has not moved
-    assert refunds.refunds_card_retry_pending() == 1  # asks Stripe, which now says succeeded
+    assert payment_refunds.refunds_card_retry_pending() == 1  # asks Stripe, which now says succeeded
     refund.refresh_from_db()
     assert refund.status == RefundStatus.SUCCEEDED and refund.entry is not None
     assert balance_of(account) == 0

@@ -20,7 +20,7 @@ from billing.closing.models import InactivityNotice
 from billing.ledger.models import SystemAccount
 from billing.payments import selectors
 from billing.payments.models import Refund, RefundMethod, RefundStatus
-from billing.staff.adjustments import adjustment_create
+from billing.statements.adjustments import adjustment_create
 from billing.tasks import inactive_balances_daily_run
 from calls.callpath.authorize import call_authorize
 from calls.callpath.complete import call_complete

@@ -15,6 +15,7 @@ from accounts.services import account_open
 from billing.closing import late_charges
 from billing.closing import services as closing
 from billing.ledger.models import SystemAccount
+from billing.payments import refunds
 from billing.payments import services as payments
 from billing.payments.models import Refund, RefundMethod, RefundReduction, RefundStatus
 from billing.payments.selectors import ledger_violations
@@ -158,7 +159,7 @@ def test_a_check_is_reduced_first_then_a_card_refund_not_yet_sent_to_the_process
     assert "Refund to your card" in email.body and "You do not owe anything." in email.body
     assert ledger_violations() == []
 
-    sent = closing.refund_card_send(refund=card)
+    sent = refunds.refund_card_send(refund=card)
     assert sent.status == RefundStatus.SUCCEEDED
     assert [r["amount"] for r in stripe_refunds_of(stripe_server, sent.payment.stripe_payment_intent_id)] == [
         2500 - (cost - 10)
@@ -172,7 +173,7 @@ def test_a_check_already_mailed_is_not_touched_and_the_charge_is_a_deficit(holde
     check = Refund.objects.get(account=account)
     check.approval_needed = False  # not what this test is about
     check.save(update_fields=["approval_needed"])
-    closing.refund_check_mark_sent(refund=check, check_number="7001", actor=staff)
+    refunds.refund_check_mark_sent(refund=check, check_number="7001", actor=staff)
 
     cost = _late_call(facility, inmate, "late-5")
     outbox_drain()
@@ -257,7 +258,7 @@ def test_a_check_being_marked_sent_and_a_late_charge_at_once_never_both_count_th
             lambda: late_charges.late_charge_apply(
                 account_id=account.pk, cause="call:late-vs-mail", charged_cents=cost
             ),
-            lambda: closing.refund_check_mark_sent(refund=check, check_number="8001", actor=staff),
+            lambda: refunds.refund_check_mark_sent(refund=check, check_number="8001", actor=staff),
         ]
     )
     assert not any(isinstance(o, Exception) for o in outcomes), outcomes

@@ -7,7 +7,7 @@ from billing import ledger
 from billing.payments import services
 from billing.payments.direct_bill import direct_bill_mail_payment_record
 from billing.payments.models import Payment, PaymentMethod
-from billing.staff.adjustments import adjustment_create
+from billing.statements.adjustments import adjustment_create
 from tests.helpers import balance_of, open_direct_bill
 
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from accounts.models import Language
 from billing.payments.selectors import ledger_violations
-from billing.staff.adjustments import adjustment_create
+from billing.statements.adjustments import adjustment_create
 from tests.factories import UserFactory
 from tests.helpers import make_account, open_direct_bill
 

@@ -8,8 +8,8 @@ from accounts.direct_bill.services import credit_limit_change
 from accounts.models import AccountStatus
 from billing import ledger
 from billing.payments.models import FeeSchedule, Payment, PaymentStatus
-from billing.staff.adjustments import adjustment_create
 from billing.statements import dunning
+from billing.statements.adjustments import adjustment_create
 from billing.statements.models import Statement
 from billing.tasks import statements_monthly_run
 from tests.helpers import DECLINED_CARD, balance_of, confirmed_setup_intent, ny, open_direct_bill, stripe_object_count

@@ -9,8 +9,8 @@ from billing import ledger
 from billing.payments import services
 from billing.payments.direct_bill import direct_bill_mail_payment_record
 from billing.payments.models import Channel, PaymentMethod
-from billing.staff.adjustments import adjustment_create
 from billing.statements import dunning
+from billing.statements.adjustments import adjustment_create
 from billing.statements.models import Statement
 from billing.tasks import dunning_daily_run, statements_monthly_run
 from tests.helpers import add_number, ny, open_direct_bill

@@ -12,9 +12,9 @@ from accounts.services import account_open
 from billing import ledger
 from billing.ledger.models import EntryKind, Posting, SystemAccount
 from billing.payments.direct_bill import direct_bill_mail_payment_record
-from billing.staff.adjustments import adjustment_create
 from billing.statements import periods
 from billing.statements import services as statements
+from billing.statements.adjustments import adjustment_create
 from billing.statements.models import Statement, StatementLine
 from billing.tasks import statements_monthly_run
 from calls.models import CallRecord

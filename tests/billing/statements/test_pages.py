@@ -10,10 +10,9 @@ from billing.ledger.models import JournalEntry
 from billing.payments.direct_bill import direct_bill_mail_payment_record
 from billing.payments.models import Payment, PaymentMethod
 from billing.payments.selectors import ledger_violations
-from billing.staff import call_credits
-from billing.staff.adjustments import adjustment_create
-from billing.staff.models import Adjustment
-from billing.statements.models import Statement
+from billing.statements import call_credits
+from billing.statements.adjustments import adjustment_create
+from billing.statements.models import Adjustment, Statement
 from billing.tasks import statements_monthly_run
 from calls.models import CallRecord
 from tests.factories import UserFactory

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from billing.ledger.models import JournalEntry, SystemAccount
 from billing.payments.selectors import ledger_violations
-from billing.staff import call_credits
-from billing.staff.models import CallCreditRequest, CallCreditStatus
+from billing.statements import call_credits
+from billing.statements.models import CallCreditRequest, CallCreditStatus
 from calls.models import CallRecord
 from tests.helpers import balance_of, make_account, system_posted
 

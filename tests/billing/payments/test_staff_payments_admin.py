@@ -13,7 +13,7 @@ from billing.ledger.models import JournalEntry
 from billing.payments.models import Channel, Payment, PaymentMethod, Refund
 from billing.payments.selectors import ledger_violations
 from billing.payments.services import payment_record_offline
-from billing.staff.models import Adjustment
+from billing.statements.models import Adjustment
 from tests.factories import UserFactory
 from tests.helpers import make_account, second_approval
 

@@ -14,8 +14,8 @@ from accounts.models import AccountKind, User
 from billing import ledger
 from billing.ledger.errors import DomainError
 from billing.ledger.models import EntryKind, SystemAccount
-from billing.staff.models import CallCreditReason, CallCreditRequest, CallCreditStatus
 from billing.statements import dunning
+from billing.statements.models import CallCreditReason, CallCreditRequest, CallCreditStatus
 from calls.models import CallRecord
 
 CALL_CREDIT_WINDOW = timedelta(days=90)

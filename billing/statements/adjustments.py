@@ -7,8 +7,8 @@ from accounts.models import AccountKind, CallingAccount, User
 from billing import ledger
 from billing.ledger.errors import DomainError
 from billing.ledger.models import EntryKind, SystemAccount
-from billing.staff.models import Adjustment
 from billing.statements import dunning
+from billing.statements.models import Adjustment
 
 
 class AdjustmentError(DomainError):

@@ -16,6 +16,7 @@ from accounts.outbox import outbox_drain
 from accounts.services import account_open
 from billing.closing import inactivity, late_charges
 from billing.closing import services as closing
+from billing.payments import refunds
 from billing.payments.models import Payment, Refund, RefundStatus
 from billing.payments.selectors import ledger_violations
 from tests.factories import UserFactory
@@ -129,22 +130,22 @@ def test_an_inactivity_close_without_an_address_prepares_no_check_and_lists_it_f
     # The money is owed to the holder (refunds payable), but no check exists to mail.
     assert (check.status, check.amount_cents, check.mailing_address) == (RefundStatus.NEEDS_ADDRESS, 2000, "")
     assert balance_of(account) == 0
-    with pytest.raises(closing.CloseError, match="no mailing address"):
-        closing.refund_check_mark_sent(refund=check, check_number="5001", actor=staff)
+    with pytest.raises(refunds.RefundError, match="no mailing address"):
+        refunds.refund_check_mark_sent(refund=check, check_number="5001", actor=staff)
 
     html = admin_client.get(reverse("admin:index")).content.decode()
     assert _queue_count(html, "refunds_need_address") == 1
     assert reverse("admin:billing_refund_changelist") + "?status__exact=needs_address" in html
 
     # Staff get an address from the holder, who adds it to the profile; the check can then be mailed.
-    with pytest.raises(closing.CloseError):
-        closing.refund_check_address_from_profile(refund=check)
+    with pytest.raises(refunds.RefundError):
+        refunds.refund_check_address_from_profile(refund=check)
     holder.__dict__.update(ADDRESS)
     holder.save()
-    check = closing.refund_check_address_from_profile(refund=check)
+    check = refunds.refund_check_address_from_profile(refund=check)
     assert check.status == RefundStatus.PENDING and "12 Elm St" in check.mailing_address
     assert not check.approval_needed  # the mail payment was months ago
-    closing.refund_check_mark_sent(refund=check, check_number="5001", actor=staff)
+    refunds.refund_check_mark_sent(refund=check, check_number="5001", actor=staff)
     assert ledger_violations() == []
 
 
@@ -165,21 +166,21 @@ def test_a_check_for_money_staff_recorded_needs_a_second_billing_staff_member(ag
     [check] = closing.account_close(account=account, actor=holder)
     assert check.approval_needed and check.approved_by is None
 
-    with pytest.raises(closing.CloseError, match="second staff member"):
-        closing.refund_check_mark_sent(refund=check, check_number="100", actor=recorder)
+    with pytest.raises(refunds.RefundError, match="second staff member"):
+        refunds.refund_check_mark_sent(refund=check, check_number="100", actor=recorder)
     for refused in (agent, recorder, staff_in("agent")):  # who recorded, or not in billing/supervisor
-        with pytest.raises(closing.CloseError):
-            closing.refund_check_approve(refund=check, actor=refused)
+        with pytest.raises(refunds.RefundError):
+            refunds.refund_check_approve(refund=check, actor=refused)
     check.refresh_from_db()
     assert check.approved_by is None
 
     other = staff_in("billing")
-    closing.refund_check_approve(refund=check, actor=other)
+    refunds.refund_check_approve(refund=check, actor=other)
     check.refresh_from_db()
     assert check.approved_by == other and check.approved_at is not None
-    with pytest.raises(closing.CloseError):  # approved once
-        closing.refund_check_approve(refund=check, actor=staff_in("supervisor"))
-    sent = closing.refund_check_mark_sent(refund=check, check_number="100", actor=recorder)
+    with pytest.raises(refunds.RefundError):  # approved once
+        refunds.refund_check_approve(refund=check, actor=staff_in("supervisor"))
+    sent = refunds.refund_check_mark_sent(refund=check, check_number="100", actor=recorder)
     assert sent.status == RefundStatus.SUCCEEDED
     assert ledger_violations() == []
 
@@ -191,7 +192,7 @@ def test_a_supervisor_approves_and_a_reduced_refund_keeps_its_approval(agent):
     facility, inmate = ready_for_calls(account, staff=agent, holder=holder, number=number)
     mail_payment(account, 1150, agent)
     [check] = closing.account_close(account=account, actor=holder)
-    closing.refund_check_approve(refund=check, actor=staff_in("supervisor"))
+    refunds.refund_check_approve(refund=check, actor=staff_in("supervisor"))
 
     started = timezone.now() - datetime.timedelta(hours=2)
     done = complete(facility, inmate, number, seconds=115, cid="late-approved", started_at=started)
@@ -200,7 +201,7 @@ def test_a_supervisor_approves_and_a_reduced_refund_keeps_its_approval(agent):
     )
     check.refresh_from_db()
     assert check.amount_cents == 1150 - done.charge_cents - done.tax_cents
-    sent = closing.refund_check_mark_sent(refund=check, check_number="101", actor=agent)
+    sent = refunds.refund_check_mark_sent(refund=check, check_number="101", actor=agent)
     assert sent.status == RefundStatus.SUCCEEDED
     assert ledger_violations() == []
 
@@ -212,7 +213,7 @@ def test_money_recorded_more_than_30_days_before_needs_no_second_person(agent):
     Payment.objects.filter(pk=payment.pk).update(succeeded_at=timezone.now() - datetime.timedelta(days=31))
     [check] = closing.account_close(account=account, actor=holder)
     assert not check.approval_needed
-    closing.refund_check_mark_sent(refund=check, check_number="102", actor=agent)
+    refunds.refund_check_mark_sent(refund=check, check_number="102", actor=agent)
     assert ledger_violations() == []
 
 

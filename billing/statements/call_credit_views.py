@@ -10,8 +10,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from accounts.security import HardenedFormMixin
-from billing.staff import call_credits
-from billing.staff.models import CallCreditReason
+from billing.statements import call_credits
+from billing.statements.models import CallCreditReason
 from calls.models import CallRecord
 
 

@@ -8,8 +8,8 @@ from accounts.services import AccountError
 from billing.ledger.errors import DomainError
 from billing.payments.disputes import DisputeError
 from billing.payments.services import PaymentError
-from billing.staff.adjustments import AdjustmentError
-from billing.staff.call_credits import CallCreditError
+from billing.statements.adjustments import AdjustmentError
+from billing.statements.call_credits import CallCreditError
 from billing.statements.services import StatementError
 
 
