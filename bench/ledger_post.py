@@ -68,8 +68,9 @@ def ledger_posts_per_second(seconds: int, threads: int, accounts: int) -> tuple[
     from billing.ledger.models import EntryKind, SystemAccount
 
     call_command("migrate", verbosity=0)
-    holder = User.objects.create_user(email="bench@example.com")
-    ledgers = [ledger.account_ledger(account_open(holder=holder)) for _ in range(accounts)]
+    # One holder per account: a holder keeps at most a few accounts open.
+    holders = [User.objects.create_user(email=f"bench{n}@example.com") for n in range(accounts)]
+    ledgers = [ledger.account_ledger(account_open(holder=holder)) for holder in holders]
     revenue = ledger.system_account(SystemAccount.CALL_REVENUE)
     tax = ledger.system_account(SystemAccount.TAX_PAYABLE)
     counts = [0] * threads
