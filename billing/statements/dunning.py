@@ -5,9 +5,10 @@ Callers may rely on:
   latest past-due statement is not fully paid, with an AccountEvent and an email after commit; it
   also restores any account whose past-due balance has since been paid. Safe to run any number of
   times a day: each account changes state at most once per cause;
-- `account_payment_received` restores service at once when nothing past due remains. Call it
-  (inside or after the transaction that credited a payment) wherever money reaches a Direct Bill
-  account; it does nothing for other accounts or other suspensions (a staff suspension stays).
+- `account_payment_received` restores service at once when nothing past due remains. It runs
+  inside the transaction that credits a payment (payments call it through the function
+  `billing/hooks.py` registers with them) and after a credit adjustment or call credit; it does
+  nothing for other accounts or other suspensions (a staff suspension stays).
 """
 
 from datetime import datetime
