@@ -7,6 +7,7 @@ class BillingConfig(AppConfig):
     verbose_name = "Money, ledger and payments"
 
     def ready(self) -> None:
-        # What a package calls back in one above it is registered from an app's `hooks` module
-        # (billing/hooks.py: a Direct Bill payment ends dunning), found as the admin finds `admin`.
-        autodiscover_modules("hooks")
+        # What lower code calls back in a package above it is registered from an app's `callbacks`
+        # module (billing/callbacks.py: a Direct Bill payment ends dunning), found as the admin finds
+        # `admin` modules. The name is ours alone: no installed library has such a module.
+        autodiscover_modules("callbacks")

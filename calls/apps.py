@@ -8,6 +8,6 @@ class CallsConfig(AppConfig):
 
     def ready(self) -> None:
         # What the call path calls back into an app above it, found as the admin finds each app's
-        # `admin` module, so this layer imports none of them: `hooks` registers, for one, the
+        # `admin` module, so this layer imports none of them: `callbacks` registers, for one, the
         # function that records a single call's refund (a billing row).
-        autodiscover_modules("hooks")
+        autodiscover_modules("callbacks")

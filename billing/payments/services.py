@@ -41,7 +41,7 @@ IN_FLIGHT_WINDOW = timedelta(days=1)
 
 # Paying off a past-due Direct Bill statement restores service in the crediting transaction. The
 # rule is the statements' (their dunning), a package above this one: it registers the function here
-# (`billing/hooks.py`), so payments imports nothing of statements.
+# (`billing/callbacks.py`), so payments imports nothing of statements.
 DirectBillCredited = Callable[..., object]
 _direct_bill_credited: list[DirectBillCredited] = []
 
@@ -566,7 +566,7 @@ def _credit(*, payment: Payment, now: datetime) -> None:
         # Whichever path credits it (page, 3-D Secure return, webhook, staff), paying off a
         # past-due statement restores service in the same transaction.
         if not _direct_bill_credited:
-            raise RuntimeError("nothing registered for a Direct Bill payment: is billing/hooks.py loaded?")
+            raise RuntimeError("nothing registered for a Direct Bill payment: is billing/callbacks.py loaded?")
         _direct_bill_credited[0](account=account, now=now)
     outbox_enqueue(kind="email.payment_receipt", payload={"payment_id": payment.pk})
     account_text_enqueue(account_id=account.pk, template="payment_receipt", amount_cents=payment.amount_cents)

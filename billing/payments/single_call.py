@@ -309,7 +309,7 @@ def single_call_refund_send(*, refund_id: int) -> Refund:
 def refund_queue(*, offer: SingleCall, amount_cents: int) -> Refund:
     """Record the refund of `amount_cents` of the offer's payment to its card, sent after commit by
     `refund_send` (the caller holds the offer's row lock and the transaction). The call path reaches
-    it through `calls.single_calls.refund_queue` (registered in `billing/hooks.py`)."""
+    it through `calls.single_calls.refund_queue` (registered in `billing/callbacks.py`)."""
     payment = Payment.objects.get(single_call=offer, status=PaymentStatus.SUCCEEDED)
     refund = Refund.objects.create(
         single_call=offer, payment=payment, method=RefundMethod.CARD, amount_cents=amount_cents

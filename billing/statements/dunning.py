@@ -7,7 +7,7 @@ Callers may rely on:
   times a day: each account changes state at most once per cause;
 - `account_payment_received` restores service at once when nothing past due remains. It runs
   inside the transaction that credits a payment (payments call it through the function
-  `billing/hooks.py` registers with them) and after a credit adjustment or call credit; it does
+  `billing/callbacks.py` registers with them) and after a credit adjustment or call credit; it does
   nothing for other accounts or other suspensions (a staff suspension stays).
 """
 

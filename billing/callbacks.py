@@ -1,5 +1,5 @@
 """What billing gives the code below it to call back, registered when the apps are ready (the calls
-and billing apps find each app's `hooks` module by name, as the admin finds `admin` modules):
+and billing apps find each app's `callbacks` module by name, as the admin finds `admin` modules):
 
 - the call path records the refund of a single call's unused part, a refund row of the payments
   workflow (`calls.single_calls.refund_queue`);
