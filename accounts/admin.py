@@ -9,10 +9,10 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, SolarSchedule
 
-from billing import ledger
 from billing.closing import activity
 from billing.closing import services as refunds
 from billing.closing.models import InactivityNotice
+from billing.ledger import kernel as ledger
 from billing.ledger.money import format_cents
 from billing.payments.models import Payment
 from calls.models import CallRecord, InmateDebitSponsorship

@@ -5,7 +5,7 @@ it which (found by the ledger app when the apps are ready)."""
 
 from django.db.models import Field
 
-from billing import ledger
+from billing.ledger import kernel as ledger
 
 from .models import CallingAccount
 

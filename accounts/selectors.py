@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django_stubs_ext import StrOrPromise
 from phonenumber_field.phonenumber import to_python as phone_number_parse
 
-from billing import ledger
+from billing.ledger import kernel as ledger
 
 from .models import AccountKind, AccountStatus, CallingAccount, PhoneNumber, SuspensionCode, User
 

@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from phonenumber_field.phonenumber import PhoneNumber as ParsedNumber
 
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.errors import DomainError
 
 from .emails import account_email_enqueue

@@ -46,7 +46,7 @@ def _run(seconds: int, workers: int, accounts: int) -> dict:
     from django.db import connections
     from fixtures import INMATE, bench_facility, funded_accounts
 
-    from billing import ledger
+    from billing.ledger import kernel as ledger
     from calls.callpath.authorize import call_authorize
     from calls.callpath.complete import call_complete
     from calls.selectors import facility_cache_clear

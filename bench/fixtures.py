@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from accounts.models import AccountStatus, PhoneNumber, User
 from accounts.services import account_open
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.models import EntryKind, SystemAccount
 from calls.facilities import facility_changed
 from calls.models import Facility, Inmate, RatePlan

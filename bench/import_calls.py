@@ -35,7 +35,7 @@ def _setup(accounts: int) -> tuple[str, list[str]]:
 
     from accounts.models import AccountStatus, PhoneNumber, User
     from accounts.services import account_open
-    from billing import ledger
+    from billing.ledger import kernel as ledger
     from billing.ledger.models import EntryKind, SystemAccount
     from calls.models import Facility, Inmate, RatePlan
 
@@ -85,7 +85,7 @@ def main() -> None:
         from django.db import connection, connections, reset_queries
         from django.test.utils import CaptureQueriesContext
 
-        from billing import ledger
+        from billing.ledger import kernel as ledger
         from calls.models import CallRecord
 
         started = datetime.datetime(2026, 1, 5, 14, tzinfo=datetime.UTC)

@@ -64,7 +64,7 @@ def ledger_posts_per_second(seconds: int, threads: int, accounts: int) -> tuple[
 
     from accounts.models import User
     from accounts.services import account_open
-    from billing import ledger
+    from billing.ledger import kernel as ledger
     from billing.ledger.models import EntryKind, SystemAccount
 
     call_command("migrate", verbosity=0)

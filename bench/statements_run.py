@@ -32,7 +32,7 @@ def _populate(accounts: int, calls: int, period) -> None:
     from django.db import connection
 
     from accounts.models import AccountKind, AccountStatus, CallingAccount, User
-    from billing import ledger
+    from billing.ledger import kernel as ledger
     from billing.ledger.models import LedgerAccount, SystemAccount
     from calls.models import Facility, Inmate, RatePlan
 
@@ -103,7 +103,7 @@ def _one_size(accounts: int, calls: int) -> dict:
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
-    from billing import ledger
+    from billing.ledger import kernel as ledger
     from billing.statements.models import Statement, StatementLine
     from billing.statements.periods import previous_month
     from billing.statements.services import statements_generate_for_month

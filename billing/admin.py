@@ -4,7 +4,7 @@ package registers its pages in its own `admin` module, imported below."""
 
 from django.contrib import admin
 
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.models import JournalEntry, LedgerAccount, Posting
 from billing.ledger.money import format_cents
 from billing.payments import admin as payments_admin

@@ -9,8 +9,8 @@ from django.db.models import F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from accounts.models import CallingAccount
-from billing import ledger
 from billing.ledger import checks
+from billing.ledger import kernel as ledger
 from billing.ledger.models import JournalEntry, Posting, SystemAccount
 from billing.payments.models import Payment, PaymentStatus, Refund, RefundReduction, RefundStatus
 from calls.models import SingleCall, SingleCallStatus

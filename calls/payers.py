@@ -19,7 +19,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import AccountKind, AccountStatus, CallingAccount, PhoneNumber
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.models import Hold
 
 from .models import Billing, CallRecord, InmateDebitSponsorship

@@ -7,7 +7,7 @@ from django.utils.translation import gettext
 
 from accounts.emails import account_email_enqueue
 from accounts.models import AccountKind, AccountStatus, CallingAccount, User
-from billing import ledger
+from billing.ledger import kernel as ledger
 
 from .models import Facility, Inmate, InmateDebitSponsorship
 

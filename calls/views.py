@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import number_view_for_holder
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.money import to_decimal
 from billing.statements import history as family_history
 

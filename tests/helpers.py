@@ -23,7 +23,7 @@ from twilio.request_validator import RequestValidator
 from accounts.direct_bill.services import application_submit
 from accounts.models import AccountKind, AccountStatus, CallingAccount, LineType, PhoneNumber
 from accounts.services import account_activate, account_open, phone_number_add
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.models import EntryKind, LedgerAccount, SystemAccount
 from billing.payments import refunds
 from billing.payments import services as payments

@@ -30,7 +30,7 @@ from accounts.models import (
 from accounts.outbox import outbox_enqueue, outbox_handler
 from accounts.services import AccountError, account_open
 from accounts.states import US_STATES
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.errors import DomainError
 from billing.ledger.money import format_cents
 

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from twilio.twiml.voice_response import VoiceResponse
 
 from accounts.models import AccountKind, AccountStatus, CallingAccount, HolderTimeZone, SuspensionCode
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.statements.history import Filters, calls_for
 from billing.statements.models import Statement
 from billing.statements.standing import statement_standing

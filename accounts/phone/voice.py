@@ -11,7 +11,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from accounts import phone_access
 from accounts.phone_access import PinCheck
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.payments import phone as phone_payments
 from billing.payments.services import PaymentError
 

@@ -30,10 +30,10 @@ from django.utils import timezone
 
 from accounts.emails import send_templated
 from accounts.models import AccountKind, AccountStatus, CallingAccount
-from billing import ledger
 from billing.closing.activity import account_last_activity_at, accounts_with_last_activity
 from billing.closing.models import InactivityNotice
 from billing.closing.services import CloseError, account_close
+from billing.ledger import kernel as ledger
 
 logger = logging.getLogger(__name__)
 

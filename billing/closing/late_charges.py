@@ -23,7 +23,7 @@ from accounts.closed_charges import CLOSED_ACCOUNT_CHARGED
 from accounts.emails import account_email_enqueue
 from accounts.models import AccountStatus, CallingAccount
 from accounts.outbox import outbox_handler
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.models import EntryKind, SystemAccount
 from billing.payments.models import CHECK_UNSENT_STATUSES, Refund, RefundMethod, RefundReduction, RefundStatus
 

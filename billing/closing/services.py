@@ -24,8 +24,8 @@ from accounts.emails import send_templated
 from accounts.models import AccountStatus, CallingAccount, PhoneNumber, User
 from accounts.outbox import outbox_enqueue, outbox_handler
 from accounts.services import AccountError, account_mark_closed
-from billing import ledger
 from billing.closing.activity import account_last_activity_at
+from billing.ledger import kernel as ledger
 from billing.payments.models import (
     Payment,
     PaymentMethod,

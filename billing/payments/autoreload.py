@@ -20,7 +20,7 @@ from accounts import alerts
 from accounts.emails import account_email_enqueue
 from accounts.models import AccountKind, AccountStatus, CallingAccount, User
 from accounts.outbox import outbox_enqueue, outbox_handler
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.money import format_cents
 from billing.payments import services, stripe_gateway
 from billing.payments.models import AutoReload, Channel, Payment, PaymentMethod, PaymentStatus

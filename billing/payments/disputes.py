@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.emails import account_email_enqueue
 from accounts.models import User
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.errors import DomainError
 from billing.ledger.models import EntryKind, SystemAccount
 from billing.payments import stripe_gateway

@@ -4,7 +4,7 @@ from django.urls import reverse
 
 from accounts.emails import send_templated
 from accounts.outbox import outbox_handler
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.payments.models import Payment
 
 

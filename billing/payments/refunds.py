@@ -27,7 +27,7 @@ from accounts.emails import account_email_enqueue
 from accounts.models import CallingAccount, User
 from accounts.outbox import outbox_enqueue, outbox_handler
 from accounts.states import US_STATES
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.errors import DomainError
 from billing.ledger.models import EntryKind, JournalEntry, SystemAccount
 from billing.payments import stripe_gateway

@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts.models import CallingAccount, User
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.payments.autoreload import NOT_COUNTED, RELOAD_EVERY
 from billing.payments.models import AutoReload, Channel, Payment, PaymentStatus, Refund
 

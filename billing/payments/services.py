@@ -16,7 +16,7 @@ from accounts.models import AccountKind, AccountStatus, CallingAccount, User
 from accounts.outbox import outbox_enqueue
 from accounts.services import account_mark_funded
 from accounts.texts.notices import account_text_enqueue
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.errors import DomainError
 from billing.ledger.models import EntryKind, SystemAccount
 from billing.ledger.money import format_cents

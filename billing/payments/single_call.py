@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.outbox import outbox_enqueue, outbox_handler
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.models import EntryKind, SystemAccount
 from billing.payments import refunds, services, stripe_gateway
 from billing.payments.models import Channel, Payment, PaymentMethod, PaymentStatus, Refund, RefundMethod, RefundStatus

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.models import SystemAccount
 from billing.ledger.money import format_cents
 from billing.payments import stripe_gateway

@@ -13,7 +13,7 @@ from typing import Any
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.models import EntryKind, SystemAccount
 from billing.ledger.money import format_cents
 from billing.payments.models import Channel, Payment, Refund

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts.models import AccountKind, CallingAccount, User
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.errors import DomainError
 from billing.ledger.models import EntryKind, SystemAccount
 from billing.statements import dunning

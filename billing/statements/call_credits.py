@@ -11,7 +11,7 @@ from django.utils.translation import gettext
 
 from accounts.emails import account_email_enqueue
 from accounts.models import AccountKind, User
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.errors import DomainError
 from billing.ledger.models import EntryKind, SystemAccount
 from billing.statements import dunning

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.direct_bill.services import credit_limit_last_changed_at, credit_limit_raise
 from accounts.models import AccountKind, AccountStatus, CallingAccount
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.statements.models import Statement
 from billing.statements.periods import Period, zone
 from billing.statements.standing import CREDIT_KINDS

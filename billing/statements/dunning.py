@@ -20,7 +20,7 @@ from django.utils import timezone
 from accounts.emails import account_email_enqueue
 from accounts.models import AccountKind, AccountStatus, CallingAccount, SuspensionCode
 from accounts.services import account_reinstate, account_suspend
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.money import format_cents
 from billing.statements.standing import account_past_due_cents
 

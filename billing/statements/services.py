@@ -28,7 +28,7 @@ from accounts.emails import send_templated
 from accounts.models import AccountKind, CallingAccount
 from accounts.outbox import outbox_enqueue, outbox_handler
 from accounts.texts.notices import account_text_enqueue
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.errors import DomainError
 from billing.ledger.models import EntryKind
 from billing.payments.models import Channel, Payment

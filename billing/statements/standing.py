@@ -6,7 +6,7 @@ from datetime import date, datetime
 from django.utils import timezone
 
 from accounts.models import CallingAccount
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.models import EntryKind
 from billing.statements.models import Statement
 from billing.statements.periods import Period, zone

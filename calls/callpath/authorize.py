@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from accounts.emails import account_email_enqueue
 from accounts.models import AccountKind, AccountStatus, CallingAccount, LineType, SuspensionCode, status_in_force
-from billing import ledger
+from billing.ledger import kernel as ledger
 
 from .. import payers, single_calls
 from ..announcements import announcement

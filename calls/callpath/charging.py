@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from accounts.models import CallingAccount
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.models import EntryKind, LedgerAccount
 
 from .. import single_calls

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts import alerts, closed_charges
 from accounts.models import CallingAccount
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.models import LedgerAccount, SystemAccount
 from billing.ledger.money import to_decimal
 from billing.ledger.rows import pipelined, row_insert

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from accounts.closed_charges import accounts_charged
 from accounts.models import CallingAccount
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.models import Hold, SystemAccount
 
 from .. import payers

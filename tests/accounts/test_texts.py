@@ -19,7 +19,7 @@ from accounts.texts import backends
 from accounts.texts.notices import TEXTED, account_text_queue
 from accounts.texts.sending import SENDING_STALE_AFTER, text_queue, texts_send_due
 from accounts.texts.wording import MAX_SEGMENTS, account_notice_text, consent_wording, help_text, segments_count
-from billing import ledger
+from billing.ledger import kernel as ledger
 from tests.factories import UserFactory
 from tests.helpers import complete, mail_payment, make_account, ny, twilio_post
 

@@ -9,8 +9,8 @@ import uuid
 import pytest
 
 from accounts.services import account_suspend
-from billing import ledger
 from billing.closing import services as closing
+from billing.ledger import kernel as ledger
 from billing.ledger.models import Hold
 from billing.payments import selectors, stripe_gateway
 from billing.payments import services as payments

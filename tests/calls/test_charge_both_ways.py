@@ -13,9 +13,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.outbox import outbox_drain
-from billing import ledger
 from billing.closing import late_charges  # noqa: F401 (handles a closed account's late charge)
 from billing.closing import services as closing
+from billing.ledger import kernel as ledger
 from billing.ledger.models import Hold, JournalEntry, LedgerAccount
 from billing.payments.models import Refund
 from billing.payments.selectors import ledger_violations

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.models import Hold, JournalEntry, SystemAccount
 from calls.callpath import authorize as callpath_authorize
 from calls.callpath import complete as calls_services

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import AccountStatus
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.models import Hold
 from calls.models import CallDecision, CallRecord
 from calls.rating import price

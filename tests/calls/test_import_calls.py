@@ -6,7 +6,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.models import Hold
 from calls.callpath import importing
 from calls.models import CallRecord, CallSource

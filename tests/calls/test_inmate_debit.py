@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from accounts.models import AccountStatus, PhoneNumber
 from accounts.services import account_open, account_suspend, phone_number_add, phone_number_remove
-from billing import ledger
 from billing.closing import services as closing
+from billing.ledger import kernel as ledger
 from billing.ledger.models import Hold
 from calls.models import Billing, CallRecord, InmateDebitSponsorship
 from calls.rating import price

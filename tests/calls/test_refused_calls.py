@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import AccountStatus, LineType, SuspensionCode
 from accounts.services import account_suspend
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.models import Hold, JournalEntry
 from calls import tasks
 from calls.callpath.errors import DenyReason

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from accounts.direct_bill.services import application_submit
 from accounts.models import AccountKind, AccountStatus, PhoneNumber
 from accounts.services import account_open
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.models import EntryKind, SystemAccount
 from billing.statements.models import Statement
 from calls.models import Facility, Inmate, PlatformToken

@@ -9,7 +9,7 @@ import time_machine
 from django.conf import settings
 from django.urls import reverse
 
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.models import EntryKind, SystemAccount
 from calls import selectors as call_selectors
 from calls.api import throttling

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from accounts.direct_bill import services as applications
 from accounts.models import AccountEvent, OutboxMessage
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.payments.direct_bill import direct_bill_mail_payment_record
 from billing.payments.models import PaymentMethod
 from billing.statements.adjustments import adjustment_create

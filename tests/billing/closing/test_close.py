@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from accounts.models import AccountEvent, AccountKind, AccountStatus, CallingAccount, PhoneNumber
 from accounts.services import account_activate, account_open, phone_number_add
-from billing import ledger
 from billing.closing import services as refunds
+from billing.ledger import kernel as ledger
 from billing.ledger.models import EntryKind, Hold, JournalEntry, SystemAccount
 from billing.payments import refunds as payment_refunds
 from billing.payments import selectors, services, stripe_gateway

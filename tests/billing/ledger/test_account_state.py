@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import AccountKind, AccountStatus, CallingAccount
-from billing import ledger
 from billing.ledger import holds
+from billing.ledger import kernel as ledger
 from tests.helpers import make_account
 
 

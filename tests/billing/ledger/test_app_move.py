@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.models import Hold, JournalEntry, LedgerAccount, Posting
 from billing.payments.selectors import ledger_violations
 from tests.factories import InmateFactory, UserFactory

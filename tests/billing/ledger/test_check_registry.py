@@ -4,8 +4,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from billing import ledger, ledger_checks
+from billing import ledger_checks
 from billing.ledger import checks
+from billing.ledger import kernel as ledger
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.services import account_open
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.models import EntryKind, JournalEntry, LedgerAccount, Posting, SystemAccount
 from tests.factories import UserFactory
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import AccountEvent, AccountKind, AccountStatus
 from accounts.services import account_open
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.models import EntryKind, JournalEntry, SystemAccount
 from billing.payments import selectors, services
 from billing.payments.models import Channel, FeeSchedule, Payment, PaymentStatus

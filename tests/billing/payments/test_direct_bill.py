@@ -3,7 +3,7 @@ import threading
 import pytest
 from django.db import connections
 
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.payments import services
 from billing.payments.direct_bill import direct_bill_mail_payment_record
 from billing.payments.models import Payment, PaymentMethod

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from accounts.direct_bill.services import credit_limit_change
 from accounts.models import AccountStatus
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.payments.models import FeeSchedule, Payment, PaymentStatus
 from billing.statements import dunning
 from billing.statements.adjustments import adjustment_create

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import OutboxMessage
 from accounts.outbox import MAX_ATTEMPTS
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.models import SystemAccount
 from billing.payments.models import Payment, Refund, StripeEvent
 from tests.factories import UserFactory

@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from accounts.models import AccountEvent, AccountStatus, SuspensionCode
 from accounts.services import account_suspend
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.payments import services
 from billing.payments.direct_bill import direct_bill_mail_payment_record
 from billing.payments.models import Channel, PaymentMethod

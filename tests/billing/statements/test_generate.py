@@ -9,7 +9,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.services import account_open
-from billing import ledger
+from billing.ledger import kernel as ledger
 from billing.ledger.models import EntryKind, Posting, SystemAccount
 from billing.payments.direct_bill import direct_bill_mail_payment_record
 from billing.statements import periods
